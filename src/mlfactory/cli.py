@@ -1,0 +1,312 @@
+"""The ``mlfactory`` command: parses arguments, calls the Python API, prints.
+
+Exit codes: 0 success (for ``train``: promoted), 3 a gate held the model back,
+2 bad input, 1 any other failure. Errors are one paragraph; ``--debug`` shows
+the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlfactory.errors import BadInputError, MlfactoryError
+
+if TYPE_CHECKING:
+    from mlfactory.registry import Registry
+    from mlfactory.training import TrainResult
+
+app = typer.Typer(
+    name="mlfactory",
+    help="From one factory.yaml to a tuned, gated, registered model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(
+    help="Registered models: versions, aliases, history.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+RegistryPath = Annotated[
+    Path, typer.Option("--registry", help="Embedded registry folder (MLFLOW_TRACKING_URI wins).")
+]
+
+
+def _registry(path: Path) -> Registry:
+    from mlfactory.registry import Registry
+
+    return Registry(path=path)
+
+
+def _require_versions(reg: Registry, name: str) -> list[Any]:
+    from mlfactory.registry import ModelRef
+
+    versions = reg.versions(name)
+    if not versions:
+        reg.resolve(ModelRef(name, alias="champion"))  # raises, naming the models that exist
+    return versions
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of factory.yaml (for editor validation)."""
+    from mlfactory.spec import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]) -> None:
+    """Check the spec and its data without training anything."""
+    from mlfactory.data import load_frame, prepare_training
+    from mlfactory.spec import load_spec
+
+    parsed = load_spec(spec)
+    frame = load_frame(parsed.data.source, parsed.data.sql)
+    data = prepare_training(frame, parsed.data, parsed.task)
+    table = Table(title=f"{parsed.name}: {len(data.schema.columns)} features", show_lines=False)
+    for column in ("feature", "kind", "dtype", "missing"):
+        table.add_column(column)
+    for col in data.schema.columns:
+        table.add_row(col.name, col.kind, col.dtype, f"{col.missing_rate:.1%}")
+    out.print(table)
+    out.print(
+        f"[green]ok[/]: {data.rows_read:,} rows, {data.dropped_missing_target:,} with a missing "
+        f"target would be dropped; task {parsed.task}, target {parsed.data.target!r}"
+        + (f", classes {data.schema.classes}" if data.schema.classes else "")
+    )
+
+
+def _fmt(value: float) -> str:
+    return "—" if value != value else f"{value:.4f}"
+
+
+def _print_result(result: TrainResult) -> None:
+    table = Table(title=f"{result.name} v{result.version} ({result.model}), test metrics")
+    for column in ("metric", "test", "95% CI", "train", "baseline"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, value in result.evaluation.metrics.items():
+        low, high = result.evaluation.intervals[name]
+        label = f"[bold]{name}[/] (primary)" if name == result.metric else name
+        table.add_row(
+            label,
+            _fmt(value),
+            f"[{_fmt(low)}, {_fmt(high)}]",
+            _fmt(result.evaluation.train_metrics[name]),
+            _fmt(result.baseline.metrics[name]),
+        )
+    out.print(table)
+    decision = result.decision
+    verdict = (
+        f"[bold green]promoted[/]: version {result.version} is now {result.name}@champion"
+        if decision.promoted
+        else f"[bold yellow]held back[/]: version {result.version} is {result.name}@challenger"
+    )
+    out.print(verdict)
+    for check in decision.checks:
+        mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
+        out.print(f"  {mark} {check.detail}")
+    out.print(f"report: {result.report_path}")
+
+
+@app.command()
+def train(
+    spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")],
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+) -> int:
+    """Train, tune, evaluate and gate; register the model (exit 0 promoted, 3 held back)."""
+    from mlfactory.training import train as run
+
+    result = run(spec, progress=not quiet)
+    _print_result(result)
+    return result.exit_code
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    input: Annotated[Path, typer.Option("--input", help="CSV or Parquet file to score.")],
+    output: Annotated[Path, typer.Option("--output", help="Where to write (.csv or .parquet).")],
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Score a small file with a registered model (input columns plus predictions)."""
+    import pandas as pd
+
+    from mlfactory.data import read_source
+
+    if output.suffix not in (".csv", ".parquet"):
+        raise BadInputError(f"--output {str(output)!r}: use a .csv or .parquet file name.")
+    if input.is_dir() or input.suffix not in (".csv", ".parquet"):
+        raise BadInputError(f"--input {str(input)!r}: give one .csv or .parquet file.")
+    package, info = _registry(registry).load(model)
+    frame = read_source(str(input))
+    scored = pd.concat([frame, package.predict(frame)], axis=1)
+    if output.suffix == ".csv":
+        scored.to_csv(output, index=False)
+    else:
+        scored.to_parquet(output, index=False)
+    err.print(f"scored {len(scored):,} rows with {info.name}/{info.version} → {output}")
+
+
+@app.command()
+def ui(
+    registry: RegistryPath = Path(".mlfactory"),
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> int:
+    """Start the MLflow UI on the registry (on 127.0.0.1)."""
+    import subprocess
+
+    reg = _registry(registry)
+    err.print(f"MLflow UI for {reg.tracking_uri} at http://127.0.0.1:{port} (Ctrl-C stops it)")
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", reg.tracking_uri]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
+@models_app.command("list")
+def models_list(registry: RegistryPath = Path(".mlfactory")) -> None:
+    """Every registered model with its aliases."""
+    reg = _registry(registry)
+    rows = reg.list_models()
+    if not rows:
+        out.print(f"no models in {reg.tracking_uri}; run `mlfactory train factory.yaml`")
+        return
+    table = Table(title=f"models in {reg.tracking_uri}")
+    for column in ("name", "latest version", "aliases"):
+        table.add_column(column)
+    for row in rows:
+        aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(row["aliases"].items()))
+        table.add_row(row["name"], str(row["latest"]), aliases)
+    out.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Versions of one model: aliases, metrics, the gate decision and its reason."""
+    from datetime import datetime
+
+    reg = _registry(registry)
+    versions = _require_versions(reg, name)
+    table = Table(title=f"{name}", show_lines=True)
+    for column in ("version", "aliases", "created", "model", "metric", "decision"):
+        table.add_column(column)
+    for v in versions:
+        metric = v.tags.get("mlfactory.metric", "")
+        value = v.metrics.get(metric)
+        table.add_row(
+            v.version,
+            ", ".join(v.aliases),
+            datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"),
+            v.tags.get("mlfactory.model", ""),
+            f"{metric} {value:.4f}" if value is not None else "",
+            v.reason,
+        )
+    out.print(table)
+    out.print(
+        "load it anywhere: mlflow.set_tracking_uri("
+        f"{reg.tracking_uri!r}); mlflow.pyfunc.load_model('models:/{name}@champion')"
+    )
+
+
+@models_app.command("history")
+def models_history(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Every alias move: who held champion when, and why."""
+    from datetime import datetime
+
+    reg = _registry(registry)
+    _require_versions(reg, name)
+    table = Table(title=f"{name}: alias history", show_lines=True)
+    for column in ("time", "alias", "version", "previous", "reason"):
+        table.add_column(column)
+    for event in reg.alias_history(name):
+        table.add_row(
+            datetime.fromtimestamp(event["time"]).strftime("%Y-%m-%d %H:%M:%S"),
+            event["alias"],
+            str(event["version"]),
+            str(event.get("previous") or ""),
+            event["reason"],
+        )
+    out.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str, typer.Argument(help="Version to make champion.")],
+    reason: Annotated[
+        str, typer.Option(help="Recorded in the alias history.")
+    ] = "promoted by hand",
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Make VERSION the champion (recorded in the history)."""
+    if not version.isdigit():
+        raise BadInputError(f"VERSION must be a number like 3, got {version!r}.")
+    _registry(registry).promote(name, version, reason=reason)
+    out.print(f"{name}@champion → version {version}")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Give champion back to the version that held it before the current one."""
+    target = _registry(registry).rollback(name)
+    out.print(f"{name}@champion → version {target} (rolled back)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the command and map errors to exit codes."""
+    import click
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    try:
+        result: Any = app(args=args, prog_name="mlfactory", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        return 130
+    except MlfactoryError as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]error[/] ({type(exc).__name__}): {exc}", highlight=False)
+        return exc.exit_code
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(
+            f"[bold red]internal error[/]: {type(exc).__name__}: {exc}\n"
+            "This is a bug in mlfactory; run again with --debug for the traceback and report it.",
+            highlight=False,
+        )
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""Data: sources (files, DuckDB SQL, bundled sets) and schema validation."""
+
+from mlfactory.data.schema import ColumnSchema, Schema, TrainingData, prepare_training
+from mlfactory.data.sources import load_frame, read_source
+
+__all__ = [
+    "ColumnSchema",
+    "Schema",
+    "TrainingData",
+    "load_frame",
+    "prepare_training",
+    "read_source",
+]

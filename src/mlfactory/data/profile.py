@@ -1,0 +1,64 @@
+"""Reference profiles: a compact summary of a frame, stored in the model package.
+
+A profile holds, per column, what a drift check or a report needs without the
+rows themselves: counts, missing rate, quantiles and a histogram for numbers,
+category frequencies for categories.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlfactory.data.schema import Schema
+
+__all__ = ["QUANTILES", "profile_frame", "profile_values"]
+
+QUANTILES = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0]
+BINS = 20
+TOP_CATEGORIES = 50
+
+
+def profile_values(values: Any, kind: str) -> dict[str, Any]:
+    """The profile of one column (a pandas Series)."""
+    import pandas as pd
+
+    series = pd.Series(values)
+    n = len(series)
+    missing = int(series.isna().sum())
+    out: dict[str, Any] = {"kind": kind, "count": n, "missing": missing}
+    present = series.dropna()
+    if kind == "categorical":
+        counts = present.astype(str).value_counts()
+        out["distinct"] = len(counts)
+        top = counts.iloc[:TOP_CATEGORIES]
+        out["top"] = {str(k): int(v) for k, v in top.items()}
+        out["other"] = int(counts.iloc[TOP_CATEGORIES:].sum())
+        return out
+    if kind == "datetime":
+        stamps = pd.to_datetime(present)
+        out["min"] = str(stamps.min()) if len(stamps) else None
+        out["max"] = str(stamps.max()) if len(stamps) else None
+        return out
+    floats = present.astype(float).to_numpy()
+    numbers = floats[np.isfinite(floats)]
+    out["distinct"] = len(np.unique(numbers[:100_000]))
+    if len(numbers):
+        out["mean"] = float(numbers.mean())
+        out["std"] = float(numbers.std())
+        out["quantiles"] = [float(q) for q in np.quantile(numbers, QUANTILES)]
+        hist, edges = np.histogram(numbers, bins=BINS)
+        out["histogram"] = {"edges": edges.tolist(), "counts": hist.tolist()}
+    return out
+
+
+def profile_frame(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
+    """Profiles of every schema column of ``frame``."""
+    return {
+        "rows": len(frame),
+        "columns": {c.name: profile_values(frame[c.name], c.kind) for c in schema.columns},
+    }

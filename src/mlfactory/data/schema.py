@@ -1,0 +1,300 @@
+"""Input schema: inferred at first training, stored in the model package, checked on use.
+
+``prepare_training`` validates a training frame against the spec and reports
+every problem at once. ``Schema.conform`` checks rows sent for prediction against
+what the model was trained on and returns a frame the pipeline accepts.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from mlfactory.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlfactory.spec import DataSpec
+
+__all__ = ["ColumnSchema", "Schema", "TrainingData", "prepare_training"]
+
+Kind = Literal["numeric", "categorical", "datetime"]
+MAX_STORED_CATEGORIES = 1000
+ID_LIKE_MIN_DISTINCT = 1000
+ID_LIKE_RATIO = 0.9
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    name: str
+    kind: Kind
+    dtype: str
+    missing_rate: float
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None  # most frequent first, at most MAX_STORED_CATEGORIES
+
+    @property
+    def allows_missing(self) -> bool:
+        return self.missing_rate > 0
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a model consumes (``columns``) and produces (``target``, ``classes``)."""
+
+    columns: list[ColumnSchema]
+    target: str
+    task: str
+    classes: list[Any] | None = None  # classification labels, index = encoded value
+    datetime_parts: tuple[str, ...] = ("year", "month", "day", "dayofweek", "hour")
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSchema:
+        return next(c for c in self.columns if c.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["datetime_parts"] = list(self.datetime_parts)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Schema:
+        columns = [ColumnSchema(**c) for c in raw["columns"]]
+        return cls(
+            columns=columns,
+            target=raw["target"],
+            task=raw["task"],
+            classes=raw.get("classes"),
+            datetime_parts=tuple(raw.get("datetime_parts", cls.datetime_parts)),
+        )
+
+    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rows for prediction, checked and cast to the training dtypes.
+
+        Missing columns and values that cannot be cast are errors (all listed);
+        extra columns are ignored; unknown categories are passed on (the
+        pipeline encodes them as it did unseen values in training).
+        """
+        import numpy as np
+        import pandas as pd
+
+        problems: list[str] = []
+        missing = [c for c in self.names if c not in frame.columns]
+        for name in missing:
+            problems.append(f"column {name!r} is missing{_suggest(name, list(frame.columns))}")
+        out: dict[str, Any] = {}
+        for col in self.columns:
+            if col.name in missing:
+                continue
+            values = frame[col.name]
+            if col.kind == "numeric":
+                converted = pd.to_numeric(values, errors="coerce")
+                bad = converted.isna() & values.notna()
+                if bad.any():
+                    example = values[bad].iloc[0]
+                    problems.append(
+                        f"column {col.name!r} must be numeric; got {example!r} "
+                        f"in {int(bad.sum())} row(s)"
+                    )
+                    continue
+                converted = converted.astype(float)
+                if np.isinf(converted.to_numpy()).any():
+                    problems.append(f"column {col.name!r} has inf values; send finite numbers")
+                    continue
+                out[col.name] = converted
+            elif col.kind == "datetime":
+                converted = pd.to_datetime(values, errors="coerce")
+                bad = converted.isna() & values.notna()
+                if bad.any():
+                    problems.append(
+                        f"column {col.name!r} must be a date/time; got {values[bad].iloc[0]!r}"
+                    )
+                    continue
+                out[col.name] = converted
+            else:
+                out[col.name] = values.astype(str).where(values.notna(), np.nan).astype(object)
+        if problems:
+            raise DataError(
+                "input does not match the model's schema:\n"
+                + "\n".join(f"  - {p}" for p in problems),
+                problems=problems,
+            )
+        return pd.DataFrame(out, index=frame.index)
+
+
+@dataclass
+class TrainingData:
+    """A validated frame ready to split: features ``X``, target ``y`` and bookkeeping."""
+
+    X: pd.DataFrame
+    y: Any  # numpy array: encoded labels or floats
+    schema: Schema
+    time: Any | None = None  # datetime64 array when the spec has a time_column
+    rows_read: int = 0
+    dropped_missing_target: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _suggest(name: str, options: list[Any]) -> str:
+    match = difflib.get_close_matches(name, [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _kind(series: pd.Series) -> Kind | None:
+    import pandas as pd
+
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return None if pd.api.types.is_complex_dtype(dtype) else "numeric"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype):
+        return "categorical"
+    if pd.api.types.is_string_dtype(dtype):
+        return "categorical"
+    return None
+
+
+def _column_schema(name: str, series: pd.Series, kind: Kind) -> ColumnSchema:
+    import numpy as np
+
+    missing = float(series.isna().mean()) if len(series) else 0.0
+    if kind == "numeric":
+        values = series.astype(float)
+        finite = values[np.isfinite(values)]
+        return ColumnSchema(
+            name,
+            kind,
+            str(series.dtype),
+            missing,
+            min=float(finite.min()) if len(finite) else None,
+            max=float(finite.max()) if len(finite) else None,
+        )
+    if kind == "categorical":
+        top = series.astype("object").value_counts().index[:MAX_STORED_CATEGORIES]
+        return ColumnSchema(
+            name, kind, str(series.dtype), missing, categories=[str(c) for c in top]
+        )
+    return ColumnSchema(name, kind, str(series.dtype), missing)
+
+
+def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: str) -> TrainingData:
+    """Validate a training frame against the spec; raise ``DataError`` listing every problem."""
+    import numpy as np
+    import pandas as pd
+
+    problems: list[str] = []
+    columns = list(frame.columns)
+    rows_read = len(frame)
+    if rows_read == 0:
+        raise DataError("the data has 0 rows; check data.source and data.sql.")
+
+    named = {"target": spec.target, "time_column": spec.time_column, "id_column": spec.id_column}
+    for key, name in named.items():
+        if name is not None and name not in columns:
+            problems.append(f"data.{key} {name!r} is not a column{_suggest(name, columns)}")
+    reserved = {spec.target, spec.time_column, spec.id_column, *spec.exclude}
+    if spec.features is not None:
+        for name in spec.features:
+            if name not in columns:
+                problems.append(f"feature {name!r} is not a column{_suggest(name, columns)}")
+            elif name in reserved:
+                problems.append(f"feature {name!r} is also the target, time, id or excluded column")
+        features = [f for f in spec.features if f in columns and f not in reserved]
+    else:
+        features = [c for c in columns if c not in reserved]
+    if not features and spec.target in columns:
+        problems.append("no feature columns are left; list some in data.features")
+
+    schemas: list[ColumnSchema] = []
+    for name in features:
+        series = frame[name]
+        kind = _kind(series)
+        if kind is None:
+            problems.append(f"feature {name!r} has unsupported dtype {series.dtype}; exclude it")
+            continue
+        if series.isna().all():
+            problems.append(f"feature {name!r} is empty (all values missing); exclude it")
+            continue
+        if kind == "numeric" and np.isinf(series.astype(float).to_numpy()).any():
+            count = int(np.isinf(series.astype(float).to_numpy()).sum())
+            problems.append(
+                f"feature {name!r} has {count} inf value(s); replace them (e.g. in data.sql) "
+                "or exclude the column"
+            )
+            continue
+        if kind == "categorical":
+            distinct = series.nunique(dropna=True)
+            if distinct >= ID_LIKE_MIN_DISTINCT and distinct > ID_LIKE_RATIO * series.notna().sum():
+                problems.append(
+                    f"feature {name!r} has {distinct:,} distinct values in {len(series):,} rows: "
+                    "it looks like an identifier, which cannot generalize; set it as "
+                    "data.id_column or add it to data.exclude"
+                )
+                continue
+        schemas.append(_column_schema(name, series, kind))
+
+    y_raw = frame[spec.target] if spec.target in columns else None
+    classes: list[Any] | None = None
+    keep = np.ones(rows_read, dtype=bool)
+    if y_raw is not None:
+        keep = y_raw.notna().to_numpy()
+        if not keep.any():
+            problems.append(f"target {spec.target!r} is missing in every row")
+        elif task == "classification":
+            classes = sorted(pd.unique(y_raw[keep]).tolist(), key=str)
+            if len(classes) < 2:
+                problems.append(
+                    f"target {spec.target!r} has one class ({classes[0]!r}) in every row; "
+                    "a classifier needs at least two"
+                )
+        else:
+            if not pd.api.types.is_numeric_dtype(y_raw.dtype) or pd.api.types.is_bool_dtype(
+                y_raw.dtype
+            ):
+                problems.append(
+                    f"target {spec.target!r} must be numeric for regression; got dtype "
+                    f"{y_raw.dtype} (is task: classification meant?)"
+                )
+            elif np.isinf(y_raw[keep].astype(float)).any():
+                problems.append(f"target {spec.target!r} has inf values; filter them out")
+    if problems:
+        raise DataError(
+            f"the data fails validation ({len(problems)} problem"
+            f"{'s' * (len(problems) > 1)}):\n" + "\n".join(f"  - {p}" for p in problems),
+            problems=problems,
+        )
+    assert y_raw is not None
+    kept = frame.loc[keep].reset_index(drop=True)
+    time = None
+    if spec.time_column is not None:
+        parsed = pd.to_datetime(kept[spec.time_column], errors="coerce", utc=True)
+        if parsed.isna().all():
+            raise DataError(
+                f"data.time_column {spec.time_column!r} holds no readable dates "
+                f"(first value: {kept[spec.time_column].iloc[0]!r})"
+            )
+        time = parsed.to_numpy()
+    if task == "classification":
+        assert classes is not None
+        lookup = {c: i for i, c in enumerate(classes)}
+        y = kept[spec.target].map(lookup).to_numpy(dtype=np.int64)
+        classes = [c.item() if hasattr(c, "item") else c for c in classes]
+    else:
+        y = kept[spec.target].to_numpy(dtype=float)
+    schema = Schema(columns=schemas, target=spec.target, task=task, classes=classes)
+    X = schema.conform(kept)
+    return TrainingData(
+        X=X,
+        y=y,
+        schema=schema,
+        time=time,
+        rows_read=rows_read,
+        dropped_missing_target=int((~keep).sum()),
+    )

@@ -1,0 +1,150 @@
+"""The model package: the one object training hands to serving, batch and monitoring.
+
+On disk it is a folder::
+
+    manifest.json    task, schema, metrics, profile, lineage (plain JSON)
+    pipeline.skops   the fitted scikit-learn pipeline, stored with skops (no pickle)
+    digests.json     SHA-256 of every other file, checked before anything is loaded
+
+``ModelPackage.load`` refuses a folder whose files do not match their digests
+and any stored type outside the allow-list of libraries we train with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlfactory.data.schema import Schema
+from mlfactory.errors import TamperedArtifactError
+from mlfactory.features import expand_datetimes
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FORMAT", "ModelPackage", "file_digest", "folder_digest"]
+
+FORMAT = "mlfactory.package/1"
+MANIFEST, PIPELINE, DIGESTS = "manifest.json", "pipeline.skops", "digests.json"
+_TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "builtins.", "collections.")
+
+
+def file_digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def folder_digest(directory: Path) -> str:
+    """One digest for the whole package: the SHA-256 of its ``digests.json``."""
+    return file_digest(directory / DIGESTS)
+
+
+@dataclass
+class ModelPackage:
+    manifest: dict[str, Any]
+    pipeline: Any  # sklearn Pipeline: ("preprocess", ColumnTransformer), ("model", estimator)
+
+    @property
+    def schema(self) -> Schema:
+        return Schema.from_dict(self.manifest["schema"])
+
+    @property
+    def task(self) -> str:
+        return str(self.manifest["task"])
+
+    @property
+    def classes(self) -> list[Any] | None:
+        classes: list[Any] | None = self.manifest["schema"].get("classes")
+        return classes
+
+    def predict_encoded(self, frame: pd.DataFrame) -> tuple[Any, Any | None]:
+        """Encoded predictions and class probabilities, after checking the input."""
+        import numpy as np
+
+        schema = self.schema
+        X = expand_datetimes(schema.conform(frame), schema)
+        if self.classes is None:
+            return np.asarray(self.pipeline.predict(X), dtype=float), None
+        raw = self.pipeline.predict_proba(X)
+        proba = np.zeros((raw.shape[0], len(self.classes)))
+        proba[:, np.asarray(self.pipeline.classes_, dtype=int)] = raw
+        return proba.argmax(axis=1), proba
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A frame with ``prediction`` (original labels) and ``proba_<class>`` columns."""
+        import pandas as pd
+
+        pred, proba = self.predict_encoded(frame)
+        if proba is None:
+            return pd.DataFrame({"prediction": pred}, index=frame.index)
+        assert self.classes is not None
+        out = pd.DataFrame({"prediction": [self.classes[i] for i in pred]}, index=frame.index)
+        for i, label in enumerate(self.classes):
+            out[f"proba_{label}"] = proba[:, i]
+        return out
+
+    def save(self, directory: Path) -> Path:
+        """Write the package folder, digests last."""
+        import skops.io as sio
+
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / MANIFEST).write_text(json.dumps(self.manifest, indent=1, default=str))
+        sio.dump(self.pipeline, directory / PIPELINE)
+        digests = {p.name: file_digest(p) for p in sorted(directory.iterdir()) if p.name != DIGESTS}
+        (directory / DIGESTS).write_text(json.dumps(digests, indent=1, sort_keys=True))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path, *, expected_digest: str | None = None) -> ModelPackage:
+        """Verify every digest, then load. ``expected_digest`` is the registry's record."""
+        import skops.io as sio
+
+        directory = Path(directory)
+        verify(directory, expected_digest)
+        manifest = json.loads((directory / MANIFEST).read_text())
+        if manifest.get("format") != FORMAT:
+            raise TamperedArtifactError(
+                f"{directory} is a {manifest.get('format')!r} package; this mlfactory reads "
+                f"{FORMAT!r}. Retrain the model or install the mlfactory that made it."
+            )
+        untrusted = sio.get_untrusted_types(file=directory / PIPELINE)
+        refused = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+        if refused:
+            raise TamperedArtifactError(
+                f"{directory / PIPELINE} contains types outside the allow-list: "
+                f"{', '.join(refused)}. It was not made by mlfactory; refusing to load it."
+            )
+        pipeline = sio.load(directory / PIPELINE, trusted=untrusted)
+        return cls(manifest=manifest, pipeline=pipeline)
+
+
+def verify(directory: Path, expected_digest: str | None = None) -> None:
+    """Raise ``TamperedArtifactError`` unless every file matches its recorded digest."""
+    digests_path = directory / DIGESTS
+    if not digests_path.exists():
+        raise TamperedArtifactError(f"{directory} has no {DIGESTS}: not a complete model package.")
+    if expected_digest is not None and folder_digest(directory) != expected_digest:
+        raise TamperedArtifactError(
+            f"{digests_path} differs from the digest the registry recorded at registration: "
+            "the package was modified after it was registered. Retrain or restore it."
+        )
+    recorded: dict[str, str] = json.loads(digests_path.read_text())
+    present = {p.name for p in directory.iterdir() if p.name != DIGESTS}
+    for name in sorted(present | set(recorded)):
+        path = directory / name
+        if name not in recorded:
+            raise TamperedArtifactError(f"{path} is not part of the registered package.")
+        if not path.exists():
+            raise TamperedArtifactError(f"{path} is missing from the package.")
+        actual = file_digest(path)
+        if actual != recorded[name]:
+            raise TamperedArtifactError(
+                f"{path} has SHA-256 {actual[:12]}…, but {recorded[name][:12]}… was recorded: "
+                "the artifact was modified after registration; refusing to load it."
+            )

@@ -1,0 +1,30 @@
+"""MLflow's ``loader_module`` for model packages.
+
+``mlflow.pyfunc.load_model("models:/NAME@champion")`` imports this module and
+calls ``_load_pyfunc`` with the package folder; no mlfactory call is needed
+first. Digests are verified here too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlfactory.registry.package import ModelPackage
+
+
+class PyFuncModel:
+    """What MLflow's ``PyFuncModel`` wraps: ``predict(DataFrame) -> DataFrame``."""
+
+    def __init__(self, package: ModelPackage) -> None:
+        self.package = package
+
+    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        import pandas as pd
+
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        return self.package.predict(frame)
+
+
+def _load_pyfunc(path: str) -> PyFuncModel:
+    return PyFuncModel(ModelPackage.load(Path(path)))

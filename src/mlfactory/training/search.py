@@ -1,0 +1,202 @@
+"""Hyperparameter search: one seeded Optuna TPE study per candidate model.
+
+Boosting models get the validation set for early stopping, and report their
+validation metric every few rounds so that the median pruner can stop hopeless
+trials. The fitted estimator of the best trial is kept; nothing is refit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlfactory.errors import SpecError
+from mlfactory.metrics import METRICS
+from mlfactory.models import CatalogEntry, Range
+
+__all__ = ["Candidate", "predict_encoded", "search_candidate"]
+
+# our metric name -> LightGBM's name for the same quantity (used for pruning)
+_LGB_METRICS = {"roc_auc": "auc", "log_loss": "binary_logloss", "rmse": "rmse", "mae": "l1"}
+EARLY_STOPPING_ROUNDS = 50
+REPORT_EVERY = 10
+
+
+@dataclass
+class Candidate:
+    """The best estimator found for one catalog entry."""
+
+    name: str
+    estimator: Any
+    params: dict[str, Any]
+    validation_score: float
+    trials: int = 0
+    pruned: int = 0
+    failed: int = 0
+    history: list[float] = field(default_factory=list)  # validation score per finished trial
+
+
+def predict_encoded(estimator: Any, X: Any, n_classes: int | None) -> tuple[Any, Any | None]:
+    """Hard predictions and, for classifiers, an ``(n, n_classes)`` probability matrix."""
+    if n_classes is None:
+        return np.asarray(estimator.predict(X), dtype=float), None
+    raw = estimator.predict_proba(X)
+    proba = np.zeros((raw.shape[0], n_classes))
+    proba[:, np.asarray(estimator.classes_, dtype=int)] = raw
+    return proba.argmax(axis=1), proba
+
+
+def _suggest(trial: Any, name: str, r: Any, default: Range | None) -> Any:
+    if r.choices is not None:
+        return trial.suggest_categorical(name, r.choices)
+    kind = r.type or (default.type if default is not None else None)
+    if kind == "int":
+        return trial.suggest_int(name, int(r.low), int(r.high), log=r.log)
+    return trial.suggest_float(name, float(r.low), float(r.high), log=r.log)
+
+
+def _fit(
+    entry: CatalogEntry,
+    estimator: Any,
+    data: tuple[Any, Any, Any, Any],
+    metric: str,
+    n_classes: int | None,
+    trial: Any | None,
+    categorical: list[int],
+) -> None:
+    X_train, y_train, X_val, y_val = data
+    if not entry.boosting:
+        estimator.fit(X_train, y_train)
+        return
+    import lightgbm as lgb
+
+    lgb_metric = _LGB_METRICS.get(metric)
+    if lgb_metric == "binary_logloss" and n_classes and n_classes > 2:
+        lgb_metric = "multi_logloss"
+    if metric == "roc_auc" and n_classes and n_classes > 2:
+        lgb_metric = None
+    callbacks: list[Callable[[Any], None]] = [
+        lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False)
+    ]
+    if trial is not None and lgb_metric is not None:
+        callbacks.append(_pruning_callback(trial, lgb_metric))
+    if lgb_metric is not None:
+        estimator.set_params(metric=lgb_metric)  # the one metric that stops and prunes
+    estimator.fit(
+        X_train,
+        y_train,
+        eval_X=(X_val,),
+        eval_y=(y_val,),
+        callbacks=callbacks,
+        categorical_feature=categorical or "auto",
+    )
+
+
+def _pruning_callback(trial: Any, lgb_metric: str) -> Callable[[Any], None]:
+    import optuna
+
+    def callback(env: Any) -> None:
+        if env.iteration % REPORT_EVERY:
+            return
+        for _, name, value, _higher in env.evaluation_result_list:
+            if name == lgb_metric:
+                trial.report(float(value), step=env.iteration)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at round {env.iteration}")
+
+    return callback
+
+
+def search_candidate(
+    entry: CatalogEntry,
+    *,
+    task: str,
+    params: dict[str, Any],
+    space: dict[str, Any] | None,
+    data: tuple[Any, Any, Any, Any],
+    categorical: list[int],
+    metric: str,
+    n_classes: int | None,
+    trials: int,
+    timeout: float | None,
+    seed: int,
+    where: str,
+    on_trial: Callable[[Candidate], None] = lambda c: None,
+) -> Candidate:
+    """Run the study for one catalog entry and return its best fitted estimator.
+
+    ``where`` is the spec path of the model entry (for error messages).
+    """
+    import optuna
+
+    m = METRICS[metric]
+    X_val, y_val = data[2], data[3]
+    defaults = entry.space(task)
+    ranges: dict[str, Any] = dict(defaults) if space is None else dict(space)
+    best = Candidate(entry.name, None, {}, float("nan"))
+    errors: list[str] = []
+
+    def score(estimator: Any) -> float:
+        pred, proba = predict_encoded(estimator, X_val, n_classes)
+        return m.score(y_val, pred, proba)
+
+    def better(value: float) -> bool:
+        if np.isnan(best.validation_score):
+            return not np.isnan(value)
+        return (
+            value > best.validation_score
+            if m.greater_is_better
+            else (value < best.validation_score)
+        )
+
+    if not ranges or trials <= 0:
+        estimator = entry.build(task, dict(params), seed, categorical)
+        try:
+            _fit(entry, estimator, data, metric, n_classes, None, categorical)
+        except Exception as exc:
+            raise SpecError(f"{where}: {entry.name} failed to train: {exc}") from None
+        best.estimator, best.params = estimator, dict(params)
+        best.validation_score, best.trials = score(estimator), 1
+        best.history.append(best.validation_score)
+        on_trial(best)
+        return best
+
+    def objective(trial: Any) -> float:
+        sampled = {k: _suggest(trial, k, r, defaults.get(k)) for k, r in ranges.items()}
+        merged = {**params, **sampled}
+        estimator = entry.build(task, merged, seed, categorical)
+        try:
+            _fit(entry, estimator, data, metric, n_classes, trial, categorical)
+        except optuna.TrialPruned:
+            best.pruned += 1
+            on_trial(best)
+            raise
+        except Exception as exc:
+            best.failed += 1
+            errors.append(f"{type(exc).__name__}: {exc}")
+            on_trial(best)
+            raise optuna.TrialPruned("failed") from None
+        value = score(estimator)
+        best.history.append(value)
+        if better(value):
+            best.estimator, best.params, best.validation_score = estimator, merged, value
+        best.trials += 1
+        on_trial(best)
+        return value
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize" if m.greater_is_better else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=50),
+    )
+    study.optimize(objective, n_trials=trials, timeout=timeout)
+    if best.estimator is None:
+        detail = errors[0] if errors else "every trial was pruned"
+        raise SpecError(
+            f"{where}: no trial of {entry.name} trained ({detail}); check its params and search."
+        )
+    return best

@@ -1,0 +1,57 @@
+"""Train / validation / test split: in time order, or stratified at random."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlfactory.errors import DataError
+
+__all__ = ["Split", "split_rows"]
+
+MIN_ROWS_PER_PART = 5
+
+
+@dataclass(frozen=True)
+class Split:
+    train: np.ndarray[Any, np.dtype[np.int64]]
+    validation: np.ndarray[Any, np.dtype[np.int64]]
+    test: np.ndarray[Any, np.dtype[np.int64]]
+    method: str  # "time" | "stratified" | "random"
+    boundaries: tuple[str, str] | None = None  # first validation / first test timestamp
+
+
+def split_rows(
+    y: np.ndarray[Any, Any],
+    *,
+    task: str,
+    test_size: float,
+    validation_size: float,
+    seed: int,
+    time: np.ndarray[Any, Any] | None = None,
+) -> Split:
+    """Row indices for each part. With ``time``: oldest rows train, newest rows test."""
+    n = len(y)
+    n_test = round(n * test_size)
+    n_val = round(n * validation_size)
+    if min(n_test, n_val, n - n_test - n_val) < MIN_ROWS_PER_PART:
+        raise DataError(
+            f"only {n} usable rows: too few to split into train, validation and test "
+            f"(each part needs at least {MIN_ROWS_PER_PART} rows); add data."
+        )
+    if time is not None:
+        order = np.argsort(time, kind="stable")
+        train, val, test = np.split(order, [n - n_test - n_val, n - n_test])
+        stamps = (str(time[val[0]])[:19], str(time[test[0]])[:19])
+        return Split(train, val, test, "time", stamps)
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(n)
+    stratify = y if task == "classification" and np.bincount(y).min() >= 3 else None
+    rest, test = train_test_split(index, test_size=n_test, random_state=seed, stratify=stratify)
+    strat_rest = None if stratify is None else y[rest]
+    train, val = train_test_split(rest, test_size=n_val, random_state=seed, stratify=strat_rest)
+    method = "stratified" if stratify is not None else "random"
+    return Split(np.sort(train), np.sort(val), np.sort(test), method)
