@@ -30,7 +30,7 @@ __all__ = [
 
 Array = Any  # numpy arrays
 _Fn = Callable[[Array, Array, Array | None, Array], Array]
-_EPS = 1e-15
+_EPS = float(np.finfo(float).eps)  # what scikit-learn clips probabilities to
 
 
 @dataclass(frozen=True)

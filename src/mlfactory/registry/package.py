@@ -30,6 +30,9 @@ __all__ = ["FORMAT", "ModelPackage", "file_digest", "folder_digest"]
 FORMAT = "mlfactory.package/1"
 MANIFEST, PIPELINE, DIGESTS = "manifest.json", "pipeline.skops", "digests.json"
 _TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "builtins.", "collections.")
+# functools.partial is stored by HistGradientBoosting; skops lists the function it wraps
+# as a type of its own, which must pass the prefixes above.
+_TRUSTED_EXACT = ("functools.partial",)
 
 
 def file_digest(path: Path) -> str:
@@ -114,7 +117,9 @@ class ModelPackage:
                 f"{FORMAT!r}. Retrain the model or install the mlfactory that made it."
             )
         untrusted = sio.get_untrusted_types(file=directory / PIPELINE)
-        refused = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+        refused = [
+            t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES) and t not in _TRUSTED_EXACT
+        ]
         if refused:
             raise TamperedArtifactError(
                 f"{directory / PIPELINE} contains types outside the allow-list: "

@@ -135,7 +135,8 @@ def search_candidate(
     m = METRICS[metric]
     X_val, y_val = data[2], data[3]
     defaults = entry.space(task)
-    ranges: dict[str, Any] = dict(defaults) if space is None else dict(space)
+    searched = defaults if space is None else space
+    ranges = {k: r for k, r in searched.items() if k not in params}  # fixed params win
     best = Candidate(entry.name, None, {}, float("nan"))
     errors: list[str] = []
 

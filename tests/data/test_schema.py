@@ -1,0 +1,118 @@
+"""Training data is validated with every problem listed; prediction input is checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlfactory.data import prepare_training
+from mlfactory.errors import DataError
+from mlfactory.spec import DataSpec
+
+
+def spec(**kw: object) -> DataSpec:
+    return DataSpec(**{"source": "x.csv", "target": "y", **kw})  # type: ignore[arg-type]
+
+
+def frame(n: int = 100) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "cat": rng.choice(["a", "b", "c"], n),
+            "when": pd.date_range("2024-01-01", periods=n, freq="h"),
+            "y": rng.choice(["no", "yes"], n),
+        }
+    )
+
+
+def problems(data: pd.DataFrame, task: str = "classification", **kw: object) -> list[str]:
+    with pytest.raises(DataError) as info:
+        prepare_training(data, spec(**kw), task)
+    return info.value.problems
+
+
+def test_valid_frame_gives_schema_and_encoded_target() -> None:
+    data = frame()
+    data.loc[:4, "y"] = None
+    td = prepare_training(data, spec(), "classification")
+    assert td.dropped_missing_target == 5 and len(td.X) == 95
+    assert td.schema.classes == ["no", "yes"]
+    assert [(c.name, c.kind) for c in td.schema.columns] == [
+        ("num", "numeric"),
+        ("cat", "categorical"),
+        ("when", "datetime"),
+    ]
+    assert set(np.unique(td.y)) == {0, 1}
+
+
+def test_missing_target_and_features_suggest_names() -> None:
+    found = problems(frame(), target="Y", features=["nmu", "cat"])
+    assert "data.target 'Y' is not a column (did you mean 'y'?)" in found
+    assert "feature 'nmu' is not a column (did you mean 'num'?)" in found
+
+
+def test_one_class_target() -> None:
+    data = frame().assign(y="yes")
+    assert problems(data) == [
+        "target 'y' has one class ('yes') in every row; a classifier needs at least two"
+    ]
+
+
+def test_all_nan_target_and_feature_reported_together() -> None:
+    data = frame().assign(y=np.nan, num=np.nan)
+    found = problems(data)
+    assert "target 'y' is missing in every row" in found
+    assert "feature 'num' is empty (all values missing); exclude it" in found
+
+
+def test_inf_values() -> None:
+    data = frame()
+    data.loc[3, "num"] = np.inf
+    data.loc[7, "num"] = -np.inf
+    (found,) = problems(data)
+    assert found.startswith("feature 'num' has 2 inf value(s)")
+
+
+def test_empty_data() -> None:
+    with pytest.raises(DataError, match="0 rows"):
+        prepare_training(frame().iloc[:0], spec(), "classification")
+
+
+def test_regression_target_must_be_numeric() -> None:
+    (found,) = problems(frame(), task="regression")
+    assert "must be numeric for regression" in found and "classification" in found
+
+
+def test_a_million_distinct_ids_is_called_an_identifier() -> None:
+    n = 1_000_000
+    data = pd.DataFrame(
+        {
+            "order_id": [f"id-{i}" for i in range(n)],
+            "x": np.arange(n, dtype=float),
+            "y": np.arange(n) % 2,
+        }
+    )
+    (found,) = problems(data)
+    assert "feature 'order_id' has 1,000,000 distinct values" in found
+    assert "data.id_column" in found
+    td = prepare_training(data.iloc[:1000], spec(id_column="order_id"), "classification")
+    assert td.schema.names == ["x"]
+
+
+def test_conform_checks_prediction_input() -> None:
+    td = prepare_training(frame(), spec(), "classification")
+    schema = td.schema
+    ok = schema.conform(
+        pd.DataFrame({"num": ["1.5"], "cat": ["zzz"], "when": ["2024-05-01"], "x": [1]})
+    )
+    assert ok.num.iloc[0] == 1.5 and ok.cat.iloc[0] == "zzz" and list(ok.columns) == schema.names
+    with pytest.raises(DataError) as info:
+        schema.conform(pd.DataFrame({"num": ["abc"], "cta": ["a"], "when": ["2024-05-01"]}))
+    assert info.value.problems == [
+        "column 'cat' is missing (did you mean 'cta'?)",
+        "column 'num' must be numeric; got 'abc' in 1 row(s)",
+    ]
+    with pytest.raises(DataError, match="inf"):
+        schema.conform(pd.DataFrame({"num": [np.inf], "cat": ["a"], "when": ["2024-05-01"]}))

@@ -1,0 +1,96 @@
+"""Our weighted metrics agree with scikit-learn; bootstrap intervals behave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from mlfactory.metrics import (
+    METRICS,
+    bootstrap_interval,
+    compute,
+    metrics_for,
+    paired_bootstrap,
+)
+
+rng = np.random.default_rng(0)
+
+
+def binary_case(n: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    y = rng.integers(0, 2, n)
+    score = np.clip(0.3 * y + rng.normal(0.35, 0.25, n), 0, 1)
+    score = np.round(score, 2)  # ties, as real models produce
+    proba = np.column_stack([1 - score, score])
+    return y, (score > 0.5).astype(int), proba
+
+
+def test_binary_metrics_match_scikit_learn() -> None:
+    y, pred, proba = binary_case()
+    ours = compute(metrics_for("classification", 2), y, pred, proba)
+    assert ours["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba[:, 1]), abs=1e-12)
+    assert ours["pr_auc"] == pytest.approx(skm.average_precision_score(y, proba[:, 1]), abs=1e-12)
+    assert ours["log_loss"] == pytest.approx(skm.log_loss(y, proba), abs=1e-9)
+    assert ours["brier"] == pytest.approx(skm.brier_score_loss(y, proba[:, 1]), abs=1e-12)
+    assert ours["f1"] == pytest.approx(skm.f1_score(y, pred), abs=1e-12)
+    assert ours["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
+
+
+def test_multiclass_metrics_match_scikit_learn() -> None:
+    n, k = 1500, 3
+    y = rng.integers(0, k, n)
+    logits = rng.normal(size=(n, k)) + np.eye(k)[y] * 1.5
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    pred = proba.argmax(axis=1)
+    ours = compute(metrics_for("classification", k), y, pred, proba)
+    assert set(ours) == {"roc_auc", "log_loss", "f1", "accuracy"}
+    assert ours["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(y, proba, multi_class="ovr"), abs=1e-12
+    )
+    assert ours["log_loss"] == pytest.approx(skm.log_loss(y, proba), abs=1e-9)
+    assert ours["f1"] == pytest.approx(skm.f1_score(y, pred, average="macro"), abs=1e-12)
+
+
+def test_regression_metrics_match_scikit_learn() -> None:
+    y = rng.normal(10, 3, 1000)
+    pred = y + rng.normal(0, 1, 1000)
+    ours = compute(metrics_for("regression"), y, pred, None)
+    assert ours["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, pred)))
+    assert ours["mae"] == pytest.approx(skm.mean_absolute_error(y, pred))
+    assert ours["r2"] == pytest.approx(skm.r2_score(y, pred))
+    assert ours["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y, pred))
+
+
+def test_weighted_scores_equal_scores_on_resampled_rows() -> None:
+    y, pred, proba = binary_case(300)
+    idx = rng.integers(0, 300, 300)
+    weights = np.bincount(idx, minlength=300)[None, :].astype(float)
+    for m in metrics_for("classification", 2):
+        direct = m.score(y[idx], pred[idx], proba[idx])
+        assert m.weighted(y, pred, proba, weights)[0] == pytest.approx(direct, abs=1e-12), m.name
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_data() -> None:
+    m = METRICS["roc_auc"]
+    y, pred, proba = binary_case(400)
+    low, high = bootstrap_interval(m, y, pred, proba, rounds=200, seed=1)
+    assert low < m.score(y, pred, proba) < high
+    y2, pred2, proba2 = binary_case(8000)
+    low2, high2 = bootstrap_interval(m, y2, pred2, proba2, rounds=200, seed=1)
+    assert (high2 - low2) < (high - low) / 2
+    assert bootstrap_interval(m, y, pred, proba, rounds=200, seed=1) == (low, high)
+
+
+def test_paired_bootstrap_sees_a_better_model_and_no_difference_for_the_same_one() -> None:
+    m = METRICS["roc_auc"]
+    y, pred, proba = binary_case(3000)
+    same = paired_bootstrap(m, y, (pred, proba), (pred, proba), rounds=100, seed=0)
+    assert same.improvement == 0 and same.low == 0 and same.high == 0
+    noisy = np.clip(proba[:, 1] + rng.normal(0, 0.3, len(y)), 0, 1)
+    worse = np.column_stack([1 - noisy, noisy])
+    cmp = paired_bootstrap(m, y, (pred, proba), (pred, worse), rounds=100, seed=0)
+    assert cmp.improvement > 0 and cmp.low > 0
+    rmse = METRICS["rmse"]
+    yr = rng.normal(size=500)
+    better = paired_bootstrap(rmse, yr, (yr * 0.9, None), (yr * 0.5, None), rounds=50, seed=0)
+    assert better.improvement > 0  # lower RMSE counts as an improvement

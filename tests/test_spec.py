@@ -1,0 +1,116 @@
+"""factory.yaml: every problem is reported with its YAML path, the value and a fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlfactory.errors import SpecError
+from mlfactory.spec import json_schema, load_spec, parse_spec
+
+from conftest import mroz_spec
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "flight_delays" / "factory.yaml"
+
+
+def problems_of(raw: object) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        parse_spec(raw)
+    return info.value.problems
+
+
+def test_the_example_spec_is_valid() -> None:
+    spec = load_spec(EXAMPLE)
+    assert spec.name == "flight-delays"
+    assert spec.data.time_column == "time_hour"
+    assert spec.metric == "roc_auc"
+    assert [m.name for m in spec.models] == ["lightgbm"]
+
+
+def test_typo_in_a_key_suggests_the_right_one() -> None:
+    raw = mroz_spec()
+    raw["data"] = {**raw["data"], "targt": "lfp"}
+    del raw["data"]["target"]
+    problems = problems_of(raw)
+    assert "data: unknown key 'targt' (did you mean 'target'?)" in problems
+    assert "data.target: required key is missing" in problems
+
+
+def test_typo_at_top_level_and_in_models() -> None:
+    raw = mroz_spec(serach={"trials": 3})
+    raw["models"] = ["lightgbn"]
+    problems = problems_of(raw)
+    assert any("unknown key 'serach' (did you mean 'search'?)" in p for p in problems)
+    assert any(p.startswith("models[0].name") and "did you mean 'lightgbm'" in p for p in problems)
+
+
+def test_wrong_type_names_path_and_value() -> None:
+    problems = problems_of(mroz_spec(search={"trials": "many"}))
+    assert len(problems) == 1
+    assert problems[0].startswith("search.trials:")
+    assert "'many'" in problems[0]
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    raw = mroz_spec(task="clustering", search={"trials": 0}, gates={"min": {"auc": 0.5}})
+    problems = problems_of(raw)
+    assert len(problems) == 3
+    assert any(p.startswith("task:") for p in problems)
+    assert any(p.startswith("search.trials:") for p in problems)
+    assert any("'auc'" in p and "roc_auc" in p for p in problems)
+
+
+def test_metric_must_fit_the_task() -> None:
+    with pytest.raises(SpecError, match="'rmse' is not a classification metric"):
+        parse_spec(mroz_spec(search={"metric": "rmse"}))
+
+
+def test_data_needs_a_source_or_sql() -> None:
+    problems = problems_of(mroz_spec(data={"target": "lfp", "source": None}))
+    assert any("data.source" in p for p in problems)
+
+
+def test_a_search_range_needs_low_and_high() -> None:
+    raw = mroz_spec(models=[{"name": "lightgbm", "search": {"num_leaves": {"low": 4}}}])
+    problems = problems_of(raw)
+    assert problems[0].startswith("models[0].search.num_leaves")
+    assert "give low and high" in problems[0]
+
+
+def test_not_a_mapping() -> None:
+    with pytest.raises(SpecError, match="expected a mapping"):
+        parse_spec(["name", "x"])
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="does not exist"):
+        load_spec(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec(bad)
+
+
+def test_relative_source_resolves_against_the_spec_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "factory.yaml").write_text(
+        "name: m\ntask: regression\ndata: {source: data/x.csv, target: y}\n"
+    )
+    spec = load_spec(folder / "factory.yaml")
+    assert spec.data.source == str(folder / "data" / "x.csv")
+
+
+def test_same_spec_same_digest() -> None:
+    a, b = parse_spec(mroz_spec()), parse_spec(mroz_spec())
+    assert a.digest() == b.digest()
+    assert parse_spec(mroz_spec(search={"seed": 8})).digest() != a.digest()
+
+
+def test_json_schema_describes_every_section() -> None:
+    schema = json_schema()
+    json.dumps(schema)  # serializable
+    assert set(schema["properties"]) >= {"name", "task", "data", "models", "search", "gates"}
+    assert schema["additionalProperties"] is False
