@@ -203,8 +203,8 @@ def models_show(
 
     reg = _registry(registry)
     versions = _require_versions(reg, name)
-    table = Table(title=f"{name}", show_lines=True)
-    for column in ("version", "aliases", "created", "model", "metric", "decision"):
+    table = Table(title=f"{name}")
+    for column in ("version", "aliases", "created", "model", "test metric", "decided at training"):
         table.add_column(column)
     for v in versions:
         metric = v.tags.get("mlfactory.metric", "")
@@ -215,9 +215,11 @@ def models_show(
             datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"),
             v.tags.get("mlfactory.model", ""),
             f"{metric} {value:.4f}" if value is not None else "",
-            v.reason,
+            v.decision,
         )
     out.print(table)
+    for v in versions:
+        out.print(f"v{v.version} {v.reason}", highlight=False)
     out.print(
         "load it anywhere: mlflow.set_tracking_uri("
         f"{reg.tracking_uri!r}); mlflow.pyfunc.load_model('models:/{name}@champion')"

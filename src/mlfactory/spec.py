@@ -125,7 +125,10 @@ class ModelSpec(_Strict):
     @classmethod
     def _known(cls, name: str) -> str:
         if name not in CATALOG:
-            raise ValueError(f"unknown model {name!r}{_did_you_mean(name, list(CATALOG))}")
+            raise ValueError(
+                f"unknown model{_did_you_mean(name, list(CATALOG))}; the catalog has "
+                f"{', '.join(CATALOG)}"
+            )
         return name
 
 

@@ -130,7 +130,7 @@ def _permutation_importance(
 def _console(progress: bool) -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, quiet=not progress)
+    return Console(stderr=True, quiet=not progress, log_path=False)
 
 
 def train(

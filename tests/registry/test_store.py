@@ -1,0 +1,88 @@
+"""The registry on a real SQLite MLflow store: references, aliases, history, verified loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlfactory.errors import ModelReferenceError, TamperedArtifactError
+from mlfactory.registry import ModelRef, Registry
+from mlfactory.spec import parse_spec
+from mlfactory.training import train
+
+from conftest import mroz_spec
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """Two versions of `mroz`: v1 champion, v2 challenger."""
+    reg = Registry(path=tmp_path_factory.mktemp("reg") / ".mlfactory")
+    spec = parse_spec(mroz_spec())
+    train(spec, registry=reg, progress=False)
+    train(spec, registry=reg, progress=False)
+    return reg
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("flight-delays@champion", ModelRef("flight-delays", alias="champion")),
+        ("flight-delays/3", ModelRef("flight-delays", version="3")),
+        ("flight-delays", ModelRef("flight-delays", alias="champion")),
+    ],
+)
+def test_model_references(text: str, expected: ModelRef) -> None:
+    assert ModelRef.parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "a@", "a/b", "../etc/passwd", "a b", "a@b@c"])
+def test_bad_model_references(text: str) -> None:
+    with pytest.raises(ModelReferenceError, match="NAME@ALIAS"):
+        ModelRef.parse(text)
+
+
+def test_unknown_names_versions_and_aliases_say_what_exists(registry: Registry) -> None:
+    with pytest.raises(ModelReferenceError, match=r"no model named 'mrz'.*Registered models: mroz"):
+        registry.resolve("mrz@champion")
+    with pytest.raises(ModelReferenceError, match="mroz/9 does not exist; mroz has versions 1, 2"):
+        registry.resolve("mroz/9")
+    with pytest.raises(ModelReferenceError, match="mroz@staging does not exist"):
+        registry.resolve("mroz@staging")
+
+
+def test_empty_registry_says_how_to_fill_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelReferenceError, match=r"registry is empty.*mlfactory train"):
+        Registry(path=tmp_path / "empty").resolve("x@champion")
+
+
+def test_promote_and_rollback_walk_the_history(registry: Registry) -> None:
+    assert registry.resolve("mroz@champion").version == "1"
+    registry.promote("mroz", "2", reason="canary went well")
+    assert registry.resolve("mroz@champion").version == "2"
+    assert registry.rollback("mroz") == "1"
+    assert registry.resolve("mroz@champion").version == "1"
+    events = [(e["alias"], e["version"], e["previous"]) for e in registry.alias_history("mroz")]
+    assert events[-2:] == [("champion", "2", "1"), ("champion", "1", "2")]
+    with pytest.raises(ModelReferenceError, match="no earlier champion"):
+        registry.rollback("mroz")  # v1 became champion first; nothing before it
+    with pytest.raises(ModelReferenceError, match="mroz/7 does not exist"):
+        registry.promote("mroz", "7")
+
+
+def test_versions_list_aliases_and_decisions(registry: Registry) -> None:
+    versions = registry.versions("mroz")
+    assert [(v.version, v.decision) for v in versions] == [("1", "champion"), ("2", "challenger")]
+    assert "challenger" in versions[1].aliases
+
+
+def test_a_file_added_to_the_package_is_refused(registry: Registry, tmp_path: Path) -> None:
+    _, info = registry.load("mroz/2")
+    folder = next(registry.path.joinpath("artifacts").rglob(f"*{info.run_id}*/**/data/package"))
+    (folder / "extra.py").write_text("import os")
+    try:
+        with pytest.raises(TamperedArtifactError, match="not part of the registered package"):
+            registry.load("mroz/2")
+    finally:
+        (folder / "extra.py").unlink()
+    assert registry.load("mroz/2")[1].version == "2"

