@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shlex
 import statistics
 import subprocess
@@ -151,7 +152,8 @@ print(json.dumps({"test_roc_auc": auc, "validation_roc_auc": study.best_value}))
 
 @dataclass(frozen=True)
 class Run:
-    seconds: float
+    seconds: float  # wall time
+    cpu: float  # user + system CPU seconds of the subprocess
     auc: float
 
 
@@ -177,36 +179,43 @@ class Pair:
         return "[green]pass[/]" if not misses else f"[red]miss[/] ({', '.join(misses)})"
 
 
-def _timed(command: list[str], cwd: Path) -> tuple[float, str]:
-    """Wall seconds from launch to exit, and stdout; exits 0 (or 3: held back) only."""
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(command: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Wall and CPU seconds from launch to exit, and stdout; exit 0 (or 3: held back) only."""
+    cpu = _cpu_of_children()
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    cpu = _cpu_of_children() - cpu
     if done.returncode not in (0, 3):
         sys.exit(
             f"{shlex.join(command)} failed with exit code {done.returncode}:\n"
             f"{done.stdout}\n{done.stderr}"
         )
-    return seconds, done.stdout
+    return seconds, cpu, done.stdout
 
 
 def run_script(script: Path, spec: FactorySpec, workdir: Path) -> Run:
     args = [spec.search.trials, spec.search.seed, spec.split.test_size, spec.split.validation_size]
-    seconds, stdout = _timed([sys.executable, str(script), *map(str, args)], workdir)
+    seconds, cpu, stdout = _timed([sys.executable, str(script), *map(str, args)], workdir)
     result = json.loads(stdout.strip().splitlines()[-1])
-    return Run(seconds, float(result["test_roc_auc"]))
+    return Run(seconds, cpu, float(result["test_roc_auc"]))
 
 
 def run_mlfactory(spec_path: Path, name: str, workdir: Path) -> Run:
     from mlfactory.registry import Registry
 
     command = [sys.executable, "-m", "mlfactory", "train", str(spec_path), "--quiet"]
-    seconds, _ = _timed(command, workdir)
+    seconds, cpu, _ = _timed(command, workdir)
     registry = Registry(path=workdir / ".mlfactory")
     info = registry.resolve(f"{name}/1")
     # the run metric has full precision; the version tag is rounded to 6 digits
     auc = registry.client.get_run(info.run_id).data.metrics["test_roc_auc"]
-    return Run(seconds, float(auc))
+    return Run(seconds, cpu, float(auc))
 
 
 def check_mirrored(spec: FactorySpec) -> None:
@@ -261,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--trials and --repeat must be at least 1")
 
     console = Console(width=None if sys.stdout.isatty() else 120)  # whole rows in a log file
+    load = os.getloadavg()[0]  # other work on the machine makes wall times noisy
     os.environ.pop("MLFLOW_TRACKING_URI", None)  # both sides use a fresh local store
     with tempfile.TemporaryDirectory(prefix="train-overhead-") as tmp:
         folder = Path(tmp)
@@ -288,29 +298,27 @@ def main(argv: list[str] | None = None) -> int:
             f"{spec.search.trials} trials, seed {spec.search.seed}"
         )
     )
-    for column in ("run", "script s", "mlfactory s", "ratio", "script AUC", "mlfactory AUC"):
-        table.add_column(column, justify="left" if column == "run" else "right")
-    table.add_column("Δ AUC", justify="right")
+    table.add_column("run")
+    for column in ("script s", "mlfactory s", "ratio", "CPU s (script / ours)"):
+        table.add_column(column, justify="right")
+    for column in ("script AUC", "mlfactory AUC", "Δ AUC"):
+        table.add_column(column, justify="right")
     table.add_column("goal")
     rows = [(str(i + 1), p) for i, p in enumerate(pairs)]
     if len(pairs) > 1:
-        median = Pair(
-            Run(
-                statistics.median(p.script.seconds for p in pairs),
-                statistics.median(p.script.auc for p in pairs),
-            ),
-            Run(
-                statistics.median(p.mlfactory.seconds for p in pairs),
-                statistics.median(p.mlfactory.auc for p in pairs),
-            ),
+        rows.append(
+            (
+                "median",
+                Pair(_median([p.script for p in pairs]), _median([p.mlfactory for p in pairs])),
+            )
         )
-        rows.append(("median", median))
     for label, p in rows:
         table.add_row(
             label,
             f"{p.script.seconds:.1f}",
             f"{p.mlfactory.seconds:.1f}",
             f"{p.ratio:.2f}×",
+            f"{p.script.cpu:.1f} / {p.mlfactory.cpu:.1f}",
             f"{p.script.auc:.4f}",
             f"{p.mlfactory.auc:.4f}",
             f"{p.delta:+.4f}",
@@ -324,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{n} {metadata.version(n)}" for n in ("mlfactory", "lightgbm", "optuna", "mlflow")
     )
     console.print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}; {versions}"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {load:.2f} "
+        f"before the run; Python {platform.python_version()}; {versions}"
     )
     shown_spec = SPEC.relative_to(ROOT).as_posix()
     if args.trials is not None:
@@ -338,6 +346,14 @@ def main(argv: list[str] | None = None) -> int:
     command = [_shown(sys.executable), _shown(__file__), *sys.argv[1:]]
     console.print(f"command: {shlex.join(command)}", soft_wrap=True)
     return 0
+
+
+def _median(runs: list[Run]) -> Run:
+    return Run(
+        statistics.median(r.seconds for r in runs),
+        statistics.median(r.cpu for r in runs),
+        statistics.median(r.auc for r in runs),
+    )
 
 
 def _shown(path: str) -> str:

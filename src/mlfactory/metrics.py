@@ -22,6 +22,7 @@ __all__ = [
     "Metric",
     "PairedComparison",
     "bootstrap_interval",
+    "bootstrap_intervals",
     "compute",
     "default_metric",
     "metrics_for",
@@ -194,15 +195,14 @@ def compute(metrics: list[Metric], y: Array, pred: Array, proba: Array | None) -
 
 
 def _weight_blocks(n: int, rounds: int, seed: int, block: int = 25) -> Iterator[Array]:
-    """Bootstrap resamples as count matrices, a block of rounds at a time."""
+    """Bootstrap resamples as count matrices (rounds x n), a block of rounds at a time."""
     rng = np.random.default_rng(seed)
     done = 0
     while done < rounds:
         k = min(block, rounds - done)
         idx = rng.integers(0, n, size=(k, n))
-        counts = np.zeros((k, n))
-        np.add.at(counts, (np.repeat(np.arange(k), n), idx.ravel()), 1.0)
-        yield counts
+        flat = (idx + np.arange(k)[:, None] * n).ravel()
+        yield np.bincount(flat, minlength=k * n).reshape(k, n).astype(float)
         done += k
 
 
@@ -216,6 +216,24 @@ def _interval(values: Array, level: float) -> tuple[float, float]:
     return (float(lo), float(hi))
 
 
+def bootstrap_intervals(
+    metrics: list[Metric],
+    y: Array,
+    pred: Array,
+    proba: Array | None,
+    *,
+    rounds: int,
+    seed: int,
+    level: float = 0.95,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of several metrics over the same resampled rows."""
+    scores: dict[str, list[Array]] = {m.name: [] for m in metrics}
+    for w in _weight_blocks(len(y), rounds, seed):
+        for m in metrics:
+            scores[m.name].append(m.weighted(y, pred, proba, w))
+    return {name: _interval(np.concatenate(values), level) for name, values in scores.items()}
+
+
 def bootstrap_interval(
     metric: Metric,
     y: Array,
@@ -226,9 +244,9 @@ def bootstrap_interval(
     seed: int,
     level: float = 0.95,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``metric`` over resampled test rows."""
-    scores = [metric.weighted(y, pred, proba, w) for w in _weight_blocks(len(y), rounds, seed)]
-    return _interval(np.concatenate(scores), level)
+    """Percentile bootstrap interval of one metric over resampled test rows."""
+    intervals = bootstrap_intervals([metric], y, pred, proba, rounds=rounds, seed=seed, level=level)
+    return intervals[metric.name]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,6 +122,7 @@ class Registry:
         self.tracking_uri = env_uri or tracking_uri or f"sqlite:///{self.path / 'mlflow.db'}"
         self.embedded = not (env_uri or tracking_uri)
         self._client: Any = None
+        self._client_lock = threading.Lock()
 
     # -- connection -------------------------------------------------------------------
 
@@ -142,21 +144,24 @@ class Registry:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            _quiet_mlflow()
-            from mlflow import MlflowClient
+        with self._client_lock:
+            if self._client is None:
+                _quiet_mlflow()
+                from mlflow import MlflowClient
 
-            if self.embedded and not (self.path / "mlflow.db").exists():
-                self.ensure_writable()
-            try:
-                self._client = MlflowClient(
-                    tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
-                )
-            except Exception as exc:
-                raise RegistryError(
-                    f"cannot open the MLflow store {self.tracking_uri!r}: {exc}"
-                ) from None
-        return self._client
+                if self.embedded and not (self.path / "mlflow.db").exists():
+                    self.ensure_writable()
+                try:
+                    client = MlflowClient(
+                        tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
+                    )
+                    client.search_experiments(max_results=1)  # creates an embedded store
+                except Exception as exc:
+                    raise RegistryError(
+                        f"cannot open the MLflow store {self.tracking_uri!r}: {exc}"
+                    ) from None
+                self._client = client
+            return self._client
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mlfactory.metrics import bootstrap_interval, compute, metrics_for
+from mlfactory.metrics import bootstrap_intervals, compute, metrics_for
 from mlfactory.training.search import predict_encoded
 
 __all__ = ["Evaluation", "evaluate"]
@@ -41,16 +41,18 @@ def evaluate(
     train: tuple[Any, Any],
     rounds: int,
     seed: int,
+    intervals: bool = True,
 ) -> Evaluation:
-    """Metrics on test (with intervals) and on train (for the train-test gap gate)."""
+    """Metrics on test (with intervals unless turned off) and on train (for the gap gate)."""
     metrics = metrics_for(task, n_classes or 2)
     X_test, y_test = test
     pred, proba = predict_encoded(estimator, X_test, n_classes)
     scores = compute(metrics, y_test, pred, proba)
-    intervals = {
-        m.name: bootstrap_interval(m, y_test, pred, proba, rounds=rounds, seed=seed)
-        for m in metrics
-    }
+    bounds = (
+        bootstrap_intervals(metrics, y_test, pred, proba, rounds=rounds, seed=seed)
+        if intervals
+        else {}
+    )
     X_train, y_train = train
     if len(y_train) > MAX_TRAIN_ROWS_SCORED:
         keep = np.random.default_rng(seed).choice(len(y_train), MAX_TRAIN_ROWS_SCORED, False)
@@ -58,7 +60,7 @@ def evaluate(
     train_pred, train_proba = predict_encoded(estimator, X_train, n_classes)
     return Evaluation(
         metrics=scores,
-        intervals=intervals,
+        intervals=bounds,
         train_metrics=compute(metrics, y_train, train_pred, train_proba),
         y_test=y_test,
         pred=pred,

@@ -249,7 +249,7 @@ def train(
     console.log(f"evaluating {best.name} on {len(split.test):,} test rows")
     style = CATALOG[best.name].style
 
-    def evaluation_of(estimator: Any, est_style: str) -> Evaluation:
+    def evaluation_of(estimator: Any, est_style: str, intervals: bool = True) -> Evaluation:
         _, tr, _, te = encoded[est_style]
         return evaluate(
             estimator,
@@ -259,10 +259,11 @@ def train(
             train=(tr, y[split.train]),
             rounds=spec.evaluation.bootstrap,
             seed=seed,
+            intervals=intervals,
         )
 
     evaluation = evaluation_of(best.estimator, style)
-    baseline = evaluation_of(dummy, dummy_entry.style)
+    baseline = evaluation_of(dummy, dummy_entry.style, intervals=False)  # shown as a point
 
     from sklearn.pipeline import Pipeline
 

@@ -66,11 +66,12 @@ def _fit(
     n_classes: int | None,
     trial: Any | None,
     categorical: list[int],
-) -> None:
+) -> float | None:
+    """Fit; for boosting, return the validation score LightGBM already computed, if it is ours."""
     X_train, y_train, X_val, y_val = data
     if not entry.boosting:
         estimator.fit(X_train, y_train)
-        return
+        return None
     import lightgbm as lgb
 
     lgb_metric = _LGB_METRICS.get(metric)
@@ -93,6 +94,10 @@ def _fit(
         callbacks=callbacks,
         categorical_feature=categorical or "auto",
     )
+    if lgb_metric is None:
+        return None
+    # the score at the best iteration, which is also the one predict() uses
+    return float(estimator.best_score_["valid_0"][lgb_metric])
 
 
 def _pruning_callback(trial: Any, lgb_metric: str) -> Callable[[Any], None]:
@@ -156,11 +161,12 @@ def search_candidate(
     if not ranges or trials <= 0:
         estimator = entry.build(task, dict(params), seed, categorical)
         try:
-            _fit(entry, estimator, data, metric, n_classes, None, categorical)
+            known = _fit(entry, estimator, data, metric, n_classes, None, categorical)
         except Exception as exc:
             raise SpecError(f"{where}: {entry.name} failed to train: {exc}") from None
         best.estimator, best.params = estimator, dict(params)
-        best.validation_score, best.trials = score(estimator), 1
+        best.validation_score = score(estimator) if known is None else known
+        best.trials = 1
         best.history.append(best.validation_score)
         on_trial(best)
         return best
@@ -170,7 +176,7 @@ def search_candidate(
         merged = {**params, **sampled}
         estimator = entry.build(task, merged, seed, categorical)
         try:
-            _fit(entry, estimator, data, metric, n_classes, trial, categorical)
+            known = _fit(entry, estimator, data, metric, n_classes, trial, categorical)
         except optuna.TrialPruned:
             best.pruned += 1
             on_trial(best)
@@ -180,7 +186,7 @@ def search_candidate(
             errors.append(f"{type(exc).__name__}: {exc}")
             on_trial(best)
             raise optuna.TrialPruned("failed") from None
-        value = score(estimator)
+        value = score(estimator) if known is None else known
         best.history.append(value)
         if better(value):
             best.estimator, best.params, best.validation_score = estimator, merged, value
