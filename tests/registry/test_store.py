@@ -86,3 +86,16 @@ def test_a_file_added_to_the_package_is_refused(registry: Registry, tmp_path: Pa
     finally:
         (folder / "extra.py").unlink()
     assert registry.load("mroz/2")[1].version == "2"
+
+
+def test_mlflow_tracking_uri_points_the_registry_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'team-server.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    result = train(parse_spec(mroz_spec(search={"trials": 1})), progress=False)
+    assert result.promoted
+    registry = Registry()
+    assert registry.tracking_uri == uri and not registry.embedded
+    assert registry.load("mroz@champion")[1].version == "1"
+    assert not (tmp_path / ".mlfactory" / "mlflow.db").exists()

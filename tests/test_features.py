@@ -1,0 +1,53 @@
+"""Preprocessing from the schema: datetime parts, unseen categories, missing values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mlfactory.data import prepare_training
+from mlfactory.features import build_preprocessor, categorical_indices, expand_datetimes
+from mlfactory.spec import DataSpec
+
+
+def training() -> tuple[pd.DataFrame, object]:
+    frame = pd.DataFrame(
+        {
+            "amount": [1.0, np.nan, 3.0, 4.0, 5.0, 6.0],
+            "shop": ["a", "b", "a", None, "b", "a"],
+            "when": pd.to_datetime(["2024-01-01 08:00"] * 3 + ["2024-06-15 17:00"] * 3),
+            "y": [0, 1, 0, 1, 0, 1],
+        }
+    )
+    td = prepare_training(frame, DataSpec(source="x", target="y"), "classification")
+    return td.X, td.schema
+
+
+def test_datetimes_become_numeric_parts() -> None:
+    X, schema = training()
+    expanded = expand_datetimes(X, schema)  # type: ignore[arg-type]
+    assert "when" not in expanded
+    assert expanded["when__month"].tolist() == [1.0] * 3 + [6.0] * 3
+    assert expanded["when__hour"].tolist() == [8.0] * 3 + [17.0] * 3
+    assert expanded["when__dayofweek"].iloc[-1] == 5.0  # a Saturday
+
+
+def test_native_style_maps_unseen_and_missing_categories_to_nan() -> None:
+    X, schema = training()
+    pre = build_preprocessor(schema, "native").fit(expand_datetimes(X, schema))  # type: ignore[arg-type]
+    new = X.iloc[:2].copy()
+    new["shop"] = ["zzz", np.nan]
+    out = pre.transform(expand_datetimes(new, schema))  # type: ignore[arg-type]
+    shop = categorical_indices(schema)[0]  # type: ignore[arg-type]
+    assert np.isnan(out[:, shop]).all()
+    assert np.isnan(out[1, 0])  # missing numbers stay missing for trees
+
+
+def test_onehot_style_imputes_and_ignores_unseen_categories() -> None:
+    X, schema = training()
+    pre = build_preprocessor(schema, "scaled").fit(expand_datetimes(X, schema))  # type: ignore[arg-type]
+    new = X.iloc[:1].copy()
+    new["shop"] = ["zzz"]
+    new["amount"] = [np.nan]
+    out = pre.transform(expand_datetimes(new, schema))  # type: ignore[arg-type]
+    assert np.isfinite(out).all()
