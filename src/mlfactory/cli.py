@@ -176,6 +176,62 @@ def ui(
         return 0
 
 
+@app.command()
+def serve(
+    models: Annotated[list[str], typer.Argument(help="NAME@ALIAS or NAME/VERSION, one or more.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    registry: RegistryPath = Path(".mlfactory"),
+    poll_seconds: Annotated[
+        float, typer.Option(help="How often to check the registry for a new version; 0 = never.")
+    ] = 30.0,
+    max_batch_rows: Annotated[int, typer.Option(min=1, help="Rows per micro-batch.")] = 256,
+    max_wait_ms: Annotated[float, typer.Option(min=0, help="Wait for a batch to fill.")] = 1.0,
+    batching: Annotated[bool, typer.Option(help="Micro-batch concurrent requests.")] = True,
+    max_rows: Annotated[int, typer.Option(min=1, help="Rows per request.")] = 10_000,
+    max_body_bytes: Annotated[int, typer.Option(min=1, help="Request body limit.")] = 4 << 20,
+    prediction_log: Annotated[
+        Path | None, typer.Option(help="Folder for the Parquet prediction log.")
+    ] = None,
+) -> None:
+    """Serve registered models over HTTP (mlfactory JSON, MLflow /invocations, V2)."""
+    import os
+
+    import uvicorn
+
+    from mlfactory.registry import ModelRef
+    from mlfactory.serving.server import CONFIG_ENV
+
+    reg = _registry(registry)
+    for ref in models:
+        reg.resolve(ModelRef.parse(ref))  # fail now, with the list of what exists
+    settings = {
+        "models": models,
+        "registry_path": str(reg.path),
+        "batching": {
+            "enabled": batching,
+            "max_batch_rows": max_batch_rows,
+            "max_wait_ms": max_wait_ms,
+        },
+        "poll_seconds": poll_seconds,
+        "max_rows": max_rows,
+        "max_body_bytes": max_body_bytes,
+        "prediction_log": str(prediction_log.resolve()) if prediction_log else None,
+        "protocols": ["mlfactory", "mlflow"],
+    }
+    os.environ[CONFIG_ENV] = json.dumps(settings)
+    err.print(f"serving {', '.join(models)} on http://{host}:{port} ({workers} worker(s))")
+    uvicorn.run(
+        "mlfactory.serving.server:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
 @models_app.command("list")
 def models_list(registry: RegistryPath = Path(".mlfactory")) -> None:
     """Every registered model with its aliases."""

@@ -12,6 +12,7 @@ and any stored type outside the allow-list of libraries we train with.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ class ModelPackage:
     manifest: dict[str, Any]
     pipeline: Any  # sklearn Pipeline: ("preprocess", ColumnTransformer), ("model", estimator)
 
-    @property
+    @functools.cached_property
     def schema(self) -> Schema:
         return Schema.from_dict(self.manifest["schema"])
 
@@ -68,10 +69,13 @@ class ModelPackage:
 
     def predict_encoded(self, frame: pd.DataFrame) -> tuple[Any, Any | None]:
         """Encoded predictions and class probabilities, after checking the input."""
+        return self.predict_conformed(self.schema.conform(frame))
+
+    def predict_conformed(self, conformed: pd.DataFrame) -> tuple[Any, Any | None]:
+        """Like ``predict_encoded`` for rows that ``schema.conform`` already checked."""
         import numpy as np
 
-        schema = self.schema
-        X = expand_datetimes(schema.conform(frame), schema)
+        X = expand_datetimes(conformed, self.schema)
         if self.classes is None:
             return np.asarray(self.pipeline.predict(X), dtype=float), None
         raw = self.pipeline.predict_proba(X)
@@ -81,16 +85,20 @@ class ModelPackage:
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A frame with ``prediction`` (original labels) and ``proba_<class>`` columns."""
+        return self.outputs(*self.predict_encoded(frame), index=frame.index)
+
+    def outputs(self, pred: Any, proba: Any | None, *, index: Any = None) -> pd.DataFrame:
+        """Encoded predictions as the output frame ``predict`` returns."""
+        import numpy as np
         import pandas as pd
 
-        pred, proba = self.predict_encoded(frame)
         if proba is None:
-            return pd.DataFrame({"prediction": pred}, index=frame.index)
+            return pd.DataFrame({"prediction": pred}, index=index)
         assert self.classes is not None
-        out = pd.DataFrame({"prediction": [self.classes[i] for i in pred]}, index=frame.index)
+        columns = {"prediction": np.asarray(self.classes, dtype=object)[np.asarray(pred)]}
         for i, label in enumerate(self.classes):
-            out[f"proba_{label}"] = proba[:, i]
-        return out
+            columns[f"proba_{label}"] = proba[:, i]
+        return pd.DataFrame(columns, index=index)
 
     def save(self, directory: Path) -> Path:
         """Write the package folder, digests last."""

@@ -1,0 +1,6 @@
+"""Serving: a FastAPI app that serves registered models over three protocols."""
+
+from mlfactory.serving.batching import BatchConfig
+from mlfactory.serving.server import ServingConfig, create_app
+
+__all__ = ["BatchConfig", "ServingConfig", "create_app"]

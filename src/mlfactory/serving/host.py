@@ -1,0 +1,231 @@
+"""One served model: the loaded version, its batcher, and the swap to a newer one.
+
+A ``ModelHost`` follows one reference (``NAME@ALIAS`` or ``NAME/VERSION``).
+``refresh`` (run off the event loop) asks the registry which version the alias
+names; a new version is loaded, verified and warmed on the side and then put in
+place with one assignment. A batch takes the version it runs on when it starts,
+so requests in flight finish on the old version and every answer names the
+version that produced it. A version that fails to load leaves the old one
+serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlfactory.errors import DataError, MlfactoryError
+from mlfactory.registry import ModelPackage, ModelRef, Registry
+from mlfactory.serving.batching import BatchConfig, MicroBatcher
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlfactory.serving.metrics import ServingMetrics
+    from mlfactory.serving.predlog import PredictionLog
+
+__all__ = ["ModelHost", "Scored", "Served"]
+
+log = logging.getLogger("mlfactory.serving")
+
+
+@dataclass(frozen=True)
+class Served:
+    """A loaded, verified and warmed model version."""
+
+    name: str
+    version: str
+    package: ModelPackage
+    known_categories: dict[str, frozenset[str]]
+    loaded_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def load(cls, package: ModelPackage, name: str, version: str) -> Served:
+        estimator = package.pipeline[-1]
+        if "n_jobs" in estimator.get_params():
+            estimator.set_params(n_jobs=1)  # one thread per worker: processes don't fight
+        known = {
+            c.name: frozenset(c.categories or [])
+            for c in package.schema.columns
+            if c.kind == "categorical"
+        }
+        served = cls(name, version, package, known)
+        served.package.predict(served.example())  # warm: first call builds caches
+        return served
+
+    def example(self) -> pd.DataFrame:
+        """One plausible row (training medians and most frequent categories)."""
+        import pandas as pd
+
+        profile = self.package.manifest.get("profile", {}).get("columns", {})
+        row: dict[str, Any] = {}
+        for col in self.package.schema.columns:
+            stats = profile.get(col.name, {})
+            if col.kind == "numeric":
+                quantiles = stats.get("quantiles")
+                row[col.name] = quantiles[5] if quantiles else (col.min or 0.0)
+            elif col.kind == "categorical":
+                row[col.name] = (col.categories or ["?"])[0]
+            else:
+                row[col.name] = stats.get("min") or "2020-01-01"
+        return pd.DataFrame([row])
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One request's answer and the version that produced it."""
+
+    outputs: pd.DataFrame
+    version: str
+
+
+class ModelHost:
+    """Serves one model reference with micro-batching and hot swap."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        ref: ModelRef,
+        *,
+        batching: BatchConfig,
+        metrics: ServingMetrics,
+        predlog: PredictionLog | None = None,
+    ) -> None:
+        self.registry = registry
+        self.ref = ref
+        self.name = ref.name
+        self.metrics = metrics
+        self.predlog = predlog
+        self.current: Served | None = None
+        self.last_error: str | None = None
+        self._swap_lock = threading.Lock()
+        self.batcher: MicroBatcher[pd.DataFrame, Scored] = MicroBatcher(
+            self._run_batch,
+            config=batching,
+            name=ref.name,
+            on_batch=lambda rows, requests: metrics.batch_rows.labels(ref.name).observe(rows),
+        )
+
+    # -- loading and swapping (blocking: call from a thread) ---------------------------
+
+    def refresh(self) -> dict[str, Any]:
+        """Serve the version the reference names now; report what happened."""
+        with self._swap_lock:
+            old = self.current
+            try:
+                info = self.registry.resolve(self.ref)
+                if old is not None and info.version == old.version:
+                    return self._status("unchanged")
+                package, info = self.registry.load(info)
+                served = Served.load(package, self.name, info.version)
+            except MlfactoryError as exc:
+                return self._failed(exc)
+            except Exception as exc:  # a broken package must not take the server down
+                return self._failed(exc)
+            self.current = served
+            self.last_error = None
+            self.metrics.set_version(self.name, served.version, old.version if old else None)
+            log.info("%s: serving version %s", self.ref, served.version)
+            return self._status(
+                "swapped" if old else "loaded", previous=old.version if old else None
+            )
+
+    def _failed(self, exc: Exception) -> dict[str, Any]:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.metrics.reload_failures.labels(self.name).inc()
+        log.error(
+            "%s: could not load a new version (%s); still serving %s",
+            self.ref,
+            self.last_error,
+            self.current.version if self.current else "nothing",
+        )
+        return self._status("error", error=self.last_error)
+
+    def _status(self, status: str, **extra: Any) -> dict[str, Any]:
+        version = self.current.version if self.current else None
+        return {
+            "model": self.name,
+            "ref": str(self.ref),
+            "status": status,
+            "version": version,
+            **extra,
+        }
+
+    @property
+    def ready(self) -> bool:
+        return self.current is not None
+
+    # -- predicting --------------------------------------------------------------------
+
+    def validate(self, frame: pd.DataFrame, served: Served) -> pd.DataFrame:
+        """Check a request against the served version's schema; count unknown categories."""
+        schema = served.package.schema
+        conformed = schema.conform(frame)
+        problems = []
+        for col in schema.columns:
+            missing = int(conformed[col.name].isna().sum())
+            if missing and not col.allows_missing:
+                problems.append(
+                    f"column {col.name!r} has {missing} missing value(s) (null or NaN), but it "
+                    "had none in training; send a value"
+                )
+        if problems:
+            raise DataError(
+                "input does not match the model's schema:\n"
+                + "\n".join(f"  - {p}" for p in problems),
+                problems=problems,
+            )
+        for name, known in served.known_categories.items():
+            if known:
+                unseen = int((~conformed[name].isin(known) & conformed[name].notna()).sum())
+                if unseen:
+                    self.metrics.unknown_categories.labels(self.name, name).inc(unseen)
+        return conformed
+
+    async def predict(self, frame: pd.DataFrame) -> Scored:
+        """Validate and score one request's rows (batched with concurrent requests)."""
+        return await self.batcher.submit(frame, len(frame))
+
+    def _run_batch(self, frames: Sequence[pd.DataFrame]) -> list[Scored | Exception]:
+        """Runs on the model's thread: validate each request, predict the valid ones at once."""
+        import numpy as np
+        import pandas as pd
+
+        served = self.current  # one version for the whole batch
+        assert served is not None
+        results: list[Scored | Exception] = []
+        valid: list[tuple[int, pd.DataFrame]] = []
+        for i, frame in enumerate(frames):
+            try:
+                valid.append((i, self.validate(frame, served)))
+                results.append(DataError("pending"))
+            except DataError as exc:
+                results.append(exc)
+        if not valid:
+            return results
+        parts = [f for _, f in valid]
+        combined = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        pred, proba = served.package.predict_conformed(combined)
+        if proba is not None and not np.isfinite(proba).all():
+            raise ValueError("the model produced non-finite probabilities")
+        outputs = served.package.outputs(pred, proba)
+        start = 0
+        for i, part in valid:
+            chunk = outputs.iloc[start : start + len(part)].reset_index(drop=True)
+            results[i] = Scored(chunk, served.version)
+            start += len(part)
+        return results
+
+    def log_predictions(self, request_id: str, inputs: pd.DataFrame, scored: Scored) -> None:
+        if self.predlog is not None:  # never blocks; a full queue drops and counts
+            self.predlog.submit(
+                model=self.name,
+                version=scored.version,
+                request_id=request_id,
+                inputs=inputs,
+                outputs=scored.outputs,
+            )

@@ -1,0 +1,105 @@
+"""MLflow's scoring protocol: ``POST /invocations``, as ``mlflow models serve`` speaks it.
+
+Accepts ``dataframe_split``, ``dataframe_records``, ``instances`` and ``inputs``
+(JSON), or CSV with ``Content-Type: text/csv``; answers ``{"predictions": [...]}``
+with one record per row (``prediction`` and ``proba_<class>`` columns). With
+several models served, ``?model=NAME`` picks one; the default is the first.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request, Response
+
+from mlfactory.serving.frames import (
+    ServingError,
+    dumps,
+    from_column_lists,
+    from_columns,
+    from_records,
+    parse_json,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlfactory.serving.server import Server
+
+PROTOCOL = "mlflow"
+KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+def to_frame(body: bytes, content_type: str) -> pd.DataFrame:
+    if content_type.startswith("text/csv"):
+        import pandas as pd
+
+        if not body.strip():
+            raise ServingError(400, "the CSV body is empty")
+        try:
+            return pd.read_csv(io.BytesIO(body))
+        except Exception as exc:
+            raise ServingError(400, f"the CSV body cannot be read: {exc}") from None
+    if content_type and not content_type.startswith("application/json"):
+        raise ServingError(
+            415,
+            f"Content-Type {content_type!r} is not supported; use application/json or text/csv",
+            kind="content_type",
+        )
+    payload = parse_json(body)
+    if not isinstance(payload, dict):
+        raise ServingError(400, f"send a JSON object with one of the keys {', '.join(KEYS)}")
+    found = [k for k in KEYS if k in payload]
+    if len(found) != 1:
+        raise ServingError(
+            400, f"send exactly one of the keys {', '.join(KEYS)} (got {sorted(payload)[:10]})"
+        )
+    key = found[0]
+    value = payload[key]
+    if key == "dataframe_split":
+        if not isinstance(value, dict):
+            raise ServingError(400, "dataframe_split must be an object with columns and data")
+        return from_columns(value.get("columns"), value.get("data"), "dataframe_split")
+    if key == "dataframe_records":
+        return from_records(value, "dataframe_records")
+    if isinstance(value, dict):
+        return from_column_lists(value, key)
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return from_records(value, key)
+    raise ServingError(
+        400,
+        f"{key} must be a list of objects (rows) or an object of column -> values; "
+        "tabular models need named columns",
+    )
+
+
+def routes(server: Server) -> APIRouter:
+    router = APIRouter(tags=["MLflow scoring protocol"])
+
+    @router.get("/ping")
+    async def ping() -> Response:
+        return Response("\n", media_type="application/json")
+
+    @router.post("/invocations")
+    async def invocations(request: Request, model: str | None = None) -> Response:
+        name = model or server.default_model
+        content_type = request.headers.get("content-type", "application/json").lower()
+
+        async def parse(body: bytes) -> Any:
+            return to_frame(body, content_type)
+
+        def render(result: Any) -> Response:
+            records = result.scored.outputs.to_dict(orient="records")
+            return Response(
+                dumps({"predictions": records}),
+                media_type="application/json",
+                headers={
+                    "X-Request-ID": result.request_id,
+                    "X-Model-Version": result.scored.version,
+                },
+            )
+
+        return await server.handle(request, name, PROTOCOL, parse, render)
+
+    return router

@@ -1,0 +1,86 @@
+"""mlfactory JSON: ``POST /v1/models/{name}/predict``.
+
+Request: ``{"records": [{...}, ...]}`` or ``{"columns": [...], "data": [[...], ...]}``.
+Response: ``predictions`` (and ``classes`` + ``probabilities`` for classifiers),
+``model_name``, ``model_version``, ``request_id``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request, Response
+
+from mlfactory.serving.frames import ServingError, dumps, from_columns, from_records, parse_json
+
+if TYPE_CHECKING:
+    from mlfactory.serving.server import Server
+
+PROTOCOL = "mlfactory"
+
+
+def routes(server: Server) -> APIRouter:
+    router = APIRouter(tags=["mlfactory JSON"])
+
+    @router.get("/v1/models")
+    async def list_models() -> Response:
+        return Response(dumps({"models": server.describe()}), media_type="application/json")
+
+    @router.get("/v1/models/{name}")
+    async def model_metadata(name: str) -> Response:
+        return Response(dumps(server.describe(name)[0]), media_type="application/json")
+
+    @router.post(
+        "/v1/models/{name}/predict",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "records": {"type": "array", "items": {"type": "object"}},
+                                "columns": {"type": "array", "items": {"type": "string"}},
+                                "data": {"type": "array", "items": {"type": "array"}},
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def predict(name: str, request: Request) -> Response:
+        async def parse(body: bytes) -> Any:
+            payload = parse_json(body)
+            if not isinstance(payload, dict):
+                raise ServingError(400, "send a JSON object with 'records' or 'columns' + 'data'")
+            if "records" in payload:
+                return from_records(payload["records"], "records")
+            if "columns" in payload or "data" in payload:
+                return from_columns(payload.get("columns"), payload.get("data"), "body")
+            raise ServingError(
+                400, f"send 'records' or 'columns' + 'data' (got keys {sorted(payload)[:10]})"
+            )
+
+        def render(result: Any) -> Response:
+            scored, request_id = result.scored, result.request_id
+            out: dict[str, Any] = {
+                "model_name": name,
+                "model_version": scored.version,
+                "request_id": request_id,
+                "predictions": scored.outputs["prediction"].tolist(),
+            }
+            proba = [c for c in scored.outputs.columns if c.startswith("proba_")]
+            if proba:
+                out["classes"] = [c.removeprefix("proba_") for c in proba]
+                out["probabilities"] = scored.outputs[proba].to_numpy()
+            return Response(
+                dumps(out),
+                media_type="application/json",
+                headers={"X-Request-ID": request_id, "X-Model-Version": scored.version},
+            )
+
+        return await server.handle(request, name, PROTOCOL, parse, render)
+
+    return router

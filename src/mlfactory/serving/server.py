@@ -1,0 +1,342 @@
+"""The model server: ``create_app`` builds a FastAPI app that serves registered models.
+
+Every protocol route hands its request to ``Server.handle``, which does what all
+of them share: auth, size limits, the model lookup, validation against the
+model's schema, micro-batched prediction, the prediction log, metrics, and
+turning every failure into a 4xx with a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request, Response
+
+from mlfactory.errors import BadInputError, DataError
+from mlfactory.registry import ModelRef, Registry
+from mlfactory.serving.batching import BatchConfig
+from mlfactory.serving.frames import ServingError, dumps
+from mlfactory.serving.host import ModelHost, Scored
+from mlfactory.serving.metrics import ServingMetrics
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Result", "Server", "ServingConfig", "create_app"]
+
+log = logging.getLogger("mlfactory.serving")
+TOKEN_ENV = "MLFACTORY_API_TOKEN"
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """Everything about how models are served (the models themselves are references)."""
+
+    batching: BatchConfig = field(default_factory=BatchConfig)
+    poll_seconds: float = 30.0  # how often to ask the registry for a new version; 0 = never
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_rows: int = 10_000
+    api_token: str | None = None  # default: $MLFACTORY_API_TOKEN
+    prediction_log: Path | None = None  # folder for the Parquet prediction log; None = off
+    protocols: tuple[str, ...] = ("mlfactory", "mlflow")
+
+
+@dataclass(frozen=True)
+class Result:
+    scored: Scored
+    request_id: str
+    frame: Any = None
+
+
+Parse = Callable[[bytes], Awaitable["pd.DataFrame"]]
+Render = Callable[[Result], "Response"]
+
+
+class Server:
+    def __init__(self, refs: list[ModelRef], registry: Registry, config: ServingConfig) -> None:
+        if not refs:
+            raise BadInputError("give at least one model to serve, e.g. flight-delays@champion")
+        names = [r.name for r in refs]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise BadInputError(
+                f"{', '.join(sorted(duplicates))} is listed twice; serve each model name once"
+            )
+        self.config = config
+        self.registry = registry
+        self.metrics = ServingMetrics()
+        self.token = config.api_token if config.api_token is not None else os.environ.get(TOKEN_ENV)
+        self.predlog: Any = None
+        if config.prediction_log is not None:
+            from mlfactory.serving.predlog import PredictionLog
+
+            self.predlog = PredictionLog(config.prediction_log)
+            log_ = self.predlog
+            self.metrics.predlog_dropped.set_function(lambda: log_.dropped_rows)
+        self.hosts = {
+            r.name: ModelHost(
+                registry, r, batching=config.batching, metrics=self.metrics, predlog=self.predlog
+            )
+            for r in refs
+        }
+        self.default_model = refs[0].name
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.predlog is not None:
+            self.predlog.start()
+        self._tasks.append(asyncio.create_task(self._follow_registry()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for host in self.hosts.values():
+            await host.batcher.close()
+        if self.predlog is not None:
+            await asyncio.to_thread(self.predlog.close)
+
+    async def refresh(self) -> list[dict[str, Any]]:
+        return [await asyncio.to_thread(h.refresh) for h in self.hosts.values()]
+
+    async def _follow_registry(self) -> None:
+        await self.refresh()  # the first load: the server is ready when it succeeds
+        while self.config.poll_seconds > 0:
+            await asyncio.sleep(self.config.poll_seconds)
+            await self.refresh()
+
+    @property
+    def ready(self) -> bool:
+        return all(h.ready for h in self.hosts.values())
+
+    # -- requests ----------------------------------------------------------------------
+
+    def authorize(self, request: Request, *, admin: bool = False) -> None:
+        if self.token is None:
+            if admin:
+                raise ServingError(
+                    403,
+                    f"admin endpoints are off: start the server with {TOKEN_ENV} set",
+                    kind="auth",
+                )
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), self.token):
+            raise ServingError(
+                401, "missing or wrong bearer token (Authorization: Bearer ...)", kind="auth"
+            )
+
+    def host(self, name: str) -> ModelHost:
+        host = self.hosts.get(name)
+        if host is None:
+            raise ServingError(
+                404,
+                f"no model named {name!r} is served here; served: {', '.join(self.hosts)}",
+                kind="unknown_model",
+            )
+        return host
+
+    async def read_body(self, request: Request) -> bytes:
+        limit = self.config.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise ServingError(
+                413,
+                f"the body has {int(declared):,} bytes; the limit is {limit:,}",
+                kind="too_large",
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ServingError(
+                    413, f"the body is over the limit of {limit:,} bytes", kind="too_large"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def check_rows(self, rows: int) -> None:
+        if rows > self.config.max_rows:
+            raise ServingError(
+                413,
+                f"{rows:,} rows in one request; the limit is "
+                f"{self.config.max_rows:,} (use batch scoring for more)",
+                kind="too_large",
+            )
+
+    async def handle(
+        self, request: Request, name: str, protocol: str, parse: Parse, render: Render
+    ) -> Response:
+        started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        status = 500
+        label = name if name in self.hosts else "unknown"
+        try:
+            self.authorize(request)
+            host = self.host(name)
+            if not host.ready:
+                raise ServingError(503, f"{name} is still loading; retry shortly", kind="not_ready")
+            frame = await parse(await self.read_body(request))
+            self.check_rows(len(frame))
+            scored = await host.predict(frame)
+            host.log_predictions(request_id, frame, scored)
+            response = render(Result(scored, request_id, frame))
+            status = 200
+            return response
+        except ServingError as exc:
+            status = exc.status
+            self.metrics.errors.labels(label, exc.kind).inc()
+            return self.error(exc.status, exc.message, request_id)
+        except DataError as exc:
+            status = 422
+            self.metrics.errors.labels(label, "schema").inc()
+            return self.error(422, str(exc), request_id, problems=exc.problems)
+        finally:
+            self.metrics.requests.labels(label, protocol, str(status)).inc()
+            self.metrics.latency.labels(label, protocol).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def error(status: int, message: str, request_id: str | None = None, **extra: Any) -> Response:
+        codes = {
+            400: "BAD_REQUEST",
+            401: "UNAUTHENTICATED",
+            403: "PERMISSION_DENIED",
+            404: "RESOURCE_DOES_NOT_EXIST",
+            413: "REQUEST_LIMIT_EXCEEDED",
+            415: "BAD_REQUEST",
+            422: "INVALID_PARAMETER_VALUE",
+            503: "TEMPORARILY_UNAVAILABLE",
+        }
+        body = {
+            "error": message,
+            "error_code": codes.get(status, "INTERNAL_ERROR"),
+            "message": message,
+            **extra,
+        }
+        headers = {"X-Request-ID": request_id} if request_id else None
+        return Response(
+            dumps(body), status_code=status, media_type="application/json", headers=headers
+        )
+
+    def describe(self, name: str | None = None) -> list[dict[str, Any]]:
+        hosts = [self.host(name)] if name is not None else list(self.hosts.values())
+        out = []
+        for h in hosts:
+            served = h.current
+            entry: dict[str, Any] = {
+                "name": h.name,
+                "ref": str(h.ref),
+                "ready": h.ready,
+                "version": served.version if served else None,
+            }
+            if served is not None:
+                schema = served.package.schema
+                entry["task"] = served.package.task
+                entry["inputs"] = [{"name": c.name, "kind": c.kind} for c in schema.columns]
+                entry["classes"] = schema.classes
+            out.append(entry)
+        return out
+
+
+def create_app(
+    models: list[str],
+    *,
+    registry: Registry | None = None,
+    config: ServingConfig | None = None,
+) -> FastAPI:
+    """A FastAPI app serving ``models`` (``NAME@ALIAS`` or ``NAME/VERSION`` each)."""
+    from mlfactory import __version__
+    from mlfactory.serving.protocols import PROTOCOLS
+
+    config = config or ServingConfig()
+    unknown = [p for p in config.protocols if p not in PROTOCOLS]
+    if unknown:
+        raise BadInputError(f"unknown protocol(s) {unknown}; choose from {list(PROTOCOLS)}")
+    server = Server([ModelRef.parse(m) for m in models], registry or Registry(), config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await server.start()
+        try:
+            yield
+        finally:
+            await server.stop()
+
+    app = FastAPI(
+        title="mlfactory model server",
+        version=__version__,
+        lifespan=lifespan,
+        description="Serves registered models over the mlfactory JSON, MLflow scoring and "
+        "Open Inference Protocol V2 protocols.",
+    )
+    app.state.server = server
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> Response:
+        return Response(dumps({"status": "live"}), media_type="application/json")
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready() -> Response:
+        waiting = [h.name for h in server.hosts.values() if not h.ready]
+        if waiting:
+            return server.error(503, f"not ready: still loading {', '.join(waiting)}")
+        return Response(
+            dumps({"status": "ready", "models": server.describe()}), media_type="application/json"
+        )
+
+    @app.get("/metrics", tags=["health"])
+    async def metrics() -> Response:
+        body, content_type = server.metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.post("/admin/reload", tags=["admin"])
+    async def reload(request: Request) -> Response:
+        try:
+            server.authorize(request, admin=True)
+        except ServingError as exc:
+            return server.error(exc.status, exc.message)
+        results = await server.refresh()
+        failed = any(r["status"] == "error" for r in results)
+        return Response(
+            dumps({"models": results}),
+            status_code=503 if failed else 200,
+            media_type="application/json",
+        )
+
+    for name in config.protocols:
+        app.include_router(PROTOCOLS[name](server))
+    return app
+
+
+CONFIG_ENV = "MLFACTORY_SERVE_CONFIG"
+
+
+def app_from_env() -> FastAPI:
+    """The app ``mlfactory serve --workers N`` starts in each worker process."""
+    import json
+
+    raw = json.loads(os.environ[CONFIG_ENV])
+    batching = BatchConfig(**raw.pop("batching"))
+    log_folder = raw.pop("prediction_log")
+    config = ServingConfig(
+        batching=batching,
+        prediction_log=Path(log_folder) if log_folder else None,
+        protocols=tuple(raw.pop("protocols")),
+        **{k: v for k, v in raw.items() if k not in ("models", "registry_path")},
+    )
+    return create_app(raw["models"], registry=Registry(path=raw["registry_path"]), config=config)

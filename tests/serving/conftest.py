@@ -1,0 +1,68 @@
+"""A real uvicorn server on 127.0.0.1 serving real registered models."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlfactory.registry import Registry
+from mlfactory.serving import ServingConfig, create_app
+from mlfactory.spec import parse_spec
+from mlfactory.training import train
+
+from conftest import mroz_spec
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """A registry with `mroz` v1 (champion) and v2 (challenger, another seed)."""
+    registry = Registry(path=tmp_path_factory.mktemp("serving") / ".mlfactory")
+    train(parse_spec(mroz_spec()), registry=registry, progress=False)
+    other = mroz_spec(search={"trials": 2, "seed": 11}, gates={"champion_margin": 0.5})
+    train(parse_spec(other), registry=registry, progress=False)
+    return registry
+
+
+@contextmanager
+def serve(models: list[str], registry: Registry, **config: Any) -> Iterator[str]:
+    """Run the app under uvicorn on a free loopback port; yield its base URL when ready."""
+    import httpx
+    import uvicorn
+
+    config.setdefault("protocols", ("mlfactory", "mlflow"))  # TEMP until v2 lands
+    app = create_app(models, registry=registry, config=ServingConfig(**config))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    while httpx.get(f"{url}/health/ready").status_code != 200:
+        assert time.monotonic() < deadline, "models did not load"
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def rows() -> list[dict[str, Any]]:
+    import pandas as pd
+
+    frame = pd.read_csv(Path(__file__).parents[1] / "training" / "mroz_rows.csv")
+    return frame.to_dict(orient="records")  # type: ignore[return-value]

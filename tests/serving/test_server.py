@@ -1,0 +1,187 @@
+"""The model server over real HTTP: protocols, validation, limits, auth, health, metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from mlfactory.registry import Registry
+
+from .conftest import serve
+
+
+@pytest.fixture(scope="module")
+def url(trained: Registry) -> Any:
+    with serve(["mroz@champion"], trained, max_rows=1000, max_body_bytes=1_000_000) as base:
+        yield base
+
+
+def test_native_protocol_records_and_columns(url: str, rows: list[dict[str, Any]]) -> None:
+    answer = httpx.post(f"{url}/v1/models/mroz/predict", json={"records": rows})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["model_name"] == "mroz" and body["model_version"] == "1"
+    assert body["classes"] == ["no", "yes"] and len(body["probabilities"]) == 5
+    assert set(body["predictions"]) <= {"no", "yes"}
+    assert answer.headers["x-model-version"] == "1" and body["request_id"]
+    columns = list(rows[0])
+    data = [[r[c] for c in columns] for r in rows]
+    same = httpx.post(f"{url}/v1/models/mroz/predict", json={"columns": columns, "data": data})
+    assert same.json()["probabilities"] == body["probabilities"]
+
+
+def test_predictions_match_the_registered_package(
+    url: str, rows: list[dict[str, Any]], trained: Registry
+) -> None:
+    package, _ = trained.load("mroz@champion")
+    expected = package.predict(pd.DataFrame(rows))
+    got = httpx.post(f"{url}/v1/models/mroz/predict", json={"records": rows}).json()
+    assert got["predictions"] == expected.prediction.tolist()
+    assert [p[1] for p in got["probabilities"]] == pytest.approx(expected.proba_yes.tolist())
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        lambda rows: {
+            "dataframe_split": {"columns": list(rows[0]), "data": [list(r.values()) for r in rows]}
+        },
+        lambda rows: {"dataframe_records": rows},
+        lambda rows: {"instances": rows},
+        lambda rows: {"inputs": {c: [r[c] for r in rows] for c in rows[0]}},
+    ],
+    ids=["dataframe_split", "dataframe_records", "instances", "inputs"],
+)
+def test_mlflow_scoring_protocol(url: str, rows: list[dict[str, Any]], payload: Any) -> None:
+    answer = httpx.post(f"{url}/invocations", json=payload(rows))
+    assert answer.status_code == 200, answer.text
+    predictions = answer.json()["predictions"]
+    assert len(predictions) == 5 and set(predictions[0]) == {"prediction", "proba_no", "proba_yes"}
+
+
+def test_mlflow_csv_body(url: str, rows: list[dict[str, Any]]) -> None:
+    csv = pd.DataFrame(rows).to_csv(index=False)
+    answer = httpx.post(f"{url}/invocations", content=csv, headers={"Content-Type": "text/csv"})
+    assert answer.status_code == 200 and len(answer.json()["predictions"]) == 5
+
+
+BAD = [
+    ("malformed JSON", {"content": b"{not json"}, 400, "not valid JSON"),
+    ("empty body", {"content": b""}, 400, "empty"),
+    (
+        "wrong content type",
+        {"content": b"a=1", "headers": {"Content-Type": "text/plain"}},
+        415,
+        "Content-Type",
+    ),
+    ("no known key", {"json": {"rows": []}}, 400, "exactly one of the keys"),
+    ("empty records", {"json": {"dataframe_records": []}}, 400, "empty"),
+    ("nested values", {"json": {"dataframe_records": [{"age": [1, 2]}]}}, 400, "nested"),
+]
+
+
+@pytest.mark.parametrize(("case", "request_kw", "status", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_requests_get_4xx_with_a_message(
+    url: str, case: str, request_kw: dict[str, Any], status: int, message: str
+) -> None:
+    answer = httpx.post(f"{url}/invocations", **request_kw)
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["message"]
+
+
+def test_schema_problems_are_422_with_one_message_per_field(
+    url: str, rows: list[dict[str, Any]]
+) -> None:
+    bad = [{**rows[0], "age": "old", "inc": None}]
+    del bad[0]["k5"]
+    bad[0]["extra"] = 1  # extra columns are ignored
+    answer = httpx.post(f"{url}/v1/models/mroz/predict", json={"records": bad})
+    assert answer.status_code == 422
+    problems = answer.json()["problems"]
+    assert "column 'k5' is missing" in problems
+    assert "column 'age' must be numeric; got 'old' in 1 row(s)" in problems
+
+
+def test_nan_where_training_had_none_and_unknown_categories(
+    url: str, rows: list[dict[str, Any]]
+) -> None:
+    nan = httpx.post(
+        f"{url}/v1/models/mroz/predict",
+        content=b'{"records": [{"k5": NaN}]}',
+    )
+    assert nan.status_code == 400  # NaN is not JSON
+    missing = httpx.post(
+        f"{url}/v1/models/mroz/predict", json={"records": [{**rows[0], "age": None}]}
+    )
+    assert missing.status_code == 422
+    assert "had none in training" in missing.json()["message"]
+    unseen = httpx.post(
+        f"{url}/v1/models/mroz/predict", json={"records": [{**rows[0], "wc": "maybe"}]}
+    )
+    assert unseen.status_code == 200
+    metrics = httpx.get(f"{url}/metrics").text
+    assert 'mlfactory_unknown_categories_total{column="wc",model="mroz"} 1.0' in metrics
+
+
+def test_limits_unknown_model_and_version(url: str, rows: list[dict[str, Any]]) -> None:
+    huge = httpx.post(f"{url}/invocations", content=b"x" * 2_000_000)
+    assert huge.status_code == 413 and "limit" in huge.json()["message"]
+    many = httpx.post(f"{url}/v1/models/mroz/predict", json={"records": rows * 300})
+    assert many.status_code == 413 and "1,500 rows" in many.json()["message"]
+    unknown = httpx.post(f"{url}/v1/models/nope/predict", json={"records": rows})
+    assert unknown.status_code == 404 and "served: mroz" in unknown.json()["message"]
+    other = httpx.post(f"{url}/invocations?model=nope", json={"dataframe_records": rows})
+    assert other.status_code == 404
+
+
+def test_health_metrics_docs_and_admin_off(url: str) -> None:
+    assert httpx.get(f"{url}/health/live").json() == {"status": "live"}
+    ready = httpx.get(f"{url}/health/ready").json()
+    assert ready["status"] == "ready" and ready["models"][0]["version"] == "1"
+    metrics = httpx.get(f"{url}/metrics").text
+    assert 'mlfactory_model_version{model="mroz",version="1"} 1.0' in metrics
+    assert "mlfactory_request_latency_seconds_bucket" in metrics
+    assert "mlfactory_batch_rows_bucket" in metrics
+    assert httpx.get(f"{url}/docs").status_code == 200
+    assert "/v1/models/{name}/predict" in httpx.get(f"{url}/openapi.json").json()["paths"]
+    admin = httpx.post(f"{url}/admin/reload")
+    assert admin.status_code == 403 and "MLFACTORY_API_TOKEN" in admin.json()["message"]
+
+
+def test_bearer_token_guards_predictions_and_admin(
+    trained: Registry, rows: list[dict[str, Any]]
+) -> None:
+    with serve(["mroz@champion"], trained, api_token="s3cret") as base:
+        open_call = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows})
+        assert open_call.status_code == 401
+        auth = {"Authorization": "Bearer s3cret"}
+        ok = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows}, headers=auth)
+        assert ok.status_code == 200
+        assert httpx.post(f"{base}/admin/reload").status_code == 401
+        reloaded = httpx.post(f"{base}/admin/reload", headers=auth)
+        assert reloaded.status_code == 200
+        assert reloaded.json()["models"][0]["status"] == "unchanged"
+        assert httpx.get(f"{base}/health/ready").status_code == 200  # health stays open
+
+
+def test_every_scored_row_reaches_the_prediction_log(
+    trained: Registry, rows: list[dict[str, Any]], tmp_path: Any
+) -> None:
+    from mlfactory.serving.predlog import read_log
+
+    folder = tmp_path / "predictions"
+    with serve(["mroz@champion"], trained, prediction_log=folder) as base:
+        ids = []
+        for _ in range(3):
+            answer = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows})
+            ids.append(answer.json()["request_id"])
+        bad = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": [{"age": 1}]})
+        assert bad.status_code == 422
+    logged, problems = read_log(folder, "mroz")
+    assert problems == []
+    assert len(logged) == 15 and sorted(set(logged["_request_id"])) == sorted(ids)
+    assert set(logged["_model_version"]) == {"1"}
+    assert {"age", "wc", "prediction", "proba_yes"} <= set(logged.columns)

@@ -1,0 +1,111 @@
+"""Hot swap: the server follows the alias under load and loses no request."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mlfactory.registry import Registry
+from mlfactory.spec import parse_spec
+from mlfactory.training import train
+
+from .conftest import serve
+from conftest import mroz_spec
+
+
+def test_alias_moves_twice_under_load_and_no_request_fails(
+    trained: Registry, rows: list[dict[str, Any]]
+) -> None:
+    versions: Counter[str] = Counter()
+    failures: list[str] = []
+    stop = threading.Event()
+
+    async def client(base: str) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            while not stop.is_set():
+                answer = await http.post("/v1/models/mroz/predict", json={"records": rows[:2]})
+                if answer.status_code != 200:
+                    failures.append(f"{answer.status_code} {answer.text[:200]}")
+                    continue
+                body = answer.json()
+                assert answer.headers["x-model-version"] == body["model_version"]
+                versions[body["model_version"]] += 1
+
+    async def load(base: str) -> None:
+        await asyncio.gather(*(client(base) for _ in range(16)))
+
+    try:
+        with serve(["mroz@champion"], trained, poll_seconds=0.2) as base:
+            runner = threading.Thread(target=lambda: asyncio.run(load(base)))
+            runner.start()
+            time.sleep(1.0)
+            trained.promote("mroz", "2", reason="swap test")
+            deadline = time.monotonic() + 30
+            while versions["2"] < 20:
+                assert time.monotonic() < deadline, f"never answered from v2: {versions}"
+                time.sleep(0.05)
+            before = versions["1"]
+            trained.promote("mroz", "1", reason="swap test back")
+            while versions["1"] < before + 20:
+                assert time.monotonic() < deadline, f"never swapped back: {versions}"
+                time.sleep(0.05)
+            stop.set()
+            runner.join(timeout=30)
+    finally:
+        stop.set()
+        if trained.resolve("mroz@champion").version != "1":
+            trained.promote("mroz", "1", reason="restore")
+    assert failures == []
+    assert versions["1"] > 40 and versions["2"] >= 20
+
+
+def _registry_with_two_versions(tmp_path: Path) -> Registry:
+    registry = Registry(path=tmp_path / ".mlfactory")
+    spec = parse_spec(mroz_spec(search={"trials": 1}, gates={"champion_margin": 0.5}))
+    train(spec, registry=registry, progress=False)
+    train(spec, registry=registry, progress=False)
+    return registry
+
+
+def test_a_version_that_fails_to_load_leaves_the_old_one_serving(
+    tmp_path: Path, rows: list[dict[str, Any]]
+) -> None:
+    registry = _registry_with_two_versions(tmp_path)
+    run_id = registry.resolve("mroz/2").run_id
+    skops = next((registry.path / "artifacts").rglob(f"{run_id}/**/pipeline.skops"))
+    skops.write_bytes(b"tampered")
+    token = {"Authorization": "Bearer t"}
+    with serve(["mroz@champion"], registry, poll_seconds=0, api_token="t") as base:
+        registry.promote("mroz", "2", reason="bad version")
+        reload = httpx.post(f"{base}/admin/reload", headers=token)
+        assert reload.status_code == 503
+        status = reload.json()["models"][0]
+        assert status["status"] == "error" and status["version"] == "1"
+        assert "TamperedArtifactError" in status["error"]
+        answer = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows}, headers=token)
+        assert answer.status_code == 200 and answer.json()["model_version"] == "1"
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'mlfactory_reload_failures_total{model="mroz"} 1.0' in metrics
+        assert httpx.get(f"{base}/health/ready").status_code == 200
+
+
+def test_an_unreadable_registry_keeps_the_loaded_model_serving(
+    tmp_path: Path, rows: list[dict[str, Any]]
+) -> None:
+    registry = _registry_with_two_versions(tmp_path)
+    token = {"Authorization": "Bearer t"}
+    with serve(["mroz@champion"], registry, poll_seconds=0, api_token="t") as base:
+        with open(registry.path / "mlflow.db", "r+b") as database:  # corrupt it in place
+            database.write(b"this is not a database" * 1000)
+        reload = httpx.post(f"{base}/admin/reload", headers=token)
+        assert reload.status_code == 503
+        assert reload.json()["models"][0]["status"] == "error"
+        assert httpx.get(f"{base}/health/ready").status_code == 200
+        answer = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows}, headers=token)
+        assert answer.status_code == 200 and answer.json()["model_version"] == "1"
