@@ -218,7 +218,7 @@ def serve(
         "max_rows": max_rows,
         "max_body_bytes": max_body_bytes,
         "prediction_log": str(prediction_log.resolve()) if prediction_log else None,
-        "protocols": ["mlfactory", "mlflow"],
+        "protocols": ["mlfactory", "mlflow", "v2"],
     }
     os.environ[CONFIG_ENV] = json.dumps(settings)
     err.print(f"serving {', '.join(models)} on http://{host}:{port} ({workers} worker(s))")

@@ -36,7 +36,6 @@ def serve(models: list[str], registry: Registry, **config: Any) -> Iterator[str]
     import httpx
     import uvicorn
 
-    config.setdefault("protocols", ("mlfactory", "mlflow"))  # TEMP until v2 lands
     app = create_app(models, registry=registry, config=ServingConfig(**config))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")

@@ -48,7 +48,7 @@ class ServingConfig:
     max_rows: int = 10_000
     api_token: str | None = None  # default: $MLFACTORY_API_TOKEN
     prediction_log: Path | None = None  # folder for the Parquet prediction log; None = off
-    protocols: tuple[str, ...] = ("mlfactory", "mlflow")
+    protocols: tuple[str, ...] = ("mlfactory", "mlflow", "v2")
 
 
 @dataclass(frozen=True)

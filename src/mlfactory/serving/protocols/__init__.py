@@ -29,7 +29,14 @@ def _mlflow(server: Server) -> APIRouter:
     return mlflow.routes(server)
 
 
+def _v2(server: Server) -> APIRouter:
+    from mlfactory.serving.protocols import v2
+
+    return v2.routes(server)
+
+
 PROTOCOLS: dict[str, Callable[[Server], APIRouter]] = {
     "mlfactory": _native,
     "mlflow": _mlflow,
+    "v2": _v2,
 }
