@@ -194,6 +194,12 @@ def serve(
     prediction_log: Annotated[
         Path | None, typer.Option(help="Folder for the Parquet prediction log.")
     ] = None,
+    canary_percent: Annotated[
+        float, typer.Option(min=0, max=100, help="Share of requests NAME@challenger answers.")
+    ] = 0.0,
+    shadow: Annotated[
+        bool, typer.Option(help="NAME@challenger also scores every request, for the log only.")
+    ] = False,
 ) -> None:
     """Serve registered models over HTTP (mlfactory JSON, MLflow /invocations, V2)."""
     import os
@@ -201,6 +207,7 @@ def serve(
     import uvicorn
 
     from mlfactory.registry import ModelRef
+    from mlfactory.serving import ServingConfig
     from mlfactory.serving.server import CONFIG_ENV
 
     reg = _registry(registry)
@@ -219,7 +226,10 @@ def serve(
         "max_body_bytes": max_body_bytes,
         "prediction_log": str(prediction_log.resolve()) if prediction_log else None,
         "protocols": ["mlfactory", "mlflow", "v2"],
+        "canary_percent": canary_percent,
+        "shadow": shadow,
     }
+    ServingConfig(canary_percent=canary_percent, shadow=shadow)  # refuse bad combinations now
     os.environ[CONFIG_ENV] = json.dumps(settings)
     err.print(f"serving {', '.join(models)} on http://{host}:{port} ({workers} worker(s))")
     uvicorn.run(

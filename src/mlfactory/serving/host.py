@@ -11,14 +11,16 @@ serving.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlfactory.errors import DataError, MlfactoryError
+from mlfactory.errors import DataError, MlfactoryError, ModelReferenceError
 from mlfactory.registry import ModelPackage, ModelRef, Registry
 from mlfactory.serving.batching import BatchConfig, MicroBatcher
 
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from mlfactory.serving.metrics import ServingMetrics
     from mlfactory.serving.predlog import PredictionLog
 
-__all__ = ["ModelHost", "Scored", "Served"]
+__all__ = ["ModelHost", "Request", "Scored", "Served"]
 
 log = logging.getLogger("mlfactory.serving")
 
@@ -81,6 +83,13 @@ class Scored:
 
     outputs: pd.DataFrame
     version: str
+    role: str = "champion"  # champion | canary | shadow
+
+
+@dataclass(frozen=True)
+class Request:
+    frame: pd.DataFrame
+    role: str  # which version should answer: champion | canary | shadow
 
 
 class ModelHost:
@@ -94,20 +103,28 @@ class ModelHost:
         batching: BatchConfig,
         metrics: ServingMetrics,
         predlog: PredictionLog | None = None,
+        canary_percent: float = 0.0,
+        shadow: bool = False,
     ) -> None:
         self.registry = registry
         self.ref = ref
         self.name = ref.name
         self.metrics = metrics
         self.predlog = predlog
+        self.canary_percent = canary_percent
+        self.shadow = shadow
         self.current: Served | None = None
+        self.challenger: Served | None = None  # loaded only for canary or shadow
         self.last_error: str | None = None
         self._swap_lock = threading.Lock()
-        self.batcher: MicroBatcher[pd.DataFrame, Scored] = MicroBatcher(
+        self._random = random.Random()
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+        observe = metrics.batch_rows.labels(ref.name).observe
+        self.batcher: MicroBatcher[Request, Scored] = MicroBatcher(
             self._run_batch,
             config=batching,
             name=ref.name,
-            on_batch=lambda rows, requests: metrics.batch_rows.labels(ref.name).observe(rows),
+            on_batch=lambda rows, requests: observe(rows),
         )
 
     # -- loading and swapping (blocking: call from a thread) ---------------------------
@@ -133,6 +150,24 @@ class ModelHost:
             return self._status(
                 "swapped" if old else "loaded", previous=old.version if old else None
             )
+
+    def refresh_challenger(self) -> dict[str, Any]:
+        """Load the ``challenger`` alias for canary or shadow traffic (none is fine)."""
+        ref = ModelRef(self.name, alias="challenger")
+        report: dict[str, Any] = {"model": self.name, "ref": str(ref)}
+        try:
+            info = self.registry.resolve(ref)
+            if self.challenger is not None and self.challenger.version == info.version:
+                return {**report, "status": "unchanged", "version": info.version}
+            package, info = self.registry.load(info)
+            self.challenger = Served.load(package, self.name, info.version)
+        except ModelReferenceError:
+            self.challenger = None
+            return {**report, "status": "absent"}
+        except Exception as exc:  # keep what is loaded, say why
+            self.metrics.reload_failures.labels(self.name).inc()
+            return {**report, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        return {**report, "status": "loaded", "version": info.version}
 
     def _failed(self, exc: Exception) -> dict[str, Any]:
         self.last_error = f"{type(exc).__name__}: {exc}"
@@ -186,39 +221,77 @@ class ModelHost:
                     self.metrics.unknown_categories.labels(self.name, name).inc(unseen)
         return conformed
 
-    async def predict(self, frame: pd.DataFrame) -> Scored:
-        """Validate and score one request's rows (batched with concurrent requests)."""
-        return await self.batcher.submit(frame, len(frame))
+    async def predict(self, frame: pd.DataFrame, request_id: str = "") -> Scored:
+        """Validate and score one request's rows (batched with concurrent requests).
 
-    def _run_batch(self, frames: Sequence[pd.DataFrame]) -> list[Scored | Exception]:
-        """Runs on the model's thread: validate each request, predict the valid ones at once."""
+        With a canary, that share of requests goes to the challenger; with shadow, the
+        challenger also scores every request after the answer is sent, for the log only.
+        """
+        canary = self.challenger is not None and self.canary_percent > 0
+        role = (
+            "canary"
+            if canary and self._random.random() * 100 < self.canary_percent
+            else ("champion")
+        )
+        scored = await self.batcher.submit(Request(frame, role), len(frame))
+        if self.shadow and self.challenger is not None and role == "champion":
+            task = asyncio.create_task(self._shadow(frame, request_id))
+            self._shadow_tasks.add(task)
+            task.add_done_callback(self._shadow_tasks.discard)
+        return scored
+
+    async def _shadow(self, frame: pd.DataFrame, request_id: str) -> None:
+        try:
+            scored = await self.batcher.submit(Request(frame, "shadow"), len(frame))
+        except Exception:  # a failing shadow never affects anyone
+            self.metrics.errors.labels(self.name, "shadow").inc()
+            return
+        self.log_predictions(request_id, frame, scored)
+
+    def _run_batch(self, requests: Sequence[Request]) -> list[Scored | Exception]:
+        """Runs on the model's thread: validate each request, predict each version's at once."""
+        results: list[Scored | Exception] = [DataError("not scored")] * len(requests)
+        champion, challenger = self.current, self.challenger  # one version per role per batch
+        assert champion is not None
+        groups: dict[str, list[int]] = {}
+        for i, request in enumerate(requests):
+            groups.setdefault(request.role, []).append(i)
+        for role, indexes in groups.items():
+            served = challenger if role != "champion" and challenger is not None else champion
+            self._score(served, role, [requests[i].frame for i in indexes], indexes, results)
+        return results
+
+    def _score(
+        self,
+        served: Served,
+        role: str,
+        frames: list[pd.DataFrame],
+        indexes: list[int],
+        results: list[Scored | Exception],
+    ) -> None:
         import numpy as np
         import pandas as pd
 
-        served = self.current  # one version for the whole batch
-        assert served is not None
-        results: list[Scored | Exception] = []
         valid: list[tuple[int, pd.DataFrame]] = []
-        for i, frame in enumerate(frames):
+        for i, frame in zip(indexes, frames, strict=True):
             try:
                 valid.append((i, self.validate(frame, served)))
-                results.append(DataError("pending"))
             except DataError as exc:
-                results.append(exc)
+                results[i] = exc
         if not valid:
-            return results
+            return
         parts = [f for _, f in valid]
         combined = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         pred, proba = served.package.predict_conformed(combined)
         if proba is not None and not np.isfinite(proba).all():
             raise ValueError("the model produced non-finite probabilities")
         outputs = served.package.outputs(pred, proba)
+        self.metrics.predictions.labels(self.name, served.version, role).inc(len(combined))
         start = 0
         for i, part in valid:
             chunk = outputs.iloc[start : start + len(part)].reset_index(drop=True)
-            results[i] = Scored(chunk, served.version)
+            results[i] = Scored(chunk, served.version, role)
             start += len(part)
-        return results
 
     def log_predictions(self, request_id: str, inputs: pd.DataFrame, scored: Scored) -> None:
         if self.predlog is not None:  # never blocks; a full queue drops and counts

@@ -49,6 +49,12 @@ class ServingMetrics:
             ["model", "kind"],
             registry=r,
         )
+        self.predictions = Counter(
+            "mlfactory_predictions",
+            "Rows scored, by the version and role that scored them.",
+            ["model", "version", "role"],
+            registry=r,
+        )
         self.unknown_categories = Counter(
             "mlfactory_unknown_categories",
             "Values of categorical columns unseen in training.",

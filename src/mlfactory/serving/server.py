@@ -49,6 +49,14 @@ class ServingConfig:
     api_token: str | None = None  # default: $MLFACTORY_API_TOKEN
     prediction_log: Path | None = None  # folder for the Parquet prediction log; None = off
     protocols: tuple[str, ...] = ("mlfactory", "mlflow", "v2")
+    canary_percent: float = 0.0  # share of requests the `challenger` alias answers
+    shadow: bool = False  # the `challenger` also scores every request, for the log only
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.canary_percent <= 100:
+            raise BadInputError(f"canary_percent must be 0-100, got {self.canary_percent}")
+        if self.canary_percent and self.shadow:
+            raise BadInputError("choose a canary or a shadow challenger, not both")
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,13 @@ class Server:
             self.metrics.predlog_dropped.set_function(lambda: log_.dropped_rows)
         self.hosts = {
             r.name: ModelHost(
-                registry, r, batching=config.batching, metrics=self.metrics, predlog=self.predlog
+                registry,
+                r,
+                batching=config.batching,
+                metrics=self.metrics,
+                predlog=self.predlog,
+                canary_percent=config.canary_percent,
+                shadow=config.shadow,
             )
             for r in refs
         }
@@ -110,7 +124,12 @@ class Server:
             await asyncio.to_thread(self.predlog.close)
 
     async def refresh(self) -> list[dict[str, Any]]:
-        return [await asyncio.to_thread(h.refresh) for h in self.hosts.values()]
+        results = []
+        for host in self.hosts.values():
+            results.append(await asyncio.to_thread(host.refresh))
+            if host.canary_percent > 0 or host.shadow:
+                results.append(await asyncio.to_thread(host.refresh_challenger))
+        return results
 
     async def _follow_registry(self) -> None:
         await self.refresh()  # the first load: the server is ready when it succeeds
@@ -193,7 +212,7 @@ class Server:
                 raise ServingError(503, f"{name} is still loading; retry shortly", kind="not_ready")
             frame = await parse(await self.read_body(request))
             self.check_rows(len(frame))
-            scored = await host.predict(frame)
+            scored = await host.predict(frame, request_id)
             host.log_predictions(request_id, frame, scored)
             response = render(Result(scored, request_id, frame))
             status = 200
@@ -285,6 +304,12 @@ def create_app(
         "Open Inference Protocol V2 protocols.",
     )
     app.state.server = server
+
+    async def serving_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ServingError)
+        return server.error(exc.status, exc.message)
+
+    app.add_exception_handler(ServingError, serving_error)
 
     @app.get("/health/live", tags=["health"])
     async def live() -> Response:
