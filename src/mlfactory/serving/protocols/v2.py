@@ -126,8 +126,13 @@ def to_outputs(outputs: pd.DataFrame, wanted: list[str] | None) -> list[Tensor]:
     tensors = []
     for name in names:
         values = outputs[name].to_numpy()
-        if values.dtype == object:
-            values = np.array([str(v) for v in values], dtype=object)
+        if values.dtype == object:  # labels: bool, int and float stay typed, the rest is text
+            typed = np.asarray(values.tolist())
+            values = (
+                typed
+                if typed.dtype.kind in "bif"
+                else np.array([str(v) for v in values], dtype=object)
+            )
         tensors.append(Tensor(name, datatype_of(values), (len(values),), values))
     return tensors
 
