@@ -37,6 +37,7 @@ def test_predictions_match_the_registered_package(
     url: str, rows: list[dict[str, Any]], trained: Registry
 ) -> None:
     package, _ = trained.load("mroz@champion")
+    assert httpx.get(f"{url}/v1/models/mroz").json()["fast_path"] is True
     expected = package.predict(pd.DataFrame(rows))
     got = httpx.post(f"{url}/v1/models/mroz/predict", json={"records": rows}).json()
     assert got["predictions"] == expected.prediction.tolist()

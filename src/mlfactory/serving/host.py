@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mlfactory.errors import DataError, MlfactoryError, ModelReferenceError
 from mlfactory.registry import ModelPackage, ModelRef, Registry
 from mlfactory.serving.batching import BatchConfig, MicroBatcher
+from mlfactory.serving.fastpath import FastPredictor, compile_predictor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,6 +44,7 @@ class Served:
     version: str
     package: ModelPackage
     known_categories: dict[str, frozenset[str]]
+    fast: FastPredictor | None = None  # the numpy path, when the pipeline compiles
     loaded_at: float = field(default_factory=time.time)
 
     @classmethod
@@ -55,9 +57,17 @@ class Served:
             for c in package.schema.columns
             if c.kind == "categorical"
         }
-        served = cls(name, version, package, known)
+        served = cls(name, version, package, known, fast=compile_predictor(package))
+        log.info("%s v%s: %s", name, version, "fast path" if served.fast else "pipeline path")
         served.package.predict(served.example())  # warm: first call builds caches
+        if served.fast is not None:
+            served.fast.predict_conformed(served.package.schema.conform(served.example()))
         return served
+
+    def predict_conformed(self, conformed: pd.DataFrame) -> tuple[Any, Any | None]:
+        if self.fast is not None:
+            return self.fast.predict_conformed(conformed)
+        return self.package.predict_conformed(conformed)
 
     def example(self) -> pd.DataFrame:
         """One plausible row (training medians and most frequent categories)."""
@@ -282,7 +292,7 @@ class ModelHost:
             return
         parts = [f for _, f in valid]
         combined = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-        pred, proba = served.package.predict_conformed(combined)
+        pred, proba = served.predict_conformed(combined)
         if proba is not None and not np.isfinite(proba).all():
             raise ValueError("the model produced non-finite probabilities")
         outputs = served.package.outputs(pred, proba)

@@ -268,6 +268,7 @@ class Server:
                 entry["task"] = served.package.task
                 entry["inputs"] = [{"name": c.name, "kind": c.kind} for c in schema.columns]
                 entry["classes"] = schema.classes
+                entry["fast_path"] = served.fast is not None
             out.append(entry)
         return out
 
