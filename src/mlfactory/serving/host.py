@@ -282,16 +282,25 @@ class ModelHost:
         import numpy as np
         import pandas as pd
 
+        # Validate the whole batch at once; only if that fails, request by request, so that
+        # each bad request gets its own error and the good ones are still scored.
         valid: list[tuple[int, pd.DataFrame]] = []
-        for i, frame in zip(indexes, frames, strict=True):
-            try:
-                valid.append((i, self.validate(frame, served)))
-            except DataError as exc:
-                results[i] = exc
-        if not valid:
-            return
-        parts = [f for _, f in valid]
-        combined = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        try:
+            if not all(f.columns.equals(frames[0].columns) for f in frames):
+                raise ValueError("requests with different columns are checked one by one")
+            whole = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            combined = self.validate(whole, served)
+            valid = list(zip(indexes, frames, strict=True))
+        except (DataError, ValueError, TypeError):
+            for i, frame in zip(indexes, frames, strict=True):
+                try:
+                    valid.append((i, self.validate(frame, served)))
+                except DataError as exc:
+                    results[i] = exc
+            if not valid:
+                return
+            parts = [f for _, f in valid]
+            combined = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         pred, proba = served.predict_conformed(combined)
         if proba is not None and not np.isfinite(proba).all():
             raise ValueError("the model produced non-finite probabilities")
