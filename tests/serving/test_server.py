@@ -215,3 +215,39 @@ def test_several_models_in_one_process(trained: Registry, rows: list[dict[str, A
             f"{base}/invocations?model=incomes", json={"dataframe_records": features}
         )
         assert set(chosen.json()["predictions"][0]) == {"prediction"}
+
+
+def test_default_limits_refuse_a_10_mb_body_and_100k_rows(
+    trained: Registry, rows: list[dict[str, Any]]
+) -> None:
+    import numpy as np
+    import tritonclient.http as triton
+    from tritonclient.utils import InferenceServerException
+
+    with serve(["mroz@champion"], trained) as base:
+        ten_mb = httpx.post(
+            f"{base}/invocations",
+            content=b" " * (10 * 1024 * 1024),
+            headers={"Content-Type": "application/json"},
+        )
+        assert ten_mb.status_code == 413 and "limit" in ten_mb.json()["message"]
+        columns = list(rows[0])
+        hundred_k = {"columns": columns, "data": [list(rows[0].values())] * 100_000}
+        answer = httpx.post(f"{base}/v1/models/mroz/predict", json=hundred_k, timeout=60)
+        assert answer.status_code == 413
+        # inf can only arrive as a binary V2 tensor: it is refused with the column's name
+        client = triton.InferenceServerClient(base.removeprefix("http://"))
+        tensors = []
+        for name in columns:
+            values = np.array([rows[0][name]])
+            if values.dtype.kind == "U":
+                tensor = triton.InferInput(name, [1], "BYTES")
+                tensor.set_data_from_numpy(values.astype(object))
+            else:
+                tensor = triton.InferInput(name, [1], "FP64")
+                tensor.set_data_from_numpy(
+                    np.array([np.inf]) if name == "inc" else values.astype(float)
+                )
+            tensors.append(tensor)
+        with pytest.raises(InferenceServerException, match="column 'inc' has inf values"):
+            client.infer("mroz", tensors)
