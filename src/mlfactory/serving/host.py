@@ -24,6 +24,7 @@ from mlfactory.errors import DataError, MlfactoryError, ModelReferenceError
 from mlfactory.registry import ModelPackage, ModelRef, Registry
 from mlfactory.serving.batching import BatchConfig, MicroBatcher
 from mlfactory.serving.fastpath import FastPredictor, compile_predictor
+from mlfactory.serving.frames import Rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,8 +99,9 @@ class Scored:
 
 @dataclass(frozen=True)
 class Request:
-    frame: pd.DataFrame
+    rows: pd.DataFrame | Rows
     role: str  # which version should answer: champion | canary | shadow
+    request_id: str = ""
 
 
 class ModelHost:
@@ -231,7 +233,7 @@ class ModelHost:
                     self.metrics.unknown_categories.labels(self.name, name).inc(unseen)
         return conformed
 
-    async def predict(self, frame: pd.DataFrame, request_id: str = "") -> Scored:
+    async def predict(self, rows: pd.DataFrame | Rows, request_id: str = "") -> Scored:
         """Validate and score one request's rows (batched with concurrent requests).
 
         With a canary, that share of requests goes to the challenger; with shadow, the
@@ -243,20 +245,18 @@ class ModelHost:
             if canary and self._random.random() * 100 < self.canary_percent
             else ("champion")
         )
-        scored = await self.batcher.submit(Request(frame, role), len(frame))
+        scored = await self.batcher.submit(Request(rows, role, request_id), len(rows))
         if self.shadow and self.challenger is not None and role == "champion":
-            task = asyncio.create_task(self._shadow(frame, request_id))
+            task = asyncio.create_task(self._shadow(rows, request_id))
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
         return scored
 
-    async def _shadow(self, frame: pd.DataFrame, request_id: str) -> None:
+    async def _shadow(self, rows: pd.DataFrame | Rows, request_id: str) -> None:
         try:
-            scored = await self.batcher.submit(Request(frame, "shadow"), len(frame))
+            await self.batcher.submit(Request(rows, "shadow", request_id), len(rows))
         except Exception:  # a failing shadow never affects anyone
             self.metrics.errors.labels(self.name, "shadow").inc()
-            return
-        self.log_predictions(request_id, frame, scored)
 
     def _run_batch(self, requests: Sequence[Request]) -> list[Scored | Exception]:
         """Runs on the model's thread: validate each request, predict each version's at once."""
@@ -268,14 +268,14 @@ class ModelHost:
             groups.setdefault(request.role, []).append(i)
         for role, indexes in groups.items():
             served = challenger if role != "champion" and challenger is not None else champion
-            self._score(served, role, [requests[i].frame for i in indexes], indexes, results)
+            self._score(served, role, [requests[i] for i in indexes], indexes, results)
         return results
 
     def _score(
         self,
         served: Served,
         role: str,
-        frames: list[pd.DataFrame],
+        requests: list[Request],
         indexes: list[int],
         results: list[Scored | Exception],
     ) -> None:
@@ -284,22 +284,25 @@ class ModelHost:
 
         # Validate the whole batch at once; only if that fails, request by request, so that
         # each bad request gets its own error and the good ones are still scored.
-        valid: list[tuple[int, pd.DataFrame]] = []
+        sizes = [len(r.rows) for r in requests]
+        valid: list[int] = []  # positions in `requests`
         try:
-            if not all(f.columns.equals(frames[0].columns) for f in frames):
-                raise ValueError("requests with different columns are checked one by one")
-            whole = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-            combined = self.validate(whole, served)
-            valid = list(zip(indexes, frames, strict=True))
+            combined = self.validate(_one_frame([r.rows for r in requests]), served)
+            valid = list(range(len(requests)))
         except (DataError, ValueError, TypeError):
-            for i, frame in zip(indexes, frames, strict=True):
+            parts = []
+            for k, request in enumerate(requests):
+                rows = request.rows
                 try:
-                    valid.append((i, self.validate(frame, served)))
+                    frame = rows.frame() if isinstance(rows, Rows) else rows
+                    parts.append(self.validate(frame, served))
+                    valid.append(k)
                 except DataError as exc:
-                    results[i] = exc
+                    results[indexes[k]] = exc
+                except (ValueError, TypeError) as exc:  # rows pandas cannot even build
+                    results[indexes[k]] = DataError(f"the rows cannot be read: {exc}")
             if not valid:
                 return
-            parts = [f for _, f in valid]
             combined = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         pred, proba = served.predict_conformed(combined)
         if proba is not None and not np.isfinite(proba).all():
@@ -307,10 +310,15 @@ class ModelHost:
         outputs = served.package.outputs(pred, proba)
         self.metrics.predictions.labels(self.name, served.version, role).inc(len(combined))
         start = 0
-        for i, part in valid:
-            chunk = outputs.iloc[start : start + len(part)].reset_index(drop=True)
-            results[i] = Scored(chunk, served.version, role)
-            start += len(part)
+        for k in valid:
+            end = start + sizes[k]
+            chunk = outputs.iloc[start:end].reset_index(drop=True)
+            scored = Scored(chunk, served.version, role)
+            results[indexes[k]] = scored
+            if self.predlog is not None:  # never blocks; a full queue drops and counts
+                inputs = combined.iloc[start:end].reset_index(drop=True)
+                self.log_predictions(requests[k].request_id, inputs, scored)
+            start = end
 
     def log_predictions(self, request_id: str, inputs: pd.DataFrame, scored: Scored) -> None:
         if self.predlog is not None:  # never blocks; a full queue drops and counts
@@ -321,3 +329,21 @@ class ModelHost:
                 inputs=inputs,
                 outputs=scored.outputs,
             )
+
+
+def _one_frame(batch: list[pd.DataFrame | Rows]) -> pd.DataFrame:
+    """One frame for requests of the same columns; ValueError when they differ."""
+    import pandas as pd
+
+    rows = [r for r in batch if isinstance(r, Rows)]
+    if len(rows) == len(batch):
+        columns = rows[0].columns
+        if any(r.columns != columns for r in rows):
+            raise ValueError("requests with different columns are checked one by one")
+        if len(rows) == 1:
+            return rows[0].frame()
+        return pd.DataFrame([row for r in rows for row in r.data], columns=columns)
+    frames = [r.frame() if isinstance(r, Rows) else r for r in batch]
+    if not all(f.columns.equals(frames[0].columns) for f in frames):
+        raise ValueError("requests with different columns are checked one by one")
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

@@ -25,7 +25,7 @@ from fastapi import FastAPI, Request, Response
 from mlfactory.errors import BadInputError, DataError
 from mlfactory.registry import ModelRef, Registry
 from mlfactory.serving.batching import BatchConfig
-from mlfactory.serving.frames import ServingError, dumps
+from mlfactory.serving.frames import Rows, ServingError, dumps
 from mlfactory.serving.host import ModelHost, Scored
 from mlfactory.serving.metrics import ServingMetrics
 
@@ -66,7 +66,7 @@ class Result:
     frame: Any = None
 
 
-Parse = Callable[[bytes], Awaitable["pd.DataFrame"]]
+Parse = Callable[[bytes], Awaitable["pd.DataFrame | Rows"]]
 Render = Callable[[Result], "Response"]
 
 
@@ -213,7 +213,6 @@ class Server:
             frame = await parse(await self.read_body(request))
             self.check_rows(len(frame))
             scored = await host.predict(frame, request_id)
-            host.log_predictions(request_id, frame, scored)
             response = render(Result(scored, request_id, frame))
             status = 200
             return response

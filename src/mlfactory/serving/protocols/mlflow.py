@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request, Response
 
 from mlfactory.serving.frames import (
+    Rows,
     ServingError,
     dumps,
     from_column_lists,
@@ -31,7 +32,7 @@ PROTOCOL = "mlflow"
 KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
-def to_frame(body: bytes, content_type: str) -> pd.DataFrame:
+def to_frame(body: bytes, content_type: str) -> pd.DataFrame | Rows:
     if content_type.startswith("text/csv"):
         import pandas as pd
 
