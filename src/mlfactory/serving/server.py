@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 
-from mlfactory.errors import BadInputError, DataError
+from mlfactory.errors import BadInputError, DataError, RegistryError
 from mlfactory.registry import ModelRef, Registry
 from mlfactory.serving.batching import BatchConfig
 from mlfactory.serving.frames import Rows, ServingError, dumps
@@ -109,8 +109,19 @@ class Server:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Load and warm every model before the server accepts a connection.
+
+        Each worker process accepts requests only once its models are ready, so no
+        request ever meets a worker that is still loading.
+        """
         if self.predlog is not None:
             self.predlog.start()
+        await self.refresh()
+        if not self.ready:  # a challenger that fails to load does not stop the champion
+            problems = "; ".join(
+                f"{h.ref}: {h.last_error}" for h in self.hosts.values() if not h.ready
+            )
+            raise RegistryError(f"cannot serve: {problems}")
         self._tasks.append(asyncio.create_task(self._follow_registry()))
 
     async def stop(self) -> None:
@@ -132,7 +143,6 @@ class Server:
         return results
 
     async def _follow_registry(self) -> None:
-        await self.refresh()  # the first load: the server is ready when it succeeds
         while self.config.poll_seconds > 0:
             await asyncio.sleep(self.config.poll_seconds)
             await self.refresh()
