@@ -109,3 +109,19 @@ def test_an_unreadable_registry_keeps_the_loaded_model_serving(
         assert httpx.get(f"{base}/health/ready").status_code == 200
         answer = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows}, headers=token)
         assert answer.status_code == 200 and answer.json()["model_version"] == "1"
+
+
+def test_a_champion_that_cannot_load_stops_the_start_with_the_reason(tmp_path: Path) -> None:
+    import pytest
+
+    from mlfactory.errors import RegistryError
+    from mlfactory.registry import ModelRef
+    from mlfactory.serving.server import Server, ServingConfig
+
+    registry = _registry_with_two_versions(tmp_path)
+    run_id = registry.resolve("mroz/1").run_id
+    skops = next((registry.path / "artifacts").rglob(f"{run_id}/**/pipeline.skops"))
+    skops.write_bytes(b"tampered")
+    server = Server([ModelRef.parse("mroz@champion")], registry, ServingConfig(poll_seconds=0))
+    with pytest.raises(RegistryError, match=r"cannot serve: mroz@champion: TamperedArtifactError"):
+        asyncio.run(server.start())
