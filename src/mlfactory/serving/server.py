@@ -117,6 +117,7 @@ class Server:
         if self.predlog is not None:
             self.predlog.start()
         await self.refresh()
+        _settle_garbage()
         if not self.ready:  # a challenger that fails to load does not stop the champion
             problems = "; ".join(
                 f"{h.ref}: {h.last_error}" for h in self.hosts.values() if not h.ready
@@ -145,7 +146,9 @@ class Server:
     async def _follow_registry(self) -> None:
         while self.config.poll_seconds > 0:
             await asyncio.sleep(self.config.poll_seconds)
-            await self.refresh()
+            results = await self.refresh()
+            if any(r["status"] in ("swapped", "loaded") for r in results):
+                _settle_garbage()
 
     @property
     def ready(self) -> bool:
@@ -282,6 +285,20 @@ class Server:
         return out
 
 
+def _settle_garbage() -> None:
+    """Collect once, then freeze what is left (loaded models, libraries).
+
+    Without this, every full collection walks the ~350k objects left from
+    start-up and stops the server for ~200 ms: the p99 latency. After a swap
+    the old version's objects are unfrozen and collected first.
+    """
+    import gc
+
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     models: list[str],
     *,
@@ -346,6 +363,8 @@ def create_app(
         except ServingError as exc:
             return server.error(exc.status, exc.message)
         results = await server.refresh()
+        if any(r["status"] in ("swapped", "loaded") for r in results):
+            _settle_garbage()
         failed = any(r["status"] == "error" for r in results)
         return Response(
             dumps({"models": results}),
