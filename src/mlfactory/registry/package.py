@@ -89,16 +89,21 @@ class ModelPackage:
 
     def outputs(self, pred: Any, proba: Any | None, *, index: Any = None) -> pd.DataFrame:
         """Encoded predictions as the output frame ``predict`` returns."""
-        import numpy as np
         import pandas as pd
 
+        return pd.DataFrame(self.output_columns(pred, proba), index=index)
+
+    def output_columns(self, pred: Any, proba: Any | None) -> dict[str, Any]:
+        """``prediction`` (original labels) and ``proba_<class>`` as numpy arrays."""
+        import numpy as np
+
         if proba is None:
-            return pd.DataFrame({"prediction": pred}, index=index)
+            return {"prediction": np.asarray(pred)}
         assert self.classes is not None
         columns = {"prediction": np.asarray(self.classes, dtype=object)[np.asarray(pred)]}
         for i, label in enumerate(self.classes):
-            columns[f"proba_{label}"] = proba[:, i]
-        return pd.DataFrame(columns, index=index)
+            columns[f"proba_{label}"] = np.ascontiguousarray(proba[:, i])
+        return columns
 
     def save(self, directory: Path) -> Path:
         """Write the package folder, digests last."""

@@ -90,11 +90,20 @@ class Served:
 
 @dataclass(frozen=True)
 class Scored:
-    """One request's answer and the version that produced it."""
+    """One request's answer and the version that produced it.
 
-    outputs: pd.DataFrame
+    ``outputs`` maps each output column (``prediction``, ``proba_<class>``) to a
+    numpy array with one value per row of the request.
+    """
+
+    outputs: dict[str, Any]
     version: str
     role: str = "champion"  # champion | canary | shadow
+
+    def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.outputs)
 
 
 @dataclass(frozen=True)
@@ -307,12 +316,12 @@ class ModelHost:
         pred, proba = served.predict_conformed(combined)
         if proba is not None and not np.isfinite(proba).all():
             raise ValueError("the model produced non-finite probabilities")
-        outputs = served.package.outputs(pred, proba)
+        outputs = served.package.output_columns(pred, proba)
         self.metrics.predictions.labels(self.name, served.version, role).inc(len(combined))
         start = 0
         for k in valid:
             end = start + sizes[k]
-            chunk = outputs.iloc[start:end].reset_index(drop=True)
+            chunk = {name: values[start:end] for name, values in outputs.items()}
             scored = Scored(chunk, served.version, role)
             results[indexes[k]] = scored
             if self.predlog is not None:  # never blocks; a full queue drops and counts
@@ -327,7 +336,7 @@ class ModelHost:
                 version=scored.version,
                 request_id=request_id,
                 inputs=inputs,
-                outputs=scored.outputs,
+                outputs=scored.frame(),
             )
 
 

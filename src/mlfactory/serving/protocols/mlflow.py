@@ -91,7 +91,9 @@ def routes(server: Server) -> APIRouter:
             return to_frame(body, content_type)
 
         def render(result: Any) -> Response:
-            records = result.scored.outputs.to_dict(orient="records")
+            names = list(result.scored.outputs)
+            values = [a.tolist() for a in result.scored.outputs.values()]
+            records = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
             return Response(
                 dumps({"predictions": records}),
                 media_type="application/json",

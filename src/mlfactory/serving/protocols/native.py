@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from fastapi import APIRouter, Request, Response
 
 from mlfactory.serving.frames import ServingError, dumps, from_columns, from_records, parse_json
@@ -69,12 +70,12 @@ def routes(server: Server) -> APIRouter:
                 "model_name": name,
                 "model_version": scored.version,
                 "request_id": request_id,
-                "predictions": scored.outputs["prediction"].tolist(),
+                "predictions": scored.outputs["prediction"].tolist(),  # labels may be objects
             }
-            proba = [c for c in scored.outputs.columns if c.startswith("proba_")]
+            proba = [c for c in scored.outputs if c.startswith("proba_")]
             if proba:
                 out["classes"] = [c.removeprefix("proba_") for c in proba]
-                out["probabilities"] = scored.outputs[proba].to_numpy()
+                out["probabilities"] = np.column_stack([scored.outputs[c] for c in proba])
             return Response(
                 dumps(out),
                 media_type="application/json",

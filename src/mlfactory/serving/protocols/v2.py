@@ -116,8 +116,8 @@ def to_frame(request: InferRequest, host: ModelHost) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def to_outputs(outputs: pd.DataFrame, wanted: list[str] | None) -> list[Tensor]:
-    names = list(outputs.columns)
+def to_outputs(outputs: dict[str, Any], wanted: list[str] | None) -> list[Tensor]:
+    names = list(outputs)
     if wanted is not None:
         unknown = [n for n in wanted if n not in names]
         if unknown:
@@ -125,7 +125,7 @@ def to_outputs(outputs: pd.DataFrame, wanted: list[str] | None) -> list[Tensor]:
         names = wanted
     tensors = []
     for name in names:
-        values = outputs[name].to_numpy()
+        values = np.asarray(outputs[name])
         if values.dtype == object:  # labels: bool, int and float stay typed, the rest is text
             typed = np.asarray(values.tolist())
             values = (
