@@ -20,6 +20,7 @@ __all__ = ["QUANTILES", "profile_frame", "profile_values"]
 
 QUANTILES = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0]
 BINS = 20
+REFERENCE_BINS = 50  # equal-frequency bins with exact counts, for drift tests
 TOP_CATEGORIES = 50
 
 
@@ -53,6 +54,12 @@ def profile_values(values: Any, kind: str) -> dict[str, Any]:
         out["quantiles"] = [float(q) for q in np.quantile(numbers, QUANTILES)]
         hist, edges = np.histogram(numbers, bins=BINS)
         out["histogram"] = {"edges": edges.tolist(), "counts": hist.tolist()}
+        # Equal-frequency edges resolve skewed columns that equal-width bins lump together;
+        # the counts are exact, ties included, so a drift test can compare current data.
+        quantile_edges = np.unique(np.quantile(numbers, np.linspace(0, 1, REFERENCE_BINS + 1)))
+        if len(quantile_edges) >= 2:
+            exact, _ = np.histogram(numbers, bins=quantile_edges)
+            out["bins"] = {"edges": quantile_edges.tolist(), "counts": exact.tolist()}
     return out
 
 

