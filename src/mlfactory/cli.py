@@ -242,6 +242,60 @@ def serve(
     )
 
 
+@app.command("monitor")
+def monitor_command(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    current: Annotated[
+        str | None, typer.Option(help="Current data: CSV/Parquet file or folder, builtin:...")
+    ] = None,
+    sql: Annotated[
+        str | None, typer.Option(help="DuckDB SQL over --current (the table `data`) or files.")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the result as JSON here.")
+    ] = None,
+    registry: RegistryPath = Path(".mlfactory"),
+) -> int:
+    """Check current data for drift (exit 0 no drift, 3 drift, 2 bad input)."""
+    from mlfactory.monitoring import monitor
+
+    if current is None and sql is None:
+        raise BadInputError("give --current (a file, folder or builtin:...) and/or --sql")
+    result, version = monitor(model, current=current, sql=sql, registry=_registry(registry))
+    table = Table(
+        title=f"{model} (version {version}): {result.n_current:,} current rows vs "
+        f"{result.n_reference:,} reference rows"
+    )
+    for column in ("column", "kind", "effect", "threshold", "p (BH)", "drift", "detail"):
+        table.add_column(column)
+    for c in result.columns:
+        table.add_row(
+            c.column,
+            c.kind,
+            f"{c.effect:.4f}",
+            f"{c.threshold:g}",
+            "" if c.p_value is None else f"{c.p_value:.2g}",
+            "[red]yes[/]" if c.drifted else "no",
+            c.detail,
+        )
+    out.print(table)
+    for finding in result.quality:
+        out.print(f"[yellow]quality[/]: {finding}", highlight=False)
+    verdict = (
+        f"[bold red]drift[/]: {result.share:.0%} of columns drifted"
+        if result.drifted
+        else "[bold green]no drift[/]"
+    )
+    out.print(verdict)
+    if json_out is not None:
+        json_out.write_text(
+            json.dumps(
+                {"model": model, "version": version, **result.to_dict()}, indent=1, default=str
+            )
+        )
+    return 3 if result.drifted else 0
+
+
 @models_app.command("list")
 def models_list(registry: RegistryPath = Path(".mlfactory")) -> None:
     """Every registered model with its aliases."""
