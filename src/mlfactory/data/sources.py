@@ -72,7 +72,7 @@ def _read_file(source: str) -> pd.DataFrame:
 
     path = Path(source)
     if not path.exists():
-        raise DataError(f"data source {source!r} does not exist; check data.source in the spec.")
+        raise DataError(f"data file or folder {source!r} does not exist; check the path.")
     try:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.suffix in (".parquet", ".csv"))

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlfactory.errors import DataError, MlfactoryError, ModelReferenceError
+from mlfactory.errors import DataError, ModelReferenceError
 from mlfactory.registry import ModelPackage, ModelRef, Registry
 from mlfactory.serving.batching import BatchConfig, MicroBatcher
 from mlfactory.serving.fastpath import FastPredictor, compile_predictor
@@ -160,8 +160,6 @@ class ModelHost:
                     return self._status("unchanged")
                 package, info = self.registry.load(info)
                 served = Served.load(package, self.name, info.version)
-            except MlfactoryError as exc:
-                return self._failed(exc)
             except Exception as exc:  # a broken package must not take the server down
                 return self._failed(exc)
             self.current = served
@@ -324,13 +322,13 @@ class ModelHost:
             chunk = {name: values[start:end] for name, values in outputs.items()}
             scored = Scored(chunk, served.version, role)
             results[indexes[k]] = scored
-            if self.predlog is not None:  # never blocks; a full queue drops and counts
+            if self.predlog is not None:  # submit never blocks; a full queue drops and counts
                 inputs = combined.iloc[start:end].reset_index(drop=True)
                 self.log_predictions(requests[k].request_id, inputs, scored)
             start = end
 
     def log_predictions(self, request_id: str, inputs: pd.DataFrame, scored: Scored) -> None:
-        if self.predlog is not None:  # never blocks; a full queue drops and counts
+        if self.predlog is not None:
             self.predlog.submit(
                 model=self.name,
                 version=scored.version,

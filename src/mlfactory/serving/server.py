@@ -63,7 +63,6 @@ class ServingConfig:
 class Result:
     scored: Scored
     request_id: str
-    frame: Any = None
 
 
 Parse = Callable[[bytes], Awaitable["pd.DataFrame | Rows"]]
@@ -226,7 +225,7 @@ class Server:
             frame = await parse(await self.read_body(request))
             self.check_rows(len(frame))
             scored = await host.predict(frame, request_id)
-            response = render(Result(scored, request_id, frame))
+            response = render(Result(scored, request_id))
             status = 200
             return response
         except ServingError as exc:

@@ -346,7 +346,10 @@ def train(
             spec.name,
             params=params,
             metrics=run_metrics,
-            tags={"mlfactory.spec_sha256": spec.digest(), "mlfactory.decision": decision.alias},
+            tags={
+                "mlfactory.spec_sha256": lineage["spec_sha256"],
+                "mlfactory.decision": decision.alias,
+            },
             artifacts={"model": model_dir},
         )
         version = registry.register(

@@ -8,7 +8,7 @@ trials. The fitted estimator of the best trial is kept; nothing is refit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,6 @@ class Candidate:
     trials: int = 0
     pruned: int = 0
     failed: int = 0
-    history: list[float] = field(default_factory=list)  # validation score per finished trial
 
 
 def predict_encoded(estimator: Any, X: Any, n_classes: int | None) -> tuple[Any, Any | None]:
@@ -167,7 +166,6 @@ def search_candidate(
         best.estimator, best.params = estimator, dict(params)
         best.validation_score = score(estimator) if known is None else known
         best.trials = 1
-        best.history.append(best.validation_score)
         on_trial(best)
         return best
 
@@ -187,7 +185,6 @@ def search_candidate(
             on_trial(best)
             raise optuna.TrialPruned("failed") from None
         value = score(estimator) if known is None else known
-        best.history.append(value)
         if better(value):
             best.estimator, best.params, best.validation_score = estimator, merged, value
         best.trials += 1
