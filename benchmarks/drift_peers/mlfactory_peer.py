@@ -68,7 +68,7 @@ def main() -> None:
     checked = time.perf_counter()
     size = None
     if write_report is not None:
-        write_report(MonitorResult(model="flights", version="bench", data=result), args.html)
+        write_report(MonitorResult(model="flights", version="bench", data=result), Path(args.html))
         size = os.path.getsize(args.html)
     done = time.perf_counter()
     out = {
