@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint install clean
+.PHONY: demo demo-loop test lint install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/flight_delays/demo.py
 
+demo-loop: $(STAMP)
+	$(BIN)/python examples/flight_delays/loop.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
@@ -26,4 +29,4 @@ test: lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .mlfactory .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mlfactory .mlfactory-loop .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ from rich.table import Table
 from mlfactory.errors import BadInputError, MlfactoryError
 
 if TYPE_CHECKING:
+    from mlfactory.monitoring import MonitorResult
     from mlfactory.registry import Registry
     from mlfactory.training import TrainResult
 
@@ -194,6 +195,9 @@ def serve(
     prediction_log: Annotated[
         Path | None, typer.Option(help="Folder for the Parquet prediction log.")
     ] = None,
+    log_seconds: Annotated[
+        float, typer.Option(min=1, help="Write logged rows to a file at least this often.")
+    ] = 300.0,
     canary_percent: Annotated[
         float, typer.Option(min=0, max=100, help="Share of requests NAME@challenger answers.")
     ] = 0.0,
@@ -225,6 +229,7 @@ def serve(
         "max_rows": max_rows,
         "max_body_bytes": max_body_bytes,
         "prediction_log": str(prediction_log.resolve()) if prediction_log else None,
+        "log_seconds": log_seconds,
         "protocols": ["mlfactory", "mlflow", "v2"],
         "canary_percent": canary_percent,
         "shadow": shadow,
@@ -242,47 +247,176 @@ def serve(
     )
 
 
+CurrentOption = Annotated[
+    str | None, typer.Option(help="Current data: CSV/Parquet file or folder, builtin:...")
+]
+SqlOption = Annotated[
+    str | None, typer.Option(help="DuckDB SQL over --current (the table `data`) or files.")
+]
+LogOption = Annotated[
+    Path | None, typer.Option(help="A server's --prediction-log folder, instead of data.")
+]
+HoursOption = Annotated[
+    float | None, typer.Option(min=0, help="With --prediction-log: only the last N hours.")
+]
+
+
 @app.command("monitor")
 def monitor_command(
     model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
-    current: Annotated[
-        str | None, typer.Option(help="Current data: CSV/Parquet file or folder, builtin:...")
+    current: CurrentOption = None,
+    sql: SqlOption = None,
+    prediction_log: LogOption = None,
+    hours: HoursOption = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(help="Labels that arrived (id column + target): adds performance decay."),
     ] = None,
-    sql: Annotated[
-        str | None, typer.Option(help="DuckDB SQL over --current (the table `data`) or files.")
+    id_column: Annotated[
+        str | None, typer.Option(help="Joins --labels to the rows; default data.id_column.")
     ] = None,
-    prediction_log: Annotated[
-        Path | None, typer.Option(help="A server's --prediction-log folder, instead of data.")
-    ] = None,
-    hours: Annotated[
-        float | None, typer.Option(min=0, help="With --prediction-log: only the last N hours.")
-    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the HTML drift report here.")] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the result as JSON here.")
     ] = None,
+    multivariate: Annotated[
+        bool, typer.Option(help="Run the domain-classifier check (a few seconds).")
+    ] = True,
+    record: Annotated[
+        bool, typer.Option(help="Store the figures on the version (the server's gauges).")
+    ] = True,
     registry: RegistryPath = Path(".mlfactory"),
 ) -> int:
-    """Check current data for drift (exit 0 no drift, 3 drift, 2 bad input)."""
-    import time
+    """Check current data for drift (exit 0 no drift, 3 drift or decay, 2 bad input)."""
+    from mlfactory.monitoring import monitor, record_result
 
-    from mlfactory.monitoring import monitor
-
-    since = time.time() - hours * 3600 if hours is not None else None
-    result, version = monitor(
+    reg = _registry(registry)
+    result = monitor(
         model,
-        registry=_registry(registry),
+        registry=reg,
         current=current,
         sql=sql,
         prediction_log=prediction_log,
-        since=since,
+        since=_since(hours),
+        labels=labels,
+        id_column=id_column,
+        multivariate=multivariate,
     )
+    _print_monitor(result, model)
+    if record:
+        record_result(reg, result)
+    _write_monitor_outputs(result, report, json_out)
+    return 3 if result.alarm else 0
+
+
+@app.command()
+def retrain(
+    spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")],
+    when: Annotated[
+        str, typer.Option(help="always | drift | stale:<age> (stale:30d, stale:12h).")
+    ] = "drift",
+    current: CurrentOption = None,
+    sql: SqlOption = None,
+    prediction_log: LogOption = None,
+    hours: HoursOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+) -> int:
+    """Retrain if the condition holds for the champion (exit 0 nothing to do or promoted,
+    3 retrained but held back by a gate, 2 bad input)."""
+    from mlfactory.loop import Source
+    from mlfactory.loop import retrain as run
+
+    source = Source(current=current, sql=sql, prediction_log=prediction_log, hours=hours)
+    outcome = run(spec, when=when, source=source, progress=not quiet)
+    if outcome.check is not None:
+        _print_monitor(outcome.check, f"champion v{outcome.champion}")
+    verb = "retraining" if outcome.retrained else "no retraining"
+    out.print(f"[bold]{verb}[/]: {outcome.reason}", highlight=False)
+    if outcome.trained is None:
+        return 0
+    _print_result(outcome.trained)
+    return outcome.trained.exit_code
+
+
+@app.command()
+def watch(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    every: Annotated[str, typer.Option(help="Interval between checks: 30s, 10m, 1h, 1d.")] = "1h",
+    current: CurrentOption = None,
+    sql: SqlOption = None,
+    prediction_log: LogOption = None,
+    hours: HoursOption = None,
+    retrain_spec: Annotated[
+        Path | None, typer.Option("--retrain", help="factory.yaml to retrain on drift.")
+    ] = None,
+    report_dir: Annotated[
+        Path | None, typer.Option(help="Write NAME-latest.html here after every check.")
+    ] = None,
+    times: Annotated[
+        int | None, typer.Option(min=1, help="Stop after N checks (default: run until Ctrl-C).")
+    ] = None,
+    registry: RegistryPath = Path(".mlfactory"),
+) -> int:
+    """Check a model on an interval; record each result; retrain on drift with --retrain."""
+    import time
+
+    from mlfactory.loop import RetrainOutcome, Source, parse_duration
+    from mlfactory.loop import watch as run
+
+    seconds = parse_duration(every)
+    if seconds is None or seconds <= 0:
+        raise BadInputError(f"--every {every!r}: give a duration such as 30s, 10m, 1h or 1d")
+    source = Source(current=current, sql=sql, prediction_log=prediction_log, hours=hours)
+    if not source.given:
+        raise BadInputError("give the current data: --current, --sql, or --prediction-log")
+
+    def show(count: int, outcome: Any) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        if isinstance(outcome, MlfactoryError):
+            err.print(f"{stamp} check {count}: [yellow]not checked[/]: {outcome}", highlight=False)
+        elif isinstance(outcome, RetrainOutcome):
+            trained = outcome.trained
+            after = f" -> version {trained.version}: {trained.decision.reason}" if trained else ""
+            out.print(f"{stamp} check {count}: [red]drift[/], retrained{after}", highlight=False)
+        elif outcome.alarm:
+            out.print(f"{stamp} check {count}: [red]drift[/]: " + "; ".join(outcome.reasons()),
+                      highlight=False)  # fmt: skip
+        else:
+            out.print(f"{stamp} check {count}: no drift in {outcome.data.n_current:,} rows "
+                      f"(version {outcome.version})")  # fmt: skip
+
+    out.print(f"watching {model} every {every}; Ctrl-C stops")
+    try:
+        run(
+            model,
+            registry=_registry(registry),
+            source=source,
+            every_seconds=seconds,
+            spec_path=retrain_spec,
+            report_dir=report_dir,
+            times=times,
+            on_result=show,
+        )
+    except KeyboardInterrupt:
+        out.print("stopped")
+    return 0
+
+
+def _since(hours: float | None) -> float | None:
+    import time
+
+    return time.time() - hours * 3600 if hours is not None else None
+
+
+def _print_monitor(result: MonitorResult, model: str) -> None:
     table = Table(
-        title=f"{model} (version {version}): {result.n_current:,} current rows vs "
-        f"{result.n_reference:,} reference rows"
+        title=f"{model} (version {result.version}): {result.data.n_current:,} current rows vs "
+        f"{result.data.n_reference:,} reference rows"
     )
     for column in ("column", "kind", "effect", "threshold", "p (BH)", "drift", "detail"):
         table.add_column(column)
-    for c in result.columns:
+    shown = result.data.columns + ([result.prediction] if result.prediction else [])
+    for c in shown:
         table.add_row(
             c.column,
             c.kind,
@@ -293,21 +427,41 @@ def monitor_command(
             c.detail,
         )
     out.print(table)
-    for finding in result.quality:
-        out.print(f"[yellow]quality[/]: {finding}", highlight=False)
-    verdict = (
-        f"[bold red]drift[/]: {result.share:.0%} of columns drifted"
-        if result.drifted
-        else "[bold green]no drift[/]"
-    )
-    out.print(verdict)
-    if json_out is not None:
-        json_out.write_text(
-            json.dumps(
-                {"model": model, "version": version, **result.to_dict()}, indent=1, default=str
-            )
+    if result.domain is not None:
+        d = result.domain
+        top = ", ".join(f"{c} {s:.0%}" for c, s in list(d.importance.items())[:3])
+        out.print(
+            f"domain classifier: AUC {d.auc:.3f} (threshold {d.threshold}; 0.5 = "
+            f"indistinguishable) on {d.n_reference:,} + {d.n_current:,} rows; separating: {top}",
+            highlight=False,
         )
-    return 3 if result.drifted else 0
+    if result.performance is not None:
+        p = result.performance
+        out.print(
+            f"performance: {p.metric} {p.current:.4f} [{p.low:.4f}, {p.high:.4f}] on "
+            f"{p.n_labelled:,} labelled rows; {p.reference:.4f} at registration",
+            highlight=False,
+        )
+    for finding in result.data.quality:
+        out.print(f"[yellow]quality[/]: {finding}", highlight=False)
+    if result.alarm:
+        out.print("[bold red]" + ("drift" if result.drifted else "performance decay") + "[/]:")
+        for reason in result.reasons():
+            out.print(f"  - {reason}", highlight=False)
+    else:
+        out.print("[bold green]no drift[/]")
+
+
+def _write_monitor_outputs(
+    result: MonitorResult, report: Path | None, json_out: Path | None
+) -> None:
+    if report is not None:
+        from mlfactory.monitoring.report import write_report
+
+        write_report(result, report)
+        out.print(f"report: {report}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_dict(), indent=1, default=str))
 
 
 @models_app.command("list")

@@ -169,6 +169,18 @@ class GateSpec(_Strict):
         return values
 
 
+class MonitoringSpec(_Strict):
+    """What the model package keeps for monitoring."""
+
+    reference_rows: int = Field(
+        5000,
+        ge=0,
+        le=100_000,
+        description="Training rows (feature columns only, a seeded sample) stored in the "
+        "package for the multivariate drift check (a domain classifier); 0 stores none.",
+    )
+
+
 class RegistrySpec(_Strict):
     path: str = Field(
         ".mlfactory", description="Embedded store folder (SQLite + artifacts), relative to cwd."
@@ -192,6 +204,7 @@ class FactorySpec(_Strict):
     search: SearchSpec = Field(default_factory=SearchSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     gates: GateSpec = Field(default_factory=GateSpec)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     registry: RegistrySpec = Field(default_factory=RegistrySpec)
 
     @field_validator("name")

@@ -21,7 +21,7 @@ __all__ = ["QUANTILES", "profile_frame", "profile_values"]
 QUANTILES = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0]
 BINS = 20
 REFERENCE_BINS = 50  # equal-frequency bins with exact counts, for drift tests
-TOP_CATEGORIES = 50
+TOP_CATEGORIES = 1000  # as many as a schema keeps; beyond that ``other`` counts the rest
 
 
 def profile_values(values: Any, kind: str) -> dict[str, Any]:

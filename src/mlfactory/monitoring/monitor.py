@@ -1,26 +1,134 @@
-"""``monitor``: drift of current data against a registered model's reference profile.
+"""``monitor``: everything a person checks about a model in production, in one result.
 
 The current rows come from any data source (CSV, Parquet file or folder,
 ``builtin:``), optionally through a DuckDB query, or from the model server's
 prediction log over a time window. Only the model package is needed, never the
-training data.
+training data. One check gives:
+
+- data drift per column and data quality (``check_drift`` on the stored profile);
+- prediction drift: the model scores the current rows, compared with the
+  distribution of its test-set predictions;
+- the multivariate check (``domain_classifier``) on the package's reference rows;
+- performance decay, when labels are given (joined by the id column).
+
+``record_result`` stores a compact summary on the model version, where the
+server reads it to export Prometheus gauges and ``watch``/``retrain`` read it.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlfactory.data import load_frame
-from mlfactory.errors import BadInputError, DataError
-from mlfactory.monitoring.drift import DriftResult, check_drift
+from mlfactory.errors import BadInputError, DataError, MlfactoryError
+from mlfactory.monitoring.domain import DomainResult, domain_classifier
+from mlfactory.monitoring.drift import ColumnDrift, DriftResult, check_drift
+from mlfactory.monitoring.performance import PerformanceResult, check_performance
+from mlfactory.registry.store import DRIFT_TAG
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlfactory.registry import Registry
+    from mlfactory.registry.package import ModelPackage
 
-__all__ = ["monitor"]
+__all__ = ["DRIFT_TAG", "MonitorResult", "monitor", "record_result"]
+
+SUMMARY_COLUMNS = 40  # columns kept in the summary (the largest effects)
+
+
+@dataclass
+class MonitorResult:
+    """One monitoring check of ``model`` (version ``version``) on current rows."""
+
+    model: str
+    version: str
+    data: DriftResult
+    prediction: ColumnDrift | None = None
+    domain: DomainResult | None = None
+    performance: PerformanceResult | None = None
+    source: str = ""
+    checked_at: float = field(default_factory=time.time)
+
+    @property
+    def drifted(self) -> bool:
+        """The dataset verdict: any column, the predictions or the domain classifier."""
+        return (
+            self.data.drifted
+            or (self.prediction is not None and self.prediction.drifted)
+            or (self.domain is not None and self.domain.drifted)
+        )
+
+    @property
+    def decayed(self) -> bool:
+        return self.performance is not None and self.performance.decayed
+
+    @property
+    def alarm(self) -> bool:
+        """What a scheduler acts on (exit code 3): drift or performance decay."""
+        return self.drifted or self.decayed
+
+    def reasons(self) -> list[str]:
+        """One sentence per finding that raised the alarm, most telling first."""
+        out = []
+        drifted = [c for c in self.data.columns if c.drifted]
+        if drifted:
+            names = ", ".join(c.column for c in drifted[:6]) + (", ..." if len(drifted) > 6 else "")
+            out.append(f"{len(drifted)} of {len(self.data.columns)} columns drifted ({names})")
+        if self.domain is not None and self.domain.drifted:
+            shares = [(c, s) for c, s in self.domain.importance.items() if s >= 0.01][:3]
+            top = ", ".join(f"{c} {s:.0%}" for c, s in shares)
+            out.append(
+                f"a classifier tells current rows from training rows (AUC "
+                f"{self.domain.auc:.3f} > {self.domain.threshold}); it separates them by {top}"
+            )
+        if self.prediction is not None and self.prediction.drifted:
+            out.append(f"the predictions drifted ({self.prediction.detail})")
+        p = self.performance
+        if p is not None and p.decayed:
+            out.append(
+                f"{p.metric} on {p.n_labelled:,} labelled rows is {p.current:.4g} "
+                f"[{p.low:.4g}, {p.high:.4g}], worse than {p.reference:.4g} at registration"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "checked_at": self.checked_at,
+            "source": self.source,
+            "drifted": self.drifted,
+            "decayed": self.decayed,
+            "reasons": self.reasons(),
+            **self.data.to_dict(),
+            "prediction": None if self.prediction is None else vars(self.prediction),
+            "domain": None if self.domain is None else self.domain.to_dict(),
+            "performance": None if self.performance is None else self.performance.to_dict(),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The figures the server exports as gauges; small enough for a version tag."""
+        columns = self.data.columns[:SUMMARY_COLUMNS]
+        return {
+            "checked_at": self.checked_at,
+            "drifted": self.drifted,
+            "share": self.data.share,
+            "n_current": self.data.n_current,
+            "columns": {c.column: [round(c.effect, 5), c.threshold, c.drifted] for c in columns},
+            "prediction": None
+            if self.prediction is None
+            else [round(self.prediction.effect, 5), self.prediction.drifted],
+            "domain_auc": None if self.domain is None else round(self.domain.auc, 4),
+            "performance": None
+            if self.performance is None
+            else [self.performance.metric, round(self.performance.current, 5)],
+            "decayed": self.decayed,
+        }
 
 
 def monitor(
@@ -32,13 +140,17 @@ def monitor(
     prediction_log: Path | None = None,
     since: float | None = None,
     until: float | None = None,
-) -> tuple[DriftResult, str]:
-    """Drift of the current rows for ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``).
+    labels: str | None = None,
+    id_column: str | None = None,
+    multivariate: bool = True,
+) -> MonitorResult:
+    """Check ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) against current rows.
 
     Give ``current`` and/or ``sql``, or ``prediction_log`` (a server's log folder)
-    with an optional window ``since <= time < until`` (Unix seconds). Returns the
-    result and the version checked. Unreadable log files are skipped and listed
-    among the quality findings.
+    with an optional window ``since <= time < until`` (Unix seconds). ``labels``
+    (a data source with the id column and the target) adds the performance check;
+    the id column defaults to the spec's ``data.id_column``. Unreadable log files
+    are skipped and listed among the quality findings.
     """
     if prediction_log is not None and (current is not None or sql is not None):
         raise BadInputError("give either a data source (--current/--sql) or --prediction-log")
@@ -46,16 +158,66 @@ def monitor(
     skipped: list[str] = []
     if prediction_log is not None:
         frame, skipped = _from_log(prediction_log, info.name, since, until)
+        source = f"prediction log {prediction_log}"
     elif current is not None or sql is not None:
         frame = load_frame(current, sql)
+        source = " with ".join(str(s) for s in (current, sql) if s is not None)
     else:
         raise BadInputError(
             "give the current data: --current (a file, folder or builtin:...), "
             "--sql, or --prediction-log"
         )
-    result = check_drift(package.manifest.get("profile", {}), frame)
-    result.quality.extend(skipped)
-    return result, info.version
+    profile = package.manifest.get("profile", {})
+    key = id_column or package.manifest.get("id_column")
+    data = check_drift(profile, frame.drop(columns=[key]) if key in frame.columns else frame)
+    data.quality.extend(skipped)
+    result = MonitorResult(model=info.name, version=info.version, data=data, source=source)
+    result.prediction = _prediction_drift(package, profile, frame, data.quality)
+    if multivariate:
+        if package.reference is None:
+            data.quality.append(
+                "the package stores no reference rows (monitoring.reference_rows: 0, or an "
+                "older package), so the multivariate check did not run"
+            )
+        else:
+            kinds = {c: v.get("kind", "") for c, v in profile["columns"].items()}
+            result.domain = domain_classifier(package.reference, frame, kinds)
+    if labels is not None:
+        if not key:
+            raise BadInputError(
+                "labels are joined to the current rows by an id column; give --id-column "
+                "(the spec has no data.id_column)"
+            )
+        result.performance = check_performance(package, frame, load_frame(labels), id_column=key)
+    return result
+
+
+def record_result(registry: Registry, result: MonitorResult) -> None:
+    """Store ``result.summary()`` on the checked version (the server's drift gauges)."""
+    registry.set_version_tags(
+        result.model, result.version, {DRIFT_TAG: json.dumps(result.summary(), default=str)}
+    )
+
+
+def _prediction_drift(
+    package: ModelPackage, profile: dict[str, Any], frame: pd.DataFrame, quality: list[str]
+) -> ColumnDrift | None:
+    """The current rows' predictions against the test-set predictions at training."""
+    import pandas as pd
+
+    reference = profile.get("prediction")
+    if not reference:
+        return None
+    try:
+        pred, proba = package.predict_encoded(frame)
+    except MlfactoryError as exc:
+        quality.append(f"the model cannot score the current rows, so predictions were not "
+                       f"checked: {exc}")  # fmt: skip
+        return None
+    values = proba[:, 1] if proba is not None and proba.shape[1] == 2 else pred
+    scored = pd.DataFrame({"prediction": values})
+    checked = check_drift({"rows": 0, "columns": {"prediction": reference}}, scored)
+    return checked.columns[0] if checked.columns else None
 
 
 def _from_log(
@@ -70,4 +232,7 @@ def _from_log(
             f"the prediction log {str(folder)!r} has nothing to check for {name!r}: {detail}"
         )
     skipped = [f"prediction log: {p}" for p in problems]
-    return frame, skipped
+    logged = [
+        c for c in frame.columns if c.startswith("_") or c == "prediction" or c.startswith("proba_")
+    ]
+    return frame.drop(columns=logged), skipped

@@ -4,6 +4,8 @@ On disk it is a folder::
 
     manifest.json    task, schema, metrics, profile, lineage (plain JSON)
     pipeline.skops   the fitted scikit-learn pipeline, stored with skops (no pickle)
+    reference.parquet  optional: a seeded sample of training rows (feature columns only)
+                     for the multivariate drift check (``monitoring.reference_rows``)
     digests.json     SHA-256 of every other file, checked before anything is loaded
 
 ``ModelPackage.load`` refuses a folder whose files do not match their digests
@@ -30,6 +32,7 @@ __all__ = ["FORMAT", "ModelPackage", "file_digest", "folder_digest"]
 
 FORMAT = "mlfactory.package/1"
 MANIFEST, PIPELINE, DIGESTS = "manifest.json", "pipeline.skops", "digests.json"
+REFERENCE = "reference.parquet"
 _TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "builtins.", "collections.")
 # functools.partial is stored by HistGradientBoosting; skops lists the function it wraps
 # as a type of its own, which must pass the prefixes above.
@@ -53,6 +56,7 @@ def folder_digest(directory: Path) -> str:
 class ModelPackage:
     manifest: dict[str, Any]
     pipeline: Any  # sklearn Pipeline: ("preprocess", ColumnTransformer), ("model", estimator)
+    reference: pd.DataFrame | None = None  # sample of training rows; None in older packages
 
     @functools.cached_property
     def schema(self) -> Schema:
@@ -112,6 +116,8 @@ class ModelPackage:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / MANIFEST).write_text(json.dumps(self.manifest, indent=1, default=str))
         sio.dump(self.pipeline, directory / PIPELINE)
+        if self.reference is not None:
+            self.reference.to_parquet(directory / REFERENCE, index=False)
         digests = {p.name: file_digest(p) for p in sorted(directory.iterdir()) if p.name != DIGESTS}
         (directory / DIGESTS).write_text(json.dumps(digests, indent=1, sort_keys=True))
         return directory
@@ -139,7 +145,12 @@ class ModelPackage:
                 f"{', '.join(refused)}. It was not made by mlfactory; refusing to load it."
             )
         pipeline = sio.load(directory / PIPELINE, trusted=untrusted)
-        return cls(manifest=manifest, pipeline=pipeline)
+        reference = None
+        if (directory / REFERENCE).exists():
+            import pandas as pd
+
+            reference = pd.read_parquet(directory / REFERENCE)
+        return cls(manifest=manifest, pipeline=pipeline, reference=reference)
 
 
 def verify(directory: Path, expected_digest: str | None = None) -> None:

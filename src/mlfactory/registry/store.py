@@ -40,6 +40,7 @@ __all__ = ["ALIASES", "ModelRef", "Registry", "VersionInfo", "load_model"]
 
 ALIASES = ("champion", "challenger")
 EVENT_PREFIX = "mlfactory.alias_event."
+DRIFT_TAG = "mlfactory.drift"  # the latest monitoring summary of a version (JSON)
 PACKAGE_DIGEST_TAG = "mlfactory.package_sha256"
 PACKAGE_PATH = "data/package"  # where MLflow's save_model puts the package in the model folder
 _REF = re.compile(
@@ -93,6 +94,15 @@ class VersionInfo:
     @property
     def metrics(self) -> dict[str, float]:
         return json.loads(self.tags.get("mlfactory.metrics", "{}"))  # type: ignore[no-any-return]
+
+    @property
+    def drift(self) -> dict[str, Any] | None:
+        """The latest monitoring summary recorded on this version (``DRIFT_TAG``)."""
+        try:
+            value = json.loads(self.tags[DRIFT_TAG])
+        except (KeyError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
 
 
 def _quiet_mlflow() -> None:

@@ -157,6 +157,7 @@ class ModelHost:
             try:
                 info = self.registry.resolve(self.ref)
                 if old is not None and info.version == old.version:
+                    self.metrics.set_drift(self.name, info.version, info.drift)
                     return self._status("unchanged")
                 package, info = self.registry.load(info)
                 served = Served.load(package, self.name, info.version)
@@ -165,6 +166,7 @@ class ModelHost:
             self.current = served
             self.last_error = None
             self.metrics.set_version(self.name, served.version, old.version if old else None)
+            self.metrics.set_drift(self.name, served.version, info.drift)
             log.info("%s: serving version %s", self.ref, served.version)
             return self._status(
                 "swapped" if old else "loaded", previous=old.version if old else None
@@ -293,16 +295,23 @@ class ModelHost:
         # each bad request gets its own error and the good ones are still scored.
         sizes = [len(r.rows) for r in requests]
         valid: list[int] = []  # positions in `requests`
+        # The spec's id column is not a feature; the log keeps it when a request sends it,
+        # so that labels arriving later can be joined to what was predicted.
+        id_column = served.package.manifest.get("id_column") if self.predlog else None
         try:
-            combined = self.validate(_one_frame([r.rows for r in requests]), served)
+            raw = _one_frame([r.rows for r in requests])
+            combined = self.validate(raw, served)
             valid = list(range(len(requests)))
+            id_values = _ids(raw, id_column)
         except (DataError, ValueError, TypeError):
             parts = []
+            ids: list[Any] = []
             for k, request in enumerate(requests):
                 rows = request.rows
                 try:
                     frame = rows.frame() if isinstance(rows, Rows) else rows
                     parts.append(self.validate(frame, served))
+                    ids.append(_ids(frame, id_column))
                     valid.append(k)
                 except DataError as exc:
                     results[indexes[k]] = exc
@@ -311,6 +320,14 @@ class ModelHost:
             if not valid:
                 return
             combined = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+            id_values = None
+            if any(i is not None for i in ids):
+                id_values = np.concatenate(
+                    [
+                        np.full(len(p), None) if i is None else i
+                        for i, p in zip(ids, parts, strict=True)
+                    ]
+                )
         pred, proba = served.predict_conformed(combined)
         if proba is not None and not np.isfinite(proba).all():
             raise ValueError("the model produced non-finite probabilities")
@@ -324,6 +341,8 @@ class ModelHost:
             results[indexes[k]] = scored
             if self.predlog is not None:  # submit never blocks; a full queue drops and counts
                 inputs = combined.iloc[start:end].reset_index(drop=True)
+                if id_values is not None:
+                    inputs.insert(0, str(id_column), id_values[start:end])
                 self.log_predictions(requests[k].request_id, inputs, scored)
             start = end
 
@@ -336,6 +355,13 @@ class ModelHost:
                 inputs=inputs,
                 outputs=scored.frame(),
             )
+
+
+def _ids(frame: pd.DataFrame, id_column: str | None) -> Any:
+    """The id column's values as an object array, or None when it was not sent."""
+    if not id_column or id_column not in frame.columns:
+        return None
+    return frame[id_column].to_numpy(dtype=object)
 
 
 def _one_frame(batch: list[pd.DataFrame | Rows]) -> pd.DataFrame:

@@ -74,6 +74,85 @@ class ServingMetrics:
             registry=r,
         )
 
+        # The latest monitoring check recorded on the served version (mlfactory monitor,
+        # watch or retrain); refreshed on every registry poll, cleared on a swap.
+        self.drift_detected = Gauge(
+            "mlfactory_drift_detected",
+            "1 when the latest check of the served version found drift, else 0.",
+            ["model", "version"],
+            registry=r,
+        )
+        self.drift_share = Gauge(
+            "mlfactory_drift_share",
+            "Share of checked columns that drifted in the latest check.",
+            ["model"],
+            registry=r,
+        )
+        self.drift_effect = Gauge(
+            "mlfactory_drift_effect",
+            "Effect size per column in the latest check (W1/std or Jensen-Shannon).",
+            ["model", "column"],
+            registry=r,
+        )
+        self.drift_threshold = Gauge(
+            "mlfactory_drift_threshold",
+            "The effect above which a column drifts (with a significant test).",
+            ["model", "column"],
+            registry=r,
+        )
+        self.drift_column = Gauge(
+            "mlfactory_drift_column_drifted",
+            "1 for each column that drifted in the latest check.",
+            ["model", "column"],
+            registry=r,
+        )
+        self.drift_domain_auc = Gauge(
+            "mlfactory_drift_domain_auc",
+            "Cross-validated AUC of telling current rows from training rows (0.5: same).",
+            ["model"],
+            registry=r,
+        )
+        self.drift_checked = Gauge(
+            "mlfactory_drift_checked_timestamp_seconds",
+            "When the latest check ran (Unix time).",
+            ["model"],
+            registry=r,
+        )
+        self.drift_rows = Gauge(
+            "mlfactory_drift_current_rows", "Rows in the latest check.", ["model"], registry=r
+        )
+        self._drift_shown: dict[str, tuple[Any, ...]] = {}
+
+    def set_drift(self, model: str, version: str, summary: dict[str, Any] | None) -> None:
+        """Show ``summary`` (``VersionInfo.drift``) for ``model``; None clears it."""
+        if self._drift_shown.get(model) == (version, summary):
+            return
+        for gauge in (self.drift_effect, self.drift_threshold, self.drift_column):
+            for labels in [k for k in _label_sets(gauge) if k[0] == model]:
+                gauge.remove(*labels)
+        for labels in [k for k in _label_sets(self.drift_detected) if k[0] == model]:
+            self.drift_detected.remove(*labels)
+        for gauge in (self.drift_share, self.drift_domain_auc, self.drift_checked, self.drift_rows):
+            with contextlib.suppress(KeyError):
+                gauge.remove(model)
+        self._drift_shown[model] = (version, summary)
+        if not summary:
+            return
+        self.drift_detected.labels(model, version).set(1 if summary.get("drifted") else 0)
+        self.drift_share.labels(model).set(float(summary.get("share") or 0.0))
+        self.drift_checked.labels(model).set(float(summary.get("checked_at") or 0.0))
+        self.drift_rows.labels(model).set(float(summary.get("n_current") or 0))
+        if summary.get("domain_auc") is not None:
+            self.drift_domain_auc.labels(model).set(float(summary["domain_auc"]))
+        columns = dict(summary.get("columns") or {})
+        if summary.get("prediction"):
+            columns["(prediction)"] = [*summary["prediction"][:1], None, summary["prediction"][1]]
+        for column, (effect, threshold, drifted) in columns.items():
+            self.drift_effect.labels(model, column).set(float(effect))
+            if threshold is not None:
+                self.drift_threshold.labels(model, column).set(float(threshold))
+            self.drift_column.labels(model, column).set(1 if drifted else 0)
+
     def set_version(self, model: str, version: str, previous: str | None) -> None:
         if previous is not None and previous != version:
             with contextlib.suppress(KeyError):
@@ -85,3 +164,9 @@ class ServingMetrics:
 
         body: Any = generate_latest(self.registry)
         return bytes(body), CONTENT_TYPE_LATEST
+
+
+def _label_sets(gauge: Any) -> list[tuple[str, ...]]:
+    """The label values a labelled metric has children for."""
+    with gauge._lock:
+        return list(gauge._metrics)

@@ -48,6 +48,7 @@ class ServingConfig:
     max_rows: int = 10_000
     api_token: str | None = None  # default: $MLFACTORY_API_TOKEN
     prediction_log: Path | None = None  # folder for the Parquet prediction log; None = off
+    log_seconds: float = 300.0  # the log's rows reach a file within this many seconds
     protocols: tuple[str, ...] = ("mlfactory", "mlflow", "v2")
     canary_percent: float = 0.0  # share of requests the `challenger` alias answers
     shadow: bool = False  # the `challenger` also scores every request, for the log only
@@ -87,7 +88,7 @@ class Server:
         if config.prediction_log is not None:
             from mlfactory.serving.predlog import PredictionLog
 
-            self.predlog = PredictionLog(config.prediction_log)
+            self.predlog = PredictionLog(config.prediction_log, rotate_seconds=config.log_seconds)
             log_ = self.predlog
             self.metrics.predlog_dropped.set_function(lambda: log_.dropped_rows)
         self.hosts = {

