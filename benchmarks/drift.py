@@ -155,14 +155,20 @@ def header(evidently: Path | None) -> list[str]:
         return done.stdout.strip()
 
     versions = ", ".join(f"{n} {metadata.version(n)}" for n in SHARED_PACKAGES)
+    source = Path(mlfactory.__file__).parent
+    local = source.is_relative_to(ROOT)  # else e.g. a clean export on PYTHONPATH
     lines = [
         f"date: {subprocess.run(['date'], capture_output=True, text=True).stdout.strip()}",
         f"machine: {os.cpu_count()} cores, load average "
         + " ".join(f"{x:.2f}" for x in os.getloadavg()),
         f"python {platform.python_version()}; {versions}",
-        f"mlfactory {metadata.version('mlfactory')} from {Path(mlfactory.__file__).parent}; "
+        f"mlfactory {metadata.version('mlfactory')} imported from {source}; "
         f"repo HEAD {git('rev-parse', '--short', 'HEAD')}"
-        + (" (src/ has uncommitted changes)" if git("status", "--porcelain", "src") else ""),
+        + (
+            " (src/ has uncommitted changes)"
+            if local and git("status", "--porcelain", "src")
+            else ""
+        ),
     ]
     if evidently is not None:
         probe = [str(evidently), "-c", "import evidently; print(evidently.__version__)"]
@@ -366,7 +372,7 @@ def print_size(found: dict[str, Any], kinds_: dict[str, list[str]]) -> None:
             ]
         )
     flagged = [c for c, (_, p) in plain.items() if p < ALPHA]
-    plain_row = ["plain K-S / chi-square, p < 0.05", *[""] * 7, len(flagged), " ".join(flagged)]
+    plain_row = ["plain K-S / chi-square, p < 0.05", *[""] * 6, len(flagged), " ".join(flagged)]
     rows.append(plain_row)
     head = [
         "tool",

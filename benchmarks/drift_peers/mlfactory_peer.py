@@ -6,18 +6,21 @@
   was stored at training (here: a JSON file), so only the current rows are read,
   checked and reported.
 
-Every library is imported before the clock starts (``check_drift`` imports
-``scipy.stats`` on first use, so it is imported here first, as Evidently's import
-already did on its side). Prints one JSON object: seconds per step (reading the
-Parquet files is reported apart), peak RSS (``ru_maxrss``) and the RSS once the
-frames are loaded, the report's size (``None`` while
-``mlfactory.monitoring.write_report`` does not exist yet), the dataset verdict and
-every column's test, effect, threshold, adjusted p-value and verdict.
+Every library is imported before the clock starts: ``check_drift`` and the
+report's plots import ``scipy.stats`` and matplotlib on first use, so they are
+imported here first, as importing Evidently already did for its own libraries.
+
+Prints one JSON object: seconds per step (reading the Parquet files is reported
+apart), peak RSS (``ru_maxrss``) and the RSS once the frames are loaded, the
+report's size (``None`` while ``mlfactory.monitoring.write_report`` does not exist
+yet), the dataset verdict and every column's test, effect, threshold, adjusted
+p-value and verdict.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -25,7 +28,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import scipy.stats  # noqa: F401  check_drift imports it on first use; Evidently's peer has it loaded
+import scipy.stats  # noqa: F401  imported on first use by check_drift
+
+with contextlib.suppress(ImportError):  # imported on first use by write_report's plots
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
 
 from mlfactory.data.profile import profile_frame
 from mlfactory.data.schema import Schema
