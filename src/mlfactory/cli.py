@@ -328,10 +328,13 @@ def retrain(
 
     source = Source(current=current, sql=sql, prediction_log=prediction_log, hours=hours)
     outcome = run(spec, when=when, source=source, progress=not quiet)
-    if outcome.check is not None:
-        _print_monitor(outcome.check, f"champion v{outcome.champion}")
     verb = "retraining" if outcome.retrained else "no retraining"
-    out.print(f"[bold]{verb}[/]: {outcome.reason}", highlight=False)
+    if outcome.check is not None:
+        _print_monitor(outcome.check, f"{outcome.check.model}@champion")
+        if outcome.retrained:
+            out.print(f"[bold]{verb}[/]: champion version {outcome.champion} drifted (above)")
+    if outcome.check is None or not outcome.retrained:
+        out.print(f"[bold]{verb}[/]: {outcome.reason}", highlight=False)
     if outcome.trained is None:
         return 0
     _print_result(outcome.trained)
@@ -413,18 +416,18 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
         title=f"{model} (version {result.version}): {result.data.n_current:,} current rows vs "
         f"{result.data.n_reference:,} reference rows"
     )
-    for column in ("column", "kind", "effect", "threshold", "p (BH)", "drift", "detail"):
-        table.add_column(column)
+    for column in ("column", "kind", "effect", "limit", "p (BH)", "drift", "change"):
+        table.add_column(column, overflow="fold")
     shown = result.data.columns + ([result.prediction] if result.prediction else [])
     for c in shown:
         table.add_row(
             c.column,
-            c.kind,
-            f"{c.effect:.4f}",
+            c.kind[:3] + ".",
+            f"{c.effect:.3g}",
             f"{c.threshold:g}",
-            "" if c.p_value is None else f"{c.p_value:.2g}",
+            "" if c.p_value is None else f"{c.p_value:.1g}",
             "[red]yes[/]" if c.drifted else "no",
-            c.detail,
+            c.detail.split(";")[0],  # the whole detail is in --json and --report
         )
     out.print(table)
     if result.domain is not None:

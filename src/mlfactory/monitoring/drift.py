@@ -288,7 +288,7 @@ def _categorical(
         quality.append(
             f"column {name!r}: {len(unseen)} categor{'y' if len(unseen) == 1 else 'ies'} not "
             f"seen in training ({', '.join(map(repr, unseen.index[:5]))}) in "
-            f"{unseen.sum() / len(values):.1%} of rows"
+            f"{_percent(unseen.sum() / len(values))} of rows"
         )
     ref_counts = np.array([*top.values(), other], dtype=float)
     cur_counts = np.array([*(int(counts.get(c, 0)) for c in top), counts[~known].sum()], float)
@@ -378,6 +378,10 @@ def _benjamini_hochberg(p_values: list[float | None]) -> list[float | None]:
         running = min(running, p * len(tested) / rank)
         out[i] = running
     return out
+
+
+def _percent(share: float) -> str:
+    return "<0.1%" if 0 < share < 0.001 else f"{share:.1%}"
 
 
 def _suggest(name: str, options: list[Any]) -> str:
