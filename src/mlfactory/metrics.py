@@ -118,12 +118,16 @@ def _brier(y: Array, pred: Array, proba: Array | None, w: Array) -> Array:
 
 def _grouped(score: Array, y: Array, w: Array, descending: bool) -> tuple[Array, Array]:
     """Positive and negative weight per distinct score, in score order."""
-    order = np.argsort(-score if descending else score, kind="mergesort")
-    s = score[order]
+    if np.all(score[1:] >= score[:-1]):  # already sorted (bootstrap_intervals sorts once)
+        order = np.arange(len(score))[::-1] if descending else None
+    else:
+        order = np.argsort(-score if descending else score, kind="mergesort")
+    s = score if order is None else score[order]
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    ws, ys = w[:, order], y[order].astype(float)
+    ws = w if order is None else w[:, order]
+    ys = (y if order is None else y[order]).astype(float)
     pos = np.add.reduceat(ws * ys, starts, axis=1)
-    neg = np.add.reduceat(ws * (1 - ys), starts, axis=1)
+    neg = np.add.reduceat(ws, starts, axis=1) - pos
     return pos, neg
 
 
@@ -227,6 +231,10 @@ def bootstrap_intervals(
     level: float = 0.95,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals of several metrics over the same resampled rows."""
+    if proba is not None and proba.shape[1] == 2:
+        # The AUCs group rows by score; sorted once here, no resample has to reorder.
+        order = np.argsort(proba[:, 1], kind="mergesort")
+        y, pred, proba = np.asarray(y)[order], np.asarray(pred)[order], proba[order]
     scores: dict[str, list[Array]] = {m.name: [] for m in metrics}
     for w in _weight_blocks(len(y), rounds, seed):
         for m in metrics:
