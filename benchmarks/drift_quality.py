@@ -15,16 +15,16 @@ stores), then ``check_drift`` of the current side; a no-drift split is a false
 alarm when ``result.drifted``. Injected shifts, on the current side of the same
 splits, against the same profile: ``distance`` and ``dep_delay`` + 0.1 x the
 reference standard deviation; 5% of all current rows relabelled into the most
-frequent ``origin`` (EWR) or ``carrier`` (UA) of the reference, from rows of other
-categories (a 5-point share change). A shift is detected when ``result.drifted``;
-the table also shows how often the shifted column itself was flagged and how often
-any other column was flagged too.
+frequent ``origin`` (mostly EWR) or ``carrier`` (mostly UA; B6 and EV are close) of
+the reference, from rows of other categories (a 5-point share change). A shift is
+detected when ``result.drifted``; the table also shows how often the shifted column
+itself was flagged and how often any other column was flagged too.
 
 Evidently 0.7.23 ``Report([DataDriftPreset()])``, in ``benchmarks/.venv-evidently``,
 on the very same splits (rebuilt from the split numbers in its own process,
 ``evidently_peer.py splits``). Its dataset verdict is the preset's: drift when at
 least half of the columns drift; "any column" is shown too, as that is when
-mlfactory alarms. An Evidently report on 1M vs 1M rows takes ~30-45 s here, so at
+mlfactory alarms. An Evidently report on 1M vs 1M rows takes ~25-45 s here, so at
 n >= 1M it runs ``--evidently-large-splits`` no-drift splits (default 20) and no
 shifts; below 1M it runs every no-drift split and ``--evidently-shift-splits`` per
 shift (default 20). It runs in one process beside mlfactory's loop (two cores), so
