@@ -8,18 +8,22 @@ effect threshold decides. The false-alarm rate therefore stays near ``alpha`` (f
 the whole dataset) at any sample size.
 
 - numeric: two-sample chi-square on the reference bins (plus below/above-range
-  bins), adjacent bins merged to an expected count of 20 (at 5 the upper tail of
-  the chi-square approximation is too light and small samples alarm); effect =
+  bins), adjacent bins merged to an expected count of 40 (below that, the
+  chi-square approximation's tail is too light and 1k-row samples alarm more
+  often than the nominal rate); effect =
   Wasserstein-1 distance between the binned distributions / the reference std.
   The profile's ``bins`` (see ``reference_profile``) are used when present, else
   its 20 equal-width ``histogram`` bins.
 - categorical: two-sample chi-square on the stored categories plus ``other``, small
   cells pooled; effect = Jensen-Shannon distance (base 2) over those same cells (per
   category, a thousand rare categories and a thousand rows would differ by chance
-  alone, and the distance with them). When the profile kept only the top 1000
-  categories, those near the cut-off are pooled into ``other`` (they were chosen
-  on the reference rows, so their counts are biased upwards); a column whose
-  current values are mostly not among them is a quality finding.
+  alone, and the distance with them). Rare categories (under 40 training rows, or
+  near the cut-off when the profile kept only the top 1000) are pooled into
+  ``other`` with every unseen value: which rare values a sample holds is chance,
+  and the counts of those it holds are biased upwards. When every category was
+  stored, the pool also gets the Good-Turing estimate of the unseen mass (the
+  training singletons). New categories beyond that estimate, and current values
+  mostly outside a stored top, are quality findings.
 
 Missing-rate jumps, unseen categories, out-of-range values and unusable columns
 are data-quality findings (``DriftResult.quality``), never drift. A check that
@@ -55,7 +59,7 @@ __all__ = [
 ALPHA = 0.05
 THRESHOLDS = {"numeric": 0.05, "categorical": 0.03}  # W1 / std; Jensen-Shannon distance
 MIN_ROWS = 20
-MIN_EXPECTED = 20.0
+MIN_EXPECTED = 40.0
 PLOTTED_CATEGORIES = 20  # categories kept in ColumnDrift.distribution; the rest are "(other)"
 
 
@@ -265,32 +269,44 @@ def _numeric(
 def _categorical(
     name: str, ref: dict[str, Any], values: pd.Series, threshold: float, quality: list[str]
 ) -> tuple[ColumnDrift | None, float | None]:
-    top: dict[str, int] = ref.get("top") or {}
+    stored: dict[str, int] = ref.get("top") or {}
     other = int(ref.get("other", 0))
     counts = values.value_counts()
-    known = counts.index.isin(list(top))
-    if other and top:
-        # The stored top categories were chosen on the reference rows, so counts near
-        # the cut-off are inflated by chance; pool those into "other".
-        stored = sum(top.values()) / (sum(top.values()) + other)
-        now = float(counts[known].sum() / len(values))
-        if now < stored / 2:
+    n_ref = sum(stored.values()) + other
+    if other and stored:
+        share = sum(stored.values()) / n_ref
+        now = float(counts[counts.index.isin(list(stored))].sum() / len(values))
+        if now < share / 2:
             quality.append(
-                f"column {name!r}: {now:.1%} of current values are among the {len(top)} most "
-                f"common in training ({stored:.1%} of training values): mostly new values"
+                f"column {name!r}: {now:.1%} of current values are among the {len(stored)} most "
+                f"common in training ({share:.1%} of training values): mostly new values"
             )
-        cut = min(top.values())
-        top = {c: k for c, k in top.items() if k > cut + 4 * math.sqrt(cut)}
-        other += sum((ref.get("top") or {}).values()) - sum(top.values())
-        known = counts.index.isin(list(top))
-    if not ref.get("other") and not known.all():
-        unseen = counts[~known]
+    # Rare categories (fewer than MIN_EXPECTED training rows, or near the cut-off of the
+    # stored top) are pooled into "other", with every value never seen in training: which
+    # rare values a sample holds is chance, and the stored counts of those that made it
+    # are inflated. When every category was stored, the pool also gets the Good-Turing
+    # estimate of the mass of values the training sample never saw: its singletons.
+    floor = min(stored.values()) if other and stored else 0
+    cut = max(floor + 4 * math.sqrt(max(floor, 1)), MIN_EXPECTED)
+    top = {c: k for c, k in stored.items() if k > cut}
+    singletons = sum(1 for k in stored.values() if k == 1) if not other else 0
+    pooled = other + sum(k for k in stored.values() if k <= cut) + singletons
+    known = counts.index.isin(list(top))
+    unseen = counts[~counts.index.isin(list(stored))]
+    expected_new = singletons / n_ref
+    new_share = float(unseen.sum() / len(values))
+    doubletons = sum(1 for k in stored.values() if k == 2) if not other else 0
+    spread = (
+        expected_new * (1 - expected_new) / len(values) + (singletons + 2 * doubletons) / n_ref**2
+    )
+    margin = 3 * math.sqrt(max(spread, 1e-12))  # sampling of the current rows and of N1
+    if not other and len(unseen) and new_share > expected_new + margin:
         quality.append(
             f"column {name!r}: {len(unseen)} categor{'y' if len(unseen) == 1 else 'ies'} not "
             f"seen in training ({', '.join(map(repr, unseen.index[:5]))}) in "
-            f"{_percent(unseen.sum() / len(values))} of rows"
+            f"{_percent(new_share)} of rows"
         )
-    ref_counts = np.array([*top.values(), other], dtype=float)
+    ref_counts = np.array([*top.values(), pooled], dtype=float)
     cur_counts = np.array([*(int(counts.get(c, 0)) for c in top), counts[~known].sum()], float)
     statistic, p, cells = _chi2(ref_counts, cur_counts, ordered=False)
     ref_p, cur_p = ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum()
@@ -329,7 +345,7 @@ def _missing_finding(name: str, ref: dict[str, Any], values: pd.Series) -> list[
 def _chi2(
     reference: Any, current: Any, *, ordered: bool
 ) -> tuple[float, float | None, list[list[int]]]:
-    """Two-sample chi-square; cells merged until the expected current count is >= 20.
+    """Two-sample chi-square; cells merged until the expected current count is >= 40.
 
     Cells are merged by what the reference alone expects: merging by counts that
     include the current rows would make the grouping depend on the data under test,
