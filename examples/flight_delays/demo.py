@@ -61,6 +61,7 @@ def main() -> int:
     print(
         "browse runs and versions:       .venv/bin/mlfactory ui   (then open http://127.0.0.1:5000)"
     )
+    print("next, the monitoring loop:      make demo-loop   (drift, retrain, hot swap; ~3 min)")
     return 0
 
 
