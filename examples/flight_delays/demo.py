@@ -61,7 +61,7 @@ def main() -> int:
     print(
         "browse runs and versions:       .venv/bin/mlfactory ui   (then open http://127.0.0.1:5000)"
     )
-    print("next, the monitoring loop:      make demo-loop   (drift, retrain, hot swap; ~3 min)")
+    print("next, the monitoring loop:      make demo-loop   (drift, retrain, hot swap; ~1 min)")
     return 0
 
 
