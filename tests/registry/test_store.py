@@ -99,3 +99,28 @@ def test_mlflow_tracking_uri_points_the_registry_elsewhere(
     assert registry.tracking_uri == uri and not registry.embedded
     assert registry.load("mroz@champion")[1].version == "1"
     assert not (tmp_path / ".mlfactory" / "mlflow.db").exists()
+
+
+def test_new_stores_start_from_a_cached_empty_store_and_never_clobber_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = Registry(path=tmp_path / "one")
+    assert first.list_models() == []
+    assert list((tmp_path / "cache" / "mlfactory").glob("mlflow-*-empty.db"))
+
+    # two processes' worth of registries opening one new folder at once: one store, both work
+    registries = [Registry(path=tmp_path / "two") for _ in range(4)]
+    threads = [threading.Thread(target=lambda r=r: r.list_models()) for r in registries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    train(parse_spec(mroz_spec(search={"trials": 1})), registry=registries[0], progress=False)
+    assert [m["name"] for m in registries[3].list_models()] == ["mroz"]
+    assert not [p for p in (tmp_path / "two").iterdir() if p.name.startswith(".mlflow.db")]
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "one" / "mlflow.db"))  # not a folder
+    assert Registry(path=tmp_path / "three").list_models() == []

@@ -123,6 +123,44 @@ def _requirements(package: ModelPackage) -> list[str]:
     return pins
 
 
+def _seed_store(db: Path) -> None:
+    """Start a new embedded store from a copy of an empty one, made once per MLflow version.
+
+    MLflow builds a new SQLite store by running its schema migrations, ~1.2 s every
+    time; the empty result is cached under ``$XDG_CACHE_HOME/mlfactory`` and copied.
+    ``os.link`` puts the copy in place only if no store appeared meanwhile (two
+    trainings starting at once). Any failure leaves the folder to MLflow's own path.
+    """
+    import sqlite3
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlfactory"
+    template = cache / f"mlflow-{mlflow.__version__}-empty.db"
+    staged = db.with_name(f".{db.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        if not template.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            fresh = template.with_name(f".{template.name}.{os.getpid()}")
+            uri = f"sqlite:///{fresh}"
+            MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments(max_results=1)
+            os.replace(fresh, template)
+        shutil.copyfile(template, staged)
+        with contextlib.closing(sqlite3.connect(staged)) as conn, conn:
+            # where MLflow would have put the unused Default experiment had it made the store
+            default = str(Path.cwd() / "mlruns" / "0")
+            conn.execute(
+                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", (default,)
+            )
+        with contextlib.suppress(FileExistsError):
+            os.link(staged, db)
+    except (OSError, sqlite3.Error):
+        pass  # read-only cache, full disk...: MLflow creates the store itself
+    finally:
+        staged.unlink(missing_ok=True)
+
+
 class Registry:
     """Runs, versions, aliases and packages in one MLflow store."""
 
@@ -161,6 +199,7 @@ class Registry:
 
                 if self.embedded and not (self.path / "mlflow.db").exists():
                     self.ensure_writable()
+                    _seed_store(self.path / "mlflow.db")
                 try:
                     client = MlflowClient(
                         tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
