@@ -113,11 +113,15 @@ def test_new_stores_start_from_a_cached_empty_store_and_never_clobber_one(
 
     # two processes' worth of registries opening one new folder at once: one store, both work
     registries = [Registry(path=tmp_path / "two") for _ in range(4)]
-    threads = [threading.Thread(target=lambda r=r: r.list_models()) for r in registries]
+    listed: list[object] = []
+    threads = [
+        threading.Thread(target=lambda r=r: listed.append(r.list_models())) for r in registries
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert listed == [[]] * len(registries)  # every one opened the store, none failed
     train(parse_spec(mroz_spec(search={"trials": 1})), registry=registries[0], progress=False)
     assert [m["name"] for m in registries[3].list_models()] == ["mroz"]
     assert not [p for p in (tmp_path / "two").iterdir() if p.name.startswith(".mlflow.db")]

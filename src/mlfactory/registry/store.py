@@ -180,7 +180,7 @@ class Registry:
             return
         try:
             (self.path / "artifacts").mkdir(parents=True, exist_ok=True)
-            probe = self.path / f".write-test-{os.getpid()}"
+            probe = self.path / f".write-test-{os.getpid()}-{threading.get_ident()}"
             probe.write_text("ok")
             probe.unlink()
         except OSError as exc:
