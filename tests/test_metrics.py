@@ -36,6 +36,26 @@ def test_binary_metrics_match_scikit_learn() -> None:
     assert ours["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
 
 
+@pytest.mark.parametrize("ties", [True, False])
+def test_resampled_aucs_match_scikit_learn_with_sample_weights(ties: bool) -> None:
+    """Each bootstrap row of counts scores like scikit-learn with those sample weights."""
+    y = rng.integers(0, 2, 3000)
+    score = np.clip(0.3 * y + rng.normal(0.35, 0.25, len(y)), 0, 1)
+    score = np.round(score, 2) if ties else score
+    order = np.argsort(score, kind="mergesort")  # the bootstrap's sorted fast path too
+    counts = rng.poisson(1.0, size=(4, len(y))).astype(float)
+    for idx in (np.arange(len(y)), order):
+        proba = np.column_stack([1 - score[idx], score[idx]])
+        w = counts[:, idx]
+        roc = METRICS["roc_auc"].weighted(y[idx], y[idx], proba, w)
+        ap = METRICS["pr_auc"].weighted(y[idx], y[idx], proba, w)
+        for k in range(len(w)):
+            expected_roc = skm.roc_auc_score(y[idx], score[idx], sample_weight=w[k])
+            expected_ap = skm.average_precision_score(y[idx], score[idx], sample_weight=w[k])
+            assert roc[k] == pytest.approx(expected_roc, abs=1e-12)
+            assert ap[k] == pytest.approx(expected_ap, abs=1e-12)
+
+
 def test_multiclass_metrics_match_scikit_learn() -> None:
     n, k = 1500, 3
     y = rng.integers(0, k, n)

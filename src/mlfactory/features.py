@@ -71,11 +71,18 @@ def build_preprocessor(schema: Schema, style: Style) -> Any:
         if numeric:
             steps.append(("num", "passthrough", numeric))
         if categorical:
+            # Counting categories for the cap costs a Python loop over every row; the
+            # schema already says whether any column has more (it keeps up to 1000).
+            capped = any(
+                c.categories is None or len(c.categories) > MAX_CATEGORIES
+                for c in schema.columns
+                if c.kind == "categorical"
+            )
             encoder = OrdinalEncoder(
                 handle_unknown="use_encoded_value",
                 unknown_value=np.nan,
                 encoded_missing_value=np.nan,
-                max_categories=MAX_CATEGORIES,
+                max_categories=MAX_CATEGORIES if capped else None,
             )
             steps.append(("cat", encoder, categorical))
     else:

@@ -116,23 +116,22 @@ def _brier(y: Array, pred: Array, proba: Array | None, w: Array) -> Array:
     return _mean((proba[:, 1] - y) ** 2, w)
 
 
-def _grouped(score: Array, y: Array, w: Array, descending: bool) -> tuple[Array, Array]:
-    """Positive and negative weight per distinct score, in score order."""
+def _grouped(score: Array, y: Array, w: Array) -> tuple[Array, Array]:
+    """Positive and negative weight per distinct score, in ascending score order."""
     if np.all(score[1:] >= score[:-1]):  # already sorted (bootstrap_intervals sorts once)
-        order = np.arange(len(score))[::-1] if descending else None
+        s, ws, ys = score, w, y.astype(float)
     else:
-        order = np.argsort(-score if descending else score, kind="mergesort")
-    s = score if order is None else score[order]
+        order = np.argsort(score, kind="mergesort")
+        s, ws, ys = score[order], w[:, order], y[order].astype(float)
+    pos = ws * ys
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    ws = w if order is None else w[:, order]
-    ys = (y if order is None else y[order]).astype(float)
-    pos = np.add.reduceat(ws * ys, starts, axis=1)
-    neg = np.add.reduceat(ws, starts, axis=1) - pos
-    return pos, neg
+    if len(starts) < len(s):  # ties: one cell per distinct score
+        pos, ws = np.add.reduceat(pos, starts, axis=1), np.add.reduceat(ws, starts, axis=1)
+    return pos, ws - pos
 
 
 def _binary_auc(score: Array, y: Array, w: Array) -> Array:
-    pos, neg = _grouped(score, y, w, descending=False)
+    pos, neg = _grouped(score, y, w)
     below = np.cumsum(neg, axis=1) - neg
     total = pos.sum(axis=1) * neg.sum(axis=1)
     auc = (pos * (below + 0.5 * neg)).sum(axis=1)
@@ -149,8 +148,10 @@ def _roc_auc(y: Array, pred: Array, proba: Array | None, w: Array) -> Array:
 
 def _pr_auc(y: Array, pred: Array, proba: Array | None, w: Array) -> Array:
     assert proba is not None
-    pos, neg = _grouped(proba[:, 1], y, w, descending=True)
-    tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+    pos, neg = _grouped(proba[:, 1], y, w)
+    # Weights are counts, so these sums are exact: rows scored at or above each score.
+    tp = pos.sum(axis=1, keepdims=True) - np.cumsum(pos, axis=1) + pos
+    fp = neg.sum(axis=1, keepdims=True) - np.cumsum(neg, axis=1) + neg
     precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
     total = pos.sum(axis=1)
     ap = (pos * precision).sum(axis=1)

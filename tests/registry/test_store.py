@@ -88,6 +88,36 @@ def test_a_file_added_to_the_package_is_refused(registry: Registry, tmp_path: Pa
     assert registry.load("mroz/2")[1].version == "2"
 
 
+def test_model_folders_match_what_mlflow_save_model_writes(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """Our writer skips save_model's slow pin check; the files must stay MLflow's own."""
+    import mlflow.pyfunc
+    import yaml
+
+    package, _ = registry.load("mroz@champion")
+    ours = Registry.write_mlflow_model(package, tmp_path / "ours")
+    package.save(tmp_path / "package")
+    pins = (ours / "requirements.txt").read_text().splitlines()
+    mlflow.pyfunc.save_model(
+        path=str(tmp_path / "theirs"),
+        loader_module="mlfactory.registry.pyfunc",
+        data_path=str(tmp_path / "package"),
+        pip_requirements=pins,
+    )
+    theirs = tmp_path / "theirs"
+    assert pins[0].startswith("mlflow==") and any(p.startswith("mlfactory==") for p in pins)
+    for name in ("requirements.txt", "python_env.yaml", "conda.yaml"):
+        assert (ours / name).read_text().strip() == (theirs / name).read_text().strip(), name
+    mlmodel, reference = (yaml.safe_load((d / "MLmodel").read_text()) for d in (ours, theirs))
+    assert mlmodel["flavors"] == reference["flavors"]
+    assert mlmodel.keys() == reference.keys()
+    assert mlmodel["model_size_bytes"] == reference["model_size_bytes"]
+    loaded = mlflow.pyfunc.load_model(str(ours))
+    assert mlflow.pyfunc.get_model_dependencies(str(ours)).endswith("requirements.txt")
+    assert len(loaded.predict(package.reference.head(3))) == 3
+
+
 def test_mlflow_tracking_uri_points_the_registry_elsewhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,6 +20,10 @@ def test_time_split_trains_on_the_past_and_tests_on_the_future() -> None:
     assert time[split.train].max() < time[split.validation].min()
     assert time[split.validation].max() < time[split.test].min()
     assert len(split.test) == round(len(y) * 0.2)
+    assert split.boundaries == (
+        f"{time[split.validation].min()} 00:00:00",
+        f"{time[split.test].min()} 00:00:00",
+    )
     assert sorted(np.concatenate([split.train, split.validation, split.test])) == list(
         range(len(y))
     )

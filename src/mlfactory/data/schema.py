@@ -282,7 +282,7 @@ def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: str) -> Training
                 f"data.time_column {spec.time_column!r} holds no readable dates "
                 f"(first value: {kept[spec.time_column].iloc[0]!r})"
             )
-        time = parsed.to_numpy()
+        time = parsed.dt.tz_localize(None).to_numpy()  # datetime64 in UTC; NaT sorts last
     if task == "classification":
         assert classes is not None
         lookup = {c: i for i, c in enumerate(classes)}

@@ -42,7 +42,7 @@ ALIASES = ("champion", "challenger")
 EVENT_PREFIX = "mlfactory.alias_event."
 DRIFT_TAG = "mlfactory.drift"  # the latest monitoring summary of a version (JSON)
 PACKAGE_DIGEST_TAG = "mlfactory.package_sha256"
-PACKAGE_PATH = "data/package"  # where MLflow's save_model puts the package in the model folder
+PACKAGE_PATH = "data/package"  # where the package sits in the MLflow model folder
 _REF = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))?$"
 )
@@ -112,15 +112,51 @@ def _quiet_mlflow() -> None:
 
 
 def _requirements(package: ModelPackage) -> list[str]:
+    """Exact pins of what loading the package imports, MLflow first (as save_model puts it)."""
     from importlib import metadata
 
     pins = []
-    for name in ("mlfactory", "scikit-learn", "lightgbm", "skops", "pandas", "numpy"):
+    for name in ("mlflow", "mlfactory", "scikit-learn", "lightgbm", "skops", "pandas", "numpy"):
         try:
             pins.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             continue
     return pins
+
+
+_CONDA_FILE, _PYTHON_ENV_FILE = "conda.yaml", "python_env.yaml"
+
+
+def _write_environment(directory: Path, pins: list[str]) -> None:
+    """requirements.txt, python_env.yaml and conda.yaml in MLflow's formats."""
+    import platform
+    from importlib import metadata
+
+    import yaml
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    python, pip, setuptools = platform.python_version(), version("pip"), version("setuptools")
+    build = [f"pip=={pip}" if pip else "pip"]
+    build += [f"setuptools=={setuptools}" if setuptools else "setuptools", "wheel"]
+    conda = {
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={python}", f"pip<={pip}" if pip else "pip", {"pip": pins}],
+        "name": "mlflow-env",
+    }
+    python_env = {
+        "python": python,
+        "build_dependencies": build,
+        "dependencies": ["-r requirements.txt"],
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "requirements.txt").write_text("\n".join(pins))
+    (directory / _PYTHON_ENV_FILE).write_text(yaml.safe_dump(python_env, sort_keys=False))
+    (directory / _CONDA_FILE).write_text(yaml.safe_dump(conda, default_flow_style=False))
 
 
 def _seed_store(db: Path) -> None:
@@ -285,18 +321,31 @@ class Registry:
 
     @staticmethod
     def write_mlflow_model(package: ModelPackage, directory: Path) -> Path:
-        """Save ``package`` as an MLflow model folder (pyfunc flavor, no pickle)."""
+        """Save ``package`` as an MLflow model folder (pyfunc flavor, no pickle).
+
+        The same files ``mlflow.pyfunc.save_model`` writes, made through MLflow's
+        ``Model`` and ``pyfunc.add_to_model``: save_model would also check every
+        pin against the installed packages (a ~0.5 s scan of all of them), and
+        these pins are the installed versions.
+        """
         _quiet_mlflow()
         import mlflow.pyfunc
+        from mlflow.models import Model
 
-        with tempfile.TemporaryDirectory(prefix="mlfactory-pkg-") as tmp:
-            package_dir = package.save(Path(tmp) / "package")
-            mlflow.pyfunc.save_model(
-                path=str(directory),
-                loader_module="mlfactory.registry.pyfunc",
-                data_path=str(package_dir),
-                pip_requirements=_requirements(package),
-            )
+        package.save(directory / PACKAGE_PATH)
+        model = Model()
+        model.model_size_bytes = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+        _write_environment(directory, _requirements(package))
+        mlflow.pyfunc.add_to_model(
+            model,
+            loader_module="mlfactory.registry.pyfunc",
+            data=PACKAGE_PATH,
+            conda_env=_CONDA_FILE,
+            python_env=_PYTHON_ENV_FILE,
+            streamable=False,
+        )
+        model.flavors[mlflow.pyfunc.FLAVOR_NAME]["code"] = None  # as save_model records it
+        model.save(str(directory / "MLmodel"))
         return directory
 
     def log_report(self, run_id: str, report: Path) -> None:

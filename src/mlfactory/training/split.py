@@ -23,6 +23,11 @@ class Split:
     boundaries: tuple[str, str] | None = None  # first validation / first test timestamp
 
 
+def _stamp(value: Any) -> str:
+    """A split boundary as ``YYYY-MM-DD HH:MM:SS`` (UTC)."""
+    return str(np.datetime_as_string(np.datetime64(value, "s"))).replace("T", " ")
+
+
 def split_rows(
     y: np.ndarray[Any, Any],
     *,
@@ -44,7 +49,7 @@ def split_rows(
     if time is not None:
         order = np.argsort(time, kind="stable")
         train, val, test = np.split(order, [n - n_test - n_val, n - n_test])
-        stamps = (str(time[val[0]])[:19], str(time[test[0]])[:19])
+        stamps = (_stamp(time[val[0]]), _stamp(time[test[0]]))
         return Split(train, val, test, "time", stamps)
     from sklearn.model_selection import train_test_split
 
