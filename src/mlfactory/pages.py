@@ -2,23 +2,21 @@
 
 A page loads nothing from the network and runs no script: ``page`` lays out a
 title, a header, a table of contents and the sections with the shared CSS;
-``figure`` draws a matplotlib figure in the house style (Agg renderer) and
-inlines it as a base64 PNG; ``escape`` HTML-escapes any value, which every piece
-of text must go through.
+``figure`` inlines a chart (``mlfactory.charts``) as an ``<svg>`` element with
+its caption; ``escape`` HTML-escapes any value, which every piece of text must
+go through.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    from mlfactory.charts import Chart
 
-__all__ = ["BASE_CSS", "escape", "figure", "new_figure", "page"]
+__all__ = ["BASE_CSS", "escape", "figure", "page"]
 
 BASE_CSS = """
 :root{--ok:#1a7f37;--bad:#cf222e;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--blue:#0969da}
@@ -39,7 +37,7 @@ thead th{background:var(--bg);white-space:nowrap}
 .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap} .nw{white-space:nowrap}
 code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-word}
 figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:10px}
-figure img{display:block;max-width:100%;height:auto;margin:0 auto}
+figure svg{display:block;height:auto;margin:0 auto}
 figcaption{font-size:12.5px;margin-top:6px}
 .grid figure.span{grid-column:1/-1}
 footer{margin-top:40px;font-size:12px}
@@ -75,47 +73,19 @@ def page(
 
 
 def figure(
-    title: str, caption: str, draw: Callable[[], Figure | None], *, always: bool = False
+    title: str, caption: str, draw: Callable[[], Chart | None], *, always: bool = False
 ) -> str:
-    """The drawn figure as an <img> with its caption.
+    """The drawn chart as an inline <svg> with its caption.
 
     When ``draw`` returns None there is nothing to show: "" by default, or only
-    the caption with ``always``. A figure wider than 7 inches spans the grid.
+    the caption with ``always``. A wide chart spans the grid.
     """
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    with matplotlib.rc_context(
-        {
-            "font.size": 9,
-            "legend.fontsize": 8,
-            "legend.frameon": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "text.parse_math": False,  # a "$" in a column name is text, not TeX
-        }
-    ):
-        fig = draw()
-        image, span = "", ""
-        if fig is not None:
-            buffer = io.BytesIO()
-            FigureCanvasAgg(fig)  # attaches itself: drawn by Agg whatever the pyplot backend
-            fig.savefig(buffer, format="png", metadata={"Software": None})
-            png = base64.b64encode(buffer.getvalue()).decode("ascii")
-            image = f'<img alt="{escape(title)}" src="data:image/png;base64,{png}">'
-            span = ' class="span"' if fig.get_figwidth() > 7 else ""
-        elif not always:
-            return ""
+    chart = draw()
+    if chart is None and not always:
+        return ""
+    image = "" if chart is None else chart.svg(title)
+    span = ' class="span"' if chart is not None and chart.wide else ""
     return (
         f"<figure{span}>{image}<figcaption><b>{escape(title)}</b>. "
         f"{escape(caption)}</figcaption></figure>"
     )
-
-
-def new_figure(width: float, height: float, dpi: int) -> Figure:
-    from matplotlib.figure import Figure
-
-    # a bare Figure is not registered with pyplot: nothing to close, nothing leaks
-    return Figure(figsize=(width, height), dpi=dpi, layout="constrained")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlfactory.charts import RED
 from mlfactory.data import Schema, prepare_training, read_source
 from mlfactory.data.profile import profile_frame, profile_values
 from mlfactory.monitoring import (
@@ -24,7 +25,7 @@ from mlfactory.monitoring import (
 from mlfactory.monitoring.report import MAX_PLOTS
 from mlfactory.spec import DataSpec
 
-PNG = re.compile(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+CHART = re.compile(r'(<svg [^>]*role="img".*?</svg>)<figcaption>', re.S)  # inline, then caption
 FEATURES = ["dep_delay", "distance"]  # of the "model": a least-squares fit of arr_delay
 
 
@@ -92,9 +93,18 @@ def section(page: str, key: str) -> str:
     return match.group(1)
 
 
+def charts(html: str) -> dict[str, ET.Element]:
+    """Each inline chart, parsed as XML, by its accessible label (the column)."""
+    return {(c := ET.fromstring(svg)).get("aria-label") or "": c for svg in CHART.findall(html)}
+
+
+def texts(chart: ET.Element) -> list[str]:
+    return ["".join(text.itertext()) for text in chart.iter("text")]
+
+
 def text_of(page: str) -> str:
-    """The page without its images: what a person can read (and search) as text."""
-    return PNG.sub("", page)
+    """The page without its charts: the prose and tables a person reads (and searches)."""
+    return CHART.sub("", page)
 
 
 def test_the_verdict_and_its_reasons_come_first(page: str, drifted: MonitorResult) -> None:
@@ -124,15 +134,31 @@ def test_the_table_lists_every_column_in_the_given_order(page: str, drifted: Mon
 def test_one_plot_per_drifted_column_then_the_predictions(
     page: str, drifted: MonitorResult
 ) -> None:
-    n_drifted = sum(c.drifted for c in drifted.data.columns)
+    columns = [c for c in drifted.data.columns if c.drifted]
     plots = section(page, "plots")
-    assert 0 < n_drifted <= MAX_PLOTS and len(PNG.findall(plots)) == n_drifted
-    assert len(PNG.findall(section(page, "predictions"))) == 1
-    assert len(PNG.findall(section(page, "summary"))) == 1  # what separates the rows
-    assert "100.0% above" in plots  # every current month is outside January-June
-    for png in PNG.findall(page):
-        data = base64.b64decode(png)
-        assert data.startswith(b"\x89PNG") and len(data) < 60_000
+    assert 0 < len(columns) <= MAX_PLOTS
+    assert list(charts(plots)) == [c.column for c in columns]
+    for column in columns:
+        chart, dist = charts(plots)[column.column], column.distribution
+        shown = texts(chart)
+        assert {"reference (training)", "current"} <= set(shown)  # the legend
+        if column.kind == "numeric":  # reference area and current steps, one bin each
+            assert "density" in shown
+            assert len(list(chart.iter("path"))) >= 4
+        else:  # a bar per category and sample, the categories as tick labels
+            assert len(list(chart.iter("rect"))) >= 2 * len(dist["categories"])
+            assert {str(n)[:23] for n in dist["categories"]} <= {t.rstrip("…") for t in shown}
+    # every current month is outside January-June: a red note and red lines at the range
+    month = charts(plots)["month"]
+    (note,) = [t for t in month.iter("text") if t.get("fill") == RED]
+    assert "100.0% of current rows above 6" in "".join(note.itertext())
+    assert len([p for p in month.iter("path") if p.get("stroke") == RED]) == 2
+    assert "100.0% above" in plots
+    (prediction,) = charts(section(page, "predictions")).values()
+    assert "density" in texts(prediction)
+    (separates,) = charts(section(page, "summary")).values()  # what separates the rows
+    assert "month" in texts(separates) and "share of split gain" in texts(separates)
+    assert all(len(svg) < 60_000 for svg in CHART.findall(page))
     assert "<script" not in page and "http://" not in page and "https://" not in page
 
 
@@ -147,6 +173,9 @@ def test_no_rows_leak_into_the_page(page: str, drifted: MonitorResult, flights: 
     text = text_of(page)
     shown = [t for t in counts.index if t in text]
     assert all(t in named for t in shown), shown
+    # in the charts, only the binned categories a plot compares
+    in_charts = {t for chart in charts(page).values() for t in texts(chart)}
+    assert not (set(counts.index) & in_charts) - plotted
     assert len(page) < 400_000
 
 
@@ -159,7 +188,7 @@ def test_the_cap_on_plots_says_how_many_more_drifted(drifted: MonitorResult) -> 
     ]
     many = dataclasses.replace(drifted, data=dataclasses.replace(drifted.data, columns=columns))
     page = write_report(many, Path("many.html")).read_text()
-    assert len(PNG.findall(section(page, "plots"))) == MAX_PLOTS
+    assert len(charts(section(page, "plots"))) == MAX_PLOTS
     assert f"{len(columns) - MAX_PLOTS} more drifted column(s) are not plotted" in page
 
 
@@ -181,8 +210,8 @@ def test_random_halves_are_no_drift_and_still_show_the_predictions(flights: Flig
     page = write_report(result, Path("same.html")).read_text()
     assert re.search(r'class="verdict ok"><div class="big">No drift<', page)
     assert "Nothing crossed its threshold" in page
-    assert not PNG.findall(section(page, "plots")) and "No column drifted" in page
-    assert len(PNG.findall(section(page, "predictions"))) == 1
+    assert not charts(section(page, "plots")) and "No column drifted" in page
+    assert len(charts(section(page, "predictions"))) == 1
     assert "did not drift" in section(page, "predictions")
 
     decay = PerformanceResult("mae", False, 17.9, 19.4, 19.1, 19.8, 500, 0, decayed=True)
@@ -200,12 +229,14 @@ def test_names_and_findings_are_escaped(drifted: MonitorResult) -> None:
     page = write_report(bad, Path("evil.html")).read_text()
     assert "<script" not in page and "<b>m</b>" not in page and "<img src=x>" not in page
     assert "&lt;script&gt;alert(&#x27;$x$&#x27;)&lt;/script&gt;" in page
-    assert len(PNG.findall(section(page, "plots"))) == sum(c.drifted for c in columns)
+    plotted = charts(section(page, "plots"))
+    assert len(CHART.findall(section(page, "plots"))) == sum(c.drifted for c in columns)
+    assert evil in plotted  # the column's name labels its chart, escaped in the page
 
 
 def test_an_empty_distribution_gets_no_plot(drifted: MonitorResult) -> None:
     columns = [dataclasses.replace(c, distribution={}) for c in drifted.data.columns]
     data = dataclasses.replace(drifted.data, columns=columns)
     page = write_report(dataclasses.replace(drifted, data=data), Path("bare.html")).read_text()
-    assert not PNG.findall(section(page, "plots"))
+    assert not charts(section(page, "plots"))
     assert section(page, "plots").count("<figcaption>") == sum(c.drifted for c in columns)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import html
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,16 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from mlfactory.charts import BLUE
 from mlfactory.data.profile import profile_values
 from mlfactory.metrics import METRICS, paired_bootstrap
 from mlfactory.spec import GateSpec
 from mlfactory.training.evaluate import Evaluation, evaluate
 from mlfactory.training.gates import decide
-from mlfactory.training.report import ReportInputs, write_report
+from mlfactory.training.report import MAX_FEATURES, ReportInputs, write_report
 
 ROUNDS = 50
-PNG = re.compile(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+CHART = re.compile(r'(<svg [^>]*role="img".*?</svg>)<figcaption>', re.S)  # inline, then caption
 
 
 def _fit(kind: str) -> dict[str, Any]:
@@ -158,8 +159,20 @@ def _page(inputs: ReportInputs, tmp_path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _images(page: str) -> list[bytes]:
-    return [base64.b64decode(data) for data in PNG.findall(page)]
+def _charts(page: str) -> dict[str, ET.Element]:
+    """Each inline chart, parsed as XML, by its accessible label (the figure's title)."""
+    charts = [ET.fromstring(svg) for svg in CHART.findall(page)]
+    return {chart.get("aria-label") or "": chart for chart in charts}
+
+
+def _texts(chart: ET.Element) -> list[str]:
+    return ["\n".join(text.itertext()) for text in chart.iter("text")]
+
+
+def _points(path: ET.Element) -> int:
+    """How many vertices a path drawn with relative moves has."""
+    d = path.get("d") or ""
+    return 1 + len(re.findall(r"-?[\d.]+", d.partition("l")[2])) // 2
 
 
 def test_classification_report_shows_decision_metrics_and_plots(
@@ -179,12 +192,28 @@ def test_classification_report_shows_decision_metrics_and_plots(
         assert f"[{low:.4f}, {high:.4f}]" in page
         assert f"{binary['baseline'].metrics[name]:.4f}" in page
     assert "primary</span>" in page
-    # ROC, precision-recall, calibration, confusion matrix, importance: all real PNGs
-    images = _images(page)
-    assert len(images) == 5
-    assert all(image.startswith(b"\x89PNG\r\n\x1a\n") for image in images)
-    for title in ("ROC curve", "Precision-recall curve", "Calibration", "Confusion matrix"):
-        assert title in page
+    charts = _charts(page)
+    assert list(charts) == [
+        "ROC curve", "Precision-recall curve", "Calibration", "Confusion matrix",
+        "Permutation importance",
+    ]  # fmt: skip
+    roc = charts["ROC curve"]
+    curve = max((p for p in roc.iter("path") if p.get("stroke") == BLUE), key=_points)
+    assert _points(curve) > 10
+    assert any(re.fullmatch(r"model \(AUC 0\.9\d\d\)", t) for t in _texts(roc))
+    assert {"false positive rate", "true positive rate", "chance", "0.0", "1.0"} <= set(_texts(roc))
+    # the confusion matrix shows each count with its share of the actual class
+    y, hard = np.asarray(inputs.evaluation.y_test), inputs.evaluation.proba.argmax(axis=1)
+    counts = np.bincount(2 * y + hard, minlength=4).reshape(2, 2)
+    shown = _texts(charts["Confusion matrix"])
+    for row in counts:
+        for count in row:
+            assert f"{count:,}\n{count / row.sum():.0%}" in shown
+    assert "share of actual class" in shown and "100%" in shown
+    assert len(list(charts["Calibration"].iter("circle"))) >= 5  # a marker per filled bin
+    importance = binary["importance"]
+    top = sorted(importance, key=importance.get, reverse=True)[:MAX_FEATURES]
+    assert set(_texts(charts["Permutation importance"])) >= set(top)
 
 
 def test_held_back_model_says_which_gate_failed(binary: dict[str, Any], tmp_path: Path) -> None:
@@ -226,12 +255,20 @@ def test_regression_report_has_scatter_residuals_and_importance(tmp_path: Path) 
     assert "Residuals</b>" in page
     residual = fitted["evaluation"].y_test - fitted["evaluation"].pred
     assert f"standard deviation {residual.std():.4f}" in page
-    # predicted vs actual, residuals (scatter beside histogram), importance
-    assert len(_images(page)) == 3
+    charts = _charts(page)
+    assert list(charts) == ["Predicted vs actual", "Residuals", "Permutation importance"]
+    n_test = len(fitted["evaluation"].y_test)
+    scatter = charts["Predicted vs actual"]
+    assert 0.5 * n_test < len(list(scatter.iter("circle"))) <= n_test  # dots on one spot merge
+    assert {"actual", "predicted", "perfect prediction"} <= set(_texts(scatter))
+    residuals = charts["Residuals"]  # the scatter beside the histogram of all residuals
+    assert len(list(residuals.iter("circle"))) > 0.5 * n_test
+    assert len(list(residuals.iter("rect"))) == 40
+    assert {"residual (actual − predicted)", "rows"} <= set(_texts(residuals))
     assert "ROC" not in page
 
     without = _page(_inputs(fitted, importance={}), tmp_path)
-    assert len(_images(without)) == 2
+    assert list(_charts(without)) == ["Predicted vs actual", "Residuals"]
     assert "No feature importance was computed" in without
 
 
@@ -239,8 +276,15 @@ def test_multiclass_report_names_the_classes(tmp_path: Path) -> None:
     fitted = _fit("multiclass")
     page = _page(_inputs(fitted), tmp_path)
 
-    # one-vs-rest ROC, calibration of the predicted class, confusion matrix, importance
-    assert len(_images(page)) == 4
+    charts = _charts(page)
+    assert list(charts) == [
+        "ROC curves", "Calibration of the predicted class", "Confusion matrix",
+        "Permutation importance",
+    ]  # fmt: skip
+    legend = _texts(charts["ROC curves"])
+    for name in fitted["classes"]:  # one-vs-rest, a curve per class
+        assert any(t.startswith(f"{name} (AUC ") for t in legend)
+    assert set(fitted["classes"]) <= set(_texts(charts["Confusion matrix"]))
     assert "Calibration of the predicted class" in page
     assert "Precision-recall" not in page
     assert "pr_auc" not in page
@@ -305,3 +349,4 @@ def test_text_from_names_and_data_is_escaped(binary: dict[str, Any], tmp_path: P
     assert "<img src=x" not in page
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
     assert "<i>col</i>" not in page
+    assert "<i>col</i>" in _texts(_charts(page)["Permutation importance"])  # as text, parsed

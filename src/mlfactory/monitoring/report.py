@@ -6,8 +6,8 @@ table of every checked column by effect size, and a plot comparing reference
 and current for each drifted column and for the predictions. The plots are drawn
 from the binned shares in ``ColumnDrift.distribution``, never from rows, so the
 page stays small whatever the size of the data. Nothing is loaded from the
-network and no script runs: matplotlib's Agg renderer draws PNGs inlined as
-base64, and all text is HTML-escaped. Same look as the training report.
+network and no script runs: ``mlfactory.charts`` draws them as inline SVG, and
+all text is HTML-escaped. Same look as the training report.
 """
 
 from __future__ import annotations
@@ -16,22 +16,19 @@ import functools
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from mlfactory.charts import RED, Chart, Panel, percent
 from mlfactory.monitoring.domain import THRESHOLD as AUC_THRESHOLD
 from mlfactory.monitoring.drift import ALPHA, THRESHOLDS, ColumnDrift
 from mlfactory.monitoring.monitor import MonitorResult
-from mlfactory.pages import escape, figure, new_figure, page
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from mlfactory.pages import escape, figure, page
 
 __all__ = ["write_report"]
 
-DPI = 80
-SIZE = (6.0, 3.0)  # inches: 480 x 240 pixels, about 15 kB a plot
+WIDTH, HEIGHT = 540, 270  # px of a plot, a few kB each
 MAX_PLOTS = 20  # drifted columns plotted; the table lists them all
 MAX_IMPORTANCE = 10  # bars in the domain classifier's importance chart
 METER_SPAN = 3.0  # the inline effect bar spans 0 to 3 x the threshold
@@ -289,10 +286,6 @@ def _column_figure(c: ColumnDrift) -> str:
     return figure(c.column, caption, lambda: None, always=True)
 
 
-def _new_figure(height: float = SIZE[1]) -> Figure:
-    return new_figure(SIZE[0], height, DPI)
-
-
 def _view(edges: list[float]) -> tuple[float, float]:
     """The x range to draw: the training range, less long tails in the outer bins."""
     if len(edges) < 7:
@@ -302,72 +295,62 @@ def _view(edges: list[float]) -> tuple[float, float]:
     return max(edges[0], edges[1] - margin), min(edges[-1], edges[-2] + margin)
 
 
-def _numeric_plot(dist: dict[str, Any]) -> Figure | None:
+def _numeric_plot(dist: dict[str, Any]) -> Chart | None:
     edges = np.asarray(dist["edges"], dtype=float)
     reference = np.asarray(dist["reference"], dtype=float)
     current = np.asarray(dist["current"], dtype=float)
     if len(edges) < 2 or len(reference) != len(edges) - 1 or len(current) != len(reference):
         return None
     widths = np.diff(edges)
-    fig = _new_figure()
-    ax = fig.subplots()
-    ax.stairs(reference / widths, edges, fill=True, color=REFERENCE, alpha=0.45,
-              label="reference (training)")  # fmt: skip
-    ax.stairs(current / widths, edges, color=CURRENT, lw=1.6, label="current")
     notes = [
         f"{_share(dist[side])} of current rows {side} {edge:g}"
         for side, edge in (("below", edges[0]), ("above", edges[-1]))
         if dist.get(side, 0.0) > 0
     ]
-    if notes:
-        for edge in (edges[0], edges[-1]):
-            ax.axvline(edge, ls="--", lw=1, color="#cf222e")
-        ax.set_title("; ".join(notes), loc="right", color="#cf222e", fontsize=8.5)
-    ax.set_xlim(*_view(dist["edges"]))
-    ax.set(ylabel="density")
-    ax.set_yticks([])
-    fig.legend(loc="outside upper left", ncols=2)
-    return fig
+    chart = Chart(width=WIDTH, height=HEIGHT)
+    ax = chart.add(
+        Panel(ylabel="density", yticks=(), xlim=_view(dist["edges"]), note="; ".join(notes),
+              legend="top")
+    )  # fmt: skip
+    ax.stairs(reference / widths, edges, fill=True, color=REFERENCE, alpha=0.45,
+              label="reference (training)")  # fmt: skip
+    ax.stairs(current / widths, edges, color=CURRENT, label="current")
+    for edge in (edges[0], edges[-1]) if notes else ():
+        ax.vline(edge, color=RED)
+    return chart
 
 
-def _categorical_plot(dist: dict[str, Any]) -> Figure:
-    from matplotlib.ticker import PercentFormatter
-
+def _categorical_plot(dist: dict[str, Any]) -> Chart:
     names = [str(n) if len(str(n)) <= 24 else str(n)[:23] + "…" for n in dist["categories"]]
     y = np.arange(len(names))
-    fig = _new_figure(max(SIZE[1], 0.2 * len(names) + 1.0))
-    ax = fig.subplots()
     reference, current = dist["reference"], dist["current"]
-    ax.barh(y - 0.2, reference, 0.4, color=REFERENCE, label="reference (training)")
-    ax.barh(y + 0.2, current, 0.4, color=CURRENT, label="current")
     named = max([*reference[:-1], *current[:-1]], default=0.0)
-    if names[-1] == "(other)" and max(reference[-1], current[-1]) > 2 * named > 0:
-        # many small categories: cut the long "(other)" bars so the named ones show
-        limit = 1.3 * named
-        ax.set_xlim(0, limit)
+    # many small categories: cut the long "(other)" bars so the named ones show
+    cut = names[-1] == "(other)" and max(reference[-1], current[-1]) > 2 * named > 0
+    chart = Chart(width=WIDTH, height=max(HEIGHT, 18 * len(names) + 90))
+    ticks = list(enumerate(names))  # by position: two long names may truncate alike
+    ax = chart.add(
+        Panel(xlabel="share of rows", xformat=percent, xlim=(0, 1.3 * named) if cut else None,
+              yticks=ticks, invert_y=True, grid="x", legend="top")
+    )  # fmt: skip
+    ax.hbar(y - 0.2, reference, height=0.4, color=REFERENCE, label="reference (training)")
+    ax.hbar(y + 0.2, current, height=0.4, color=CURRENT, label="current")
+    if cut:
         text = f"cut: {_share(reference[-1])} → {_share(current[-1])}"
-        ax.text(0.98 * limit, y[-1], text, ha="right", va="center", fontsize=8,
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
-    ax.set_yticks(y, names)  # by position: two long names may truncate alike
-    ax.invert_yaxis()
-    ax.grid(axis="y", visible=False)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("share of rows")
-    fig.legend(loc="outside upper left", ncols=2)
-    return fig
+        ax.text(0.98 * 1.3 * named, y[-1], text, box=True)
+    return chart
 
 
-def _importance(importance: dict[str, float]) -> Figure:
+def _importance(importance: dict[str, float]) -> Chart:
     top = list(importance.items())[:MAX_IMPORTANCE][::-1]
     names = [k if len(k) <= 28 else k[:27] + "…" for k, _ in top]
-    fig = _new_figure(max(2.0, 0.22 * len(top) + 0.9))
-    ax = fig.subplots()
-    ax.barh(range(len(top)), [v for _, v in top], color=CURRENT)
-    ax.set_yticks(range(len(top)), names)
-    ax.grid(axis="y", visible=False)
-    ax.xaxis.set_major_formatter("{x:.0%}")
-    ax.set_xlabel("share of split gain")
-    return fig
+    chart = Chart(width=WIDTH, height=max(160, 18 * len(top) + 72))
+    ax = chart.add(
+        Panel(xlabel="share of split gain", xformat=percent, yticks=list(enumerate(names)),
+              grid="x")
+    )  # fmt: skip
+    ax.hbar(range(len(top)), [v for _, v in top], color=CURRENT)
+    return chart
 
 
 _CSS = """

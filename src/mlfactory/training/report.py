@@ -1,11 +1,11 @@
-"""The training report: one self-contained HTML page (plots embedded as PNG).
+"""The training report: one self-contained HTML page (plots embedded as SVG).
 
 A person opens it after a training to see what was decided and why: the gate
 checks and the champion comparison, each test metric with its bootstrap interval
 beside the train value and the dummy baseline's, diagnostic plots, the search,
 the data and the lineage. Nothing is loaded from the network and no script runs:
-plots are drawn by matplotlib's Agg renderer and inlined as base64 PNG, and all
-text is HTML-escaped.
+plots are drawn by ``mlfactory.charts`` and inlined as SVG, and all text is
+HTML-escaped.
 """
 
 from __future__ import annotations
@@ -16,21 +16,19 @@ import math
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from mlfactory.charts import BLUE, GREY, GUIDE, Chart, ColorBar, Panel, percent
 from mlfactory.metrics import METRICS
-from mlfactory.pages import escape, figure, new_figure, page
+from mlfactory.pages import escape, figure, page
 from mlfactory.training.evaluate import Evaluation
 from mlfactory.training.gates import Decision
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
 __all__ = ["ReportInputs", "write_report"]
 
-DPI = 90
+WIDTH, HEIGHT = 540, 387  # px of a plot in the two-column grid
 MAX_POINTS = 5000  # scatter plots draw a seeded sample of this many test rows
 MAX_FEATURES = 20  # bars in the importance chart
 MAX_CLASSES = 12  # classes drawn one by one (ROC, confusion matrix); the rest are "other"
@@ -243,7 +241,7 @@ def _importance_section(r: ReportInputs) -> str:
     if len(r.importance) > MAX_FEATURES:
         caption += f" Top {MAX_FEATURES} of {len(r.importance)} columns."
     draw = functools.partial(_importance_plot, r.importance, r.metric)
-    return f'<div class="wide">{figure("Permutation importance", caption, draw)}</div>'
+    return figure("Permutation importance", caption, draw)
 
 
 def _candidates_section(r: ReportInputs) -> str:
@@ -367,11 +365,7 @@ _NO_COMMIT = '<span class="muted">not recorded (the spec is not in a git reposit
 
 # -- plots -----------------------------------------------------------------------------
 
-_Plot = tuple[str, str, Callable[[], "Figure | None"]]  # title, caption, draw
-
-
-def _new_figure(width: float = 6.0, height: float = 4.3) -> Figure:
-    return new_figure(width, height, DPI)
+_Plot = tuple[str, str, Callable[[], Chart | None]]  # title, caption, draw
 
 
 def _regression_plots(r: ReportInputs) -> list[_Plot]:
@@ -441,12 +435,15 @@ def _shown_classes(y: Any, k: int) -> list[int]:
     return sorted(int(i) for i in np.argsort(-counts, kind="stable")[:MAX_CLASSES])
 
 
-def _roc(y: Any, proba: Any, labels: list[str]) -> Figure | None:
+def _roc(y: Any, proba: Any, labels: list[str]) -> Chart | None:
     from sklearn.metrics import auc, roc_curve
 
     k = proba.shape[1]
-    fig = _new_figure(8.4, 4.6) if k > 6 else _new_figure()  # room for the legend beside
-    ax = fig.subplots()
+    chart = Chart(width=756, height=414) if k > 6 else Chart(width=WIDTH, height=HEIGHT)
+    ax = chart.add(
+        Panel(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
+              ylim=(0, 1.02), legend="right" if k > 6 else "lower right")  # legend beside many
+    )  # fmt: skip
     drawn = False
     for c in [1] if k == 2 else _shown_classes(y, k):
         positive = y == c
@@ -454,35 +451,30 @@ def _roc(y: Any, proba: Any, labels: list[str]) -> Figure | None:
             continue
         fpr, tpr, _ = roc_curve(positive, proba[:, c])
         name = "model" if k == 2 else labels[c]
-        ax.plot(fpr, tpr, lw=1.6, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+        ax.line(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
         drawn = True
-    ax.plot([0, 1], [0, 1], ls="--", lw=1, color="grey", label="chance")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
-    if k > 6:
-        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
-    else:
-        ax.legend(loc="lower right")
-    return fig if drawn else None
+    ax.line([0, 1], [0, 1], dash=True, width=1, color=GUIDE, label="chance")
+    return chart if drawn else None
 
 
-def _precision_recall(y: Any, score: Any, ap: float | None) -> Figure | None:
+def _precision_recall(y: Any, score: Any, ap: float | None) -> Chart | None:
     from sklearn.metrics import precision_recall_curve
 
     if y.all() or not y.any():
         return None
     precision, recall, _ = precision_recall_curve(y, score)
-    fig = _new_figure()
-    ax = fig.subplots()
+    chart = Chart(width=WIDTH, height=HEIGHT)
+    ax = chart.add(
+        Panel(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), legend="lower left")
+    )
     label = "model" + (f" (AP {ap:.3f})" if ap is not None and not math.isnan(ap) else "")
-    ax.step(recall, precision, where="post", lw=1.6, label=label)
+    ax.step(recall, precision, color=BLUE, label=label)
     prevalence = float(np.mean(y))
-    ax.axhline(prevalence, ls="--", lw=1, color="grey", label=f"prevalence {prevalence:.3f}")
-    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
-    ax.legend(loc="lower left")
-    return fig
+    ax.hline(prevalence, label=f"prevalence {prevalence:.3f}")
+    return chart
 
 
-def _calibration(score: Any, hit: Any, xlabel: str) -> Figure:
+def _calibration(score: Any, hit: Any, xlabel: str) -> Chart:
     """Reliability diagram: mean predicted probability vs observed frequency per bin."""
     edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
     bins = np.clip(np.digitize(score, edges) - 1, 0, CALIBRATION_BINS - 1)
@@ -491,19 +483,20 @@ def _calibration(score: Any, hit: Any, xlabel: str) -> Figure:
     n = counts[filled]
     x = np.bincount(bins, weights=score, minlength=CALIBRATION_BINS)[filled] / n
     observed = np.bincount(bins, weights=hit.astype(float), minlength=CALIBRATION_BINS)[filled] / n
-    fig = _new_figure()
-    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-    top.plot([0, 1], [0, 1], ls="--", lw=1, color="grey", label="perfectly calibrated")
-    top.plot(x, observed, lw=1.4, label="model")
-    top.scatter(x, observed, s=12 + 140 * n / n.max(), zorder=3, clip_on=False)
-    top.set(ylabel="observed frequency", xlim=(0, 1), ylim=(-0.02, 1.02))
-    top.legend(loc="upper left")
-    bottom.hist(score, bins=edges, color="#8c959f")
-    bottom.set(xlabel=xlabel, ylabel="rows")
-    return fig
+    chart = Chart(width=WIDTH, height=HEIGHT, rows=(3, 1), sharex=True)
+    top = chart.add(
+        Panel(ylabel="observed frequency", xlim=(0, 1), ylim=(-0.02, 1.02), legend="upper left")
+    )
+    top.line([0, 1], [0, 1], dash=True, width=1, color=GUIDE, label="perfectly calibrated")
+    top.line(x, observed, width=1.4, color=BLUE, label="model")
+    # marker area grows with the rows in the bin (matplotlib's s = 12 + 140 n / max pt²)
+    top.scatter(x, observed, radius=0.62 * np.sqrt(12 + 140 * n / n.max()), color=BLUE, clip=False)
+    bottom = chart.add(Panel(xlabel=xlabel, ylabel="rows"))
+    bottom.histogram(edges, np.histogram(score, bins=edges)[0], color=GREY)
+    return chart
 
 
-def _confusion(y: Any, pred: Any, labels: list[str]) -> Figure:
+def _confusion(y: Any, pred: Any, labels: list[str]) -> Chart:
     k = len(labels)
     shown = _shown_classes(y, k) if k > MAX_CLASSES else list(range(k))
     index = np.full(k, len(shown))  # classes not shown fall into "other"
@@ -514,58 +507,56 @@ def _confusion(y: Any, pred: Any, labels: list[str]) -> Figure:
     np.add.at(matrix, (index[y], index[pred]), 1)
     totals = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
-    size = 4.3 if n <= 6 else min(3.0 + 0.4 * n, 8.0)
-    fig = _new_figure(size + 1.6, size)
-    ax = fig.subplots()
-    ax.grid(False)
-    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1, aspect="auto")
-    fig.colorbar(image, ax=ax, label="share of actual class", shrink=0.8)
-    for (i, j), count in np.ndenumerate(matrix):
-        text = f"{count:,}" + (f"\n{share[i, j]:.0%}" if n <= 6 else "")
-        colour = "white" if share[i, j] > 0.55 else "black"
-        ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=10 if n <= 6 else 7)
-    ax.set_xticks(range(n), names, rotation=45 if n > 3 else 0, ha="right" if n > 3 else "center")
-    ax.set_yticks(range(n), names)
-    ax.set(xlabel="predicted", ylabel="actual")
-    return fig
+    size = HEIGHT if n <= 6 else min(270 + 36 * n, 720)
+    chart = Chart(width=size + 144, height=size)
+    ticks = list(enumerate(names))
+    ax = chart.add(
+        Panel(xlabel="predicted", ylabel="actual", xticks=ticks, yticks=ticks, grid="none",
+              invert_y=True, rotate_xticks=n > 3,
+              colorbar=ColorBar("share of actual class", format=percent))
+    )  # fmt: skip
+    texts = [
+        [f"{count:,}" + (f"\n{s:.0%}" if n <= 6 else "") for count, s in zip(*row, strict=True)]
+        for row in zip(matrix, share, strict=True)
+    ]
+    ax.heatmap(share, texts, size=12.5 if n <= 6 else 11)  # shrunk to fit small cells
+    return chart
 
 
-def _scatter(y: Any, pred: Any) -> Figure:
-    fig = _new_figure()
-    ax = fig.subplots()
-    ax.scatter(y, pred, s=8, alpha=0.4, linewidths=0)
+def _scatter(y: Any, pred: Any) -> Chart:
+    chart = Chart(width=WIDTH, height=HEIGHT)
+    ax = chart.add(Panel(xlabel="actual", ylabel="predicted", legend="upper left"))
+    ax.scatter(y, pred, radius=1.8, alpha=0.4, color=BLUE)
     lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
-    ax.plot([lo, hi], [lo, hi], ls="--", lw=1, color="grey", label="perfect prediction")
-    ax.set(xlabel="actual", ylabel="predicted")
-    ax.legend(loc="upper left")
-    return fig
+    ax.line([lo, hi], [lo, hi], dash=True, width=1, color=GUIDE, label="perfect prediction")
+    return chart
 
 
-def _residuals(pred: Any, residual: Any, keep: Any) -> Figure:
+def _residuals(pred: Any, residual: Any, keep: Any) -> Chart:
     """Residual against prediction (sampled rows) beside the residual histogram (all rows)."""
-    fig = _new_figure()
-    left, right = fig.subplots(1, 2, sharey=True, width_ratios=[3, 1])
-    left.scatter(pred[keep], residual[keep], s=8, alpha=0.4, linewidths=0)
-    right.hist(residual, bins=40, orientation="horizontal", color="#8c959f")
+    chart = Chart(width=WIDTH, height=HEIGHT, columns=(3, 1), sharey=True)
+    left = chart.add(Panel(xlabel="predicted", ylabel="residual (actual − predicted)"))
+    left.scatter(pred[keep], residual[keep], radius=1.8, alpha=0.4, color=BLUE)
+    right = chart.add(Panel(xlabel="rows"))
+    counts, edges = np.histogram(residual, bins=40)
+    right.histogram(edges, counts, horizontal=True, color=GREY)
     for ax in (left, right):
-        ax.axhline(0, ls="--", lw=1, color="grey")
-    left.set(xlabel="predicted", ylabel="residual (actual − predicted)")
-    right.set(xlabel="rows")
-    return fig
+        ax.hline(0)
+    return chart
 
 
-def _importance_plot(importance: dict[str, float], metric: str) -> Figure:
+def _importance_plot(importance: dict[str, float], metric: str) -> Chart:
     top = sorted(importance.items(), key=lambda kv: -kv[1])[:MAX_FEATURES][::-1]
     names = [k if len(k) <= 32 else k[:31] + "…" for k, _ in top]
     values = [v for _, v in top]
-    fig = _new_figure(8.0, max(2.2, 0.3 * len(top) + 1.0))
-    ax = fig.subplots()
-    ax.barh(range(len(top)), values, color=["#4c72b0" if v > 0 else "#8c959f" for v in values])
-    ax.set_yticks(range(len(top)), names)  # by position: two long names may truncate alike
-    ax.axvline(0, lw=1, color="black")
-    ax.grid(axis="y", visible=False)
-    ax.set_xlabel(f"drop in {metric} when the column is shuffled")
-    return fig
+    chart = Chart(width=720, height=max(198, 27 * len(top) + 90))
+    ax = chart.add(
+        Panel(xlabel=f"drop in {metric} when the column is shuffled", grid="x",
+              yticks=list(enumerate(names)))  # by position: two long names may truncate alike
+    )  # fmt: skip
+    ax.hbar(range(len(top)), values, color=[BLUE if v > 0 else GREY for v in values])
+    ax.vline(0, color="#1f2328", dash=False)
+    return chart
 
 
 _CSS = """
@@ -582,6 +573,5 @@ tr.hl td{background:#ddf4ff}
 .pass{color:var(--ok)}
 .fail,.warn{color:var(--bad)}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px}
-.wide figure{display:inline-block;max-width:100%}
 svg.spark{display:block;fill:#8c959f}
 """
