@@ -41,6 +41,8 @@ def test_first_training_becomes_champion_with_lineage_and_report(tmp_path: Path)
     assert json.loads(info.tags["mlfactory.packages"])["lightgbm"]
     run_data = registry.client.get_run(info.run_id).data
     assert run_data.metrics["test_roc_auc"] == pytest.approx(result.evaluation.metrics["roc_auc"])
+    assert run_data.params["model"] == result.model and run_data.params["seed"] == "7"
+    assert len(run_data.metrics) == 3 * len(result.evaluation.metrics)  # test, train, baseline
 
     package = mlfactory.load_model("mroz@champion", path=tmp_path / ".mlfactory")
     rows = pd.read_csv(Path(__file__).parent / "mroz_rows.csv")

@@ -299,15 +299,27 @@ class Registry:
         """One finished MLflow run with its params, metrics and artifacts; returns its id."""
         import math
 
+        from mlflow.entities import Metric, Param
+
         with self._errors(f"logging the training run of {name!r}"):
             run = self.client.create_run(self._experiment_id(name), tags=tags)
             run_id = run.info.run_id
+            now = int(time.time() * 1000)
             try:
-                for key, value in params.items():
-                    self.client.log_param(run_id, key, str(value)[:6000])
-                for key, value in metrics.items():
-                    if value is not None and math.isfinite(value):
-                        self.client.log_metric(run_id, key, float(value))
+                # a batch is one store transaction (a call per value commits each);
+                # MLflow takes at most 100 params and 1000 metrics per batch
+                finite = [
+                    Metric(key, float(value), now, 0)
+                    for key, value in metrics.items()
+                    if value is not None and math.isfinite(value)
+                ]
+                pairs = [Param(key, str(value)[:6000]) for key, value in params.items()]
+                for start in range(0, max(len(finite), len(pairs), 1), 100):
+                    self.client.log_batch(
+                        run_id,
+                        metrics=finite[start : start + 100],
+                        params=pairs[start : start + 100],
+                    )
                 for artifact_path, local in artifacts.items():
                     if local.is_dir():
                         self.client.log_artifacts(run_id, str(local), artifact_path)
