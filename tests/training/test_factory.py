@@ -13,6 +13,7 @@ import pytest
 
 import mlfactory
 from mlfactory.errors import SpecError, TamperedArtifactError
+from mlfactory.monitoring import monitor
 from mlfactory.registry import Registry
 from mlfactory.spec import parse_spec
 from mlfactory.training import train
@@ -170,4 +171,12 @@ def test_multiclass_and_time_ordered_split(tmp_path: Path) -> None:
     assert "brier" not in result.evaluation.metrics  # binary-only metrics are left out
     manifest = mlfactory.load_model("levels/1", path=tmp_path / ".mlfactory").manifest
     assert manifest["lineage"]["split"]["method"] == "time"
+    predicted = manifest["profile"]["prediction"]
+    assert set(predicted["top"]) <= {"high", "low", "mid"} and sum(predicted["top"].values()) > 0
+    # monitoring counts the current rows' predicted classes by name too
+    checked = monitor("levels/1", registry=Registry(path=tmp_path / ".mlfactory"),
+                      current=str(tmp_path / "labels.csv"), multivariate=False)  # fmt: skip
+    assert checked.prediction is not None and not checked.prediction.drifted
+    shown = set(checked.prediction.distribution["categories"])  # rare ones pool as the rest
+    assert "mid" in shown and shown <= {"high", "low", "mid", "(the rest)"}
     assert manifest["lineage"]["split"]["boundaries"][1].startswith("2025-")  # newest rows test

@@ -203,6 +203,7 @@ def _prediction_drift(
     package: ModelPackage, profile: dict[str, Any], frame: pd.DataFrame, quality: list[str]
 ) -> ColumnDrift | None:
     """The current rows' predictions against the test-set predictions at training."""
+    import numpy as np
     import pandas as pd
 
     reference = profile.get("prediction")
@@ -215,6 +216,8 @@ def _prediction_drift(
                        f"checked: {exc}")  # fmt: skip
         return None
     values = proba[:, 1] if proba is not None and proba.shape[1] == 2 else pred
+    if labels := reference.get("labels"):  # multiclass: counted by class name
+        values = np.asarray(labels, dtype=object)[np.asarray(pred, dtype=int)]
     scored = pd.DataFrame({"prediction": values})
     checked = check_drift({"rows": 0, "columns": {"prediction": reference}}, scored)
     return checked.columns[0] if checked.columns else None

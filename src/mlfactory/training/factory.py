@@ -302,14 +302,15 @@ def train(
     raw_test = data.X.iloc[split.test]
     train_rows = data.X.iloc[split.train]
     train_profile = profile_frame(train_rows, schema)
-    prediction_values = (
-        evaluation.proba[:, 1]
-        if evaluation.proba is not None and n_classes == 2
-        else evaluation.pred
-    )
-    train_profile["prediction"] = profile_values(
-        prediction_values, "numeric" if n_classes in (None, 2) else "categorical"
-    )
+    if n_classes in (None, 2):  # the regression value, or the positive class's probability
+        predicted = evaluation.pred if evaluation.proba is None else evaluation.proba[:, 1]
+        train_profile["prediction"] = profile_values(predicted, "numeric")
+    else:  # the predicted class by name, as the drift report shows it
+        names = [str(c) for c in schema.classes or []]
+        train_profile["prediction"] = {
+            **profile_values(np.asarray(names, dtype=object)[evaluation.pred], "categorical"),
+            "labels": names,  # monitoring maps a class index to its name with these
+        }
     manifest = {
         "format": FORMAT,
         "name": spec.name,
