@@ -50,9 +50,26 @@ def test_serve_with_two_workers_answers_every_protocol(
         assert native.status_code == 200 and native.json()["model_version"] == "1"
         mlflow = httpx.post(f"{base}/invocations", json={"dataframe_records": rows})
         assert mlflow.status_code == 200 and len(mlflow.json()["predictions"]) == 5
+        for _ in range(20):  # new connections, so both workers answer some
+            httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows[:1]})
+        # whichever worker answers a scrape, the counters are the sum over both workers
+        for _ in range(6):
+            scraped = httpx.get(f"{base}/metrics").text
+            assert _sample(scraped, 'mlfactory_requests_total{model="mroz",protocol="mlfactory",'
+                           'status="200"}') == 21  # fmt: skip
+            assert _sample(scraped, 'mlfactory_requests_total{model="mroz",protocol="mlflow",'
+                           'status="200"}') == 1  # fmt: skip
+            assert _sample(scraped, 'mlfactory_model_version{model="mroz",version="1"}') == 1
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def _sample(exposition: str, series: str) -> float:
+    """The value of one series in a Prometheus text exposition (it must appear once)."""
+    values = [line.rsplit(" ", 1)[1] for line in exposition.splitlines() if line.startswith(series)]
+    assert len(values) == 1, f"{series}: {values}"
+    return float(values[0])
 
 
 def test_serve_an_unknown_model_exits_2(trained: Registry, cli_env: dict[str, str]) -> None:
@@ -73,3 +90,15 @@ def test_serve_an_unknown_model_exits_2(trained: Registry, cli_env: dict[str, st
     )
     assert done.returncode == 2
     assert "mroz@staging does not exist" in " ".join(done.stderr.split())
+
+
+def test_a_missing_prometheus_folder_exits_2(
+    trained: Registry, cli_env: dict[str, str], tmp_path: Any
+) -> None:
+    env = {**cli_env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "nowhere")}
+    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--workers", "2"]
+    command += ["--registry", str(trained.path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "PROMETHEUS_MULTIPROC_DIR" in done.stderr and "is not a folder" in done.stderr
+    assert "Traceback" not in done.stderr

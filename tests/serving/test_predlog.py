@@ -164,12 +164,13 @@ def test_close_writes_the_buffered_rows(
 def test_full_queue_drops_and_counts_without_blocking(
     tmp_path: Path, open_log: Callable[..., PredictionLog]
 ) -> None:
-    log = open_log(max_queue=2, start=False)  # nobody takes submissions off the queue
+    drops: list[int] = []  # the server's metrics counter listens like this
+    log = open_log(max_queue=2, start=False, on_drop=drops.append)  # nobody takes submissions
 
     accepted = [timed_submit(log, 3, start=10 * i) for i in range(5)]
 
     assert accepted == [True, True, False, False, False]
-    assert log.dropped_rows == 9
+    assert log.dropped_rows == 9 and drops == [3, 3, 3]
     log.close()  # the two queued submissions are still written
     assert log.written_rows == 6
     assert read_log(tmp_path / "log", "churn")[0]["_request_id"].unique().tolist() == ["r0", "r10"]

@@ -181,6 +181,8 @@ def test_every_scored_row_reaches_the_prediction_log(
             ids.append(answer.json()["request_id"])
         bad = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": [{"age": 1}]})
         assert bad.status_code == 422
+        scraped = httpx.get(f"{base}/metrics").text
+        assert "\nmlfactory_prediction_log_dropped_rows_total 0.0\n" in scraped
     logged, problems = read_log(folder, "mroz")
     assert problems == []
     assert len(logged) == 15 and sorted(set(logged["_request_id"])) == sorted(ids)

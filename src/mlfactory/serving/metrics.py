@@ -1,11 +1,22 @@
-"""Prometheus metrics of one app (its own registry, so several apps never clash)."""
+"""Prometheus metrics of one app (its own registry, so several apps never clash).
+
+With ``serve --workers N`` every worker is a process with its own metrics, and a
+scrape reaches whichever worker accepts it. The CLI then gives the workers one
+``PROMETHEUS_MULTIPROC_DIR``: counters and histograms are written to files there
+and summed over the workers on every scrape, while gauges (the version served,
+the latest drift check) come from the answering worker, where they are the same
+in every worker because each reads them from the registry.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any
 
-__all__ = ["ServingMetrics"]
+__all__ = ["MULTIPROC_ENV", "ServingMetrics"]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is imported
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536)
@@ -67,10 +78,9 @@ class ServingMetrics:
             ["model"],
             registry=r,
         )
-        self.predlog_dropped = Gauge(
+        self.predlog_dropped = Counter(
             "mlfactory_prediction_log_dropped_rows",
-            "Scored rows not written to the prediction log since start (queue full or write "
-            "error); 0 when the log is off.",
+            "Scored rows not written to the prediction log (queue full or write error).",
             registry=r,
         )
 
@@ -162,8 +172,18 @@ class ServingMetrics:
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        body: Any = generate_latest(self.registry)
+        body: Any = generate_latest(self if os.environ.get(MULTIPROC_ENV) else self.registry)
         return bytes(body), CONTENT_TYPE_LATEST
+
+    def collect(self) -> Any:
+        """Every worker's counters and histograms, summed; this worker's gauges."""
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        shared = CollectorRegistry()
+        MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
+        yield from (m for m in shared.collect() if m.type in ("counter", "histogram"))
+        yield from (m for m in self.registry.collect() if m.type not in ("counter", "histogram"))
 
 
 def _label_sets(gauge: Any) -> list[tuple[str, ...]]:

@@ -43,6 +43,7 @@ import os
 import queue
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
@@ -113,7 +114,9 @@ class PredictionLog:
         rotate_rows: int = 100_000,
         rotate_seconds: float = 300.0,
         flush_seconds: float = 1.0,
+        on_drop: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_drop(rows)`` is called whenever rows are dropped (from any thread)."""
         for name, value in [
             ("max_queue", max_queue),
             ("rotate_rows", rotate_rows),
@@ -136,6 +139,7 @@ class PredictionLog:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._dropped_rows = 0
+        self._on_drop = on_drop
         self._written_rows = 0
         self._write_errors = 0
         self._rejected = 0  # invalid submissions; logged by the writer, not by submit
@@ -146,6 +150,13 @@ class PredictionLog:
     def dropped_rows(self) -> int:
         """Rows not written: queue full, invalid submission, submitted after close, failed write."""
         return self._dropped_rows
+
+    def _drop(self, rows: int) -> None:
+        """Count dropped rows; the caller holds ``_lock``."""
+        self._dropped_rows += rows
+        if self._on_drop is not None and rows:
+            with contextlib.suppress(Exception):  # a metrics hook never breaks the log
+                self._on_drop(rows)
 
     @property
     def written_rows(self) -> int:
@@ -223,7 +234,7 @@ class PredictionLog:
                     return True
                 except queue.Full:
                     pass
-            self._dropped_rows += rows
+            self._drop(rows)
             return False
 
     def close(self, timeout: float = 10.0) -> None:
@@ -322,7 +333,7 @@ class PredictionLog:
                 len(item.inputs),
             )
             with self._lock:
-                self._dropped_rows += len(item.inputs)
+                self._drop(len(item.inputs))
             return
         if len(frame) == 0:
             return
@@ -357,7 +368,7 @@ class PredictionLog:
             )
             with self._lock:
                 self._write_errors += 1
-                self._dropped_rows += buffer.rows
+                self._drop(buffer.rows)
         else:
             with self._lock:
                 self._written_rows += buffer.rows

@@ -88,9 +88,11 @@ class Server:
         if config.prediction_log is not None:
             from mlfactory.serving.predlog import PredictionLog
 
-            self.predlog = PredictionLog(config.prediction_log, rotate_seconds=config.log_seconds)
-            log_ = self.predlog
-            self.metrics.predlog_dropped.set_function(lambda: log_.dropped_rows)
+            self.predlog = PredictionLog(
+                config.prediction_log,
+                rotate_seconds=config.log_seconds,
+                on_drop=self.metrics.predlog_dropped.inc,
+            )
         self.hosts = {
             r.name: ModelHost(
                 registry,
