@@ -47,6 +47,18 @@ def test_valid_frame_gives_schema_and_encoded_target() -> None:
     assert set(np.unique(td.y)) == {0, 1}
 
 
+def test_time_column_must_be_readable_in_every_row() -> None:
+    data = frame().assign(when=lambda f: f["when"].astype(str))
+    data.loc[[3, 7], "when"] = ["soon", None]
+    with pytest.raises(DataError, match=r"'when' has 2 row\(s\) with no readable date .*'soon'"):
+        prepare_training(data, spec(time_column="when"), "classification")
+    data["when"] = "never"
+    with pytest.raises(DataError, match="holds no readable dates"):
+        prepare_training(data, spec(time_column="when"), "classification")
+    ordered = prepare_training(frame(), spec(time_column="when"), "classification").time
+    assert ordered.dtype.kind == "M" and (np.diff(ordered) > np.timedelta64(0)).all()
+
+
 def test_missing_target_and_features_suggest_names() -> None:
     found = problems(frame(), target="Y", features=["nmu", "cat"])
     assert "data.target 'Y' is not a column (did you mean 'y'?)" in found

@@ -282,7 +282,14 @@ def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: str) -> Training
                 f"data.time_column {spec.time_column!r} holds no readable dates "
                 f"(first value: {kept[spec.time_column].iloc[0]!r})"
             )
-        time = parsed.dt.tz_localize(None).to_numpy()  # datetime64 in UTC; NaT sorts last
+        if (unread := int(parsed.isna().sum())) > 0:  # such rows have no place in time order
+            first = kept[spec.time_column][parsed.isna()].iloc[0]
+            raise DataError(
+                f"data.time_column {spec.time_column!r} has {unread:,} row(s) with no readable "
+                f"date (first value: {first!r}), so they cannot be put in time order; fix them "
+                "or filter them out in data.sql"
+            )
+        time = parsed.dt.tz_localize(None).to_numpy()  # datetime64, UTC
     if task == "classification":
         assert classes is not None
         lookup = {c: i for i, c in enumerate(classes)}
