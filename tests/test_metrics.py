@@ -114,3 +114,13 @@ def test_paired_bootstrap_sees_a_better_model_and_no_difference_for_the_same_one
     yr = rng.normal(size=500)
     better = paired_bootstrap(rmse, yr, (yr * 0.9, None), (yr * 0.5, None), rounds=50, seed=0)
     assert better.improvement > 0  # lower RMSE counts as an improvement
+
+
+def test_resamples_come_in_blocks_of_bounded_size() -> None:
+    from mlfactory.metrics import BLOCK_CELLS, _weight_blocks
+
+    for n, rounds in [(1_000, 60), (300_000, 20)]:
+        blocks = list(_weight_blocks(n, rounds, seed=0))
+        assert sum(len(b) for b in blocks) == rounds  # every resample, once
+        assert all(b.size <= max(BLOCK_CELLS, n) for b in blocks)
+        assert all((b.sum(axis=1) == n).all() for b in blocks)  # n rows drawn per resample

@@ -199,8 +199,16 @@ def compute(metrics: list[Metric], y: Array, pred: Array, proba: Array | None) -
     return {m.name: m.score(y, pred, proba) for m in metrics}
 
 
-def _weight_blocks(n: int, rounds: int, seed: int, block: int = 25) -> Iterator[Array]:
-    """Bootstrap resamples as count matrices (rounds x n), a block of rounds at a time."""
+BLOCK_CELLS = 2_000_000  # counts per block of resamples: ~16 MB, times a few temporaries
+
+
+def _weight_blocks(n: int, rounds: int, seed: int) -> Iterator[Array]:
+    """Bootstrap resamples as count matrices (rounds x n), a block of rounds at a time.
+
+    A block holds 25 resamples, fewer when the rows are many, so memory stays
+    bounded whatever the size of the test set.
+    """
+    block = max(1, min(25, BLOCK_CELLS // max(n, 1)))
     rng = np.random.default_rng(seed)
     done = 0
     while done < rounds:
