@@ -11,7 +11,6 @@ in every worker because each reads them from the registry.
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any
 
 __all__ = ["MULTIPROC_ENV", "ServingMetrics"]
@@ -172,7 +171,7 @@ class ServingMetrics:
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        body: Any = generate_latest(self if os.environ.get(MULTIPROC_ENV) else self.registry)
+        body: Any = generate_latest(self if _shared_files() else self.registry)
         return bytes(body), CONTENT_TYPE_LATEST
 
     def collect(self) -> Any:
@@ -184,6 +183,13 @@ class ServingMetrics:
         MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
         yield from (m for m in shared.collect() if m.type in ("counter", "histogram"))
         yield from (m for m in self.registry.collect() if m.type not in ("counter", "histogram"))
+
+
+def _shared_files() -> bool:
+    """Whether metric values live in PROMETHEUS_MULTIPROC_DIR files (decided at import)."""
+    from prometheus_client import values
+
+    return values.ValueClass is not values.MutexValue
 
 
 def _label_sets(gauge: Any) -> list[tuple[str, ...]]:
