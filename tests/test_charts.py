@@ -193,3 +193,11 @@ def test_a_constant_series_still_draws() -> None:
     dots = Chart()
     dots.add(Panel()).scatter([3, 3], [3, 3])
     assert len(list(_parse(dots).iter("circle"))) == 1  # two dots on one spot: one circle
+
+
+def test_limits_of_one_value_are_widened() -> None:
+    chart = Chart()
+    chart.add(Panel(xlim=(1, 1), ylim=(0, 0))).line([1, 1], [0, 0])
+    svg = _parse(chart)  # drew, no division by a zero range
+    numbers = {float(t.replace("−", "-")) for t in _texts(svg)}
+    assert {1.0, 0.0} <= numbers  # a tick at the one value on each axis
