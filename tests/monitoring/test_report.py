@@ -137,6 +137,7 @@ def test_one_plot_per_drifted_column_then_the_predictions(
     columns = [c for c in drifted.data.columns if c.drifted]
     plots = section(page, "plots")
     assert 0 < len(columns) <= MAX_PLOTS
+    cuts = 0
     assert list(charts(plots)) == [c.column for c in columns]
     for column in columns:
         chart, dist = charts(plots)[column.column], column.distribution
@@ -148,6 +149,13 @@ def test_one_plot_per_drifted_column_then_the_predictions(
         else:  # a bar per category and sample, the categories as tick labels
             assert len(list(chart.iter("rect"))) >= 2 * len(dist["categories"])
             assert {str(n)[:23] for n in dist["categories"]} <= {t.rstrip("…") for t in shown}
+            # a rest of many small categories that dwarfs the named ones is cut, and says so
+            rest = max(dist["reference"][-1], dist["current"][-1])
+            named = max(dist["reference"][:-1] + dist["current"][:-1])
+            cut = [t for t in shown if t.startswith("cut: ")]
+            assert bool(cut) == (rest > 2 * named)
+            cuts += len(cut)
+    assert cuts >= 1  # tailnum: thousands of aircraft, the 20 shown are a small share
     # every current month is outside January-June: a red note and red lines at the range
     month = charts(plots)["month"]
     (note,) = [t for t in month.iter("text") if t.get("fill") == RED]

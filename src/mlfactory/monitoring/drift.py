@@ -60,7 +60,8 @@ ALPHA = 0.05
 THRESHOLDS = {"numeric": 0.05, "categorical": 0.03}  # W1 / std; Jensen-Shannon distance
 MIN_ROWS = 20
 MIN_EXPECTED = 40.0
-PLOTTED_CATEGORIES = 20  # categories kept in ColumnDrift.distribution; the rest are "(other)"
+PLOTTED_CATEGORIES = 20  # categories kept in ColumnDrift.distribution; then REST
+REST = "(the rest)"  # the distribution's last cell: every category not shown
 
 
 @dataclass
@@ -78,7 +79,7 @@ class ColumnDrift:
     detail: str
     # What a plot needs, as shares (no rows): numeric ``edges`` with ``reference`` and
     # ``current`` shares per bin plus ``below``/``above`` the training range (current
-    # only); categorical ``categories`` (the largest, then "(other)") with both shares.
+    # only); categorical ``categories`` (the largest, then REST) with both shares.
     distribution: dict[str, Any] = field(default_factory=dict)
 
 
@@ -323,7 +324,7 @@ def _categorical(
     shown = np.argsort(-np.maximum(ref_p[:-1], cur_p[:-1]), kind="stable")[:PLOTTED_CATEGORIES]
     labels = [*top]
     distribution = {
-        "categories": [*(labels[i] for i in shown), "(the rest)"],
+        "categories": [*(labels[i] for i in shown), REST],
         "reference": [*(float(ref_p[i]) for i in shown), float(1 - ref_p[shown].sum())],
         "current": [*(float(cur_p[i]) for i in shown), float(1 - cur_p[shown].sum())],
     }

@@ -22,7 +22,7 @@ import numpy as np
 
 from mlfactory.charts import RED, Chart, Panel, percent
 from mlfactory.monitoring.domain import THRESHOLD as AUC_THRESHOLD
-from mlfactory.monitoring.drift import ALPHA, THRESHOLDS, ColumnDrift
+from mlfactory.monitoring.drift import ALPHA, REST, THRESHOLDS, ColumnDrift
 from mlfactory.monitoring.monitor import MonitorResult
 from mlfactory.pages import escape, figure, page
 
@@ -325,8 +325,8 @@ def _categorical_plot(dist: dict[str, Any]) -> Chart:
     y = np.arange(len(names))
     reference, current = dist["reference"], dist["current"]
     named = max([*reference[:-1], *current[:-1]], default=0.0)
-    # many small categories: cut the long "(other)" bars so the named ones show
-    cut = names[-1] == "(other)" and max(reference[-1], current[-1]) > 2 * named > 0
+    # many small categories: cut the long bars of the rest so the named ones show
+    cut = names[-1] == REST and max(reference[-1], current[-1]) > 2 * named > 0
     chart = Chart(width=WIDTH, height=max(HEIGHT, 18 * len(names) + 90))
     ticks = list(enumerate(names))  # by position: two long names may truncate alike
     ax = chart.add(
