@@ -184,12 +184,16 @@ def test_killing_a_training_registers_nothing(
         text=True,
     )
     assert proc.stderr is not None
-    for line in proc.stderr:  # wait until the search is under way
-        if "rows read" in line:
-            break
-    time.sleep(3)
-    proc.send_signal(how)
-    code = proc.wait(timeout=60)
+    try:
+        for line in proc.stderr:  # wait until the search is under way
+            if "rows read" in line:
+                break
+        time.sleep(3)
+        proc.send_signal(how)
+        code = proc.wait(timeout=60)
+    finally:
+        proc.kill()  # a failed test must not leave a 5000-trial search running
+        proc.wait()
     assert code == (130 if how == signal.SIGINT else -signal.SIGKILL)
     assert Registry().list_models() == []
 

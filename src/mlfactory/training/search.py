@@ -7,7 +7,10 @@ trials. The fitted estimator of the best trial is kept; nothing is refit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +117,40 @@ def _pruning_callback(trial: Any, lgb_metric: str) -> Callable[[Any], None]:
     return callback
 
 
+@contextlib.contextmanager
+def interruptible() -> Iterator[Callable[[], None]]:
+    """A check that raises ``KeyboardInterrupt`` once Ctrl-C (SIGINT) has arrived.
+
+    Python swallows a ``KeyboardInterrupt`` raised inside a finalizer, and a
+    search frees a model's native objects in finalizers all the time: an
+    interrupt landing there only prints "Exception ignored". The search calls the
+    check at every trial, so one Ctrl-C still stops it. Only in the main thread,
+    and only when SIGINT has Python's default handler.
+    """
+    received = threading.Event()
+
+    def check() -> None:
+        if received.is_set():
+            raise KeyboardInterrupt
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield check
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        received.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def search_candidate(
     entry: CatalogEntry,
     *,
@@ -170,6 +207,7 @@ def search_candidate(
         return best
 
     def objective(trial: Any) -> float:
+        stop_if_interrupted()
         sampled = {k: _suggest(trial, k, r, defaults.get(k)) for k, r in ranges.items()}
         merged = {**params, **sampled}
         estimator = entry.build(task, merged, seed, categorical)
@@ -197,7 +235,8 @@ def search_candidate(
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=50),
     )
-    study.optimize(objective, n_trials=trials, timeout=timeout)
+    with interruptible() as stop_if_interrupted:
+        study.optimize(objective, n_trials=trials, timeout=timeout)
     if best.estimator is None:
         detail = errors[0] if errors else "every trial was pruned"
         raise SpecError(
