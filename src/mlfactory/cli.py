@@ -207,14 +207,12 @@ def serve(
 ) -> None:
     """Serve registered models over HTTP (mlfactory JSON, MLflow /invocations, V2)."""
     import os
-    import shutil
-    import tempfile
 
     import uvicorn
 
     from mlfactory.registry import ModelRef
     from mlfactory.serving import ServingConfig
-    from mlfactory.serving.metrics import MULTIPROC_ENV
+    from mlfactory.serving.metrics import shared_by_workers
     from mlfactory.serving.server import CONFIG_ENV
 
     reg = _registry(registry)
@@ -239,17 +237,8 @@ def serve(
     }
     ServingConfig(canary_percent=canary_percent, shadow=shadow)  # refuse bad combinations now
     os.environ[CONFIG_ENV] = json.dumps(settings)
-    shared = None
-    if (given := os.environ.get(MULTIPROC_ENV)) and not Path(given).is_dir():
-        raise BadInputError(
-            f"{MULTIPROC_ENV}={given!r} is not a folder; create it, or unset it and "
-            "mlfactory uses a temporary one for --workers N"
-        )
-    if workers > 1 and not given:  # one /metrics over all workers
-        shared = tempfile.mkdtemp(prefix="mlfactory-metrics-")
-        os.environ[MULTIPROC_ENV] = shared
-    err.print(f"serving {', '.join(models)} on http://{host}:{port} ({workers} worker(s))")
-    try:
+    with shared_by_workers(workers):  # one /metrics over all workers
+        err.print(f"serving {', '.join(models)} on http://{host}:{port} ({workers} worker(s))")
         uvicorn.run(
             "mlfactory.serving.server:app_from_env",
             factory=True,
@@ -258,9 +247,6 @@ def serve(
             workers=workers,
             log_level="warning",
         )
-    finally:
-        if shared is not None:
-            shutil.rmtree(shared, ignore_errors=True)
 
 
 CurrentOption = Annotated[

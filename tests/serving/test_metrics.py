@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import httpx
+import pytest
 
 from mlfactory.data import read_source
+from mlfactory.errors import BadInputError
 from mlfactory.monitoring import monitor, record_result
 from mlfactory.registry import Registry
+from mlfactory.serving.metrics import MULTIPROC_ENV, shared_by_workers
 
 from .conftest import serve
 
@@ -60,3 +65,16 @@ def test_a_recorded_drift_check_shows_as_gauges(trained: Registry) -> None:
             ]
             == 0.0
         )
+
+
+def test_several_workers_share_a_temporary_metrics_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    with shared_by_workers(1):
+        assert MULTIPROC_ENV not in os.environ  # one worker: its own registry is enough
+    with shared_by_workers(2):
+        folder = Path(os.environ[MULTIPROC_ENV])
+        assert folder.is_dir()
+    assert MULTIPROC_ENV not in os.environ and not folder.exists()  # cleaned up
+    monkeypatch.setenv(MULTIPROC_ENV, "/nonexistent/metrics")
+    with pytest.raises(BadInputError, match="is not a folder"), shared_by_workers(2):
+        pass

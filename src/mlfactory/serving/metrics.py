@@ -11,11 +11,44 @@ in every worker because each reads them from the registry.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-__all__ = ["MULTIPROC_ENV", "ServingMetrics"]
+from mlfactory.errors import BadInputError
+
+__all__ = ["MULTIPROC_ENV", "ServingMetrics", "shared_by_workers"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is imported
+
+
+@contextlib.contextmanager
+def shared_by_workers(workers: int) -> Iterator[None]:
+    """Around starting ``workers`` processes: one metrics folder for all of them.
+
+    A temporary ``PROMETHEUS_MULTIPROC_DIR`` (removed afterwards) when there are
+    several workers and none is set; one that is set must be a folder.
+    """
+    given = os.environ.get(MULTIPROC_ENV)
+    if given and not Path(given).is_dir():
+        raise BadInputError(
+            f"{MULTIPROC_ENV}={given!r} is not a folder; create it, or unset it and "
+            "mlfactory uses a temporary one for --workers N"
+        )
+    if workers < 2 or given:
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="mlfactory-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536)
