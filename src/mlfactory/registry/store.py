@@ -111,36 +111,31 @@ def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
-def _requirements(package: ModelPackage) -> list[str]:
-    """Exact pins of what loading the package imports, MLflow first (as save_model puts it)."""
+_PINNED = ("mlflow", "mlfactory", "scikit-learn", "lightgbm", "skops", "pandas", "numpy")
+_CONDA_FILE, _PYTHON_ENV_FILE = "conda.yaml", "python_env.yaml"
+
+
+def _installed(name: str) -> str | None:
     from importlib import metadata
 
-    pins = []
-    for name in ("mlflow", "mlfactory", "scikit-learn", "lightgbm", "skops", "pandas", "numpy"):
-        try:
-            pins.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return pins
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
-_CONDA_FILE, _PYTHON_ENV_FILE = "conda.yaml", "python_env.yaml"
+def _requirements() -> list[str]:
+    """Exact pins of what loading a package imports, MLflow first (as save_model puts it)."""
+    return [f"{name}=={version}" for name in _PINNED if (version := _installed(name))]
 
 
 def _write_environment(directory: Path, pins: list[str]) -> None:
     """requirements.txt, python_env.yaml and conda.yaml in MLflow's formats."""
     import platform
-    from importlib import metadata
 
     import yaml
 
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    python, pip, setuptools = platform.python_version(), version("pip"), version("setuptools")
+    python, pip, setuptools = platform.python_version(), _installed("pip"), _installed("setuptools")
     build = [f"pip=={pip}" if pip else "pip"]
     build += [f"setuptools=={setuptools}" if setuptools else "setuptools", "wheel"]
     conda = {
@@ -347,7 +342,7 @@ class Registry:
         package.save(directory / PACKAGE_PATH)
         model = Model()
         model.model_size_bytes = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
-        _write_environment(directory, _requirements(package))
+        _write_environment(directory, _requirements())
         mlflow.pyfunc.add_to_model(
             model,
             loader_module="mlfactory.registry.pyfunc",

@@ -124,7 +124,7 @@ def interruptible() -> Iterator[Callable[[], None]]:
     Python swallows a ``KeyboardInterrupt`` raised inside a finalizer, and a
     search frees a model's native objects in finalizers all the time: an
     interrupt landing there only prints "Exception ignored". The search calls the
-    check at every trial, so one Ctrl-C still stops it. Only in the main thread,
+    check after every trial, so one Ctrl-C still stops it. Only in the main thread,
     and only when SIGINT has Python's default handler.
     """
     received = threading.Event()
@@ -207,7 +207,6 @@ def search_candidate(
         return best
 
     def objective(trial: Any) -> float:
-        stop_if_interrupted()
         sampled = {k: _suggest(trial, k, r, defaults.get(k)) for k, r in ranges.items()}
         merged = {**params, **sampled}
         estimator = entry.build(task, merged, seed, categorical)
@@ -236,7 +235,8 @@ def search_candidate(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=50),
     )
     with interruptible() as stop_if_interrupted:
-        study.optimize(objective, n_trials=trials, timeout=timeout)
+        after_each = [lambda study, trial: stop_if_interrupted()]
+        study.optimize(objective, n_trials=trials, timeout=timeout, callbacks=after_each)
     if best.estimator is None:
         detail = errors[0] if errors else "every trial was pruned"
         raise SpecError(
