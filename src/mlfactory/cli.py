@@ -58,6 +58,17 @@ def _require_versions(reg: Registry, name: str) -> list[Any]:
     return versions
 
 
+def _recover(reg: Registry, name: str) -> None:
+    """Settle what a killed command left (see registry/ledger.py) and say what was done."""
+    try:
+        settled = reg.recover(name)
+    except MlfactoryError as exc:  # a read-only look at the registry still works
+        err.print(f"[yellow]could not settle interrupted changes[/]: {exc}", highlight=False)
+        return
+    for line in settled:
+        err.print(f"recovered: {line}", highlight=False)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of factory.yaml (for editor validation)."""
@@ -495,6 +506,7 @@ def models_show(
     from datetime import datetime
 
     reg = _registry(registry)
+    _recover(reg, name)
     versions = _require_versions(reg, name)
     table = Table(title=f"{name}")
     for column in ("version", "aliases", "created", "model", "test metric", "decided at training"):
@@ -508,11 +520,17 @@ def models_show(
             datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"),
             v.tags.get("mlfactory.model", ""),
             f"{metric} {value:.4f}" if value is not None else "",
-            v.decision,
+            "registering" if v.registering else v.decision,
         )
     out.print(table)
     for v in versions:
         out.print(f"v{v.version} {v.reason}", highlight=False)
+        if v.registering:
+            out.print(
+                f"v{v.version} is still being registered by {v.registering.describe()}; "
+                "its alias has not moved yet",
+                highlight=False,
+            )
     out.print(
         "load it anywhere: mlflow.set_tracking_uri("
         f"{reg.tracking_uri!r}); mlflow.pyfunc.load_model('models:/{name}@champion')"
@@ -528,6 +546,7 @@ def models_history(
     from datetime import datetime
 
     reg = _registry(registry)
+    _recover(reg, name)
     _require_versions(reg, name)
     table = Table(title=f"{name}: alias history", show_lines=True)
     for column in ("time", "alias", "version", "previous", "reason"):
@@ -555,7 +574,9 @@ def models_promote(
     """Make VERSION the champion (recorded in the history)."""
     if not version.isdigit():
         raise BadInputError(f"VERSION must be a number like 3, got {version!r}.")
-    _registry(registry).promote(name, version, reason=reason)
+    reg = _registry(registry)
+    _recover(reg, name)
+    reg.promote(name, version, reason=reason)
     out.print(f"{name}@champion → version {version}")
 
 
@@ -564,8 +585,10 @@ def models_rollback(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     registry: RegistryPath = Path(".mlfactory"),
 ) -> None:
-    """Give champion back to the version that held it before the current one."""
-    target = _registry(registry).rollback(name)
+    """Give champion back to the version before the current one (again: one step further)."""
+    reg = _registry(registry)
+    _recover(reg, name)
+    target = reg.rollback(name)
     out.print(f"{name}@champion → version {target} (rolled back)")
 
 

@@ -6,8 +6,9 @@ in ``.mlfactory/artifacts``; ``MLFLOW_TRACKING_URI`` (or the spec's
 
 Each trained model is one MLflow run plus one registered version whose tags
 carry the gate decision and lineage. Aliases (``champion``, ``challenger``)
-move only through ``set_alias``, which records every move as a registered-model
-tag ``mlfactory.alias_event.<time>``; that is the alias history.
+move only through ``set_alias``, which records every move in the alias ledger
+(``ledger.py``: registered-model tags written ahead of the move, so that a
+process killed at any MLflow call leaves a state ``recover`` settles).
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ from mlfactory.errors import (
     RegistryLocationError,
     TamperedArtifactError,
 )
+from mlfactory.registry import ledger
 from mlfactory.registry.package import ModelPackage, folder_digest
 
 __all__ = ["ALIASES", "ModelRef", "Registry", "VersionInfo", "load_model"]
 
 ALIASES = ("champion", "challenger")
-EVENT_PREFIX = "mlfactory.alias_event."
 DRIFT_TAG = "mlfactory.drift"  # the latest monitoring summary of a version (JSON)
 PACKAGE_DIGEST_TAG = "mlfactory.package_sha256"
 PACKAGE_PATH = "data/package"  # where the package sits in the MLflow model folder
@@ -92,6 +93,11 @@ class VersionInfo:
         return self.tags.get("mlfactory.reason", "")
 
     @property
+    def registering(self) -> ledger.Owner | None:
+        """The process still registering this version (its alias has not moved yet)."""
+        return ledger.registration_owner(self.tags.get(ledger.REGISTRATION_TAG))
+
+    @property
     def metrics(self) -> dict[str, float]:
         return json.loads(self.tags.get("mlfactory.metrics", "{}"))  # type: ignore[no-any-return]
 
@@ -109,6 +115,7 @@ def _quiet_mlflow() -> None:
     for name in ("mlflow", "alembic", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout is ours
 
 
 _PINNED = ("mlflow", "mlfactory", "scikit-learn", "lightgbm", "skops", "pandas", "numpy")
@@ -364,10 +371,19 @@ class Registry:
         return f"{base}/{path}" if path else base
 
     def register(self, name: str, *, run_id: str, model_dir: Path, tags: dict[str, str]) -> str:
-        """A new version of ``name`` from the run's ``model`` artifact; returns the version."""
+        """A new version of ``name`` from the run's ``model`` artifact; returns the version.
+
+        The version is created with its registration pending; ``set_alias(...,
+        registration=True)`` completes it, and ``recover`` settles it if this process
+        is killed in between.
+        """
         from mlflow.exceptions import MlflowException
 
-        all_tags = {**tags, PACKAGE_DIGEST_TAG: folder_digest(model_dir / PACKAGE_PATH)}
+        all_tags = {
+            **tags,
+            PACKAGE_DIGEST_TAG: folder_digest(model_dir / PACKAGE_PATH),
+            ledger.REGISTRATION_TAG: ledger.pending_registration(),
+        }
         with self._errors(f"registering {name!r}"):
             try:
                 self.client.create_registered_model(name)
@@ -380,28 +396,53 @@ class Registry:
             return str(version.version)
 
     def set_alias(
-        self, name: str, alias: str, version: str, *, reason: str, rollback: bool = False
+        self,
+        name: str,
+        alias: str,
+        version: str,
+        *,
+        reason: str,
+        rollback: bool = False,
+        champion_was: str | None = None,
+        check_champion: bool = False,
+        registration: bool = False,
     ) -> None:
-        """Point ``alias`` at ``version`` and record the move in the alias history."""
+        """Point ``alias`` at ``version`` and record the move in the alias history.
+
+        With ``check_champion`` the move happens only while ``champion`` still names
+        ``champion_was``; otherwise ``ledger.StaleChampion`` (decide again). With
+        ``registration`` it also completes the version's registration.
+        """
         with self._errors(f"moving {name}@{alias}"):
-            previous = self._alias_version(name, alias)
-            self.client.set_registered_model_alias(name, alias, version)
-            event = {
-                "alias": alias,
-                "version": version,
-                "previous": previous,
-                "reason": reason,
-                "time": time.time(),
-                "user": os.environ.get("USER", ""),
-                "rollback": rollback,
-            }
-            key = f"{EVENT_PREFIX}{time.time_ns():020d}"
-            self.client.set_registered_model_tag(name, key, json.dumps(event)[:4900])
+            ledger.move(
+                self.client,
+                name,
+                alias,
+                version,
+                reason=reason,
+                rollback=rollback,
+                champion_was=champion_was,
+                check_champion=check_champion,
+                registration=registration,
+            )
 
     def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
         with self._errors(f"tagging {name}/{version}"):
             for key, value in tags.items():
                 self.client.set_model_version_tag(name, version, key, value)
+
+    def set_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        with self._errors(f"tagging run {run_id}"):
+            for key, value in tags.items():
+                self.client.set_tag(run_id, key, value)
+
+    def recover(self, name: str) -> list[str]:
+        """Settle what killed processes left of ``name`` (see ``ledger``); one line each."""
+        with self._errors(f"recovering {name!r}"):
+            found = self.client.search_model_versions(f"name = '{name}'")
+            if not found:
+                return []
+            return ledger.recover(self.client, name, found)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -487,15 +528,9 @@ class Registry:
         ]
 
     def alias_history(self, name: str) -> list[dict[str, Any]]:
-        """Every alias move of ``name``, oldest first."""
+        """Every alias move of ``name`` that took place, oldest first."""
         with self._errors(f"reading the alias history of {name!r}"):
-            model = self.client.get_registered_model(name)
-        events = [
-            json.loads(value)
-            for key, value in sorted((model.tags or {}).items())
-            if key.startswith(EVENT_PREFIX)
-        ]
-        return events
+            return [event.record() for event in ledger.read(self.client, name).done]
 
     def load(self, ref: str | ModelRef | VersionInfo) -> tuple[ModelPackage, VersionInfo]:
         """The verified package of a version: the fast path every mlfactory loader uses."""
@@ -526,29 +561,34 @@ class Registry:
     def promote(self, name: str, version: str, *, reason: str = "promoted by hand") -> None:
         self.resolve(ModelRef(name, version=version))
         with self.lock(name):
+            self.recover(name)
             self.set_alias(name, "champion", version, reason=reason)
 
     def rollback(self, name: str) -> str:
-        """Give ``champion`` back to the version that held it before; returns that version."""
+        """Give ``champion`` back to the version under it on the champion stack.
+
+        Every move to champion pushes a version and every rollback pops one, so
+        rolling back twice steps back twice through the history.
+        """
         with self.lock(name):
-            current = self._alias_version(name, "champion")
-            history = [e for e in self.alias_history(name) if e["alias"] == "champion"]
-            # the move that made the current champion (rollbacks excluded) names its predecessor
-            target = next(
-                (
-                    str(e["previous"])
-                    for e in reversed(history)
-                    if e["version"] == current and not e.get("rollback") and e.get("previous")
-                ),
-                None,
-            )
-            if target is None:
+            self.recover(name)
+            with self._errors(f"reading the alias history of {name!r}"):
+                stack = ledger.read(self.client, name).champion_stack()
+            current = stack[-1] if stack else None
+            if len(stack) < 2:
                 raise ModelReferenceError(
                     f"{name} has no earlier champion to roll back to (current champion: "
                     f"{current or 'none'}); see `mlfactory models history {name}`."
                 )
+            target = stack[-2]
             self.set_alias(
-                name, "champion", target, reason=f"rollback from version {current}", rollback=True
+                name,
+                "champion",
+                target,
+                reason=f"rollback from version {current}",
+                rollback=True,
+                champion_was=current,
+                check_champion=True,
             )
             return target
 

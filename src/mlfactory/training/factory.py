@@ -3,7 +3,10 @@
 Everything that can fail slowly (data, search, evaluation) happens before the
 registry is touched; the run is logged, the version registered and the alias
 moved in one short step at the end, under a per-model lock, so a failed or
-killed training registers nothing and two trainings of one name decide in turn.
+killed training registers nothing and two trainings of one name on one host
+decide in turn. A kill inside that step leaves a state the registry's ledger
+recovers; trainings on other hosts are caught when the alias moves (the
+champion is read again, and the decision is made again if it changed).
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import numpy as np
 
 from mlfactory.data import load_frame, prepare_training
 from mlfactory.data.profile import profile_frame, profile_values
-from mlfactory.errors import BadInputError, MlfactoryError
+from mlfactory.errors import BadInputError, MlfactoryError, RegistryError
 from mlfactory.features import build_preprocessor, categorical_indices, expand_datetimes
 from mlfactory.metrics import METRICS, PairedComparison, paired_bootstrap
 from mlfactory.models import CATALOG
-from mlfactory.registry import ModelPackage, Registry
+from mlfactory.registry import ModelPackage, Registry, VersionInfo
+from mlfactory.registry.ledger import StaleChampion
 from mlfactory.registry.package import FORMAT
 from mlfactory.spec import FactorySpec, load_spec
 from mlfactory.training.evaluate import Evaluation, evaluate
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["TrainResult", "train"]
 
 IMPORTANCE_ROWS = 5000
+_REDECIDE = 10  # decisions against a champion that another host keeps moving
 _LIBRARIES = (
     "mlfactory",
     "scikit-learn",
@@ -331,9 +336,11 @@ def train(
     importance = _permutation_importance(package, raw_test, y[split.test], metric, seed)
 
     console.log("registering")
-    with tempfile.TemporaryDirectory(prefix="mlfactory-train-") as tmp, registry.lock(spec.name):
-        comparison, champion_note, champion_version = _compare_with_champion(
-            registry, spec, package, raw_test, y[split.test], metric
+    y_test = y[split.test]
+
+    def decide_against(champion: VersionInfo | None) -> Decision:
+        comparison, note = _compare_with_champion(
+            registry, champion, spec, package, raw_test, y_test, metric
         )
         decision = decide(
             spec.gates,
@@ -341,10 +348,16 @@ def train(
             evaluation=evaluation,
             baseline=baseline,
             comparison=comparison,
-            champion_version=champion_version,
+            champion_version=champion.version if champion else None,
         )
-        if champion_note is not None:
-            decision.checks.append(champion_note)
+        if note is not None:
+            decision.checks.append(note)
+        return decision
+
+    with tempfile.TemporaryDirectory(prefix="mlfactory-train-") as tmp, registry.lock(spec.name):
+        registry.recover(spec.name)
+        champion = registry.champion(spec.name)
+        decision = decide_against(champion)
         model_dir = registry.write_mlflow_model(package, Path(tmp) / "model")
         params = {f"{best.name}.{k}": v for k, v in best.params.items()}
         params.update({"model": best.name, "metric": metric, "seed": seed})
@@ -370,7 +383,32 @@ def train(
                 **(tags or {}),
             },
         )
-        registry.set_alias(spec.name, decision.alias, version, reason=decision.reason)
+        # The champion is read again as the alias moves (another host may have moved it
+        # since, unseen by this host's lock); when it changed, decide again against it.
+        for _ in range(_REDECIDE):
+            try:
+                registry.set_alias(
+                    spec.name,
+                    decision.alias,
+                    version,
+                    reason=decision.reason,
+                    champion_was=champion.version if champion else None,
+                    check_champion=True,
+                    registration=True,
+                )
+                break
+            except StaleChampion as moved:
+                now = moved.current
+                champion = registry.resolve(f"{spec.name}/{now}") if now is not None else None
+                decision = decide_against(champion)
+                registry.set_version_tags(spec.name, version, _decision_tags(decision))
+                registry.set_run_tags(run_id, {"mlfactory.decision": decision.alias})
+        else:
+            raise RegistryError(
+                f"{spec.name}@champion kept moving while version {version} was being decided "
+                f"({_REDECIDE} times); the version is registered without an alias: promote it "
+                f"by hand after `mlfactory models show {spec.name}`."
+            )
 
     report_path = registry.path / "reports" / f"{spec.name}-v{version}.html"
     if not registry.embedded:
@@ -412,16 +450,16 @@ def train(
 
 def _compare_with_champion(
     registry: Registry,
+    champion: VersionInfo | None,
     spec: FactorySpec,
     package: ModelPackage,
     raw_test: pd.DataFrame,
     y_test: Any,
     metric: str,
-) -> tuple[PairedComparison | None, Check | None, str | None]:
-    """Paired bootstrap of the new model against the current champion on the same rows."""
-    champion = registry.champion(spec.name)
+) -> tuple[PairedComparison | None, Check | None]:
+    """Paired bootstrap of the new model against ``champion`` on the same rows."""
     if champion is None:
-        return None, Check("first model", True, "no champion yet"), None
+        return None, Check("first model", True, "no champion yet")
     try:
         old_package, _ = registry.load(champion)
         if old_package.classes != package.classes:
@@ -434,7 +472,7 @@ def _compare_with_champion(
             f"champion v{champion.version} cannot score the new test rows ({exc}); "
             "decided on the gates alone",
         )
-        return None, note, champion.version
+        return None, note
     new = package.predict_encoded(raw_test)
     comparison = paired_bootstrap(
         METRICS[metric],
@@ -444,7 +482,7 @@ def _compare_with_champion(
         rounds=spec.evaluation.bootstrap,
         seed=spec.search.seed,
     )
-    return comparison, None, champion.version
+    return comparison, None
 
 
 def _version_tags(
@@ -457,8 +495,7 @@ def _version_tags(
     import json
 
     return {
-        "mlfactory.decision": decision.alias,
-        "mlfactory.reason": decision.reason[:4900],
+        **_decision_tags(decision),
         "mlfactory.model": model,
         "mlfactory.metric": metric,
         "mlfactory.metrics": json.dumps({k: round(v, 6) for k, v in evaluation.metrics.items()}),
@@ -468,3 +505,7 @@ def _version_tags(
         "mlfactory.seed": str(lineage["seed"]),
         "mlfactory.packages": json.dumps(lineage["packages"]),
     }
+
+
+def _decision_tags(decision: Decision) -> dict[str, str]:
+    return {"mlfactory.decision": decision.alias, "mlfactory.reason": decision.reason[:4900]}
