@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from starlette.requests import ClientDisconnect
 
 from mlfactory.errors import BadInputError, DataError, RegistryError
 from mlfactory.registry import ModelRef, Registry
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["Result", "Server", "ServingConfig", "create_app"]
 
 log = logging.getLogger("mlfactory.serving")
+CLIENT_CLOSED = 499  # the status label of a request whose client hung up (nginx's code)
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,11 @@ class Server:
             status = 422
             self.metrics.errors.labels(label, "schema").inc()
             return self.error(422, str(exc), request_id, problems=exc.problems)
+        except ClientDisconnect:  # the client hung up mid-body: its doing, nobody to answer
+            status = CLIENT_CLOSED
+            self.metrics.errors.labels(label, "client_disconnect").inc()
+            log.debug("request %s: the client closed the connection mid-body", request_id)
+            return Response(status_code=CLIENT_CLOSED)
         finally:
             self.metrics.requests.labels(label, protocol, str(status)).inc()
             self.metrics.latency.labels(label, protocol).observe(time.perf_counter() - started)
