@@ -253,3 +253,44 @@ def test_default_limits_refuse_a_10_mb_body_and_100k_rows(
             tensors.append(tensor)
         with pytest.raises(InferenceServerException, match="column 'inc' has inf values"):
             client.infer("mroz", tensors)
+
+
+def test_a_client_that_hangs_up_mid_body_is_counted_as_its_doing(
+    url: str, rows: list[dict[str, Any]]
+) -> None:
+    import json
+    import logging
+    import socket
+    import time
+
+    errors: list[logging.LogRecord] = []
+    catch = logging.Handler(logging.ERROR)
+    catch.emit = errors.append  # type: ignore[method-assign]
+    watched = [logging.getLogger(), logging.getLogger("uvicorn")]  # uvicorn does not propagate
+    for logger in watched:
+        logger.addHandler(catch)
+    try:
+        body = json.dumps({"records": rows}).encode()
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as client:
+            client.sendall(
+                b"POST /v1/models/mroz/predict HTTP/1.1\r\nHost: test\r\n"
+                b"Content-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % (len(body) + 1000) + body[:40]
+            )
+            time.sleep(0.2)  # the server reads the headers and the first part, then waits
+        series = 'mlfactory_requests_total{model="mroz",protocol="mlfactory",status="%s"}'
+        deadline = time.monotonic() + 10
+        while True:
+            metrics = httpx.get(f"{url}/metrics").text
+            if series % "499" in metrics or series % "500" in metrics:
+                break
+            assert time.monotonic() < deadline, "the request was never counted"
+            time.sleep(0.05)
+    finally:
+        for logger in watched:
+            logger.removeHandler(catch)
+    assert f"{series % '499'} 1.0" in metrics
+    assert series % "500" not in metrics
+    assert 'mlfactory_errors_total{kind="client_disconnect",model="mroz"} 1.0' in metrics
+    assert [r.getMessage() for r in errors] == []

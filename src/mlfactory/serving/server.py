@@ -1,16 +1,16 @@
 """The model server: ``create_app`` builds a FastAPI app that serves registered models.
 
-Every protocol route hands its request to ``Server.handle``, which does what all
-of them share: auth, size limits, the model lookup, validation against the
-model's schema, micro-batched prediction, the prediction log, metrics, and
-turning every failure into a 4xx with a message.
+Every route of the app first passes ``Server.authorize``, the one auth
+dependency (see ``serving.auth``). Every protocol route hands its request to
+``Server.handle``, which does what all of them share: size limits, the model
+lookup, validation against the model's schema, micro-batched prediction, the
+prediction log, metrics, and turning every failure into a 4xx with a message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import os
 import time
@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
+from starlette.requests import ClientDisconnect
 
 from mlfactory.errors import BadInputError, DataError, RegistryError
 from mlfactory.registry import ModelRef, Registry
+from mlfactory.serving.auth import TOKEN_ENV, Guard
 from mlfactory.serving.batching import BatchConfig
 from mlfactory.serving.frames import Rows, ServingError, dumps
 from mlfactory.serving.host import ModelHost, Scored
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["Result", "Server", "ServingConfig", "create_app"]
 
 log = logging.getLogger("mlfactory.serving")
-TOKEN_ENV = "MLFACTORY_API_TOKEN"
+CLIENT_CLOSED = 499  # the status label of a request whose client hung up (nginx's code)
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ class Server:
         self.config = config
         self.registry = registry
         self.metrics = ServingMetrics()
-        self.token = config.api_token if config.api_token is not None else os.environ.get(TOKEN_ENV)
+        token = config.api_token if config.api_token is not None else os.environ.get(TOKEN_ENV)
+        self.guard = Guard(token)
+        self.protocol_of: dict[str, str] = {}  # route path -> protocol, for metric labels
         self.predlog: Any = None
         if config.prediction_log is not None:
             from mlfactory.serving.predlog import PredictionLog
@@ -158,21 +162,25 @@ class Server:
 
     # -- requests ----------------------------------------------------------------------
 
-    def authorize(self, request: Request, *, admin: bool = False) -> None:
-        if self.token is None:
-            if admin:
-                raise ServingError(
-                    403,
-                    f"admin endpoints are off: start the server with {TOKEN_ENV} set",
-                    kind="auth",
-                )
+    async def authorize(self, request: Request) -> None:
+        """The app's one dependency: refuse the request (401/403) unless it may call its route.
+
+        A refusal is counted as ``handle`` counts a failed request.
+        """
+        route = getattr(request.scope.get("route"), "path", None) or request.url.path
+        raw = next((v for k, v in request.headers.raw if k.lower() == b"authorization"), b"")
+        refusal = self.guard.refusal(route, raw)
+        if refusal is None:
             return
-        given = request.headers.get("authorization", "")
-        scheme, _, token = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), self.token):
-            raise ServingError(
-                401, "missing or wrong bearer token (Authorization: Bearer ...)", kind="auth"
-            )
+        protocol = self.protocol_of.get(route, "server")
+        # the model the request names; the MLflow protocol's is ?model= or the default
+        name = request.path_params.get("name") or request.query_params.get("model")
+        if name is None and protocol == "mlflow":
+            name = self.default_model
+        label = name if name in self.hosts else "unknown"
+        self.metrics.errors.labels(label, refusal.kind).inc()
+        self.metrics.requests.labels(label, protocol, str(refusal.status)).inc()
+        raise refusal
 
     def host(self, name: str) -> ModelHost:
         host = self.hosts.get(name)
@@ -221,7 +229,6 @@ class Server:
         status = 500
         label = name if name in self.hosts else "unknown"
         try:
-            self.authorize(request)
             host = self.host(name)
             if not host.ready:
                 raise ServingError(503, f"{name} is still loading; retry shortly", kind="not_ready")
@@ -239,6 +246,11 @@ class Server:
             status = 422
             self.metrics.errors.labels(label, "schema").inc()
             return self.error(422, str(exc), request_id, problems=exc.problems)
+        except ClientDisconnect:  # the client hung up mid-body: its doing, nobody to answer
+            status = CLIENT_CLOSED
+            self.metrics.errors.labels(label, "client_disconnect").inc()
+            log.debug("request %s: the client closed the connection mid-body", request_id)
+            return Response(status_code=CLIENT_CLOSED)
         finally:
             self.metrics.requests.labels(label, protocol, str(status)).inc()
             self.metrics.latency.labels(label, protocol).observe(time.perf_counter() - started)
@@ -261,7 +273,9 @@ class Server:
             "message": message,
             **extra,
         }
-        headers = {"X-Request-ID": request_id} if request_id else None
+        headers = {"X-Request-ID": request_id} if request_id else {}
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="mlfactory"'
         return Response(
             dumps(body), status_code=status, media_type="application/json", headers=headers
         )
@@ -326,6 +340,7 @@ def create_app(
             await server.stop()
 
     app = FastAPI(
+        dependencies=[Depends(server.authorize)],  # every route, however it is added later
         title="mlfactory model server",
         version=__version__,
         lifespan=lifespan,
@@ -336,7 +351,7 @@ def create_app(
 
     async def serving_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ServingError)
-        return server.error(exc.status, exc.message)
+        return server.error(exc.status, exc.message, request.headers.get("x-request-id"))
 
     app.add_exception_handler(ServingError, serving_error)
 
@@ -349,9 +364,9 @@ def create_app(
         waiting = [h.name for h in server.hosts.values() if not h.ready]
         if waiting:
             return server.error(503, f"not ready: still loading {', '.join(waiting)}")
-        return Response(
-            dumps({"status": "ready", "models": server.describe()}), media_type="application/json"
-        )
+        keys = ("name", "ref", "ready", "version")  # the schemas are at /v1/models, with the token
+        models = [{k: m[k] for k in keys} for m in server.describe()]
+        return Response(dumps({"status": "ready", "models": models}), media_type="application/json")
 
     @app.get("/metrics", tags=["health"])
     async def metrics() -> Response:
@@ -359,11 +374,7 @@ def create_app(
         return Response(body, media_type=content_type)
 
     @app.post("/admin/reload", tags=["admin"])
-    async def reload(request: Request) -> Response:
-        try:
-            server.authorize(request, admin=True)
-        except ServingError as exc:
-            return server.error(exc.status, exc.message)
+    async def reload() -> Response:
         results = await server.refresh()
         if any(r["status"] in ("swapped", "loaded") for r in results):
             _settle_garbage()
@@ -375,7 +386,9 @@ def create_app(
         )
 
     for name in config.protocols:
-        app.include_router(PROTOCOLS[name](server))
+        router = PROTOCOLS[name](server)
+        server.protocol_of.update((getattr(route, "path", ""), name) for route in router.routes)
+        app.include_router(router)
     return app
 
 
