@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -140,6 +142,45 @@ def test_unwritable_registry_fails_fast_with_exit_2(
     assert "cannot write the registry folder" in " ".join(done.stderr.split())
     assert "lightgbm" not in done.stderr  # failed before any training
     assert time.monotonic() - started < 60
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """``path`` read-only for whoever runs the tests (root ignores modes: make it immutable)."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~0o222)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+
+
+@pytest.mark.parametrize("part", ["mlflow.db", "artifacts", "artifacts/mroz"])
+def test_a_read_only_store_file_or_artifact_folder_fails_before_training(
+    part: str, write_spec: Callable[..., Path], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    spec = write_spec(mroz_spec(search={"trials": 1}))
+    assert mlfactory("train", str(spec), "--quiet", env=cli_env).returncode == 0
+    started = time.monotonic()
+    with read_only(tmp_path / ".mlfactory" / part):
+        done = mlfactory("train", str(spec), env=cli_env)
+    assert done.returncode == 2, done.stderr
+    message = " ".join(done.stderr.split())
+    assert (
+        f"cannot write the {'MLflow store' if part == 'mlflow.db' else 'registry folder'}"
+        in message
+    )
+    assert str(tmp_path / ".mlfactory" / part) in message
+    assert "Traceback" not in done.stderr and "rows read" not in done.stderr  # before any work
+    assert time.monotonic() - started < 60
+    assert [v.version for v in Registry().versions("mroz")] == ["1"]
 
 
 def test_schema_prints_json_schema(cli_env: dict[str, str]) -> None:

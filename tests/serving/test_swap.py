@@ -125,3 +125,54 @@ def test_a_champion_that_cannot_load_stops_the_start_with_the_reason(tmp_path: P
     server = Server([ModelRef.parse("mroz@champion")], registry, ServingConfig(poll_seconds=0))
     with pytest.raises(RegistryError, match=r"cannot serve: mroz@champion: TamperedArtifactError"):
         asyncio.run(server.start())
+
+
+def test_a_store_replaced_or_deleted_under_the_server_is_noticed_and_reopened(
+    tmp_path: Path, rows: list[dict[str, Any]]
+) -> None:
+    import os
+    import shutil
+
+    registry = _registry_with_two_versions(tmp_path)
+    database = registry.path / "mlflow.db"
+    token = {"Authorization": "Bearer t"}
+
+    def reload() -> httpx.Response:
+        return httpx.post(f"{base}/admin/reload", headers=token, timeout=60)
+
+    def failures() -> str:
+        found = [
+            line for line in httpx.get(f"{base}/metrics").text.splitlines()
+            if line.startswith('mlfactory_reload_failures_total{model="mroz"}')
+        ]  # fmt: skip
+        return found[0].split()[-1]
+
+    with serve(["mroz@champion"], registry, poll_seconds=0, api_token="t") as base:
+        # a new store put in place of the old one (a restore, a copy from elsewhere)
+        (tmp_path / "other").mkdir()
+        shutil.copyfile(database, tmp_path / "other" / "mlflow.db")
+        Registry(path=tmp_path / "other").promote("mroz", "2", reason="in the new store")
+        os.replace(tmp_path / "other" / "mlflow.db", database)
+        first = reload()
+        assert first.status_code == 503 and "was replaced" in first.json()["models"][0]["error"]
+        assert failures() == "1.0"
+        second = reload()
+        assert second.status_code == 200, second.text
+        assert (
+            second.json()["models"][0] | {"status": "swapped", "version": "2"}
+            == (second.json()["models"][0])
+        )
+        answer = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows}, headers=token)
+        assert answer.json()["model_version"] == "2"
+
+        # deleted: every reload says so, and the loaded version keeps serving
+        kept = tmp_path / "kept.db"
+        os.replace(database, kept)
+        for _ in range(2):
+            gone = reload()
+            assert gone.status_code == 503 and "was deleted" in gone.json()["models"][0]["error"]
+        assert failures() == "3.0"
+        answer = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows}, headers=token)
+        assert answer.status_code == 200 and answer.json()["model_version"] == "2"
+        os.replace(kept, database)  # back: the same file, so nothing to reopen
+        assert reload().json()["models"][0]["status"] == "unchanged"

@@ -199,6 +199,31 @@ def _seed_store(db: Path) -> None:
         staged.unlink(missing_ok=True)
 
 
+def _sqlite_file(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def _file_identity(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _dispose_engines(uri: str) -> None:
+    """Close MLflow's pooled connections to ``uri`` (MLflow keeps one engine per URI)."""
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as Models
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as Runs
+
+    for store in (Runs, Models):
+        engine = getattr(store, "_engine_map", {}).get(uri)
+        if engine is not None:
+            engine.dispose()
+
+
 class Registry:
     """Runs, versions, aliases and packages in one MLflow store."""
 
@@ -209,28 +234,54 @@ class Registry:
         self.embedded = not (env_uri or tracking_uri)
         self._client: Any = None
         self._client_lock = threading.Lock()
+        # a SQLite store's file, and which file it was when opened (device, inode)
+        self._store_file = _sqlite_file(self.tracking_uri)
+        self._store_identity: tuple[int, int] | None = None
 
     # -- connection -------------------------------------------------------------------
 
-    def ensure_writable(self) -> None:
-        """Fail fast, before any training, when the embedded store cannot be written."""
+    def ensure_writable(self, name: str | None = None) -> None:
+        """Fail fast, before any training, when the embedded store cannot be written.
+
+        The folder, the SQLite file and the artifact folders (``name``'s own, when it
+        exists) are each checked: any one of them read-only would let a whole training
+        run and fail only when it registers.
+        """
         if not self.embedded:
             return
+        artifacts = self.path / "artifacts"
+        folders = [self.path, artifacts]
+        if name is not None and (artifacts / name).is_dir():
+            folders.append(artifacts / name)
+        for folder in folders:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                probe = folder / f".write-test-{os.getpid()}-{threading.get_ident()}"
+                probe.write_text("ok")
+                probe.unlink()
+            except OSError as exc:
+                raise RegistryLocationError(
+                    f"cannot write the registry folder {str(folder)!r} "
+                    f"({exc.strerror or exc}). Make it writable, or set registry.path in the "
+                    "spec (or MLFLOW_TRACKING_URI) to a location you can write."
+                ) from None
+        db = self.path / "mlflow.db"
         try:
-            (self.path / "artifacts").mkdir(parents=True, exist_ok=True)
-            probe = self.path / f".write-test-{os.getpid()}-{threading.get_ident()}"
-            probe.write_text("ok")
-            probe.unlink()
+            if db.exists():
+                with db.open("r+b"):  # opened for writing, nothing written
+                    pass
         except OSError as exc:
             raise RegistryLocationError(
-                f"cannot write the registry folder {str(self.path)!r} ({exc.strerror or exc}). "
-                "Make it writable, or set registry.path in the spec (or MLFLOW_TRACKING_URI) "
-                "to a location you can write."
+                f"cannot write the MLflow store {str(db)!r} ({exc.strerror or exc}). Make the "
+                "file writable, or set registry.path in the spec (or MLFLOW_TRACKING_URI) to "
+                "a store you can write."
             ) from None
 
     @property
     def client(self) -> Any:
         with self._client_lock:
+            if self._client is not None and self._store_identity is not None:
+                self._check_store_file()
             if self._client is None:
                 _quiet_mlflow()
                 from mlflow import MlflowClient
@@ -248,7 +299,30 @@ class Registry:
                         f"cannot open the MLflow store {self.tracking_uri!r}: {exc}"
                     ) from None
                 self._client = client
+                self._store_identity = _file_identity(self._store_file)
             return self._client
+
+    def _check_store_file(self) -> None:
+        """A SQLite store deleted or replaced under a long-running process (a server).
+
+        Its open connections would go on reading the old file and never see a change
+        made in the new one; the change is an error once (the server counts a reload
+        failure) and the next call opens the file that is there now.
+        """
+        identity = _file_identity(self._store_file)
+        if identity == self._store_identity:
+            return
+        if identity is None:
+            raise RegistryError(
+                f"the MLflow store {str(self._store_file)!r} was deleted while in use; "
+                "restore it (the last loaded versions keep serving meanwhile)."
+            )
+        self._client = None
+        _dispose_engines(self.tracking_uri)
+        raise RegistryError(
+            f"the MLflow store {str(self._store_file)!r} was replaced while in use; "
+            "it is reopened on the next call."
+        )
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:

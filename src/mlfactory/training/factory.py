@@ -156,7 +156,7 @@ def train(
     registry = registry or Registry(
         tracking_uri=spec.registry.tracking_uri, path=spec.registry.path
     )
-    registry.ensure_writable()
+    registry.ensure_writable(spec.name)
     console = _console(progress)
     seed = spec.search.seed
     metric = spec.metric
