@@ -213,6 +213,7 @@ def serve(
     from mlfactory.registry import ModelRef
     from mlfactory.serving import ServingConfig
     from mlfactory.serving.metrics import shared_by_workers
+    from mlfactory.serving.predlog import check_folder
     from mlfactory.serving.server import CONFIG_ENV
 
     reg = _registry(registry)
@@ -236,6 +237,8 @@ def serve(
         "shadow": shadow,
     }
     ServingConfig(canary_percent=canary_percent, shadow=shadow)  # refuse bad combinations now
+    if prediction_log is not None:  # a log that cannot be written would drop every row
+        check_folder(prediction_log, [ModelRef.parse(m).name for m in models])
     os.environ[CONFIG_ENV] = json.dumps(settings)
     with shared_by_workers(workers):  # one /metrics over all workers
         err.print(f"serving {', '.join(models)} on http://{host}:{port} ({workers} worker(s))")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
 
+from mlfactory.errors import BadInputError
 from mlfactory.registry import Registry
+from mlfactory.serving import ServingConfig, create_app
 
 from .conftest import serve
 
@@ -188,6 +191,16 @@ def test_every_scored_row_reaches_the_prediction_log(
     assert len(logged) == 15 and sorted(set(logged["_request_id"])) == sorted(ids)
     assert set(logged["_model_version"]) == {"1"}
     assert {"age", "wc", "prediction", "proba_yes"} <= set(logged.columns)
+
+
+def test_a_prediction_log_that_cannot_be_written_is_refused_by_create_app(
+    trained: Registry, bad_log_folder: tuple[Path, str]
+) -> None:
+    folder, message = bad_log_folder
+    config = ServingConfig(prediction_log=folder)
+    with pytest.raises(BadInputError) as refused:
+        create_app(["mroz@champion"], registry=trained, config=config)
+    assert message in str(refused.value)
 
 
 def test_several_models_in_one_process(trained: Registry, rows: list[dict[str, Any]]) -> None:

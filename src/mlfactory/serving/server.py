@@ -86,8 +86,9 @@ class Server:
         self.token = config.api_token if config.api_token is not None else os.environ.get(TOKEN_ENV)
         self.predlog: Any = None
         if config.prediction_log is not None:
-            from mlfactory.serving.predlog import PredictionLog
+            from mlfactory.serving.predlog import PredictionLog, check_folder
 
+            check_folder(config.prediction_log, names)  # not at the first request: now
             self.predlog = PredictionLog(
                 config.prediction_log,
                 rotate_seconds=config.log_seconds,
