@@ -445,11 +445,14 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
         )
     if result.performance is not None:
         p = result.performance
-        out.print(
-            f"performance: {p.metric} {p.current:.4f} [{p.low:.4f}, {p.high:.4f}] on "
-            f"{p.n_labelled:,} labelled rows; {p.reference:.4f} at registration",
-            highlight=False,
-        )
+        if p.current is None or p.low is None or p.high is None:
+            out.print(f"performance: [yellow]not checked[/]: {p.not_checked}", highlight=False)
+        else:
+            out.print(
+                f"performance: {p.metric} {p.current:.4f} [{p.low:.4f}, {p.high:.4f}] on "
+                f"{p.n_labelled:,} labelled rows; {p.reference:.4f} at registration",
+                highlight=False,
+            )
     for finding in result.data.quality:
         out.print(f"[yellow]quality[/]: {finding}", highlight=False)
     if result.alarm:
