@@ -417,6 +417,8 @@ def _since(hours: float | None) -> float | None:
 
 
 def _print_monitor(result: MonitorResult, model: str) -> None:
+    from rich.markup import escape
+
     table = Table(
         title=f"{model} (version {result.version}): {result.data.n_current:,} current rows vs "
         f"{result.data.n_reference:,} reference rows"
@@ -446,7 +448,8 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
     if result.performance is not None:
         p = result.performance
         if p.current is None or p.low is None or p.high is None:
-            out.print(f"performance: [yellow]not checked[/]: {p.not_checked}", highlight=False)
+            why = escape(str(p.not_checked))
+            out.print(f"performance: [yellow]not checked[/]: {why}", highlight=False)
         else:
             out.print(
                 f"performance: {p.metric} {p.current:.4f} [{p.low:.4f}, {p.high:.4f}] on "

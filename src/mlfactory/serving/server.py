@@ -88,7 +88,7 @@ class Server:
         if config.prediction_log is not None:
             from mlfactory.serving.predlog import PredictionLog, check_folder
 
-            check_folder(config.prediction_log, names)  # not at the first request: now
+            check_folder(config.prediction_log, names)  # now, not by dropping every row
             self.predlog = PredictionLog(
                 config.prediction_log,
                 rotate_seconds=config.log_seconds,
