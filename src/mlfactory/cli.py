@@ -224,6 +224,7 @@ def serve(
     from mlfactory.registry import ModelRef
     from mlfactory.serving import ServingConfig
     from mlfactory.serving.metrics import shared_by_workers
+    from mlfactory.serving.predlog import check_folder
     from mlfactory.serving.server import CONFIG_ENV
 
     reg = _registry(registry)
@@ -247,6 +248,8 @@ def serve(
         "shadow": shadow,
     }
     ServingConfig(canary_percent=canary_percent, shadow=shadow)  # refuse bad combinations now
+    if prediction_log is not None:  # a log that cannot be written would drop every row
+        check_folder(prediction_log, [ModelRef.parse(m).name for m in models])
     os.environ[CONFIG_ENV] = json.dumps(settings)
     with shared_by_workers(workers):  # one /metrics over all workers
         err.print(f"serving {', '.join(models)} on http://{host}:{port} ({workers} worker(s))")
@@ -425,6 +428,8 @@ def _since(hours: float | None) -> float | None:
 
 
 def _print_monitor(result: MonitorResult, model: str) -> None:
+    from rich.markup import escape
+
     table = Table(
         title=f"{model} (version {result.version}): {result.data.n_current:,} current rows vs "
         f"{result.data.n_reference:,} reference rows"
@@ -453,11 +458,15 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
         )
     if result.performance is not None:
         p = result.performance
-        out.print(
-            f"performance: {p.metric} {p.current:.4f} [{p.low:.4f}, {p.high:.4f}] on "
-            f"{p.n_labelled:,} labelled rows; {p.reference:.4f} at registration",
-            highlight=False,
-        )
+        if p.current is None or p.low is None or p.high is None:
+            why = escape(str(p.not_checked))
+            out.print(f"performance: [yellow]not checked[/]: {why}", highlight=False)
+        else:
+            out.print(
+                f"performance: {p.metric} {p.current:.4f} [{p.low:.4f}, {p.high:.4f}] on "
+                f"{p.n_labelled:,} labelled rows; {p.reference:.4f} at registration",
+                highlight=False,
+            )
     for finding in result.data.quality:
         out.print(f"[yellow]quality[/]: {finding}", highlight=False)
     if result.alarm:

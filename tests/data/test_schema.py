@@ -117,14 +117,70 @@ def test_conform_checks_prediction_input() -> None:
     td = prepare_training(frame(), spec(), "classification")
     schema = td.schema
     ok = schema.conform(
-        pd.DataFrame({"num": ["1.5"], "cat": ["zzz"], "when": ["2024-05-01"], "x": [1]})
+        pd.DataFrame({"num": [1.5], "cat": ["zzz"], "when": ["2024-05-01"], "x": [1]})
     )
     assert ok.num.iloc[0] == 1.5 and ok.cat.iloc[0] == "zzz" and list(ok.columns) == schema.names
     with pytest.raises(DataError) as info:
         schema.conform(pd.DataFrame({"num": ["abc"], "cta": ["a"], "when": ["2024-05-01"]}))
     assert info.value.problems == [
         "column 'cat' is missing (did you mean 'cta'?)",
-        "column 'num' must be numeric; got 'abc' in 1 row(s)",
+        "column 'num' must be numeric; got 'abc' (text) in 1 row(s)",
     ]
     with pytest.raises(DataError, match="inf"):
         schema.conform(pd.DataFrame({"num": [np.inf], "cat": ["a"], "when": ["2024-05-01"]}))
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [
+        (["1400", 3.0], "'1400' (text) in 1 row(s)"),
+        ([" 1400 ", "7", None], "' 1400 ' (text) in 2 row(s)"),
+        (["32", "abc", "30"], "'abc' (text) in 1 row(s)"),
+        (["nan"], "'nan' (text) in 1 row(s)"),
+        ([""], "'' (text) in 1 row(s)"),
+        ([True, False], "True (true/false) in 2 row(s)"),
+        ([True, None, 2.5], "True (true/false) in 1 row(s)"),
+        (pd.Series([False, None], dtype="boolean"), "False (true/false) in 1 row(s)"),
+    ],
+    ids=[
+        "number as text",
+        "padded",
+        "a CSV's bad cell",
+        "nan as text",
+        "empty text",
+        "booleans",
+        "mixed",
+        "boolean",
+    ],
+)
+def test_a_numeric_column_takes_numbers_not_text_or_booleans(sent: object, shown: str) -> None:
+    """What the README promises: a string where a number belongs is refused, even "1400"."""
+    schema = prepare_training(frame(), spec(), "classification").schema
+    rows = pd.DataFrame({"num": sent, "cat": "a", "when": "2024-05-01"})
+    with pytest.raises(DataError) as info:
+        schema.conform(rows)
+    assert info.value.problems == [f"column 'num' must be numeric; got {shown}"]
+
+
+def test_numbers_of_any_numeric_dtype_and_nulls_are_accepted() -> None:
+    schema = prepare_training(frame(), spec(), "classification").schema
+    for sent in ([1400, 2], [1400.5, None], pd.Series([1, None], dtype="Int64"), [None, None]):
+        rows = pd.DataFrame({"num": sent, "cat": "a", "when": "2024-05-01"})
+        conformed = schema.conform(rows)
+        assert conformed.num.dtype == float
+        assert conformed.num.isna().tolist() == pd.Series(sent).isna().tolist()
+
+
+def test_a_boolean_training_column_takes_true_and_false() -> None:
+    data = frame().assign(member=lambda f: np.arange(len(f)) % 3 == 0)
+    schema = prepare_training(data, spec(), "classification").schema
+    assert schema.column("member").dtype == "bool" and schema.column("member").kind == "numeric"
+    sent = [([True, False], [1, 0]), ([True, None], [1, np.nan]), ([1, 0], [1, 0])]
+    sent.append(([0.0, True], [0, 1]))  # a number and a boolean in one column
+    for member, expected in sent:
+        rows = pd.DataFrame({"num": 1.0, "cat": "a", "when": "2024-05-01", "member": member})
+        np.testing.assert_array_equal(schema.conform(rows).member.to_numpy(), expected)
+    text = pd.DataFrame({"num": 1.0, "cat": "a", "when": "2024-05-01", "member": ["true"]})
+    with pytest.raises(DataError) as info:
+        schema.conform(text)
+    assert info.value.problems == ["column 'member' must be numeric; got 'true' (text) in 1 row(s)"]

@@ -140,6 +140,25 @@ def test_labels_that_arrive_show_performance_decay(
     assert "performance decay" in capsys.readouterr().out
 
 
+def test_labels_all_of_one_class_say_why_performance_is_not_checked(
+    with_ids: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import html
+
+    with_ids.drop(columns="lfp").to_csv(tmp_path / "current.csv", index=False)
+    with_ids.loc[with_ids.lfp == "yes", ["id", "lfp"]].to_csv(tmp_path / "yes.csv", index=False)
+    args = ["monitor", "mroz@champion", "--current", "current.csv", "--labels", "yes.csv"]
+    args += ["--json", "r.json", "--report", "r.html"]
+    assert main(args) == 0  # not an alarm
+    reason = "the 428 labelled rows are all 'yes'; roc_auc needs both classes"
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"performance: not checked: {reason}" in shown and "nan" not in shown
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["performance"]["not_checked"] == reason
+    assert result["performance"]["current"] is None and not result["decayed"]
+    assert html.escape(reason) in (tmp_path / "r.html").read_text()
+
+
 def test_labels_that_cannot_be_joined_exit_2(
     with_ids: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

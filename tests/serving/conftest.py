@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +65,47 @@ def rows() -> list[dict[str, Any]]:
 
     frame = pd.read_csv(Path(__file__).parents[1] / "training" / "mroz_rows.csv")
     return frame.to_dict(orient="records")  # type: ignore[return-value]
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder in which no file can be created: read-only for a user, sysfs for root."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    for candidate in (folder, Path("/sys/kernel")):
+        probe = candidate / ".probe"
+        try:
+            probe.touch()
+        except OSError:
+            return candidate
+        probe.unlink()
+    pytest.skip("every folder is writable here (root without sysfs)")
+
+
+def _bad_log_folder(case: str, tmp_path: Path) -> tuple[Path, str]:
+    """A --prediction-log folder for model `mroz` the log cannot write, and the path to name."""
+    folder = tmp_path / "predictions"
+    if case == "a file":
+        folder.write_text("not a folder")
+        return folder, f"'{folder}' is a file, not a folder"
+    if case == "inside a file":
+        folder.write_text("not a folder")
+        return folder / "log", f"cannot create or write the folder '{folder / 'log'}'"
+    if case == "the model's folder is a file":
+        (folder / "model=mroz").parent.mkdir()
+        (folder / "model=mroz").write_text("not a folder")
+        return folder, f"'{folder / 'model=mroz'}', where model 'mroz' logs, is a file"
+    assert case == "read-only"
+    folder = unwritable_folder(tmp_path)
+    return folder, f"cannot create or write the folder '{folder}'"
+
+
+BAD_LOG_FOLDERS = ["a file", "inside a file", "the model's folder is a file", "read-only"]
+
+
+@pytest.fixture(params=BAD_LOG_FOLDERS)
+def bad_log_folder(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """Each way a prediction log folder can be unusable: (folder, what the error must say)."""
+    yield _bad_log_folder(request.param, tmp_path)
+    with suppress(OSError):  # let pytest remove the read-only folder
+        (tmp_path / "read-only").chmod(0o755)

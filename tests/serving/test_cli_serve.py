@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -102,3 +103,22 @@ def test_a_missing_prometheus_folder_exits_2(
     assert done.returncode == 2
     assert "PROMETHEUS_MULTIPROC_DIR" in done.stderr and "is not a folder" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_prediction_log_that_cannot_be_written_exits_2_before_serving(
+    trained: Registry, cli_env: dict[str, str], bad_log_folder: tuple[Path, str]
+) -> None:
+    """Served anyway, such a log would drop every row; `serve` stops before listening."""
+    folder, message = bad_log_folder
+    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion"]
+    command += ["--port", str(free_port()), "--registry", str(trained.path)]
+    done = subprocess.run(
+        [*command, "--prediction-log", str(folder)],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert message in " ".join(done.stderr.split())
+    assert "serving mroz@champion" not in done.stderr and "Traceback" not in done.stderr

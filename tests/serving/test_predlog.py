@@ -463,3 +463,20 @@ def test_bad_settings_are_refused_up_front(tmp_path: Path) -> None:
     log.close()
     with pytest.raises(BadInputError, match="is closed; create a new PredictionLog"):
         log.start()
+
+
+def test_check_folder_creates_the_folder_and_lists_every_problem(tmp_path: Path) -> None:
+    folder = tmp_path / "new" / "log"
+    predlog.check_folder(folder, ["churn", "fraud"])
+    assert folder.is_dir() and list(folder.iterdir()) == []  # created; no probe file left
+    (folder / "model=churn").mkdir()
+    predlog.check_folder(folder, ["churn"])  # an existing, writable partition is fine
+
+    for model in ("fraud", "spam"):
+        (folder / f"model={model}").write_text("not a folder")
+    with pytest.raises(BadInputError) as refused:
+        predlog.check_folder(folder, ["churn", "fraud", "spam"])
+    message = str(refused.value)
+    assert message.startswith("the prediction log cannot be written, so every row would be dropped")
+    assert f"'{folder / 'model=fraud'}', where model 'fraud' logs, is a file" in message
+    assert f"'{folder / 'model=spam'}', where model 'spam' logs, is a file" in message

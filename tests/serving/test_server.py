@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
 
+from mlfactory.errors import BadInputError
 from mlfactory.registry import Registry
+from mlfactory.serving import ServingConfig, create_app
 
 from .conftest import serve
 
@@ -103,7 +106,65 @@ def test_schema_problems_are_422_with_one_message_per_field(
     assert answer.status_code == 422
     problems = answer.json()["problems"]
     assert "column 'k5' is missing" in problems
-    assert "column 'age' must be numeric; got 'old' in 1 row(s)" in problems
+    assert "column 'age' must be numeric; got 'old' (text) in 1 row(s)" in problems
+
+
+NOT_NUMBERS = [
+    ("1400", "'1400' (text)"),
+    (" 1400 ", "' 1400 ' (text)"),
+    (True, "True (true/false)"),
+    ("abc", "'abc' (text)"),
+]
+NOT_NUMBER_IDS = ["number as text", "padded", "true", "text"]
+
+
+@pytest.mark.parametrize(("age", "shown"), NOT_NUMBERS, ids=NOT_NUMBER_IDS)
+def test_text_or_true_where_a_number_belongs_is_422_naming_the_column(
+    url: str, rows: list[dict[str, Any]], age: Any, shown: str
+) -> None:
+    """What the README promises: a string where a number belongs is a 422, even "1400"."""
+    sent = [{**rows[0], "age": age}, *rows[1:]]
+    columns = list(rows[0])
+    split = {"columns": columns, "data": [[r[c] for c in columns] for r in sent]}
+    bodies = [
+        ("/v1/models/mroz/predict", {"records": sent}),
+        ("/v1/models/mroz/predict", split),
+        ("/invocations", {"dataframe_records": sent}),
+        ("/invocations", {"dataframe_split": split}),
+    ]
+    for path, body in bodies:
+        answer = httpx.post(f"{url}{path}", json=body)
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["problems"] == [
+            f"column 'age' must be numeric; got {shown} in 1 row(s)"
+        ]
+    documented = httpx.get(f"{url}/openapi.json").json()["paths"]["/v1/models/{name}/predict"]
+    assert 'text such as "1400" is a 422' in documented["post"]["requestBody"]["description"]
+
+
+def test_mlfactory_predict_applies_the_same_rule_and_agrees_with_the_server(
+    url: str, rows: list[dict[str, Any]], trained: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlfactory.cli import main
+
+    predict = ["predict", "mroz@champion", "--registry", str(trained.path), "--output", "out.csv"]
+    for age, shown in NOT_NUMBERS:  # the rows the server refuses, in a Parquet file
+        pd.DataFrame([{**rows[0], "age": age}]).to_parquet("bad.parquet")
+        assert main([*predict, "--input", "bad.parquet"]) == 2
+        stderr = " ".join(capsys.readouterr().err.split())
+        assert f"column 'age' must be numeric; got {shown} in 1 row(s)" in stderr
+    frame = pd.DataFrame(rows)
+    frame.assign(age=frame.age.astype(str)).to_parquet("text.parquet")  # a text column
+    assert main([*predict, "--input", "text.parquet"]) == 2
+    shown = f"got '{frame.age.iloc[0]}' (text) in {len(frame)} row(s)"
+    assert shown in " ".join(capsys.readouterr().err.split())
+
+    frame.to_csv("good.csv", index=False)  # a CSV's numeric cells are read as numbers
+    assert main([*predict, "--input", "good.csv"]) == 0
+    scored = pd.read_csv("out.csv")
+    served = httpx.post(f"{url}/v1/models/mroz/predict", json={"records": rows}).json()
+    assert scored.prediction.tolist() == served["predictions"]
+    assert scored.proba_yes.tolist() == pytest.approx([p[1] for p in served["probabilities"]])
 
 
 def test_nan_where_training_had_none_and_unknown_categories(
@@ -188,6 +249,16 @@ def test_every_scored_row_reaches_the_prediction_log(
     assert len(logged) == 15 and sorted(set(logged["_request_id"])) == sorted(ids)
     assert set(logged["_model_version"]) == {"1"}
     assert {"age", "wc", "prediction", "proba_yes"} <= set(logged.columns)
+
+
+def test_a_prediction_log_that_cannot_be_written_is_refused_by_create_app(
+    trained: Registry, bad_log_folder: tuple[Path, str]
+) -> None:
+    folder, message = bad_log_folder
+    config = ServingConfig(prediction_log=folder)
+    with pytest.raises(BadInputError) as refused:
+        create_app(["mroz@champion"], registry=trained, config=config)
+    assert message in str(refused.value)
 
 
 def test_several_models_in_one_process(trained: Registry, rows: list[dict[str, Any]]) -> None:

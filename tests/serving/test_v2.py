@@ -94,3 +94,22 @@ def test_v2_errors_are_4xx_with_a_message(url: str, rows: list[dict[str, Any]]) 
     assert missing.status_code == 422 and "column 'k5' is missing" in missing.json()["error"]
     assert httpx.get(f"{url}/v2/models/mroz/versions/3").status_code == 404
     assert httpx.get(f"{url}/v2").json()["extensions"] == ["binary_tensor_data"]
+
+
+def test_a_bool_tensor_for_a_numeric_column_is_422(url: str, rows: list[dict[str, Any]]) -> None:
+    """The JSON protocols' rule: true/false are no numbers for a column trained on numbers."""
+    frame = pd.DataFrame(rows)
+    tensors = [
+        {"name": c, "shape": [5], "datatype": "BYTES" if c in ("wc", "hc") else "FP64",
+         "data": frame[c].tolist()}
+        for c in frame.columns
+    ]  # fmt: skip
+    infer = f"{url}/v2/models/mroz/infer"
+    assert httpx.post(infer, json={"inputs": tensors}).status_code == 200
+    age = next(t for t in tensors if t["name"] == "age")
+    age.update(datatype="BOOL", data=[True] * 5)
+    answer = httpx.post(infer, json={"inputs": tensors})
+    assert answer.status_code == 422, answer.text
+    assert (
+        "column 'age' must be numeric; got True (true/false) in 5 row(s)" in answer.json()["error"]
+    )

@@ -24,6 +24,7 @@ Kind = Literal["numeric", "categorical", "datetime"]
 MAX_STORED_CATEGORIES = 1000
 ID_LIKE_MIN_DISTINCT = 1000
 ID_LIKE_RATIO = 0.9
+BOOLEAN_DTYPES = frozenset({"bool", "boolean"})  # numeric columns that take true/false
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,9 @@ class Schema:
 
         Missing columns and values that cannot be cast are errors (all listed);
         extra columns are ignored; unknown categories are passed on (the
-        pipeline encodes them as it did unseen values in training).
+        pipeline encodes them as it did unseen values in training). A numeric
+        column takes numbers only: text (even ``"1400"``) is an error, and so
+        are booleans unless the column was boolean in training.
         """
         import numpy as np
         import pandas as pd
@@ -94,18 +97,9 @@ class Schema:
                 continue
             values = frame[col.name]
             if col.kind == "numeric":
-                converted = pd.to_numeric(values, errors="coerce")
-                bad = converted.isna() & values.notna()
-                if bad.any():
-                    example = values[bad].iloc[0]
-                    problems.append(
-                        f"column {col.name!r} must be numeric; got {example!r} "
-                        f"in {int(bad.sum())} row(s)"
-                    )
-                    continue
-                converted = converted.astype(float)
-                if np.isinf(converted.to_numpy()).any():
-                    problems.append(f"column {col.name!r} has inf values; send finite numbers")
+                converted, problem = _numbers(col, values)
+                if problem:
+                    problems.append(problem)
                     continue
                 out[col.name] = converted
             elif col.kind == "datetime":
@@ -126,6 +120,62 @@ class Schema:
                 problems=problems,
             )
         return pd.DataFrame(out, index=frame.index)
+
+
+def _numbers(col: ColumnSchema, values: pd.Series) -> tuple[pd.Series, str | None]:
+    """A numeric column's values as floats, or the problem with them.
+
+    A column of a numeric dtype (JSON numbers, CSV cells pandas parsed) is cast
+    as it is; only other dtypes are looked at value by value. Text is refused
+    even when it reads as a number: a client that quotes its numbers has a bug
+    that coercing would hide. ``true``/``false`` count as 1/0 only for a column
+    that was boolean in training.
+    """
+    import numpy as np
+    import pandas as pd
+
+    booleans_allowed = col.dtype in BOOLEAN_DTYPES
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        if not booleans_allowed and values.notna().any():
+            example, count = values[values.notna()].iloc[0], int(values.notna().sum())
+            return values, _not_a_number(col, example, count)
+        converted = values.astype(float)
+    elif pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
+        converted = values.astype(float)
+    else:
+        items = values.to_numpy(dtype=object)
+        text = np.fromiter((isinstance(v, str | bytes) for v in items), bool, len(items))
+        flags = np.fromiter((isinstance(v, bool | np.bool_) for v in items), bool, len(items))
+        wrong = text | flags if not booleans_allowed else text
+        if wrong.any():
+            # Named first: text that is no number (in a CSV file one such cell makes pandas
+            # read the whole column as text), then numbers sent as text, then true/false.
+            readable = np.zeros(len(items), bool)
+            readable[text] = pd.to_numeric(pd.Series(items[text]), errors="coerce").notna()
+            shown = next(m for m in (text & ~readable, text, wrong) if m.any())
+            return values, _not_a_number(col, items[shown][0], int(shown.sum()))
+        if flags.any():  # a boolean column's true/false among numbers or nulls
+            cast = [float(v) if flag else v for v, flag in zip(items, flags, strict=True)]
+            values = pd.Series(cast, index=values.index, dtype=object)
+        converted = pd.to_numeric(values, errors="coerce")
+        bad = converted.isna() & values.notna()
+        if bad.any():
+            example = values[bad].iloc[0]
+            return values, (
+                f"column {col.name!r} must be numeric; got {example!r} in {int(bad.sum())} row(s)"
+            )
+        converted = converted.astype(float)
+    if np.isinf(converted.to_numpy()).any():
+        return values, f"column {col.name!r} has inf values; send finite numbers"
+    return converted, None
+
+
+def _not_a_number(col: ColumnSchema, example: Any, count: int) -> str:
+    if hasattr(example, "item"):  # numpy's True_ reads True
+        example = example.item()
+    what = "text" if isinstance(example, str | bytes) else "true/false"
+    return f"column {col.name!r} must be numeric; got {example!r} ({what}) in {count} row(s)"
 
 
 @dataclass

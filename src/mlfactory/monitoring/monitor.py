@@ -125,7 +125,7 @@ class MonitorResult:
             else [round(self.prediction.effect, 5), self.prediction.drifted],
             "domain_auc": None if self.domain is None else round(self.domain.auc, 4),
             "performance": None
-            if self.performance is None
+            if self.performance is None or self.performance.current is None
             else [self.performance.metric, round(self.performance.current, 5)],
             "decayed": self.decayed,
         }

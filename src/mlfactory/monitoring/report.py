@@ -125,7 +125,8 @@ def _header(r: MonitorResult, title: str) -> str:
     if not reasons:
         checked = [f"{len(d.columns)} columns", "the predictions", "the domain classifier",
                    "performance"]  # fmt: skip
-        ran = [True, r.prediction is not None, r.domain is not None, r.performance is not None]
+        perf = r.performance is not None and r.performance.checked
+        ran = [True, r.prediction is not None, r.domain is not None, perf]
         listed = ", ".join(c for c, done in zip(checked, ran, strict=True) if done)
         why = f"<p>Nothing crossed its threshold; checked {escape(listed)}.</p>"
     source = f" · source <code>{escape(r.source)}</code>" if r.source else ""
@@ -169,6 +170,8 @@ def _summary_section(r: MonitorResult) -> str:
         cards.append(_card("Predictions", state, note, pred.drifted))
     if perf is None:
         cards.append(_card("Performance", "no labels", "give labels to check it", None))
+    elif not perf.checked:
+        cards.append(_card("Performance", "not checked", escape(perf.not_checked), None))
     else:
         note = (
             f"95% CI [{_num(perf.low)}, {_num(perf.high)}]; <b>{_num(perf.reference)}</b> at "

@@ -29,6 +29,10 @@ Call ``start()`` in each worker process (after any fork) and ``close()`` on
 shutdown: the writer is a daemon thread, so rows still buffered when the
 process exits without ``close()`` are lost.
 
+``check_folder`` is the start-up check that the server and ``mlfactory serve``
+run before taking a request: a folder or ``model=<name>`` partition that is a
+file or cannot be written is refused there, instead of dropping every row.
+
 ``read_log`` reads one model's rows back for a time window; files it cannot
 read are skipped and reported, never fatal.
 """
@@ -43,7 +47,7 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
@@ -54,7 +58,7 @@ import pandas as pd
 
 from mlfactory.errors import BadInputError
 
-__all__ = ["META_COLUMNS", "PredictionLog", "read_log"]
+__all__ = ["META_COLUMNS", "PredictionLog", "check_folder", "read_log"]
 
 META_COLUMNS = ("_model_version", "_request_id", "_time")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -95,6 +99,58 @@ class _Buffer:
         outputs = sorted(self.outputs, key=lambda name: name != "prediction")  # stable
         combined = pd.concat(self.frames, ignore_index=True)
         return combined[[*self.inputs, *outputs, *META_COLUMNS]]
+
+
+def check_folder(folder: Path, models: Iterable[str] = ()) -> None:
+    """Make sure the log can be written in ``folder`` for ``models``; raise ``BadInputError``.
+
+    Creates ``folder`` when it is missing, then writes and removes a probe file
+    in it and in each existing ``model=<name>`` partition. Every problem is
+    listed at once. Run it at start-up: at run time the writer only counts
+    failed writes and drops their rows.
+    """
+    folder = Path(folder)
+    problems: list[str] = []
+    if folder.exists() and not folder.is_dir():
+        problems.append(
+            f"{str(folder)!r} is a file, not a folder; give a folder (it is created "
+            "if missing) or move the file away"
+        )
+    else:
+        problems += _probe(folder, create=True)
+        for model in dict.fromkeys(models):
+            partition = folder / f"model={model}"
+            if partition.exists() and not partition.is_dir():
+                problems.append(
+                    f"{str(partition)!r}, where model {model!r} logs, is a file, not a "
+                    "folder; move it away"
+                )
+            elif partition.is_dir():
+                problems += _probe(partition, create=False)
+    if problems:
+        raise BadInputError(
+            "the prediction log cannot be written, so every row would be dropped:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def _probe(folder: Path, *, create: bool) -> list[str]:
+    """``[]`` when a file can be created in ``folder`` (made first if ``create``), else why."""
+    import tempfile
+
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".mlfactory-write-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        verb = "create or write" if create else "write"
+        return [
+            f"cannot {verb} the folder {str(folder)!r} ({reason}); give a folder this "
+            "process can write"
+        ]
+    return []
 
 
 class PredictionLog:

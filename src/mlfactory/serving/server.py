@@ -90,8 +90,9 @@ class Server:
         self.protocol_of: dict[str, str] = {}  # route path -> protocol, for metric labels
         self.predlog: Any = None
         if config.prediction_log is not None:
-            from mlfactory.serving.predlog import PredictionLog
+            from mlfactory.serving.predlog import PredictionLog, check_folder
 
+            check_folder(config.prediction_log, names)  # now, not by dropping every row
             self.predlog = PredictionLog(
                 config.prediction_log,
                 rotate_seconds=config.log_seconds,

@@ -36,6 +36,9 @@ def routes(server: Server) -> APIRouter:
         openapi_extra={
             "requestBody": {
                 "required": True,
+                "description": "Rows to score. A numeric column takes JSON numbers or null: "
+                'text such as "1400" is a 422, and so are true/false unless the column '
+                "was boolean in training.",
                 "content": {
                     "application/json": {
                         "schema": {
