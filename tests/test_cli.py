@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +14,7 @@ import pytest
 
 from mlfactory.registry import Registry
 
-from conftest import mroz_spec
+from conftest import mroz_spec, read_only
 
 ROWS = Path(__file__).parent / "training" / "mroz_rows.csv"
 
@@ -142,24 +140,6 @@ def test_unwritable_registry_fails_fast_with_exit_2(
     assert "cannot write the registry folder" in " ".join(done.stderr.split())
     assert "lightgbm" not in done.stderr  # failed before any training
     assert time.monotonic() - started < 60
-
-
-@contextmanager
-def read_only(path: Path) -> Iterator[None]:
-    """``path`` read-only for whoever runs the tests (root ignores modes: make it immutable)."""
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(path)], check=True)
-        try:
-            yield
-        finally:
-            subprocess.run(["chattr", "-i", str(path)], check=True)
-    else:
-        mode = path.stat().st_mode
-        path.chmod(mode & ~0o222)
-        try:
-            yield
-        finally:
-            path.chmod(mode)
 
 
 @pytest.mark.parametrize("part", ["mlflow.db", "artifacts", "artifacts/mroz"])

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from mlfactory.serving import ServingConfig, create_app
 from mlfactory.spec import parse_spec
 from mlfactory.training import train
 
-from conftest import mroz_spec
+from conftest import mroz_spec, read_only
 
 
 @pytest.fixture(scope="session")
@@ -67,21 +67,6 @@ def rows() -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")  # type: ignore[return-value]
 
 
-def unwritable_folder(tmp_path: Path) -> Path:
-    """A folder in which no file can be created: read-only for a user, sysfs for root."""
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    for candidate in (folder, Path("/sys/kernel")):
-        probe = candidate / ".probe"
-        try:
-            probe.touch()
-        except OSError:
-            return candidate
-        probe.unlink()
-    pytest.skip("every folder is writable here (root without sysfs)")
-
-
 def _bad_log_folder(case: str, tmp_path: Path) -> tuple[Path, str]:
     """A --prediction-log folder for model `mroz` the log cannot write, and the path to name."""
     folder = tmp_path / "predictions"
@@ -96,7 +81,7 @@ def _bad_log_folder(case: str, tmp_path: Path) -> tuple[Path, str]:
         (folder / "model=mroz").write_text("not a folder")
         return folder, f"'{folder / 'model=mroz'}', where model 'mroz' logs, is a file"
     assert case == "read-only"
-    folder = unwritable_folder(tmp_path)
+    folder.mkdir()
     return folder, f"cannot create or write the folder '{folder}'"
 
 
@@ -106,6 +91,9 @@ BAD_LOG_FOLDERS = ["a file", "inside a file", "the model's folder is a file", "r
 @pytest.fixture(params=BAD_LOG_FOLDERS)
 def bad_log_folder(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """Each way a prediction log folder can be unusable: (folder, what the error must say)."""
-    yield _bad_log_folder(request.param, tmp_path)
-    with suppress(OSError):  # let pytest remove the read-only folder
-        (tmp_path / "read-only").chmod(0o755)
+    folder, message = _bad_log_folder(request.param, tmp_path)
+    if request.param != "read-only":
+        yield folder, message
+        return
+    with read_only(folder):
+        yield folder, message
