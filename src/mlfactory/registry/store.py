@@ -516,7 +516,9 @@ class Registry:
                     dst_path=str(workdir),
                     tracking_uri=self.tracking_uri,
                 )
-            package = ModelPackage.load(Path(local), expected_digest=expected)
+            package = ModelPackage.load(
+                Path(local), expected_digest=expected, shown_as=f"{info.source}/{PACKAGE_PATH}"
+            )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         return package, info
