@@ -34,15 +34,15 @@ from mlfactory.errors import (
     RegistryLocationError,
     TamperedArtifactError,
 )
-from mlfactory.registry.package import ModelPackage, folder_digest
+from mlfactory.registry.integrity import PACKAGE_PATH, manifest_digest, seal
+from mlfactory.registry.package import ModelPackage
 
 __all__ = ["ALIASES", "ModelRef", "Registry", "VersionInfo", "load_model"]
 
 ALIASES = ("champion", "challenger")
 EVENT_PREFIX = "mlfactory.alias_event."
 DRIFT_TAG = "mlfactory.drift"  # the latest monitoring summary of a version (JSON)
-PACKAGE_DIGEST_TAG = "mlfactory.package_sha256"
-PACKAGE_PATH = "data/package"  # where the package sits in the MLflow model folder
+PACKAGE_DIGEST_TAG = "mlfactory.package_sha256"  # SHA-256 of the model's digests.json
 _REF = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))?$"
 )
@@ -353,6 +353,7 @@ class Registry:
         )
         model.flavors[mlflow.pyfunc.FLAVOR_NAME]["code"] = None  # as save_model records it
         model.save(str(directory / "MLmodel"))
+        seal(directory)  # digests of every file, MLmodel included: the last file written
         return directory
 
     def log_report(self, run_id: str, report: Path) -> None:
@@ -367,7 +368,7 @@ class Registry:
         """A new version of ``name`` from the run's ``model`` artifact; returns the version."""
         from mlflow.exceptions import MlflowException
 
-        all_tags = {**tags, PACKAGE_DIGEST_TAG: folder_digest(model_dir / PACKAGE_PATH)}
+        all_tags = {**tags, PACKAGE_DIGEST_TAG: manifest_digest(model_dir)}
         with self._errors(f"registering {name!r}"):
             try:
                 self.client.create_registered_model(name)
@@ -511,14 +512,10 @@ class Registry:
         workdir = Path(tempfile.mkdtemp(prefix="mlfactory-load-"))
         try:
             with self._errors(f"downloading {info.name}/{info.version}"):
-                local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"{info.source}/{PACKAGE_PATH}",
-                    dst_path=str(workdir),
-                    tracking_uri=self.tracking_uri,
+                local = mlflow.artifacts.download_artifacts(  # the whole model folder
+                    artifact_uri=info.source, dst_path=str(workdir), tracking_uri=self.tracking_uri
                 )
-            package = ModelPackage.load(
-                Path(local), expected_digest=expected, shown_as=f"{info.source}/{PACKAGE_PATH}"
-            )
+            package = ModelPackage.load(Path(local), expected_digest=expected, shown_as=info.source)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         return package, info
