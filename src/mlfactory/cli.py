@@ -34,6 +34,8 @@ models_app = typer.Typer(
     help="Registered models: versions, aliases, history.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
+keys_app = typer.Typer(help="Keys that sign models and verify them.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 out = Console()
 err = Console(stderr=True)
@@ -567,6 +569,24 @@ def models_rollback(
     """Give champion back to the version that held it before the current one."""
     target = _registry(registry).rollback(name)
     out.print(f"{name}@champion → version {target} (rolled back)")
+
+
+@keys_app.command("generate")
+def keys_generate(
+    directory: Annotated[Path, typer.Argument(help="Folder for the two key files.")],
+) -> None:
+    """Make an ed25519 pair: training signs with the private key, loaders verify."""
+    from mlfactory.registry.signing import SIGNING_KEY_ENV, VERIFY_KEY_ENV, generate_keys
+
+    private, public, fingerprint = generate_keys(directory)
+    lines = (
+        f"private key (owner only): {private}",
+        f"public key: {public}",
+        f"fingerprint: {fingerprint}",
+        f"train with  {SIGNING_KEY_ENV}={private}",
+        f"load with   {VERIFY_KEY_ENV}={public}",
+    )
+    out.print("\n".join(lines), highlight=False, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:

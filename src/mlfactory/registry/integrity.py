@@ -1,19 +1,21 @@
-"""The model folder's integrity: one digest manifest over every file.
+"""The model folder's integrity: one digest manifest over every file, optionally signed.
 
 A model folder, as ``Registry.write_mlflow_model`` writes it::
 
     MLmodel, requirements.txt, python_env.yaml, conda.yaml
     data/package/manifest.json, pipeline.skops, reference.parquet (optional)
     digests.json    SHA-256 of every other file, by its path in the folder (written last)
+    digests.sig     with MLFACTORY_SIGNING_KEY: the manifest's ed25519 signature (``signing``)
 
 ``verify_folder`` refuses the folder unless every file in it is listed and
 matches, and every listed file is there: a changed ``MLmodel``, an added
 ``code/`` folder or any extra file is refused. The one file allowed in addition
 is ``registered_model_meta``, which MLflow itself writes next to ``MLmodel`` when
 it downloads a ``models:/`` URI. The registry records the SHA-256 of
-``digests.json`` at registration (``manifest_digest``); mlfactory's own loaders
-compare it, so someone who can write only the artifact store cannot replace a
-model consistently.
+``digests.json`` at registration (``registration_tags``); mlfactory's own
+loaders compare it, so someone who can write only the artifact store cannot
+replace a model consistently. With ``MLFACTORY_VERIFY_KEY`` set, the signature is
+checked first, on every path: then nobody without the private key can.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ import os
 from pathlib import Path, PurePosixPath
 
 from mlfactory.errors import TamperedArtifactError
+from mlfactory.registry import signing
 
 __all__ = [
     "DIGESTS",
+    "PACKAGE_DIGEST_TAG",
     "PACKAGE_PATH",
+    "SIGNER_TAG",
     "file_digest",
-    "manifest_digest",
     "model_root",
+    "registration_tags",
     "seal",
     "verify_folder",
 ]
@@ -38,7 +43,9 @@ __all__ = [
 DIGESTS = "digests.json"
 MLFLOW_META = "registered_model_meta"  # written by MLflow when it downloads models:/...
 PACKAGE_PATH = "data/package"  # where the package sits in the MLflow model folder
-_OWN = {DIGESTS}  # files at the top the manifest cannot list
+PACKAGE_DIGEST_TAG = "mlfactory.package_sha256"  # version tag: SHA-256 of digests.json
+SIGNER_TAG = "mlfactory.signed_by"  # version tag: fingerprint of the signing key
+_OWN = {DIGESTS, signing.SIGNATURE}  # files at the top the manifest cannot list
 
 
 def file_digest(path: Path) -> str:
@@ -49,9 +56,12 @@ def file_digest(path: Path) -> str:
     return sha.hexdigest()
 
 
-def manifest_digest(folder: Path) -> str:
-    """One digest for the whole model: the SHA-256 of its ``digests.json``."""
-    return file_digest(folder / DIGESTS)
+def registration_tags(folder: Path) -> dict[str, str]:
+    """The version tags that record the sealed folder: its manifest's digest, its signer."""
+    tags = {PACKAGE_DIGEST_TAG: file_digest(folder / DIGESTS)}
+    if signer := signing.signer_of(folder / signing.SIGNATURE):
+        tags[SIGNER_TAG] = signer
+    return tags
 
 
 def model_root(path: Path) -> Path:
@@ -103,17 +113,22 @@ def _listed(raw: bytes, shown: str) -> dict[str, str]:
 
 
 def seal(folder: Path) -> None:
-    """Write ``digests.json`` over every file of ``folder``: the last file a model gets."""
+    """Write ``digests.json`` over every file of ``folder``, then sign it if a key is set."""
     files, _ = _contents(folder, str(folder))
     digests = {name: file_digest(folder / name) for name in sorted(files - _OWN)}
     (folder / DIGESTS).write_text(json.dumps(digests, indent=1, sort_keys=True))
+    key = signing.signing_key()
+    if key is not None:
+        (folder / signing.SIGNATURE).write_bytes(signing.sign((folder / DIGESTS).read_bytes(), key))
 
 
 def verify_folder(folder: Path, *, expected_digest: str | None = None, shown_as: str) -> None:
     """Raise ``TamperedArtifactError`` unless every file of the folder matches the manifest.
 
     ``expected_digest`` is the registry's record of the manifest; ``shown_as`` names
-    the folder in messages (its place in the artifact store).
+    the folder in messages (its place in the artifact store). With
+    ``MLFACTORY_VERIFY_KEY`` set, the manifest's signature is checked before
+    anything else is read.
     """
     manifest = folder / DIGESTS
     if not manifest.is_file():
@@ -126,6 +141,9 @@ def verify_folder(folder: Path, *, expected_digest: str | None = None, shown_as:
             f"{shown_as} has no {DIGESTS}: it is not a complete model made by mlfactory."
         )
     raw = manifest.read_bytes()
+    keys = signing.verify_keys()
+    if keys is not None:
+        signing.check_signature(raw, folder / signing.SIGNATURE, keys, f"{shown_as}/{DIGESTS}")
     if expected_digest is not None and hashlib.sha256(raw).hexdigest() != expected_digest:
         raise TamperedArtifactError(
             f"{shown_as}/{DIGESTS} differs from the digest the registry recorded at "

@@ -34,7 +34,12 @@ from mlfactory.errors import (
     RegistryLocationError,
     TamperedArtifactError,
 )
-from mlfactory.registry.integrity import PACKAGE_PATH, manifest_digest, seal
+from mlfactory.registry.integrity import (
+    PACKAGE_DIGEST_TAG,
+    PACKAGE_PATH,
+    registration_tags,
+    seal,
+)
 from mlfactory.registry.package import ModelPackage
 
 __all__ = ["ALIASES", "ModelRef", "Registry", "VersionInfo", "load_model"]
@@ -42,7 +47,6 @@ __all__ = ["ALIASES", "ModelRef", "Registry", "VersionInfo", "load_model"]
 ALIASES = ("champion", "challenger")
 EVENT_PREFIX = "mlfactory.alias_event."
 DRIFT_TAG = "mlfactory.drift"  # the latest monitoring summary of a version (JSON)
-PACKAGE_DIGEST_TAG = "mlfactory.package_sha256"  # SHA-256 of the model's digests.json
 _REF = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))?$"
 )
@@ -353,7 +357,7 @@ class Registry:
         )
         model.flavors[mlflow.pyfunc.FLAVOR_NAME]["code"] = None  # as save_model records it
         model.save(str(directory / "MLmodel"))
-        seal(directory)  # digests of every file, MLmodel included: the last file written
+        seal(directory)  # digests of every file, MLmodel included, signed with a key: written last
         return directory
 
     def log_report(self, run_id: str, report: Path) -> None:
@@ -368,7 +372,7 @@ class Registry:
         """A new version of ``name`` from the run's ``model`` artifact; returns the version."""
         from mlflow.exceptions import MlflowException
 
-        all_tags = {**tags, PACKAGE_DIGEST_TAG: manifest_digest(model_dir)}
+        all_tags = {**tags, **registration_tags(model_dir)}  # digest (and signer) of the folder
         with self._errors(f"registering {name!r}"):
             try:
                 self.client.create_registered_model(name)

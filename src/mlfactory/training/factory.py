@@ -27,6 +27,7 @@ from mlfactory.metrics import METRICS, PairedComparison, paired_bootstrap
 from mlfactory.models import CATALOG
 from mlfactory.registry import ModelPackage, Registry
 from mlfactory.registry.package import FORMAT
+from mlfactory.registry.signing import check_training_keys
 from mlfactory.spec import FactorySpec, load_spec
 from mlfactory.training.evaluate import Evaluation, evaluate
 from mlfactory.training.gates import Check, Decision, decide
@@ -152,6 +153,7 @@ def train(
         tracking_uri=spec.registry.tracking_uri, path=spec.registry.path
     )
     registry.ensure_writable()
+    check_training_keys()  # a bad key, or one the loaders here refuse: fail before training
     console = _console(progress)
     seed = spec.search.seed
     metric = spec.metric
