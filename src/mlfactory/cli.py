@@ -213,13 +213,16 @@ def serve(
     import uvicorn
 
     from mlfactory.registry import ModelRef
+    from mlfactory.registry.signing import verify_keys
     from mlfactory.serving import ServingConfig
     from mlfactory.serving.metrics import shared_by_workers
     from mlfactory.serving.server import CONFIG_ENV
+    from mlfactory.serving.startup import log_config, startup_failures
 
     reg = _registry(registry)
     for ref in models:
         reg.resolve(ModelRef.parse(ref))  # fail now, with the list of what exists
+    verify_keys()  # a bad MLFACTORY_VERIFY_KEY: say so once, not in every worker
     settings = {
         "models": models,
         "registry_path": str(reg.path),
@@ -239,16 +242,23 @@ def serve(
     }
     ServingConfig(canary_percent=canary_percent, shadow=shadow)  # refuse bad combinations now
     os.environ[CONFIG_ENV] = json.dumps(settings)
-    with shared_by_workers(workers):  # one /metrics over all workers
+    # one /metrics over all workers; a worker that cannot start says why, once
+    with shared_by_workers(workers), startup_failures() as failures:
         err.print(f"serving {', '.join(models)} on http://{host}:{port} ({workers} worker(s))")
-        uvicorn.run(
-            "mlfactory.serving.server:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-        )
+        try:
+            uvicorn.run(
+                "mlfactory.serving.server:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+                log_config=log_config(),
+            )
+        except SystemExit:
+            failures.raise_first()
+            raise
+        failures.raise_first()
 
 
 CurrentOption = Annotated[
@@ -609,7 +619,10 @@ def main(argv: list[str] | None = None) -> int:
     except MlfactoryError as exc:
         if debug:
             raise
-        err.print(f"[bold red]error[/] ({type(exc).__name__}): {exc}", highlight=False)
+        # soft wrap: a long path or URI in the message stays whole, to copy and paste
+        err.print(
+            f"[bold red]error[/] ({type(exc).__name__}): {exc}", highlight=False, soft_wrap=True
+        )
         return exc.exit_code
     except Exception as exc:
         if debug:
