@@ -9,6 +9,8 @@ names the refused type and the file in the store, and the payload never runs.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -124,15 +126,22 @@ def test_every_command_refuses_and_nothing_runs(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # a server that did start is stopped with its workers
         )
         for attack, v in attacked.version.items()
     }
-    for attack, proc in running.items():
-        try:
+    finished: dict[str, tuple[int, str]] = {}
+    try:
+        for attack, proc in running.items():
             _, stderr = proc.communicate(timeout=120)
-        finally:
-            proc.kill()
-        assert proc.returncode == 1, stderr
+            finished[attack] = (proc.returncode, stderr)
+    finally:
+        for proc in running.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    for attack, (returncode, stderr) in finished.items():
+        assert returncode == 1, stderr
         lines = stderr.splitlines()
         errors = [line for line in lines if line.startswith("error")]
         assert len(errors) == 1, stderr
