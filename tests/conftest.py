@@ -15,9 +15,10 @@ import yaml
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test runs in its own folder, with no outside MLflow server configured."""
+    """Each test runs in its own folder, with no outside MLflow server or signing keys."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for name in ("MLFLOW_TRACKING_URI", "MLFACTORY_SIGNING_KEY", "MLFACTORY_VERIFY_KEY"):
+        monkeypatch.delenv(name, raising=False)
     yield
 
 

@@ -34,6 +34,8 @@ models_app = typer.Typer(
     help="Registered models: versions, aliases, history.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
+keys_app = typer.Typer(help="Keys that sign models and verify them.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 out = Console()
 err = Console(stderr=True)
@@ -222,14 +224,17 @@ def serve(
     import uvicorn
 
     from mlfactory.registry import ModelRef
+    from mlfactory.registry.signing import verify_keys
     from mlfactory.serving import ServingConfig
     from mlfactory.serving.metrics import shared_by_workers
     from mlfactory.serving.predlog import check_folder
     from mlfactory.serving.server import CONFIG_ENV
+    from mlfactory.serving.startup import log_config, startup_failures
 
     reg = _registry(registry)
     for ref in models:
         reg.resolve(ModelRef.parse(ref))  # fail now, with the list of what exists
+    verify_keys()  # a bad MLFACTORY_VERIFY_KEY: say so once, not in every worker
     settings = {
         "models": models,
         "registry_path": str(reg.path),
@@ -251,16 +256,23 @@ def serve(
     if prediction_log is not None:  # a log that cannot be written would drop every row
         check_folder(prediction_log, [ModelRef.parse(m).name for m in models])
     os.environ[CONFIG_ENV] = json.dumps(settings)
-    with shared_by_workers(workers):  # one /metrics over all workers
+    # one /metrics over all workers; a worker that cannot start says why, once
+    with shared_by_workers(workers), startup_failures() as failures:
         err.print(f"serving {', '.join(models)} on http://{host}:{port} ({workers} worker(s))")
-        uvicorn.run(
-            "mlfactory.serving.server:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-        )
+        try:
+            uvicorn.run(
+                "mlfactory.serving.server:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+                log_config=log_config(),
+            )
+        except SystemExit:
+            failures.raise_first()
+            raise
+        failures.raise_first()
 
 
 CurrentOption = Annotated[
@@ -601,6 +613,24 @@ def models_rollback(
     out.print(f"{name}@champion → version {target} (rolled back)")
 
 
+@keys_app.command("generate")
+def keys_generate(
+    directory: Annotated[Path, typer.Argument(help="Folder for the two key files.")],
+) -> None:
+    """Make an ed25519 pair: training signs with the private key, loaders verify."""
+    from mlfactory.registry.signing import SIGNING_KEY_ENV, VERIFY_KEY_ENV, generate_keys
+
+    private, public, fingerprint = generate_keys(directory)
+    lines = (
+        f"private key (owner only): {private}",
+        f"public key: {public}",
+        f"fingerprint: {fingerprint}",
+        f"train with  {SIGNING_KEY_ENV}={private}",
+        f"load with   {VERIFY_KEY_ENV}={public}",
+    )
+    out.print("\n".join(lines), highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command and map errors to exit codes."""
     import click
@@ -621,7 +651,10 @@ def main(argv: list[str] | None = None) -> int:
     except MlfactoryError as exc:
         if debug:
             raise
-        err.print(f"[bold red]error[/] ({type(exc).__name__}): {exc}", highlight=False)
+        # soft wrap: a long path or URI in the message stays whole, to copy and paste
+        err.print(
+            f"[bold red]error[/] ({type(exc).__name__}): {exc}", highlight=False, soft_wrap=True
+        )
         return exc.exit_code
     except Exception as exc:
         if debug:

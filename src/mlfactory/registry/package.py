@@ -1,55 +1,42 @@
 """The model package: the one object training hands to serving, batch and monitoring.
 
-On disk it is a folder::
+On disk it is the ``data/package`` folder of an MLflow model folder::
 
     manifest.json    task, schema, metrics, profile, lineage (plain JSON)
     pipeline.skops   the fitted scikit-learn pipeline, stored with skops (no pickle)
     reference.parquet  optional: a seeded sample of training rows (feature columns only)
                      for the multivariate drift check (``monitoring.reference_rows``)
-    digests.json     SHA-256 of every other file, checked before anything is loaded
 
-``ModelPackage.load`` refuses a folder whose files do not match their digests
-and any stored type outside the allow-list of libraries we train with.
+The model folder's ``digests.json`` covers these files and every other file of
+the model (``integrity``). ``ModelPackage.load`` refuses a model folder whose
+files do not match it, and a pipeline holding any type or function outside the
+exact list mlfactory's own pipelines hold (``safeload``); nothing in a refused
+file runs.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlfactory.data.schema import Schema
-from mlfactory.errors import TamperedArtifactError
+from mlfactory.errors import MlfactoryError, TamperedArtifactError
 from mlfactory.features import expand_datetimes
+from mlfactory.registry.integrity import PACKAGE_PATH, model_root, verify_folder
+from mlfactory.registry.safeload import load_pipeline, refused_types
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMAT", "ModelPackage", "file_digest", "folder_digest"]
+__all__ = ["FORMAT", "ModelPackage"]
 
-FORMAT = "mlfactory.package/1"
-MANIFEST, PIPELINE, DIGESTS = "manifest.json", "pipeline.skops", "digests.json"
+# 2: digests.json covers the whole MLflow model folder, MLmodel included
+FORMAT = "mlfactory.package/2"
+MANIFEST, PIPELINE = "manifest.json", "pipeline.skops"
 REFERENCE = "reference.parquet"
-_TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "builtins.", "collections.")
-# functools.partial is stored by HistGradientBoosting; skops lists the function it wraps
-# as a type of its own, which must pass the prefixes above.
-_TRUSTED_EXACT = ("functools.partial",)
-
-
-def file_digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
-def folder_digest(directory: Path) -> str:
-    """One digest for the whole package: the SHA-256 of its ``digests.json``."""
-    return file_digest(directory / DIGESTS)
 
 
 @dataclass
@@ -110,70 +97,52 @@ class ModelPackage:
         return columns
 
     def save(self, directory: Path) -> Path:
-        """Write the package folder, digests last."""
+        """Write the package folder (``integrity.seal`` then covers the whole model)."""
         import skops.io as sio
 
+        stored = sio.dumps(self.pipeline)
+        if refused := refused_types(stored):  # no loader would accept it: fail before registering
+            raise MlfactoryError(
+                f"the fitted pipeline holds {', '.join(refused)}, which mlfactory's loaders "
+                "refuse: the installed libraries differ from those its allow-list was made "
+                "with. Install the versions in constraints.txt, or review these names and "
+                "run `python -m mlfactory.training.allowlist --write`."
+            )
         directory.mkdir(parents=True, exist_ok=True)
         (directory / MANIFEST).write_text(json.dumps(self.manifest, indent=1, default=str))
-        sio.dump(self.pipeline, directory / PIPELINE)
+        (directory / PIPELINE).write_bytes(stored)
         if self.reference is not None:
             self.reference.to_parquet(directory / REFERENCE, index=False)
-        digests = {p.name: file_digest(p) for p in sorted(directory.iterdir()) if p.name != DIGESTS}
-        (directory / DIGESTS).write_text(json.dumps(digests, indent=1, sort_keys=True))
         return directory
 
     @classmethod
-    def load(cls, directory: Path, *, expected_digest: str | None = None) -> ModelPackage:
-        """Verify every digest, then load. ``expected_digest`` is the registry's record."""
-        import skops.io as sio
+    def load(
+        cls, directory: Path, *, expected_digest: str | None = None, shown_as: str | None = None
+    ) -> ModelPackage:
+        """Verify every file of the model folder, then load the package.
 
-        directory = Path(directory)
-        verify(directory, expected_digest)
+        ``directory`` is the MLflow model folder or its ``data/package`` folder;
+        ``expected_digest`` is the registry's record of the folder's digest manifest;
+        ``shown_as`` names the model folder in messages (its place in the artifact
+        store, when ``directory`` is a temporary download).
+        """
+        root = model_root(Path(directory))
+        shown = shown_as or str(root)
+        verify_folder(root, expected_digest=expected_digest, shown_as=shown)
+        directory, shown = root / PACKAGE_PATH, f"{shown}/{PACKAGE_PATH}"
+        for name in (MANIFEST, PIPELINE):
+            if not (directory / name).is_file():
+                raise TamperedArtifactError(f"{shown}/{name} is missing: not a model package.")
         manifest = json.loads((directory / MANIFEST).read_text())
         if manifest.get("format") != FORMAT:
             raise TamperedArtifactError(
-                f"{directory} is a {manifest.get('format')!r} package; this mlfactory reads "
+                f"{shown} is a {manifest.get('format')!r} package; this mlfactory reads "
                 f"{FORMAT!r}. Retrain the model or install the mlfactory that made it."
             )
-        untrusted = sio.get_untrusted_types(file=directory / PIPELINE)
-        refused = [
-            t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES) and t not in _TRUSTED_EXACT
-        ]
-        if refused:
-            raise TamperedArtifactError(
-                f"{directory / PIPELINE} contains types outside the allow-list: "
-                f"{', '.join(refused)}. It was not made by mlfactory; refusing to load it."
-            )
-        pipeline = sio.load(directory / PIPELINE, trusted=untrusted)
+        pipeline = load_pipeline(directory / PIPELINE, shown_as=f"{shown}/{PIPELINE}")
         reference = None
         if (directory / REFERENCE).exists():
             import pandas as pd
 
             reference = pd.read_parquet(directory / REFERENCE)
         return cls(manifest=manifest, pipeline=pipeline, reference=reference)
-
-
-def verify(directory: Path, expected_digest: str | None = None) -> None:
-    """Raise ``TamperedArtifactError`` unless every file matches its recorded digest."""
-    digests_path = directory / DIGESTS
-    if not digests_path.exists():
-        raise TamperedArtifactError(f"{directory} has no {DIGESTS}: not a complete model package.")
-    if expected_digest is not None and folder_digest(directory) != expected_digest:
-        raise TamperedArtifactError(
-            f"{digests_path} differs from the digest the registry recorded at registration: "
-            "the package was modified after it was registered. Retrain or restore it."
-        )
-    recorded: dict[str, str] = json.loads(digests_path.read_text())
-    present = {p.name for p in directory.iterdir() if p.name != DIGESTS}
-    for name in sorted(present | set(recorded)):
-        path = directory / name
-        if name not in recorded:
-            raise TamperedArtifactError(f"{path} is not part of the registered package.")
-        if not path.exists():
-            raise TamperedArtifactError(f"{path} is missing from the package.")
-        actual = file_digest(path)
-        if actual != recorded[name]:
-            raise TamperedArtifactError(
-                f"{path} has SHA-256 {actual[:12]}…, but {recorded[name][:12]}… was recorded: "
-                "the artifact was modified after registration; refusing to load it."
-            )

@@ -2,7 +2,9 @@
 
 ``mlflow.pyfunc.load_model("models:/NAME@champion")`` imports this module and
 calls ``_load_pyfunc`` with the package folder; no mlfactory call is needed
-first. Digests are verified here too.
+first. The whole model folder is verified against its digest manifest here too,
+and only allow-listed types are constructed. MLflow reads ``MLmodel`` and imports
+this module before any of that: see the README's security section.
 """
 
 from __future__ import annotations

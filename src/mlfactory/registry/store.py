@@ -36,14 +36,18 @@ from mlfactory.errors import (
     TamperedArtifactError,
 )
 from mlfactory.registry import ledger
-from mlfactory.registry.package import ModelPackage, folder_digest
+from mlfactory.registry.integrity import (
+    PACKAGE_DIGEST_TAG,
+    PACKAGE_PATH,
+    registration_tags,
+    seal,
+)
+from mlfactory.registry.package import ModelPackage
 
 __all__ = ["ALIASES", "ModelRef", "Registry", "VersionInfo", "load_model"]
 
 ALIASES = ("champion", "challenger")
 DRIFT_TAG = "mlfactory.drift"  # the latest monitoring summary of a version (JSON)
-PACKAGE_DIGEST_TAG = "mlfactory.package_sha256"
-PACKAGE_PATH = "data/package"  # where the package sits in the MLflow model folder
 _REF = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))?$"
 )
@@ -434,6 +438,7 @@ class Registry:
         )
         model.flavors[mlflow.pyfunc.FLAVOR_NAME]["code"] = None  # as save_model records it
         model.save(str(directory / "MLmodel"))
+        seal(directory)  # digests of every file, MLmodel included, signed with a key: written last
         return directory
 
     def log_report(self, run_id: str, report: Path) -> None:
@@ -455,7 +460,7 @@ class Registry:
 
         all_tags = {
             **tags,
-            PACKAGE_DIGEST_TAG: folder_digest(model_dir / PACKAGE_PATH),
+            **registration_tags(model_dir),  # digest (and signer) of the folder
             ledger.REGISTRATION_TAG: ledger.pending_registration(),
         }
         with self._errors(f"registering {name!r}"):
@@ -620,12 +625,10 @@ class Registry:
         workdir = Path(tempfile.mkdtemp(prefix="mlfactory-load-"))
         try:
             with self._errors(f"downloading {info.name}/{info.version}"):
-                local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"{info.source}/{PACKAGE_PATH}",
-                    dst_path=str(workdir),
-                    tracking_uri=self.tracking_uri,
+                local = mlflow.artifacts.download_artifacts(  # the whole model folder
+                    artifact_uri=info.source, dst_path=str(workdir), tracking_uri=self.tracking_uri
                 )
-            package = ModelPackage.load(Path(local), expected_digest=expected)
+            package = ModelPackage.load(Path(local), expected_digest=expected, shown_as=info.source)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         return package, info

@@ -193,12 +193,13 @@ class ModelHost:
     def _failed(self, exc: Exception) -> dict[str, Any]:
         self.last_error = f"{type(exc).__name__}: {exc}"
         self.metrics.reload_failures.labels(self.name).inc()
-        log.error(
-            "%s: could not load a new version (%s); still serving %s",
-            self.ref,
-            self.last_error,
-            self.current.version if self.current else "nothing",
-        )
+        if self.current is not None:  # at start-up the server stops with this error itself
+            log.error(
+                "%s: could not load a new version (%s); still serving %s",
+                self.ref,
+                self.last_error,
+                self.current.version,
+            )
         return self._status("error", error=self.last_error)
 
     def _status(self, status: str, **extra: Any) -> dict[str, Any]:

@@ -400,6 +400,8 @@ def app_from_env() -> FastAPI:
     """The app ``mlfactory serve --workers N`` starts in each worker process."""
     import json
 
+    from mlfactory.serving.startup import ReportStartupFailures
+
     raw = json.loads(os.environ[CONFIG_ENV])
     batching = BatchConfig(**raw.pop("batching"))
     log_folder = raw.pop("prediction_log")
@@ -409,4 +411,6 @@ def app_from_env() -> FastAPI:
         protocols=tuple(raw.pop("protocols")),
         **{k: v for k, v in raw.items() if k not in ("models", "registry_path")},
     )
-    return create_app(raw["models"], registry=Registry(path=raw["registry_path"]), config=config)
+    app = create_app(raw["models"], registry=Registry(path=raw["registry_path"]), config=config)
+    app.add_middleware(ReportStartupFailures)  # a failed start: its reason, no traceback
+    return app

@@ -31,6 +31,7 @@ from mlfactory.models import CATALOG
 from mlfactory.registry import ModelPackage, Registry, VersionInfo
 from mlfactory.registry.ledger import StaleChampion
 from mlfactory.registry.package import FORMAT
+from mlfactory.registry.signing import check_training_keys
 from mlfactory.spec import FactorySpec, load_spec
 from mlfactory.training.evaluate import Evaluation, evaluate
 from mlfactory.training.gates import Check, Decision, decide
@@ -157,6 +158,7 @@ def train(
         tracking_uri=spec.registry.tracking_uri, path=spec.registry.path
     )
     registry.ensure_writable(spec.name)
+    check_training_keys()  # a bad key, or one the loaders here refuse: fail before training
     console = _console(progress)
     seed = spec.search.seed
     metric = spec.metric
