@@ -1,4 +1,7 @@
-"""The registry: the only module that talks to MLflow.
+"""The registry: runs, versions, aliases and verified packages in one MLflow store.
+
+The ``registry`` package is the only part of mlfactory that talks to MLflow; this
+module holds the ``Registry`` every command uses.
 
 By default an embedded store, ``sqlite:///.mlfactory/mlflow.db`` with artifacts
 in ``.mlfactory/artifacts``; ``MLFLOW_TRACKING_URI`` (or the spec's
@@ -36,12 +39,9 @@ from mlfactory.errors import (
     TamperedArtifactError,
 )
 from mlfactory.registry import ledger
-from mlfactory.registry.integrity import (
-    PACKAGE_DIGEST_TAG,
-    PACKAGE_PATH,
-    registration_tags,
-    seal,
-)
+from mlfactory.registry.embedded import dispose_engines, file_identity, seed_store, sqlite_file
+from mlfactory.registry.integrity import PACKAGE_DIGEST_TAG, registration_tags
+from mlfactory.registry.mlflow_model import write_model_folder
 from mlfactory.registry.package import ModelPackage
 
 __all__ = ["ALIASES", "ModelRef", "Registry", "VersionInfo", "load_model"]
@@ -122,112 +122,6 @@ def _quiet_mlflow() -> None:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout is ours
 
 
-_PINNED = ("mlflow", "mlfactory", "scikit-learn", "lightgbm", "skops", "pandas", "numpy")
-_CONDA_FILE, _PYTHON_ENV_FILE = "conda.yaml", "python_env.yaml"
-
-
-def _installed(name: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _requirements() -> list[str]:
-    """Exact pins of what loading a package imports, MLflow first (as save_model puts it)."""
-    return [f"{name}=={version}" for name in _PINNED if (version := _installed(name))]
-
-
-def _write_environment(directory: Path, pins: list[str]) -> None:
-    """requirements.txt, python_env.yaml and conda.yaml in MLflow's formats."""
-    import platform
-
-    import yaml
-
-    python, pip, setuptools = platform.python_version(), _installed("pip"), _installed("setuptools")
-    build = [f"pip=={pip}" if pip else "pip"]
-    build += [f"setuptools=={setuptools}" if setuptools else "setuptools", "wheel"]
-    conda = {
-        "channels": ["conda-forge"],
-        "dependencies": [f"python={python}", f"pip<={pip}" if pip else "pip", {"pip": pins}],
-        "name": "mlflow-env",
-    }
-    python_env = {
-        "python": python,
-        "build_dependencies": build,
-        "dependencies": ["-r requirements.txt"],
-    }
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "requirements.txt").write_text("\n".join(pins))
-    (directory / _PYTHON_ENV_FILE).write_text(yaml.safe_dump(python_env, sort_keys=False))
-    (directory / _CONDA_FILE).write_text(yaml.safe_dump(conda, default_flow_style=False))
-
-
-def _seed_store(db: Path) -> None:
-    """Start a new embedded store from a copy of an empty one, made once per MLflow version.
-
-    MLflow builds a new SQLite store by running its schema migrations, ~1.2 s every
-    time; the empty result is cached under ``$XDG_CACHE_HOME/mlfactory`` and copied.
-    ``os.link`` puts the copy in place only if no store appeared meanwhile (two
-    trainings starting at once). Any failure leaves the folder to MLflow's own path.
-    """
-    import sqlite3
-
-    import mlflow
-    from mlflow import MlflowClient
-
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlfactory"
-    template = cache / f"mlflow-{mlflow.__version__}-empty.db"
-    staged = db.with_name(f".{db.name}.{os.getpid()}.{threading.get_ident()}")
-    try:
-        if not template.exists():
-            cache.mkdir(parents=True, exist_ok=True)
-            fresh = template.with_name(f".{template.name}.{os.getpid()}")
-            uri = f"sqlite:///{fresh}"
-            MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments(max_results=1)
-            os.replace(fresh, template)
-        shutil.copyfile(template, staged)
-        with contextlib.closing(sqlite3.connect(staged)) as conn, conn:
-            # where MLflow would have put the unused Default experiment had it made the store
-            default = str(Path.cwd() / "mlruns" / "0")
-            conn.execute(
-                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", (default,)
-            )
-        with contextlib.suppress(FileExistsError):
-            os.link(staged, db)
-    except (OSError, sqlite3.Error):
-        pass  # read-only cache, full disk...: MLflow creates the store itself
-    finally:
-        staged.unlink(missing_ok=True)
-
-
-def _sqlite_file(uri: str) -> Path | None:
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-
-
-def _file_identity(path: Path | None) -> tuple[int, int] | None:
-    if path is None:
-        return None
-    try:
-        found = path.stat()
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
-
-
-def _dispose_engines(uri: str) -> None:
-    """Close MLflow's pooled connections to ``uri`` (MLflow keeps one engine per URI)."""
-    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as Models
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as Runs
-
-    for store in (Runs, Models):
-        engine = getattr(store, "_engine_map", {}).get(uri)
-        if engine is not None:
-            engine.dispose()
-
-
 class Registry:
     """Runs, versions, aliases and packages in one MLflow store."""
 
@@ -239,7 +133,7 @@ class Registry:
         self._client: Any = None
         self._client_lock = threading.Lock()
         # a SQLite store's file, and which file it was when opened (device, inode)
-        self._store_file = _sqlite_file(self.tracking_uri)
+        self._store_file = sqlite_file(self.tracking_uri)
         self._store_identity: tuple[int, int] | None = None
 
     # -- connection -------------------------------------------------------------------
@@ -292,7 +186,7 @@ class Registry:
 
                 if self.embedded and not (self.path / "mlflow.db").exists():
                     self.ensure_writable()
-                    _seed_store(self.path / "mlflow.db")
+                    seed_store(self.path / "mlflow.db")
                 try:
                     client = MlflowClient(
                         tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
@@ -303,7 +197,7 @@ class Registry:
                         f"cannot open the MLflow store {self.tracking_uri!r}: {exc}"
                     ) from None
                 self._client = client
-                self._store_identity = _file_identity(self._store_file)
+                self._store_identity = file_identity(self._store_file)
             return self._client
 
     def _check_store_file(self) -> None:
@@ -313,7 +207,7 @@ class Registry:
         made in the new one; the change is an error once (the server counts a reload
         failure) and the next call opens the file that is there now.
         """
-        identity = _file_identity(self._store_file)
+        identity = file_identity(self._store_file)
         if identity == self._store_identity:
             return
         if identity is None:
@@ -322,7 +216,7 @@ class Registry:
                 "restore it (the last loaded versions keep serving meanwhile)."
             )
         self._client = None
-        _dispose_engines(self.tracking_uri)
+        dispose_engines(self.tracking_uri)
         raise RegistryError(
             f"the MLflow store {str(self._store_file)!r} was replaced while in use; "
             "it is reopened on the next call."
@@ -413,33 +307,9 @@ class Registry:
 
     @staticmethod
     def write_mlflow_model(package: ModelPackage, directory: Path) -> Path:
-        """Save ``package`` as an MLflow model folder (pyfunc flavor, no pickle).
-
-        The same files ``mlflow.pyfunc.save_model`` writes, made through MLflow's
-        ``Model`` and ``pyfunc.add_to_model``: save_model would also check every
-        pin against the installed packages (a ~0.5 s scan of all of them), and
-        these pins are the installed versions.
-        """
+        """Save ``package`` as a sealed MLflow model folder (see ``mlflow_model``)."""
         _quiet_mlflow()
-        import mlflow.pyfunc
-        from mlflow.models import Model
-
-        package.save(directory / PACKAGE_PATH)
-        model = Model()
-        model.model_size_bytes = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
-        _write_environment(directory, _requirements())
-        mlflow.pyfunc.add_to_model(
-            model,
-            loader_module="mlfactory.registry.pyfunc",
-            data=PACKAGE_PATH,
-            conda_env=_CONDA_FILE,
-            python_env=_PYTHON_ENV_FILE,
-            streamable=False,
-        )
-        model.flavors[mlflow.pyfunc.FLAVOR_NAME]["code"] = None  # as save_model records it
-        model.save(str(directory / "MLmodel"))
-        seal(directory)  # digests of every file, MLmodel included, signed with a key: written last
-        return directory
+        return write_model_folder(package, directory)
 
     def log_report(self, run_id: str, report: Path) -> None:
         with self._errors("logging the report"):
@@ -524,14 +394,6 @@ class Registry:
             return ledger.recover(self.client, name, found)
 
     # -- reading ----------------------------------------------------------------------
-
-    def _alias_version(self, name: str, alias: str) -> str | None:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return str(self.client.get_model_version_by_alias(name, alias).version)
-        except MlflowException:
-            return None
 
     @staticmethod
     def _info(mv: Any) -> VersionInfo:
