@@ -76,12 +76,20 @@ def test_keys_generate_writes_an_owner_only_private_key(
 
 
 def test_a_signed_model_loads_on_every_path_with_and_without_the_key(
-    registry: Registry, keys: Keys, monkeypatch: pytest.MonkeyPatch
+    registry: Registry,
+    keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     info = registry.resolve("mroz@champion")
     assert info.tags["mlfactory.signed_by"] == keys.fingerprint
     assert (folder_of(registry, "mroz@champion") / "digests.sig").is_file()
     assert "mlfactory.signed_by" not in registry.resolve("mroz/2").tags
+    from mlfactory.cli import main
+
+    assert main(["models", "show", "mroz", "--registry", str(registry.path)]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"v1 signed by the key {keys.fingerprint[:16]}" in shown and "v2 signed" not in shown
     for verify in (None, str(keys.public)):
         if verify:
             monkeypatch.setenv(VERIFY, verify)

@@ -105,6 +105,19 @@ def test_a_missing_prometheus_folder_exits_2(
     assert "Traceback" not in done.stderr
 
 
+def test_a_blank_api_token_exits_2_before_serving(
+    trained: Registry, cli_env: dict[str, str]
+) -> None:
+    """A token variable set to spaces would otherwise leave the server open or half-started."""
+    env = {**cli_env, "MLFACTORY_API_TOKEN": "  "}
+    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--workers", "2"]
+    command += ["--port", str(free_port()), "--registry", str(trained.path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "MLFACTORY_API_TOKEN is set but blank" in done.stderr
+    assert "serving mroz@champion" not in done.stderr and "Traceback" not in done.stderr
+
+
 def test_a_prediction_log_that_cannot_be_written_exits_2_before_serving(
     trained: Registry, cli_env: dict[str, str], bad_log_folder: tuple[Path, str]
 ) -> None:

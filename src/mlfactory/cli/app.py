@@ -1,0 +1,48 @@
+"""The Typer apps, the consoles and what several commands share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from mlfactory.registry import Registry
+
+app = typer.Typer(
+    name="mlfactory",
+    help="From one factory.yaml to a tuned, gated, registered model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(
+    help="Registered models: versions, aliases, history.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+keys_app = typer.Typer(help="Keys that sign models and verify them.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+RegistryPath = Annotated[
+    Path, typer.Option("--registry", help="Embedded registry folder (MLFLOW_TRACKING_URI wins).")
+]
+
+
+def _registry(path: Path) -> Registry:
+    from mlfactory.registry import Registry
+
+    return Registry(path=path)
+
+
+def _require_versions(reg: Registry, name: str) -> list[Any]:
+    from mlfactory.registry import ModelRef
+
+    versions = reg.versions(name)
+    if not versions:
+        reg.resolve(ModelRef(name, alias="champion"))  # raises, naming the models that exist
+    return versions

@@ -1,0 +1,136 @@
+"""The model factory: schema, validate, train, predict, ui."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from mlfactory.cli.app import RegistryPath, _registry, app, err, out
+from mlfactory.errors import BadInputError
+
+if TYPE_CHECKING:
+    from mlfactory.training import TrainResult
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of factory.yaml (for editor validation)."""
+    from mlfactory.spec import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]) -> None:
+    """Check the spec and its data without training anything."""
+    from mlfactory.data import load_frame, prepare_training
+    from mlfactory.spec import load_spec
+
+    parsed = load_spec(spec)
+    frame = load_frame(parsed.data.source, parsed.data.sql)
+    data = prepare_training(frame, parsed.data, parsed.task)
+    table = Table(title=f"{parsed.name}: {len(data.schema.columns)} features", show_lines=False)
+    for column in ("feature", "kind", "dtype", "missing"):
+        table.add_column(column)
+    for col in data.schema.columns:
+        table.add_row(col.name, col.kind, col.dtype, f"{col.missing_rate:.1%}")
+    out.print(table)
+    out.print(
+        f"[green]ok[/]: {data.rows_read:,} rows, {data.dropped_missing_target:,} with a missing "
+        f"target would be dropped; task {parsed.task}, target {parsed.data.target!r}"
+        + (f", classes {data.schema.classes}" if data.schema.classes else "")
+    )
+
+
+def _fmt(value: float) -> str:
+    return "—" if value != value else f"{value:.4f}"
+
+
+def _print_result(result: TrainResult) -> None:
+    table = Table(title=f"{result.name} v{result.version} ({result.model}), test metrics")
+    for column in ("metric", "test", "95% CI", "train", "baseline"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, value in result.evaluation.metrics.items():
+        low, high = result.evaluation.intervals[name]
+        label = f"[bold]{name}[/] (primary)" if name == result.metric else name
+        table.add_row(
+            label,
+            _fmt(value),
+            f"[{_fmt(low)}, {_fmt(high)}]",
+            _fmt(result.evaluation.train_metrics[name]),
+            _fmt(result.baseline.metrics[name]),
+        )
+    out.print(table)
+    decision = result.decision
+    verdict = (
+        f"[bold green]promoted[/]: version {result.version} is now {result.name}@champion"
+        if decision.promoted
+        else f"[bold yellow]held back[/]: version {result.version} is {result.name}@challenger"
+    )
+    out.print(verdict)
+    for check in decision.checks:
+        mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
+        out.print(f"  {mark} {check.detail}")
+    out.print(f"report: {result.report_path}")
+
+
+@app.command()
+def train(
+    spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")],
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+) -> int:
+    """Train, tune, evaluate and gate; register the model (exit 0 promoted, 3 held back)."""
+    from mlfactory.training import train as run
+
+    result = run(spec, progress=not quiet)
+    _print_result(result)
+    return result.exit_code
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    input: Annotated[Path, typer.Option("--input", help="CSV or Parquet file to score.")],
+    output: Annotated[Path, typer.Option("--output", help="Where to write (.csv or .parquet).")],
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Score a small file with a registered model (input columns plus predictions)."""
+    import pandas as pd
+
+    from mlfactory.data import read_source
+
+    if output.suffix not in (".csv", ".parquet"):
+        raise BadInputError(f"--output {str(output)!r}: use a .csv or .parquet file name.")
+    if input.is_dir() or input.suffix not in (".csv", ".parquet"):
+        raise BadInputError(f"--input {str(input)!r}: give one .csv or .parquet file.")
+    package, info = _registry(registry).load(model)
+    frame = read_source(str(input))
+    scored = pd.concat([frame, package.predict(frame)], axis=1)
+    if output.suffix == ".csv":
+        scored.to_csv(output, index=False)
+    else:
+        scored.to_parquet(output, index=False)
+    err.print(f"scored {len(scored):,} rows with {info.name}/{info.version} → {output}")
+
+
+@app.command()
+def ui(
+    registry: RegistryPath = Path(".mlfactory"),
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> int:
+    """Start the MLflow UI on the registry (on 127.0.0.1)."""
+    import subprocess
+
+    reg = _registry(registry)
+    err.print(f"MLflow UI for {reg.tracking_uri} at http://127.0.0.1:{port} (Ctrl-C stops it)")
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", reg.tracking_uri]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,168 @@
+"""``mlfactory models``: versions, aliases, history, promote, rollback; ``keys``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from mlfactory.cli.app import (
+    RegistryPath,
+    _registry,
+    _require_versions,
+    err,
+    keys_app,
+    models_app,
+    out,
+)
+from mlfactory.errors import BadInputError, MlfactoryError
+
+if TYPE_CHECKING:
+    from mlfactory.registry import Registry
+
+
+def _recover(reg: Registry, name: str) -> None:
+    """Settle what a killed command left (see registry/ledger.py) and say what was done."""
+    try:
+        settled = reg.recover(name)
+    except MlfactoryError as exc:  # a read-only look at the registry still works
+        err.print(f"[yellow]could not settle interrupted changes[/]: {exc}", highlight=False)
+        return
+    for line in settled:
+        err.print(f"recovered: {line}", highlight=False)
+
+
+@models_app.command("list")
+def models_list(registry: RegistryPath = Path(".mlfactory")) -> None:
+    """Every registered model with its aliases."""
+    reg = _registry(registry)
+    rows = reg.list_models()
+    if not rows:
+        out.print(f"no models in {reg.tracking_uri}; run `mlfactory train factory.yaml`")
+        return
+    table = Table(title=f"models in {reg.tracking_uri}")
+    for column in ("name", "latest version", "aliases"):
+        table.add_column(column)
+    for row in rows:
+        aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(row["aliases"].items()))
+        table.add_row(row["name"], str(row["latest"]), aliases)
+    out.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Versions of one model: aliases, metrics, the gate decision and its reason."""
+    from datetime import datetime
+
+    from mlfactory.registry.integrity import SIGNER_TAG
+
+    reg = _registry(registry)
+    _recover(reg, name)
+    versions = _require_versions(reg, name)
+    table = Table(title=f"{name}")
+    for column in ("version", "aliases", "created", "model", "test metric", "decided at training"):
+        table.add_column(column)
+    for v in versions:
+        metric = v.tags.get("mlfactory.metric", "")
+        value = v.metrics.get(metric)
+        table.add_row(
+            v.version,
+            ", ".join(v.aliases),
+            datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"),
+            v.tags.get("mlfactory.model", ""),
+            f"{metric} {value:.4f}" if value is not None else "",
+            "registering" if v.registering else v.decision,
+        )
+    out.print(table)
+    for v in versions:
+        out.print(f"v{v.version} {v.reason}", highlight=False)
+        if signer := v.tags.get(SIGNER_TAG):
+            out.print(f"v{v.version} signed by the key {signer[:16]}…", highlight=False)
+        if v.registering:
+            out.print(
+                f"v{v.version} is still being registered by {v.registering.describe()}; "
+                "its alias has not moved yet",
+                highlight=False,
+            )
+    out.print(
+        "load it anywhere: mlflow.set_tracking_uri("
+        f"{reg.tracking_uri!r}); mlflow.pyfunc.load_model('models:/{name}@champion')"
+    )
+
+
+@models_app.command("history")
+def models_history(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Every alias move: who held champion when, and why."""
+    from datetime import datetime
+
+    reg = _registry(registry)
+    _recover(reg, name)
+    _require_versions(reg, name)
+    table = Table(title=f"{name}: alias history", show_lines=True)
+    for column in ("time", "alias", "version", "previous", "reason"):
+        table.add_column(column)
+    for event in reg.alias_history(name):
+        table.add_row(
+            datetime.fromtimestamp(event["time"]).strftime("%Y-%m-%d %H:%M:%S"),
+            event["alias"],
+            str(event["version"]),
+            str(event.get("previous") or ""),
+            event["reason"],
+        )
+    out.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str, typer.Argument(help="Version to make champion.")],
+    reason: Annotated[
+        str, typer.Option(help="Recorded in the alias history.")
+    ] = "promoted by hand",
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Make VERSION the champion (recorded in the history)."""
+    if not version.isdigit():
+        raise BadInputError(f"VERSION must be a number like 3, got {version!r}.")
+    reg = _registry(registry)
+    _recover(reg, name)
+    reg.promote(name, version, reason=reason)
+    out.print(f"{name}@champion → version {version}")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Give champion back to the version before the current one (again: one step further)."""
+    reg = _registry(registry)
+    _recover(reg, name)
+    target = reg.rollback(name)
+    out.print(f"{name}@champion → version {target} (rolled back)")
+
+
+@keys_app.command("generate")
+def keys_generate(
+    directory: Annotated[Path, typer.Argument(help="Folder for the two key files.")],
+) -> None:
+    """Make an ed25519 pair: training signs with the private key, loaders verify."""
+    from mlfactory.registry.signing import SIGNING_KEY_ENV, VERIFY_KEY_ENV, generate_keys
+
+    private, public, fingerprint = generate_keys(directory)
+    lines = (
+        f"private key (owner only): {private}",
+        f"public key: {public}",
+        f"fingerprint: {fingerprint}",
+        f"train with  {SIGNING_KEY_ENV}={private}",
+        f"load with   {VERIFY_KEY_ENV}={public}",
+    )
+    out.print("\n".join(lines), highlight=False, soft_wrap=True)

@@ -1,0 +1,243 @@
+"""Monitoring and the loop: monitor, retrain, watch, and how their results print."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from mlfactory.cli.app import RegistryPath, _registry, app, err, out
+from mlfactory.cli.factory import _print_result
+from mlfactory.errors import BadInputError, MlfactoryError
+
+if TYPE_CHECKING:
+    from mlfactory.monitoring import MonitorResult
+
+
+CurrentOption = Annotated[
+    str | None, typer.Option(help="Current data: CSV/Parquet file or folder, builtin:...")
+]
+SqlOption = Annotated[
+    str | None, typer.Option(help="DuckDB SQL over --current (the table `data`) or files.")
+]
+LogOption = Annotated[
+    Path | None, typer.Option(help="A server's --prediction-log folder, instead of data.")
+]
+HoursOption = Annotated[
+    float | None, typer.Option(min=0, help="With --prediction-log: only the last N hours.")
+]
+
+
+@app.command("monitor")
+def monitor_command(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    current: CurrentOption = None,
+    sql: SqlOption = None,
+    prediction_log: LogOption = None,
+    hours: HoursOption = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(help="Labels that arrived (id column + target): adds performance decay."),
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="Joins --labels to the rows; default data.id_column.")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the HTML drift report here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the result as JSON here.")
+    ] = None,
+    multivariate: Annotated[
+        bool, typer.Option(help="Run the domain-classifier check (a few seconds).")
+    ] = True,
+    record: Annotated[
+        bool, typer.Option(help="Store the figures on the version (the server's gauges).")
+    ] = True,
+    registry: RegistryPath = Path(".mlfactory"),
+) -> int:
+    """Check current data for drift (exit 0 no drift, 3 drift or decay, 2 bad input)."""
+    from mlfactory.monitoring import monitor, record_result
+
+    reg = _registry(registry)
+    result = monitor(
+        model,
+        registry=reg,
+        current=current,
+        sql=sql,
+        prediction_log=prediction_log,
+        since=_since(hours),
+        labels=labels,
+        id_column=id_column,
+        multivariate=multivariate,
+    )
+    _print_monitor(result, model)
+    if record:
+        record_result(reg, result)
+    _write_monitor_outputs(result, report, json_out)
+    return 3 if result.alarm else 0
+
+
+@app.command()
+def retrain(
+    spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")],
+    when: Annotated[
+        str, typer.Option(help="always | drift | stale:<age> (stale:30d, stale:12h).")
+    ] = "drift",
+    current: CurrentOption = None,
+    sql: SqlOption = None,
+    prediction_log: LogOption = None,
+    hours: HoursOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+) -> int:
+    """Retrain if the condition holds for the champion (exit 0 nothing to do or promoted,
+    3 retrained but held back by a gate, 2 bad input)."""
+    from mlfactory.loop import Source
+    from mlfactory.loop import retrain as run
+
+    source = Source(current=current, sql=sql, prediction_log=prediction_log, hours=hours)
+    outcome = run(spec, when=when, source=source, progress=not quiet)
+    verb = "retraining" if outcome.retrained else "no retraining"
+    if outcome.check is not None:
+        _print_monitor(outcome.check, f"{outcome.check.model}@champion")
+        if outcome.retrained:
+            out.print(f"[bold]{verb}[/]: champion version {outcome.champion} drifted (above)")
+    if outcome.check is None or not outcome.retrained:
+        out.print(f"[bold]{verb}[/]: {outcome.reason}", highlight=False)
+    if outcome.trained is None:
+        return 0
+    _print_result(outcome.trained)
+    return outcome.trained.exit_code
+
+
+@app.command()
+def watch(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    every: Annotated[str, typer.Option(help="Interval between checks: 30s, 10m, 1h, 1d.")] = "1h",
+    current: CurrentOption = None,
+    sql: SqlOption = None,
+    prediction_log: LogOption = None,
+    hours: HoursOption = None,
+    retrain_spec: Annotated[
+        Path | None, typer.Option("--retrain", help="factory.yaml to retrain on drift.")
+    ] = None,
+    report_dir: Annotated[
+        Path | None, typer.Option(help="Write NAME-latest.html here after every check.")
+    ] = None,
+    times: Annotated[
+        int | None, typer.Option(min=1, help="Stop after N checks (default: run until Ctrl-C).")
+    ] = None,
+    registry: RegistryPath = Path(".mlfactory"),
+) -> int:
+    """Check a model on an interval; record each result; retrain on drift with --retrain."""
+    import time
+
+    from mlfactory.loop import RetrainOutcome, Source, parse_duration
+    from mlfactory.loop import watch as run
+
+    seconds = parse_duration(every)
+    if seconds is None or seconds <= 0:
+        raise BadInputError(f"--every {every!r}: give a duration such as 30s, 10m, 1h or 1d")
+    source = Source(current=current, sql=sql, prediction_log=prediction_log, hours=hours)
+    if not source.given:
+        raise BadInputError("give the current data: --current, --sql, or --prediction-log")
+
+    def show(count: int, outcome: Any) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        if isinstance(outcome, MlfactoryError):
+            err.print(f"{stamp} check {count}: [yellow]not checked[/]: {outcome}", highlight=False)
+        elif isinstance(outcome, RetrainOutcome):
+            trained = outcome.trained
+            after = f" -> version {trained.version}: {trained.decision.reason}" if trained else ""
+            out.print(f"{stamp} check {count}: [red]drift[/], retrained{after}", highlight=False)
+        elif outcome.alarm:
+            out.print(f"{stamp} check {count}: [red]drift[/]: " + "; ".join(outcome.reasons()),
+                      highlight=False)  # fmt: skip
+        else:
+            out.print(f"{stamp} check {count}: no drift in {outcome.data.n_current:,} rows "
+                      f"(version {outcome.version})")  # fmt: skip
+
+    out.print(f"watching {model} every {every}; Ctrl-C stops")
+    try:
+        run(
+            model,
+            registry=_registry(registry),
+            source=source,
+            every_seconds=seconds,
+            spec_path=retrain_spec,
+            report_dir=report_dir,
+            times=times,
+            on_result=show,
+        )
+    except KeyboardInterrupt:
+        out.print("stopped")
+    return 0
+
+
+def _since(hours: float | None) -> float | None:
+    import time
+
+    return time.time() - hours * 3600 if hours is not None else None
+
+
+def _print_monitor(result: MonitorResult, model: str) -> None:
+    from rich.markup import escape
+
+    table = Table(
+        title=f"{model} (version {result.version}): {result.data.n_current:,} current rows vs "
+        f"{result.data.n_reference:,} reference rows"
+    )
+    for column in ("column", "kind", "effect", "limit", "p (BH)", "drift", "change"):
+        table.add_column(column, overflow="fold")
+    shown = result.data.columns + ([result.prediction] if result.prediction else [])
+    for c in shown:
+        table.add_row(
+            c.column,
+            c.kind[:3] + ".",
+            f"{c.effect:.3g}",
+            f"{c.threshold:g}",
+            "" if c.p_value is None else f"{c.p_value:.1g}",
+            "[red]yes[/]" if c.drifted else "no",
+            c.detail.split(";")[0],  # the whole detail is in --json and --report
+        )
+    out.print(table)
+    if result.domain is not None:
+        d = result.domain
+        top = ", ".join(f"{c} {s:.0%}" for c, s in list(d.importance.items())[:3])
+        out.print(
+            f"domain classifier: AUC {d.auc:.3f} (threshold {d.threshold}; 0.5 = "
+            f"indistinguishable) on {d.n_reference:,} + {d.n_current:,} rows; separating: {top}",
+            highlight=False,
+        )
+    if result.performance is not None:
+        p = result.performance
+        if p.current is None or p.low is None or p.high is None:
+            why = escape(str(p.not_checked))
+            out.print(f"performance: [yellow]not checked[/]: {why}", highlight=False)
+        else:
+            out.print(
+                f"performance: {p.metric} {p.current:.4f} [{p.low:.4f}, {p.high:.4f}] on "
+                f"{p.n_labelled:,} labelled rows; {p.reference:.4f} at registration",
+                highlight=False,
+            )
+    for finding in result.data.quality:
+        out.print(f"[yellow]quality[/]: {finding}", highlight=False)
+    if result.alarm:
+        out.print("[bold red]" + ("drift" if result.drifted else "performance decay") + "[/]:")
+        for reason in result.reasons():
+            out.print(f"  - {reason}", highlight=False)
+    else:
+        out.print("[bold green]no drift[/]")
+
+
+def _write_monitor_outputs(
+    result: MonitorResult, report: Path | None, json_out: Path | None
+) -> None:
+    if report is not None:
+        from mlfactory.monitoring.report import write_report
+
+        write_report(result, report)
+        out.print(f"report: {report}")
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_dict(), indent=1, default=str))
