@@ -56,31 +56,6 @@ def seed_store(db: Path) -> None:
         staged.unlink(missing_ok=True)
 
 
-def _sqlite_file(uri: str) -> Path | None:
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-
-
-def _file_identity(path: Path | None) -> tuple[int, int] | None:
-    if path is None:
-        return None
-    try:
-        found = path.stat()
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
-
-
-def _dispose_engines(uri: str) -> None:
-    """Close MLflow's pooled connections to ``uri`` (MLflow keeps one engine per URI)."""
-    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as Models
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as Runs
-
-    for store in (Runs, Models):
-        engine = getattr(store, "_engine_map", {}).get(uri)
-        if engine is not None:
-            engine.dispose()
-
-
 def sqlite_file(uri: str) -> Path | None:
     """The file of a ``sqlite:///`` tracking URI (None for any other store)."""
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
