@@ -15,9 +15,15 @@ import yaml
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test runs in its own folder, with no outside MLflow server or signing keys."""
+    """Each test runs in its own folder, with none of the caller's servers, keys or tokens."""
     monkeypatch.chdir(tmp_path)
-    for name in ("MLFLOW_TRACKING_URI", "MLFACTORY_SIGNING_KEY", "MLFACTORY_VERIFY_KEY"):
+    for name in (
+        "MLFLOW_TRACKING_URI",
+        "MLFACTORY_SIGNING_KEY",
+        "MLFACTORY_VERIFY_KEY",
+        "MLFACTORY_API_TOKEN",
+        "PROMETHEUS_MULTIPROC_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield
 
