@@ -8,6 +8,7 @@ import pandas as pd
 from mlfactory.data import prepare_training
 from mlfactory.features import build_preprocessor, categorical_indices, expand_datetimes
 from mlfactory.spec import DataSpec
+from mlfactory.tasks import TASKS
 
 
 def training() -> tuple[pd.DataFrame, object]:
@@ -19,7 +20,7 @@ def training() -> tuple[pd.DataFrame, object]:
             "y": [0, 1, 0, 1, 0, 1],
         }
     )
-    td = prepare_training(frame, DataSpec(source="x", target="y"), "classification")
+    td = prepare_training(frame, DataSpec(source="x", target="y"), TASKS["classification"])
     return td.X, td.schema
 
 

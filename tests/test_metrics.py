@@ -10,9 +10,9 @@ from mlfactory.metrics import (
     METRICS,
     bootstrap_interval,
     compute,
-    metrics_for,
     paired_bootstrap,
 )
+from mlfactory.tasks import TASKS
 
 rng = np.random.default_rng(0)
 
@@ -27,7 +27,7 @@ def binary_case(n: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_binary_metrics_match_scikit_learn() -> None:
     y, pred, proba = binary_case()
-    ours = compute(metrics_for("classification", 2), y, pred, proba)
+    ours = compute(TASKS["classification"].metrics(2), y, pred, proba)
     assert ours["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba[:, 1]), abs=1e-12)
     assert ours["pr_auc"] == pytest.approx(skm.average_precision_score(y, proba[:, 1]), abs=1e-12)
     assert ours["log_loss"] == pytest.approx(skm.log_loss(y, proba), abs=1e-9)
@@ -62,7 +62,7 @@ def test_multiclass_metrics_match_scikit_learn() -> None:
     logits = rng.normal(size=(n, k)) + np.eye(k)[y] * 1.5
     proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     pred = proba.argmax(axis=1)
-    ours = compute(metrics_for("classification", k), y, pred, proba)
+    ours = compute(TASKS["classification"].metrics(k), y, pred, proba)
     assert set(ours) == {"roc_auc", "log_loss", "f1", "accuracy"}
     assert ours["roc_auc"] == pytest.approx(
         skm.roc_auc_score(y, proba, multi_class="ovr"), abs=1e-12
@@ -74,7 +74,7 @@ def test_multiclass_metrics_match_scikit_learn() -> None:
 def test_regression_metrics_match_scikit_learn() -> None:
     y = rng.normal(10, 3, 1000)
     pred = y + rng.normal(0, 1, 1000)
-    ours = compute(metrics_for("regression"), y, pred, None)
+    ours = compute(TASKS["regression"].metrics(), y, pred, None)
     assert ours["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, pred)))
     assert ours["mae"] == pytest.approx(skm.mean_absolute_error(y, pred))
     assert ours["r2"] == pytest.approx(skm.r2_score(y, pred))
@@ -85,7 +85,7 @@ def test_weighted_scores_equal_scores_on_resampled_rows() -> None:
     y, pred, proba = binary_case(300)
     idx = rng.integers(0, 300, 300)
     weights = np.bincount(idx, minlength=300)[None, :].astype(float)
-    for m in metrics_for("classification", 2):
+    for m in TASKS["classification"].metrics(2):
         direct = m.score(y[idx], pred[idx], proba[idx])
         assert m.weighted(y, pred, proba, weights)[0] == pytest.approx(direct, abs=1e-12), m.name
 

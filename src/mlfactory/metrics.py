@@ -24,8 +24,6 @@ __all__ = [
     "bootstrap_interval",
     "bootstrap_intervals",
     "compute",
-    "default_metric",
-    "metrics_for",
     "paired_bootstrap",
 ]
 
@@ -36,8 +34,9 @@ _EPS = float(np.finfo(float).eps)  # what scikit-learn clips probabilities to
 
 @dataclass(frozen=True)
 class Metric:
+    """A metric's implementation and direction; which task reports it is the task's choice."""
+
     name: str
-    task: str  # "classification" | "regression"
     greater_is_better: bool
     binary_only: bool = False
 
@@ -57,26 +56,18 @@ class Metric:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("roc_auc", "classification", True),
-        Metric("pr_auc", "classification", True, binary_only=True),
-        Metric("log_loss", "classification", False),
-        Metric("brier", "classification", False, binary_only=True),
-        Metric("f1", "classification", True),
-        Metric("accuracy", "classification", True),
-        Metric("rmse", "regression", False),
-        Metric("mae", "regression", False),
-        Metric("r2", "regression", True),
-        Metric("mape", "regression", False),
+        Metric("roc_auc", True),
+        Metric("pr_auc", True, binary_only=True),
+        Metric("log_loss", False),
+        Metric("brier", False, binary_only=True),
+        Metric("f1", True),
+        Metric("accuracy", True),
+        Metric("rmse", False),
+        Metric("mae", False),
+        Metric("r2", True),
+        Metric("mape", False),
     ]
 }
-
-
-def default_metric(task: str) -> str:
-    return "roc_auc" if task == "classification" else "rmse"
-
-
-def metrics_for(task: str, n_classes: int = 2) -> list[Metric]:
-    return [m for m in METRICS.values() if m.task == task and not (m.binary_only and n_classes > 2)]
 
 
 # -- weighted statistics: W has shape (rounds, n) -------------------------------------

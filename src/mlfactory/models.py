@@ -1,17 +1,23 @@
 """The model catalog: names in ``factory.yaml`` mapped to estimators and search spaces.
 
 Each entry is one small record: the input style its preprocessor needs, a
-builder ``(task, params, seed, categorical) -> estimator`` and a default search
-space. A new model is a new entry in ``CATALOG``.
+builder ``(params, seed, categorical) -> estimator`` for each kind of estimator
+it offers (``classifier``, ``regressor``: a task says which it needs, as
+``Task.estimator``) and a default search space for each. A new model is a new
+entry in ``CATALOG``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mlfactory.errors import SpecError
 from mlfactory.features import Style
+
+if TYPE_CHECKING:
+    from mlfactory.tasks import Task
 
 __all__ = ["CATALOG", "CatalogEntry", "Range"]
 
@@ -27,83 +33,98 @@ class Range:
     choices: list[Any] | None = None
 
 
-Builder = Callable[[str, dict[str, Any], int, list[int]], Any]
+Builder = Callable[[dict[str, Any], int, list[int]], Any]
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
     name: str
     style: Style
-    build: Builder
-    spaces: dict[str, dict[str, Range]] = field(default_factory=dict)  # by task
+    builders: dict[str, Builder]  # by the kind of estimator: "classifier", "regressor"
+    spaces: dict[str, dict[str, Range]] = field(default_factory=dict)  # by the same kinds
     boosting: bool = False  # accepts an eval set: early stopping and pruning
 
-    def space(self, task: str) -> dict[str, Range]:
-        return self.spaces.get(task, {})
+    def build(self, task: Task, params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
+        """An unfitted estimator of the kind ``task`` needs."""
+        builder = self.builders.get(task.estimator)
+        if builder is None:
+            raise SpecError(
+                f"model {self.name!r} has no {task.estimator} for task {task.name!r}; it offers "
+                f"{', '.join(self.builders)}"
+            )
+        return builder(params, seed, categorical)
+
+    def space(self, task: Task) -> dict[str, Range]:
+        return self.spaces.get(task.estimator, {})
 
 
 def _both(space: dict[str, Range]) -> dict[str, dict[str, Range]]:
-    return {"classification": space, "regression": space}
+    return {"classifier": space, "regressor": space}
 
 
-def _lightgbm(task: str, params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
-    import lightgbm as lgb
+def _lightgbm(estimator: str) -> Builder:
+    def build(params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
+        import lightgbm as lgb
 
-    base: dict[str, Any] = {
-        "n_estimators": 500,
-        "random_state": seed,
-        "deterministic": True,
-        "force_col_wise": True,
-        "subsample_freq": 1,
-        "verbose": -1,
-    }
-    base.update(params)
-    cls = lgb.LGBMClassifier if task == "classification" else lgb.LGBMRegressor
-    return cls(**base)
+        base: dict[str, Any] = {
+            "n_estimators": 500,
+            "random_state": seed,
+            "deterministic": True,
+            "force_col_wise": True,
+            "subsample_freq": 1,
+            "verbose": -1,
+        }
+        base.update(params)
+        return getattr(lgb, estimator)(**base)
 
-
-def _hist_gradient_boosting(
-    task: str, params: dict[str, Any], seed: int, categorical: list[int]
-) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    base: dict[str, Any] = {
-        "random_state": seed,
-        "early_stopping": False,
-        "categorical_features": categorical or None,
-    }
-    base.update(params)
-    cls = (
-        HistGradientBoostingClassifier
-        if task == "classification"
-        else HistGradientBoostingRegressor
-    )
-    return cls(**base)
+    return build
 
 
-def _random_forest(task: str, params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+def _hist_gradient_boosting(estimator: str) -> Builder:
+    def build(params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
+        from sklearn import ensemble
 
-    base: dict[str, Any] = {"random_state": seed, "n_jobs": -1, "n_estimators": 100}
-    base.update(params)
-    cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
-    return cls(**base)
+        base: dict[str, Any] = {
+            "random_state": seed,
+            "early_stopping": False,
+            "categorical_features": categorical or None,
+        }
+        base.update(params)
+        return getattr(ensemble, estimator)(**base)
+
+    return build
 
 
-def _linear(task: str, params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
-    from sklearn.linear_model import LogisticRegression, Ridge
+def _random_forest(estimator: str) -> Builder:
+    def build(params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
+        from sklearn import ensemble
 
-    if task == "classification":
-        return LogisticRegression(**{"max_iter": 1000, "random_state": seed, **params})
+        base: dict[str, Any] = {"random_state": seed, "n_jobs": -1, "n_estimators": 100}
+        base.update(params)
+        return getattr(ensemble, estimator)(**base)
+
+    return build
+
+
+def _logistic(params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(**{"max_iter": 1000, "random_state": seed, **params})
+
+
+def _ridge(params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
+    from sklearn.linear_model import Ridge
+
     return Ridge(**{"random_state": seed, **params})
 
 
-def _dummy(task: str, params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
-    from sklearn.dummy import DummyClassifier, DummyRegressor
+def _dummy(estimator: str, strategy: str) -> Builder:
+    def build(params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
+        from sklearn import dummy
 
-    if task == "classification":
-        return DummyClassifier(**{"strategy": "prior", **params})
-    return DummyRegressor(**{"strategy": "mean", **params})
+        return getattr(dummy, estimator)(**{"strategy": strategy, **params})
+
+    return build
 
 
 CATALOG: dict[str, CatalogEntry] = {
@@ -112,7 +133,7 @@ CATALOG: dict[str, CatalogEntry] = {
         CatalogEntry(
             "lightgbm",
             "native",
-            _lightgbm,
+            {"classifier": _lightgbm("LGBMClassifier"), "regressor": _lightgbm("LGBMRegressor")},
             _both(
                 {
                     "learning_rate": Range(0.01, 0.3, log=True),
@@ -128,7 +149,10 @@ CATALOG: dict[str, CatalogEntry] = {
         CatalogEntry(
             "hist_gradient_boosting",
             "native",
-            _hist_gradient_boosting,
+            {
+                "classifier": _hist_gradient_boosting("HistGradientBoostingClassifier"),
+                "regressor": _hist_gradient_boosting("HistGradientBoostingRegressor"),
+            },
             _both(
                 {
                     "learning_rate": Range(0.01, 0.3, log=True),
@@ -142,7 +166,10 @@ CATALOG: dict[str, CatalogEntry] = {
         CatalogEntry(
             "random_forest",
             "onehot",
-            _random_forest,
+            {
+                "classifier": _random_forest("RandomForestClassifier"),
+                "regressor": _random_forest("RandomForestRegressor"),
+            },
             _both(
                 {
                     "max_depth": Range(4, 30, type="int"),
@@ -154,12 +181,19 @@ CATALOG: dict[str, CatalogEntry] = {
         CatalogEntry(
             "linear",
             "scaled",
-            _linear,
+            {"classifier": _logistic, "regressor": _ridge},
             {
-                "classification": {"C": Range(1e-3, 100.0, log=True)},
-                "regression": {"alpha": Range(1e-3, 100.0, log=True)},
+                "classifier": {"C": Range(1e-3, 100.0, log=True)},
+                "regressor": {"alpha": Range(1e-3, 100.0, log=True)},
             },
         ),
-        CatalogEntry("dummy", "native", _dummy),
+        CatalogEntry(
+            "dummy",
+            "native",
+            {
+                "classifier": _dummy("DummyClassifier", "prior"),
+                "regressor": _dummy("DummyRegressor", "mean"),
+            },
+        ),
     ]
 }

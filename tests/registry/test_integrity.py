@@ -118,7 +118,7 @@ def test_a_manifest_naming_paths_outside_the_folder_is_refused(model: Path, entr
 
 def test_mlflow_download_metadata_is_the_one_file_allowed_in_addition(model: Path) -> None:
     (model / "registered_model_meta").write_text("model_name: mroz\nmodel_version: '1'\n")
-    assert ModelPackage.load(model).task == "classification"
+    assert ModelPackage.load(model).task.name == "classification"
     (model / "data" / "registered_model_meta").write_text("x")  # only beside MLmodel
     with pytest.raises(TamperedArtifactError, match="data/registered_model_meta is not part"):
         ModelPackage.load(model)

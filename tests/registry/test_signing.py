@@ -173,7 +173,7 @@ def test_rotated_keys_in_one_file_all_verify(
     monkeypatch.setenv(VERIFY, str(both))
     found = verify_keys() or {}
     assert len(found) == 2 and keys.fingerprint in found
-    assert mlfactory.load_model("mroz@champion", path=registry.path).task == "classification"
+    assert mlfactory.load_model("mroz@champion", path=registry.path).task.name == "classification"
 
 
 def test_keys_given_as_pem_text_work(keys: Keys, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,7 @@ from mlfactory.charts import BLUE
 from mlfactory.data.profile import profile_values
 from mlfactory.metrics import METRICS, paired_bootstrap
 from mlfactory.spec import GateSpec
+from mlfactory.tasks import TASKS
 from mlfactory.training.evaluate import Evaluation, evaluate
 from mlfactory.training.gates import decide
 from mlfactory.training.report import MAX_FEATURES, ReportInputs, write_report
@@ -49,7 +50,7 @@ def _fit(kind: str) -> dict[str, Any]:
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.3, random_state=0, stratify=stratify
     )
-    task = "regression" if n_classes is None else "classification"
+    task = TASKS["regression" if n_classes is None else "classification"]
 
     def evaluation(estimator: Any, columns: list[str]) -> Evaluation:
         estimator.fit(X_train[columns], y_train)

@@ -30,10 +30,11 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     """Check the spec and its data without training anything."""
     from mlfactory.data import load_frame, prepare_training
     from mlfactory.spec import load_spec
+    from mlfactory.tasks import task_named
 
     parsed = load_spec(spec)
     frame = load_frame(parsed.data.source, parsed.data.sql)
-    data = prepare_training(frame, parsed.data, parsed.task)
+    data = prepare_training(frame, parsed.data, task_named(parsed.task))
     table = Table(title=f"{parsed.name}: {len(data.schema.columns)} features", show_lines=False)
     for column in ("feature", "kind", "dtype", "missing"):
         table.add_column(column)

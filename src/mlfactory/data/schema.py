@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlfactory.spec import DataSpec
+    from mlfactory.tasks import Target, Task
 
 __all__ = ["ColumnSchema", "Schema", "TrainingData", "prepare_training"]
 
@@ -236,7 +237,7 @@ def _column_schema(name: str, series: pd.Series, kind: Kind) -> ColumnSchema:
     return ColumnSchema(name, kind, str(series.dtype), missing)
 
 
-def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: str) -> TrainingData:
+def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: Task) -> TrainingData:
     """Validate a training frame against the spec; raise ``DataError`` listing every problem."""
     import numpy as np
     import pandas as pd
@@ -293,29 +294,15 @@ def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: str) -> Training
         schemas.append(_column_schema(name, series, kind))
 
     y_raw = frame[spec.target] if spec.target in columns else None
-    classes: list[Any] | None = None
+    target: Target | None = None
     keep = np.ones(rows_read, dtype=bool)
     if y_raw is not None:
         keep = y_raw.notna().to_numpy()
         if not keep.any():
             problems.append(f"target {spec.target!r} is missing in every row")
-        elif task == "classification":
-            classes = sorted(pd.unique(y_raw[keep]).tolist(), key=str)
-            if len(classes) < 2:
-                problems.append(
-                    f"target {spec.target!r} has one class ({classes[0]!r}) in every row; "
-                    "a classifier needs at least two"
-                )
         else:
-            if not pd.api.types.is_numeric_dtype(y_raw.dtype) or pd.api.types.is_bool_dtype(
-                y_raw.dtype
-            ):
-                problems.append(
-                    f"target {spec.target!r} must be numeric for regression; got dtype "
-                    f"{y_raw.dtype} (is task: classification meant?)"
-                )
-            elif np.isinf(y_raw[keep].astype(float)).any():
-                problems.append(f"target {spec.target!r} has inf values; filter them out")
+            target, target_problems = task.prepare_target(y_raw[keep], spec.target)
+            problems += target_problems
     if problems:
         raise DataError(
             f"the data fails validation ({len(problems)} problem"
@@ -340,18 +327,12 @@ def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: str) -> Training
                 "or filter them out in data.sql"
             )
         time = parsed.dt.tz_localize(None).to_numpy()  # datetime64, UTC
-    if task == "classification":
-        assert classes is not None
-        lookup = {c: i for i, c in enumerate(classes)}
-        y = kept[spec.target].map(lookup).to_numpy(dtype=np.int64)
-        classes = [c.item() if hasattr(c, "item") else c for c in classes]
-    else:
-        y = kept[spec.target].to_numpy(dtype=float)
-    schema = Schema(columns=schemas, target=spec.target, task=task, classes=classes)
+    assert target is not None
+    schema = Schema(columns=schemas, target=spec.target, task=task.name, classes=target.classes)
     X = schema.conform(kept)
     return TrainingData(
         X=X,
-        y=y,
+        y=target.y,
         schema=schema,
         time=time,
         rows_read=rows_read,

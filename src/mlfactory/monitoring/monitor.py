@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from mlfactory.registry import Registry
     from mlfactory.registry.package import ModelPackage
+    from mlfactory.tasks import OutputColumn
 
 __all__ = ["DRIFT_TAG", "MonitorResult", "monitor", "record_result"]
 
@@ -157,7 +159,7 @@ def monitor(
     package, info = registry.load(model)
     skipped: list[str] = []
     if prediction_log is not None:
-        frame, skipped = _from_log(prediction_log, info.name, since, until)
+        frame, skipped = _from_log(prediction_log, info.name, since, until, package.output_columns)
         source = f"prediction log {prediction_log}"
     elif current is not None or sql is not None:
         frame = load_frame(current, sql)
@@ -203,7 +205,6 @@ def _prediction_drift(
     package: ModelPackage, profile: dict[str, Any], frame: pd.DataFrame, quality: list[str]
 ) -> ColumnDrift | None:
     """The current rows' predictions against the test-set predictions at training."""
-    import numpy as np
     import pandas as pd
 
     reference = profile.get("prediction")
@@ -215,17 +216,20 @@ def _prediction_drift(
         quality.append(f"the model cannot score the current rows, so predictions were not "
                        f"checked: {exc}")  # fmt: skip
         return None
-    values = proba[:, 1] if proba is not None and proba.shape[1] == 2 else pred
-    if labels := reference.get("labels"):  # multiclass: counted by class name
-        values = np.asarray(labels, dtype=object)[np.asarray(pred, dtype=int)]
+    values, _ = package.task.prediction_values(pred, proba, package.classes)
     scored = pd.DataFrame({"prediction": values})
     checked = check_drift({"rows": 0, "columns": {"prediction": reference}}, scored)
     return checked.columns[0] if checked.columns else None
 
 
 def _from_log(
-    folder: Path, name: str, since: float | None, until: float | None
+    folder: Path,
+    name: str,
+    since: float | None,
+    until: float | None,
+    outputs: Sequence[OutputColumn],
 ) -> tuple[pd.DataFrame, list[str]]:
+    """The logged rows' inputs (answers and bookkeeping columns dropped), and what was skipped."""
     from mlfactory.serving.predlog import read_log
 
     frame, problems = read_log(folder, name, since=since, until=until)
@@ -235,7 +239,6 @@ def _from_log(
             f"the prediction log {str(folder)!r} has nothing to check for {name!r}: {detail}"
         )
     skipped = [f"prediction log: {p}" for p in problems]
-    logged = [
-        c for c in frame.columns if c.startswith("_") or c == "prediction" or c.startswith("proba_")
-    ]
+    answers = {c.name for c in outputs}
+    logged = [c for c in frame.columns if c.startswith("_") or c in answers]
     return frame.drop(columns=logged), skipped

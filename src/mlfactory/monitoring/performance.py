@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlfactory.errors import DataError
-from mlfactory.metrics import METRICS, Metric, bootstrap_interval
+from mlfactory.metrics import METRICS, bootstrap_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,7 +86,7 @@ def check_performance(
         )
     metric_name = str(package.manifest["metric"])
     metric = METRICS[metric_name]
-    y = _encode(package, joined[label_column])
+    y = package.task.encode_labels(joined[label_column], package.classes)
     result = PerformanceResult(
         metric=metric_name,
         greater_is_better=metric.greater_is_better,
@@ -98,7 +98,7 @@ def check_performance(
         n_unlabelled=len(current) - len(joined),
         decayed=False,
     )
-    result.not_checked = _undefined(metric, y, package.classes, target)
+    result.not_checked = package.task.undefined(metric, y, package.classes, target)
     if result.not_checked is not None:
         return result
     pred, proba = package.predict_encoded(joined)
@@ -114,50 +114,3 @@ def check_performance(
     result.current, result.low, result.high = value, low, high
     result.decayed = metric.improvement(best_case, result.reference) < 0
     return result
-
-
-def _undefined(metric: Metric, y: Any, classes: list[Any] | None, target: str) -> str | None:
-    """Why ``metric`` says nothing on the labels ``y`` (encoded), or None when it is defined."""
-    rows = f"{len(y):,} labelled rows"
-    if classes is not None:
-        present = np.unique(y)
-        if metric.name in ("roc_auc", "pr_auc") and len(present) < 2:
-            need = "both classes" if len(classes) == 2 else "at least two classes"
-            return f"the {rows} are all {str(classes[present[0]])!r}; {metric.name} needs {need}"
-        if metric.name == "f1" and len(classes) == 2 and 1 not in present:
-            return (
-                f"none of the {rows} is {str(classes[1])!r}; f1 needs some, or it is 0 "
-                "whatever the model predicts"
-            )
-        return None
-    if metric.name == "r2" and np.ptp(y) == 0:
-        return f"the {rows} all have {target} = {y[0]:g}; r2 needs labels that vary"
-    return None
-
-
-def _encode(package: ModelPackage, labels: pd.Series) -> Any:
-    classes = package.classes
-    if classes is None:
-        values = np.asarray(labels, dtype=float)
-        if not np.isfinite(values).all():
-            raise DataError("the labels have inf values; remove them")
-        return values
-    lookup = {str(c): i for i, c in enumerate(classes)}
-    lookup.update({str(int(c)): i for i, c in enumerate(classes) if isinstance(c, bool)})
-    text = labels.map(_label_text)
-    unknown = sorted(set(text) - set(lookup))
-    if unknown:
-        raise DataError(
-            f"the labels hold value(s) the model does not predict: {unknown[:5]}; "
-            f"its classes are {[str(c) for c in classes]}"
-        )
-    return text.map(lookup).to_numpy(dtype=np.int64)
-
-
-def _label_text(value: Any) -> str:
-    """Labels as text; 1.0 read back from a CSV matches the class 1 (or True)."""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

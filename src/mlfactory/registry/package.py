@@ -31,6 +31,8 @@ from mlfactory.registry.safeload import load_pipeline, refused_types
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlfactory.tasks import OutputColumn, Task
+
 __all__ = ["FORMAT", "ModelPackage"]
 
 # 2: digests.json covers the whole MLflow model folder, MLmodel included
@@ -49,14 +51,21 @@ class ModelPackage:
     def schema(self) -> Schema:
         return Schema.from_dict(self.manifest["schema"])
 
-    @property
-    def task(self) -> str:
-        return str(self.manifest["task"])
+    @functools.cached_property
+    def task(self) -> Task:
+        from mlfactory.tasks import task_named
+
+        return task_named(str(self.manifest["task"]))
 
     @property
     def classes(self) -> list[Any] | None:
         classes: list[Any] | None = self.manifest["schema"].get("classes")
         return classes
+
+    @functools.cached_property
+    def output_columns(self) -> list[OutputColumn]:
+        """The columns of this model's answers, typed."""
+        return self.task.output_columns(self.classes)
 
     def predict_encoded(self, frame: pd.DataFrame) -> tuple[Any, Any | None]:
         """Encoded predictions and class probabilities, after checking the input."""
@@ -64,37 +73,23 @@ class ModelPackage:
 
     def predict_conformed(self, conformed: pd.DataFrame) -> tuple[Any, Any | None]:
         """Like ``predict_encoded`` for rows that ``schema.conform`` already checked."""
-        import numpy as np
-
         X = expand_datetimes(conformed, self.schema)
-        if self.classes is None:
-            return np.asarray(self.pipeline.predict(X), dtype=float), None
-        raw = self.pipeline.predict_proba(X)
-        proba = np.zeros((raw.shape[0], len(self.classes)))
-        proba[:, np.asarray(self.pipeline.classes_, dtype=int)] = raw
-        return proba.argmax(axis=1), proba
+        n_classes = len(self.classes) if self.classes is not None else None
+        return self.task.predict(self.pipeline, X, n_classes)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A frame with ``prediction`` (original labels) and ``proba_<class>`` columns."""
+        """The answer as a frame: one column per ``output_columns``, rows as in ``frame``."""
         return self.outputs(*self.predict_encoded(frame), index=frame.index)
 
     def outputs(self, pred: Any, proba: Any | None, *, index: Any = None) -> pd.DataFrame:
         """Encoded predictions as the output frame ``predict`` returns."""
         import pandas as pd
 
-        return pd.DataFrame(self.output_columns(pred, proba), index=index)
+        return pd.DataFrame(self.answer(pred, proba), index=index)
 
-    def output_columns(self, pred: Any, proba: Any | None) -> dict[str, Any]:
-        """``prediction`` (original labels) and ``proba_<class>`` as numpy arrays."""
-        import numpy as np
-
-        if proba is None:
-            return {"prediction": np.asarray(pred)}
-        assert self.classes is not None
-        columns = {"prediction": np.asarray(self.classes, dtype=object)[np.asarray(pred)]}
-        for i, label in enumerate(self.classes):
-            columns[f"proba_{label}"] = np.ascontiguousarray(proba[:, i])
-        return columns
+    def answer(self, pred: Any, proba: Any | None) -> dict[str, Any]:
+        """Encoded predictions as the answer's columns (numpy arrays)."""
+        return self.task.outputs(pred, proba, self.classes)
 
     def save(self, directory: Path) -> Path:
         """Write the package folder (``integrity.seal`` then covers the whole model)."""

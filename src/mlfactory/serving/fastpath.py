@@ -110,7 +110,7 @@ def _compile(package: ModelPackage, *, verify: bool) -> FastPredictor | None:
     estimator = steps[1][1]
     if getattr(estimator, "n_features_in_", width) != width:
         return None
-    head = _head(estimator, package.classes)
+    head = _head(estimator, package)
     if head is None:
         return None
     fast = FastPredictor(numeric, dated, categorical, width, head)
@@ -233,34 +233,38 @@ def _datetime_parts(values: Any, parts: tuple[tuple[str, int], ...], X: Matrix) 
         X[missing, j] = _NAN
 
 
-def _head(estimator: Any, classes: list[Any] | None) -> Head | None:
-    """Matrix -> (encoded predictions, probabilities), as ``ModelPackage`` computes them."""
+def _head(estimator: Any, package: ModelPackage) -> Head | None:
+    """Matrix -> (encoded predictions, probabilities), as ``ModelPackage`` computes them.
+
+    The estimator's own output (``task.raw_output``), or LightGBM's Booster
+    computing the same numbers without the sklearn wrapper's checks, decoded by
+    the task as every other path decodes it.
+    """
     if hasattr(estimator, "feature_names_in_"):
         return None  # fitted on a DataFrame: a bare matrix would not be what it saw
+    task, classes = package.task, package.classes
+    output = _lightgbm_output(estimator) or task.raw_output(estimator)
+    present = getattr(estimator, "classes_", None)
+    n_classes = len(classes) if classes is not None else None
+    return lambda X: task.decode(output(X), present, n_classes)
+
+
+def _lightgbm_output(estimator: Any) -> Callable[[Matrix], Any] | None:
+    """What ``predict_proba`` (a classifier) or ``predict`` (a regressor) of a LightGBM
+    model returns, computed by its Booster; None for any other estimator."""
+    import lightgbm as lgb
+
     raw = _lightgbm_raw(estimator)
-    if classes is None:
-        predict = raw or estimator.predict
-        return lambda X: (np.asarray(predict(X), dtype=float), None)
-    placed = np.asarray(estimator.classes_, dtype=int)
-    n_classes = len(classes)
-    proba_of = _binary_proba(raw) if raw and estimator.n_classes_ <= 2 else raw
-    proba_of = proba_of or estimator.predict_proba
+    if raw is None or not isinstance(estimator, lgb.LGBMClassifier):
+        return raw
+    if estimator.n_classes_ > 2:
+        return raw
 
-    def head(X: Matrix) -> tuple[Any, Any | None]:
-        found = proba_of(X)
-        proba = np.zeros((found.shape[0], n_classes))
-        proba[:, placed] = found
-        return proba.argmax(axis=1), proba
-
-    return head
-
-
-def _binary_proba(raw: Callable[[Matrix], Any]) -> Callable[[Matrix], Any]:
-    def proba(X: Matrix) -> Any:
+    def binary(X: Matrix) -> Any:
         result = raw(X)  # as LGBMClassifier.predict_proba does for a binary model
         return np.vstack((1.0 - result, result)).transpose()
 
-    return proba
+    return binary
 
 
 def _lightgbm_raw(estimator: Any) -> Callable[[Matrix], Any] | None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from mlfactory.serving.metrics import ServingMetrics
     from mlfactory.serving.predlog import PredictionLog
+    from mlfactory.tasks import OutputColumn
 
 __all__ = ["ModelHost", "Request", "Scored", "Served"]
 
@@ -92,13 +93,14 @@ class Served:
 class Scored:
     """One request's answer and the version that produced it.
 
-    ``outputs`` maps each output column (``prediction``, ``proba_<class>``) to a
-    numpy array with one value per row of the request.
+    ``outputs`` maps each output column to a numpy array with one value per row
+    of the request; ``columns`` says what each column is (``OutputColumn``).
     """
 
     outputs: dict[str, Any]
     version: str
     role: str = "champion"  # champion | canary | shadow
+    columns: Sequence[OutputColumn] = ()
 
     def frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -332,13 +334,14 @@ class ModelHost:
         pred, proba = served.predict_conformed(combined)
         if proba is not None and not np.isfinite(proba).all():
             raise ValueError("the model produced non-finite probabilities")
-        outputs = served.package.output_columns(pred, proba)
+        outputs = served.package.answer(pred, proba)
+        columns = served.package.output_columns
         self.metrics.predictions.labels(self.name, served.version, role).inc(len(combined))
         start = 0
         for k in valid:
             end = start + sizes[k]
             chunk = {name: values[start:end] for name, values in outputs.items()}
-            scored = Scored(chunk, served.version, role)
+            scored = Scored(chunk, served.version, role, columns)
             results[indexes[k]] = scored
             if self.predlog is not None:  # submit never blocks; a full queue drops and counts
                 inputs = combined.iloc[start:end].reset_index(drop=True)

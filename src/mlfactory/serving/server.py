@@ -294,7 +294,7 @@ class Server:
             }
             if served is not None:
                 schema = served.package.schema
-                entry["task"] = served.package.task
+                entry["task"] = served.package.task.name
                 entry["inputs"] = [{"name": c.name, "kind": c.kind} for c in schema.columns]
                 entry["classes"] = schema.classes
                 entry["fast_path"] = served.fast is not None

@@ -108,6 +108,10 @@ class InferRequest:
     parameters: dict[str, Any]
 
 
+# the V2 "classification" output parameter (Triton's top-k classes extension), not a task
+CLASSIFICATION_EXTENSION = "classification"
+
+
 def datatype_of(array: npt.NDArray[Any]) -> str:
     """The V2 datatype of a numpy array: ``BYTES`` for object, ``str`` and ``bytes`` arrays."""
     dtype = array.dtype
@@ -347,7 +351,7 @@ def _outputs(
         params = _object(spec.get("parameters", {}), f"{where}: 'parameters'")
         if "shared_memory_region" in params:
             raise V2Error(f"{where}: shared memory is not supported; ask for binary_data instead")
-        if "classification" in params:
+        if CLASSIFICATION_EXTENSION in params:
             raise V2Error(f"{where}: the classification extension is not supported")
         flag = params.get("binary_data", binary_all)
         if not isinstance(flag, bool):

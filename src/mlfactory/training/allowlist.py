@@ -33,6 +33,8 @@ _LAYOUTS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
     (("many",), ("binary",)),
     (("when",), ("reg",)),
 ]
+# what each target column is modelled with (the task whose estimator is of that kind)
+_ESTIMATOR = {"binary": "classifier", "multi": "classifier", "reg": "regressor"}
 # the fewest trees and iterations: what a pipeline holds does not depend on how many
 _SMALL: dict[str, dict[str, Any]] = {
     "lightgbm": {"n_estimators": 3, "n_jobs": 1},
@@ -70,16 +72,16 @@ def _pipelines() -> Iterator[tuple[str, Any]]:
 
     from mlfactory.data.schema import prepare_training
     from mlfactory.features import build_preprocessor, categorical_indices, expand_datetimes
-    from mlfactory.metrics import default_metric
     from mlfactory.models import CATALOG
     from mlfactory.spec import DataSpec
+    from mlfactory.tasks import TASKS
     from mlfactory.training.search import search_candidate
 
     frame = _frame()
     train, validation = np.arange(ROWS - VALIDATION), np.arange(ROWS - VALIDATION, ROWS)
     for columns, targets in _LAYOUTS:
         for target in targets:
-            task = "regression" if target == "reg" else "classification"
+            task = next(t for t in TASKS.values() if t.estimator == _ESTIMATOR[target])
             data = prepare_training(
                 frame[[*columns, target]], DataSpec(source="-", target=target), task
             )
@@ -100,7 +102,7 @@ def _pipelines() -> Iterator[tuple[str, Any]]:
                     space={},
                     data=fit,
                     categorical=categorical_indices(data.schema),
-                    metric=default_metric(task),
+                    metric=task.default_metric,
                     n_classes=len(classes) if classes is not None else None,
                     trials=0,
                     timeout=None,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlfactory.metrics import bootstrap_intervals, compute, metrics_for
-from mlfactory.training.search import predict_encoded
+from mlfactory.metrics import bootstrap_intervals, compute
+
+if TYPE_CHECKING:
+    from mlfactory.tasks import Task
 
 __all__ = ["Evaluation", "evaluate"]
 
@@ -35,7 +37,7 @@ class Evaluation:
 def evaluate(
     estimator: Any,
     *,
-    task: str,
+    task: Task,
     n_classes: int | None,
     test: tuple[Any, Any],
     train: tuple[Any, Any],
@@ -44,9 +46,9 @@ def evaluate(
     intervals: bool = True,
 ) -> Evaluation:
     """Metrics on test (with intervals unless turned off) and on train (for the gap gate)."""
-    metrics = metrics_for(task, n_classes or 2)
+    metrics = task.metrics(n_classes)
     X_test, y_test = test
-    pred, proba = predict_encoded(estimator, X_test, n_classes)
+    pred, proba = task.predict(estimator, X_test, n_classes)
     scores = compute(metrics, y_test, pred, proba)
     bounds = (
         bootstrap_intervals(metrics, y_test, pred, proba, rounds=rounds, seed=seed)
@@ -57,7 +59,7 @@ def evaluate(
     if len(y_train) > MAX_TRAIN_ROWS_SCORED:
         keep = np.random.default_rng(seed).choice(len(y_train), MAX_TRAIN_ROWS_SCORED, False)
         X_train, y_train = X_train[keep], y_train[keep]
-    train_pred, train_proba = predict_encoded(estimator, X_train, n_classes)
+    train_pred, train_proba = task.predict(estimator, X_train, n_classes)
     return Evaluation(
         metrics=scores,
         intervals=bounds,

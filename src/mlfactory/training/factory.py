@@ -33,6 +33,7 @@ from mlfactory.registry.ledger import StaleChampion
 from mlfactory.registry.package import FORMAT
 from mlfactory.registry.signing import check_training_keys
 from mlfactory.spec import FactorySpec, load_spec
+from mlfactory.tasks import task_named
 from mlfactory.training.evaluate import Evaluation, evaluate
 from mlfactory.training.gates import Check, Decision, decide
 from mlfactory.training.report import ReportInputs, write_report
@@ -166,13 +167,14 @@ def train(
     console.log(f"reading data for [bold]{spec.name}[/]")
     frame = load_frame(spec.data.source, spec.data.sql)
     fingerprint = data_fingerprint(frame)
-    data = prepare_training(frame, spec.data, spec.task)
+    task = task_named(spec.task)
+    data = prepare_training(frame, spec.data, task)
     del frame
     schema = data.schema
     n_classes = len(schema.classes) if schema.classes is not None else None
     split = split_rows(
         data.y,
-        task=spec.task,
+        task=task,
         test_size=spec.split.test_size,
         validation_size=spec.split.validation_size,
         seed=seed,
@@ -205,9 +207,7 @@ def train(
 
     candidates: list[Candidate] = []
     total = sum(
-        spec.search.trials
-        if (m.search is None and CATALOG[m.name].space(spec.task)) or m.search
-        else 1
+        spec.search.trials if (m.search is None and CATALOG[m.name].space(task)) or m.search else 1
         for m in spec.models
     )
     columns = (
@@ -231,7 +231,7 @@ def train(
             candidates.append(
                 search_candidate(
                     entry,
-                    task=spec.task,
+                    task=task,
                     params=model_spec.params,
                     space=model_spec.search,
                     data=fit_data(entry.style),
@@ -254,7 +254,7 @@ def train(
     )
     best = ranked[0]
     dummy_entry = CATALOG["dummy"]
-    dummy = dummy_entry.build(spec.task, {}, seed, categorical)
+    dummy = dummy_entry.build(task, {}, seed, categorical)
     dummy.fit(encoded[dummy_entry.style][1], y[split.train])
 
     console.log(f"evaluating {best.name} on {len(split.test):,} test rows")
@@ -264,7 +264,7 @@ def train(
         _, tr, _, te = encoded[est_style]
         return evaluate(
             estimator,
-            task=spec.task,
+            task=task,
             n_classes=n_classes,
             test=(te, y[split.test]),
             train=(tr, y[split.train]),
@@ -309,15 +309,9 @@ def train(
     raw_test = data.X.iloc[split.test]
     train_rows = data.X.iloc[split.train]
     train_profile = profile_frame(train_rows, schema)
-    if n_classes in (None, 2):  # the regression value, or the positive class's probability
-        predicted = evaluation.pred if evaluation.proba is None else evaluation.proba[:, 1]
-        train_profile["prediction"] = profile_values(predicted, "numeric")
-    else:  # the predicted class by name, as the drift report shows it
-        names = [str(c) for c in schema.classes or []]
-        train_profile["prediction"] = {
-            **profile_values(np.asarray(names, dtype=object)[evaluation.pred], "categorical"),
-            "labels": names,  # monitoring maps a class index to its name with these
-        }
+    # what monitoring compares later: the value, the positive probability or the class name
+    values, kind = task.prediction_values(evaluation.pred, evaluation.proba, schema.classes)
+    train_profile["prediction"] = profile_values(values, kind)
     manifest = {
         "format": FORMAT,
         "name": spec.name,
@@ -418,7 +412,7 @@ def train(
     write_report(
         ReportInputs(
             name=spec.name,
-            task=spec.task,
+            task=task,
             metric=metric,
             model=best.name,
             params=best.params,

@@ -13,32 +13,29 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlfactory.charts import BLUE, GREY, GUIDE, Chart, ColorBar, Panel, percent
+from mlfactory.charts import BLUE, GREY, Chart, Panel
 from mlfactory.metrics import METRICS
 from mlfactory.pages import escape, figure, page
+from mlfactory.tasks import Task
 from mlfactory.training.evaluate import Evaluation
 from mlfactory.training.gates import Decision
 
 __all__ = ["ReportInputs", "write_report"]
 
-WIDTH, HEIGHT = 540, 387  # px of a plot in the two-column grid
-MAX_POINTS = 5000  # scatter plots draw a seeded sample of this many test rows
 MAX_FEATURES = 20  # bars in the importance chart
-MAX_CLASSES = 12  # classes drawn one by one (ROC, confusion matrix); the rest are "other"
-CALIBRATION_BINS = 10
 
 
 @dataclass
 class ReportInputs:
     name: str
-    task: str  # "classification" | "regression"
+    task: Task
     metric: str  # primary metric
     model: str  # catalog name of the chosen model
     params: dict[str, Any]
@@ -190,7 +187,8 @@ def _header(r: ReportInputs, title: str) -> str:
     )
     return (
         f"<header><h1>{escape(title)}</h1>"
-        f'<p class="sub">{escape(r.task)} · chosen model <b>{escape(r.model)}</b> · primary metric '
+        f'<p class="sub">{escape(r.task.name)} · chosen model <b>{escape(r.model)}</b> · '
+        "primary metric "
         f"<b>{escape(r.metric)}</b> ({_better(r.metric)}) · parameters {_params(r.params)}</p>"
         f'<div class="verdict {"ok" if d.promoted else "held"}"><div class="big">'
         f"{'Promoted to champion' if d.promoted else 'Held back as challenger'}</div>"
@@ -224,7 +222,8 @@ def _metrics_section(r: ReportInputs) -> str:
 
 
 def _plots_section(r: ReportInputs) -> str:
-    plots = _regression_plots(r) if r.task == "regression" else _classification_plots(r)
+    ev = r.evaluation
+    plots = r.task.diagnostics(ev.y_test, ev.pred, ev.proba, r.classes, ev.metrics)
     figures = [figure(title, caption, draw) for title, caption, draw in plots]
     if not any(figures):
         return '<p class="muted">No diagnostic plot could be drawn for these predictions.</p>'
@@ -364,185 +363,6 @@ _NO_COMMIT = '<span class="muted">not recorded (the spec is not in a git reposit
 
 
 # -- plots -----------------------------------------------------------------------------
-
-_Plot = tuple[str, str, Callable[[], Chart | None]]  # title, caption, draw
-
-
-def _regression_plots(r: ReportInputs) -> list[_Plot]:
-    y = np.asarray(r.evaluation.y_test, dtype=float)
-    pred = np.asarray(r.evaluation.pred, dtype=float)
-    keep = np.arange(len(y))
-    sampled = "All test rows."
-    if len(y) > MAX_POINTS:
-        keep = np.sort(np.random.default_rng(0).choice(len(y), MAX_POINTS, replace=False))
-        sampled = f"A random {MAX_POINTS:,} of {len(y):,} test rows."
-    residual = y - pred
-    spread = (
-        f" Residual mean {_fmt(residual.mean())}, standard deviation {_fmt(residual.std())}; "
-        "the histogram counts all test rows."
-    )
-    return [
-        ("Predicted vs actual", sampled, lambda: _scatter(y[keep], pred[keep])),
-        ("Residuals", sampled + spread, lambda: _residuals(pred, residual, keep)),
-    ]
-
-
-def _classification_plots(r: ReportInputs) -> list[_Plot]:
-    y = np.asarray(r.evaluation.y_test).astype(int)
-    proba = np.asarray(r.evaluation.proba, dtype=float)  # a classifier's always is set
-    names = [str(c) for c in r.classes or []]
-    labels = names if len(names) == proba.shape[1] else [str(i) for i in range(proba.shape[1])]
-    labels = [n if len(n) <= 18 else n[:17] + "…" for n in labels]
-    hard = proba.argmax(axis=1)
-    caption = "Rows: actual class; colour: share of the row; predicted = most probable."
-    if proba.shape[1] > MAX_CLASSES:
-        caption += f" The {MAX_CLASSES} most frequent classes in test; the rest are 'other'."
-    confusion: _Plot = ("Confusion matrix", caption, lambda: _confusion(y, hard, labels))
-    bins = f"in {CALIBRATION_BINS} bins; marker size shows the rows in a bin."
-    if proba.shape[1] > 2:
-        return [
-            ("ROC curves", "Each class against the rest.", lambda: _roc(y, proba, labels)),
-            (
-                "Calibration of the predicted class",
-                f"Probability of the predicted class vs how often it is right, {bins}",
-                lambda: _calibration(
-                    proba.max(axis=1), hard == y, "probability of predicted class"
-                ),
-            ),
-            confusion,
-        ]
-    positive = labels[1]
-    ap = r.evaluation.metrics.get("pr_auc")
-    return [
-        ("ROC curve", f"Positive class: {positive}.", lambda: _roc(y, proba, labels)),
-        (
-            "Precision-recall curve",
-            f"Positive class: {positive}.",
-            lambda: _precision_recall(y, proba[:, 1], ap),
-        ),
-        (
-            "Calibration",
-            f"Predicted probability of {positive} vs how often it is {positive}, {bins}",
-            lambda: _calibration(proba[:, 1], y == 1, f"P({positive})"),
-        ),
-        confusion,
-    ]
-
-
-def _shown_classes(y: Any, k: int) -> list[int]:
-    """The most frequent classes in test, at most MAX_CLASSES, in class order."""
-    counts = np.bincount(y, minlength=k)
-    return sorted(int(i) for i in np.argsort(-counts, kind="stable")[:MAX_CLASSES])
-
-
-def _roc(y: Any, proba: Any, labels: list[str]) -> Chart | None:
-    from sklearn.metrics import auc, roc_curve
-
-    k = proba.shape[1]
-    chart = Chart(width=756, height=414) if k > 6 else Chart(width=WIDTH, height=HEIGHT)
-    ax = chart.add(
-        Panel(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
-              ylim=(0, 1.02), legend="right" if k > 6 else "lower right")  # legend beside many
-    )  # fmt: skip
-    drawn = False
-    for c in [1] if k == 2 else _shown_classes(y, k):
-        positive = y == c
-        if positive.all() or not positive.any():
-            continue
-        fpr, tpr, _ = roc_curve(positive, proba[:, c])
-        name = "model" if k == 2 else labels[c]
-        ax.line(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
-        drawn = True
-    ax.line([0, 1], [0, 1], dash=True, width=1, color=GUIDE, label="chance")
-    return chart if drawn else None
-
-
-def _precision_recall(y: Any, score: Any, ap: float | None) -> Chart | None:
-    from sklearn.metrics import precision_recall_curve
-
-    if y.all() or not y.any():
-        return None
-    precision, recall, _ = precision_recall_curve(y, score)
-    chart = Chart(width=WIDTH, height=HEIGHT)
-    ax = chart.add(
-        Panel(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), legend="lower left")
-    )
-    label = "model" + (f" (AP {ap:.3f})" if ap is not None and not math.isnan(ap) else "")
-    ax.step(recall, precision, color=BLUE, label=label)
-    prevalence = float(np.mean(y))
-    ax.hline(prevalence, label=f"prevalence {prevalence:.3f}")
-    return chart
-
-
-def _calibration(score: Any, hit: Any, xlabel: str) -> Chart:
-    """Reliability diagram: mean predicted probability vs observed frequency per bin."""
-    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
-    bins = np.clip(np.digitize(score, edges) - 1, 0, CALIBRATION_BINS - 1)
-    counts = np.bincount(bins, minlength=CALIBRATION_BINS)
-    filled = counts > 0
-    n = counts[filled]
-    x = np.bincount(bins, weights=score, minlength=CALIBRATION_BINS)[filled] / n
-    observed = np.bincount(bins, weights=hit.astype(float), minlength=CALIBRATION_BINS)[filled] / n
-    chart = Chart(width=WIDTH, height=HEIGHT, rows=(3, 1), sharex=True)
-    top = chart.add(
-        Panel(ylabel="observed frequency", xlim=(0, 1), ylim=(-0.02, 1.02), legend="upper left")
-    )
-    top.line([0, 1], [0, 1], dash=True, width=1, color=GUIDE, label="perfectly calibrated")
-    top.line(x, observed, width=1.4, color=BLUE, label="model")
-    # marker area grows with the rows in the bin (matplotlib's s = 12 + 140 n / max pt²)
-    top.scatter(x, observed, radius=0.62 * np.sqrt(12 + 140 * n / n.max()), color=BLUE, clip=False)
-    bottom = chart.add(Panel(xlabel=xlabel, ylabel="rows"))
-    bottom.histogram(edges, np.histogram(score, bins=edges)[0], color=GREY)
-    return chart
-
-
-def _confusion(y: Any, pred: Any, labels: list[str]) -> Chart:
-    k = len(labels)
-    shown = _shown_classes(y, k) if k > MAX_CLASSES else list(range(k))
-    index = np.full(k, len(shown))  # classes not shown fall into "other"
-    index[shown] = np.arange(len(shown))
-    names = [labels[c] for c in shown] + (["other"] if len(shown) < k else [])
-    n = len(names)
-    matrix = np.zeros((n, n), dtype=int)
-    np.add.at(matrix, (index[y], index[pred]), 1)
-    totals = matrix.sum(axis=1, keepdims=True)
-    share = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
-    size = HEIGHT if n <= 6 else min(270 + 36 * n, 720)
-    chart = Chart(width=size + 144, height=size)
-    ticks = list(enumerate(names))
-    ax = chart.add(
-        Panel(xlabel="predicted", ylabel="actual", xticks=ticks, yticks=ticks, grid="none",
-              invert_y=True, rotate_xticks=n > 3,
-              colorbar=ColorBar("share of actual class", format=percent))
-    )  # fmt: skip
-    texts = [
-        [f"{count:,}" + (f"\n{s:.0%}" if n <= 6 else "") for count, s in zip(*row, strict=True)]
-        for row in zip(matrix, share, strict=True)
-    ]
-    ax.heatmap(share, texts, size=12.5 if n <= 6 else 11)  # shrunk to fit small cells
-    return chart
-
-
-def _scatter(y: Any, pred: Any) -> Chart:
-    chart = Chart(width=WIDTH, height=HEIGHT)
-    ax = chart.add(Panel(xlabel="actual", ylabel="predicted", legend="upper left"))
-    ax.scatter(y, pred, radius=1.8, alpha=0.4, color=BLUE)
-    lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
-    ax.line([lo, hi], [lo, hi], dash=True, width=1, color=GUIDE, label="perfect prediction")
-    return chart
-
-
-def _residuals(pred: Any, residual: Any, keep: Any) -> Chart:
-    """Residual against prediction (sampled rows) beside the residual histogram (all rows)."""
-    chart = Chart(width=WIDTH, height=HEIGHT, columns=(3, 1), sharey=True)
-    left = chart.add(Panel(xlabel="predicted", ylabel="residual (actual − predicted)"))
-    left.scatter(pred[keep], residual[keep], radius=1.8, alpha=0.4, color=BLUE)
-    right = chart.add(Panel(xlabel="rows"))
-    counts, edges = np.histogram(residual, bins=40)
-    right.histogram(edges, counts, horizontal=True, color=GREY)
-    for ax in (left, right):
-        ax.hline(0)
-    return chart
 
 
 def _importance_plot(importance: dict[str, float], metric: str) -> Chart:

@@ -12,7 +12,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,7 +20,10 @@ from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
 from mlfactory.models import CatalogEntry, Range
 
-__all__ = ["Candidate", "predict_encoded", "search_candidate"]
+if TYPE_CHECKING:
+    from mlfactory.tasks import Task
+
+__all__ = ["Candidate", "search_candidate"]
 
 # our metric name -> LightGBM's name for the same quantity (used for pruning)
 _LGB_METRICS = {"roc_auc": "auc", "log_loss": "binary_logloss", "rmse": "rmse", "mae": "l1"}
@@ -39,16 +42,6 @@ class Candidate:
     trials: int = 0
     pruned: int = 0
     failed: int = 0
-
-
-def predict_encoded(estimator: Any, X: Any, n_classes: int | None) -> tuple[Any, Any | None]:
-    """Hard predictions and, for classifiers, an ``(n, n_classes)`` probability matrix."""
-    if n_classes is None:
-        return np.asarray(estimator.predict(X), dtype=float), None
-    raw = estimator.predict_proba(X)
-    proba = np.zeros((raw.shape[0], n_classes))
-    proba[:, np.asarray(estimator.classes_, dtype=int)] = raw
-    return proba.argmax(axis=1), proba
 
 
 def _suggest(trial: Any, name: str, r: Any, default: Range | None) -> Any:
@@ -154,7 +147,7 @@ def interruptible() -> Iterator[Callable[[], None]]:
 def search_candidate(
     entry: CatalogEntry,
     *,
-    task: str,
+    task: Task,
     params: dict[str, Any],
     space: dict[str, Any] | None,
     data: tuple[Any, Any, Any, Any],
@@ -182,7 +175,7 @@ def search_candidate(
     errors: list[str] = []
 
     def score(estimator: Any) -> float:
-        pred, proba = predict_encoded(estimator, X_val, n_classes)
+        pred, proba = task.predict(estimator, X_val, n_classes)
         return m.score(y_val, pred, proba)
 
     def better(value: float) -> bool:

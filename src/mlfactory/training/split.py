@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlfactory.errors import DataError
+
+if TYPE_CHECKING:
+    from mlfactory.tasks import Task
 
 __all__ = ["Split", "split_rows"]
 
@@ -31,7 +34,7 @@ def _stamp(value: Any) -> str:
 def split_rows(
     y: np.ndarray[Any, Any],
     *,
-    task: str,
+    task: Task,
     test_size: float,
     validation_size: float,
     seed: int,
@@ -54,7 +57,7 @@ def split_rows(
     from sklearn.model_selection import train_test_split
 
     index = np.arange(n)
-    stratify = y if task == "classification" and np.bincount(y).min() >= 3 else None
+    stratify = task.stratify(y)
     rest, test = train_test_split(index, test_size=n_test, random_state=seed, stratify=stratify)
     strat_rest = None if stratify is None else y[rest]
     train, val = train_test_split(rest, test_size=n_val, random_state=seed, stratify=strat_rest)

@@ -75,10 +75,10 @@ def routes(server: Server) -> APIRouter:
                 "request_id": request_id,
                 "predictions": scored.outputs["prediction"].tolist(),  # labels may be objects
             }
-            proba = [c for c in scored.outputs if c.startswith("proba_")]
+            proba = [c for c in scored.columns if c.is_probability]
             if proba:
-                out["classes"] = [c.removeprefix("proba_") for c in proba]
-                out["probabilities"] = np.column_stack([scored.outputs[c] for c in proba])
+                out["classes"] = [str(c.label) for c in proba]
+                out["probabilities"] = np.column_stack([scored.outputs[c.name] for c in proba])
             return Response(
                 dumps(out),
                 media_type="application/json",

@@ -54,16 +54,9 @@ def metadata(host: ModelHost) -> dict[str, Any]:
         {"name": c.name, "datatype": _input_datatype(c.kind), "shape": [-1]} for c in schema.columns
     ]
     outputs = [
-        {
-            "name": "prediction",
-            "shape": [-1],
-            "datatype": "FP64"
-            if schema.classes is None
-            else datatype_of(np.asarray(schema.classes)),
-        }
+        {"name": c.name, "datatype": datatype_of(np.empty(0, dtype=c.dtype)), "shape": [-1]}
+        for c in served.package.output_columns
     ]
-    for label in schema.classes or []:
-        outputs.append({"name": f"proba_{label}", "datatype": "FP64", "shape": [-1]})
     out["outputs"] = outputs
     return out
 

@@ -1,0 +1,163 @@
+"""What a task is: the one seam every task-specific behaviour goes through.
+
+A task (classification, regression; forecasting and anomaly next) is a
+``Task`` subclass in its own module, registered in ``tasks.TASKS``. It owns
+what differs between tasks, so nothing outside ``tasks/`` asks which task it
+is dealing with:
+
+- the target: ``prepare_target`` (encoding and its problems), ``stratify``;
+- the metrics: ``metric_names``, ``default_metric``, ``metrics``, and
+  ``undefined`` (when a metric says nothing on some labels);
+- the one mapping from a model's raw output to encoded predictions and
+  probabilities (``raw_output`` names the estimator's method, ``decode`` maps
+  what it returns; ``predict`` does both), used by the search, the evaluation,
+  the package and the serving fast path;
+- typed output columns (``output_columns``, ``outputs``) instead of names
+  that several modules agree on;
+- the values monitoring profiles and compares (``prediction_values``), and the
+  label encoding it scores arriving labels with (``encode_labels``);
+- the report's diagnostic plots (``diagnostics``).
+
+Encoded predictions are what the metrics take: class indices ``0..K-1`` and an
+``(n, K)`` probability matrix for a classifier, floats and no probabilities for
+a regressor.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from mlfactory.metrics import METRICS, Metric
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlfactory.charts import Chart
+
+__all__ = ["Diagnostic", "OutputColumn", "Target", "Task"]
+
+Array = Any  # numpy arrays
+Diagnostic = tuple[str, str, "Callable[[], Chart | None]"]  # title, caption, draw
+WIDTH, HEIGHT = 540, 387  # px of a diagnostic plot in the report's two-column grid
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One column a model's answer has: its name, what it holds and its values' dtype."""
+
+    name: str
+    role: Literal["prediction", "probability"]
+    dtype: Any  # numpy dtype of the values (labels keep theirs; scores are float64)
+    label: Any = None  # the class a probability column is of
+
+    @property
+    def is_probability(self) -> bool:
+        return self.role == "probability"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A prepared target: encoded values, and the labels behind the codes for a classifier."""
+
+    y: Array
+    classes: list[Any] | None = None
+
+
+class Task(ABC):
+    """One kind of problem; subclasses are registered in ``tasks.TASKS`` by name."""
+
+    name: ClassVar[str]
+    estimator: ClassVar[str]  # what the catalog builds for it: "classifier" | "regressor"
+    metric_names: ClassVar[tuple[str, ...]]
+    default_metric: ClassVar[str]
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+    # -- the target ----------------------------------------------------------------------
+
+    @abstractmethod
+    def prepare_target(self, values: pd.Series, column: str) -> tuple[Target | None, list[str]]:
+        """Encode the target (no missing values left); or None and the problems with it."""
+
+    def stratify(self, y: Array) -> Array | None:
+        """What a random split should keep in proportion, or None."""
+        return None
+
+    # -- metrics -------------------------------------------------------------------------
+
+    def metrics(self, n_classes: int | None = None) -> list[Metric]:
+        """The metrics reported for this task (some are for binary targets only)."""
+        k = n_classes or 2
+        return [
+            METRICS[name] for name in self.metric_names if not (METRICS[name].binary_only and k > 2)
+        ]
+
+    def undefined(
+        self, metric: Metric, y: Array, classes: list[Any] | None, target: str
+    ) -> str | None:
+        """Why ``metric`` says nothing on the labels ``y`` (encoded), or None."""
+        return None
+
+    # -- model output --------------------------------------------------------------------
+
+    @abstractmethod
+    def decode(
+        self, raw: Array, present: Array | None, n_classes: int | None
+    ) -> tuple[Array, Array | None]:
+        """Encoded predictions and probabilities from a model's raw output.
+
+        ``raw`` is what the estimator returns (``predict_proba`` over the classes it
+        saw, ``present``, for a classifier; ``predict`` for a regressor).
+        """
+
+    @abstractmethod
+    def raw_output(self, estimator: Any) -> Callable[[Any], Array]:
+        """The estimator's method whose output ``decode`` takes (``predict_proba``, ``predict``).
+
+        The serving fast path computes the same output its own way (LightGBM's
+        Booster) and decodes it with ``decode``.
+        """
+
+    def predict(self, estimator: Any, X: Any, n_classes: int | None) -> tuple[Array, Array | None]:
+        """Call a fitted estimator (or pipeline) on ``X`` and decode its output."""
+        present = getattr(estimator, "classes_", None)
+        return self.decode(self.raw_output(estimator)(X), present, n_classes)
+
+    @abstractmethod
+    def output_columns(self, classes: list[Any] | None) -> list[OutputColumn]:
+        """The columns of an answer, in order."""
+
+    @abstractmethod
+    def outputs(
+        self, pred: Array, proba: Array | None, classes: list[Any] | None
+    ) -> dict[str, Array]:
+        """Encoded predictions as the answer's columns (numpy arrays, one value per row)."""
+
+    # -- monitoring ----------------------------------------------------------------------
+
+    @abstractmethod
+    def prediction_values(
+        self, pred: Array, proba: Array | None, classes: list[Any] | None
+    ) -> tuple[Array, Literal["numeric", "categorical"]]:
+        """The one value per row that monitoring profiles and compares, and its kind."""
+
+    @abstractmethod
+    def encode_labels(self, labels: pd.Series, classes: list[Any] | None) -> Array:
+        """Arriving labels encoded as the metrics take them (``DataError`` if they cannot be)."""
+
+    # -- the report ----------------------------------------------------------------------
+
+    @abstractmethod
+    def diagnostics(
+        self,
+        y: Array,
+        pred: Array,
+        proba: Array | None,
+        classes: list[Any] | None,
+        metrics: dict[str, float],
+    ) -> list[Diagnostic]:
+        """The report's plots of the test predictions: (title, caption, draw) each."""
