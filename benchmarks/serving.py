@@ -608,14 +608,14 @@ def _served_path(package: ModelPackage) -> Callable[[pd.DataFrame], Any] | None:
     Internal API: ``None`` when it has changed, and only package.predict is timed.
     """
     try:
-        from mlfactory.serving.host import Served
+        from mlfactory.scoring import Scorer
 
-        served = Served.load(package, MODEL, "benchmark")
+        scorer = Scorer.of(package, name=MODEL, version="benchmark", threads=1)
     except (ImportError, AttributeError, TypeError):
         return None
 
     def predict(frame: pd.DataFrame) -> Any:
-        return package.outputs(*served.predict_conformed(package.schema.conform(frame)))
+        return scorer.answer(*scorer.predict(scorer.validate(frame).frame))
 
     return predict
 

@@ -100,23 +100,27 @@ def predict(
     output: Annotated[Path, typer.Option("--output", help="Where to write (.csv or .parquet).")],
     registry: RegistryPath = Path(".mlfactory"),
 ) -> None:
-    """Score a small file with a registered model (input columns plus predictions)."""
+    """Score a small file with a registered model (input columns plus predictions).
+
+    The rows are checked as the server checks them; a row it would refuse stops the run."""
     import pandas as pd
 
     from mlfactory.data import read_source
+    from mlfactory.scoring import Scorer
 
     if output.suffix not in (".csv", ".parquet"):
         raise BadInputError(f"--output {str(output)!r}: use a .csv or .parquet file name.")
     if input.is_dir() or input.suffix not in (".csv", ".parquet"):
         raise BadInputError(f"--input {str(input)!r}: give one .csv or .parquet file.")
-    package, info = _registry(registry).load(model)
+    scorer = Scorer.load(_registry(registry), model)
     frame = read_source(str(input))
-    scored = pd.concat([frame, package.predict(frame)], axis=1)
+    answer = pd.DataFrame(scorer.score(frame).outputs, index=frame.index)
+    scored = pd.concat([frame, answer], axis=1)
     if output.suffix == ".csv":
         scored.to_csv(output, index=False)
     else:
         scored.to_parquet(output, index=False)
-    err.print(f"scored {len(scored):,} rows with {info.name}/{info.version} → {output}")
+    err.print(f"scored {len(scored):,} rows with {scorer.name}/{scorer.version} → {output}")
 
 
 @app.command()

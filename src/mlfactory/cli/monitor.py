@@ -218,7 +218,8 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
         else:
             out.print(
                 f"performance: {p.metric} {p.current:.4f} [{p.low:.4f}, {p.high:.4f}] on "
-                f"{p.n_labelled:,} labelled rows; {p.reference:.4f} at registration",
+                f"{p.n_labelled:,} labelled rows; {p.reference:.4f} at registration"
+                + (f" ({p.n_refused:,} refused by the input checks)" if p.n_refused else ""),
                 highlight=False,
             )
     for finding in result.data.quality:

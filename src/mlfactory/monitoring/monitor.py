@@ -30,12 +30,12 @@ from mlfactory.monitoring.domain import DomainResult, domain_classifier
 from mlfactory.monitoring.drift import ColumnDrift, DriftResult, check_drift
 from mlfactory.monitoring.performance import PerformanceResult, check_performance
 from mlfactory.registry.store import DRIFT_TAG
+from mlfactory.scoring import Scorer
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlfactory.registry import Registry
-    from mlfactory.registry.package import ModelPackage
     from mlfactory.tasks import OutputColumn
 
 __all__ = ["DRIFT_TAG", "MonitorResult", "monitor", "record_result"]
@@ -174,7 +174,8 @@ def monitor(
     data = check_drift(profile, frame.drop(columns=[key]) if key in frame.columns else frame)
     data.quality.extend(skipped)
     result = MonitorResult(model=info.name, version=info.version, data=data, source=source)
-    result.prediction = _prediction_drift(package, profile, frame, data.quality)
+    scorer = Scorer.of(package, name=info.name, version=info.version, fast=False)
+    result.prediction = _prediction_drift(scorer, profile, frame, data.quality)
     if multivariate:
         if package.reference is None:
             data.quality.append(
@@ -202,20 +203,33 @@ def record_result(registry: Registry, result: MonitorResult) -> None:
 
 
 def _prediction_drift(
-    package: ModelPackage, profile: dict[str, Any], frame: pd.DataFrame, quality: list[str]
+    scorer: Scorer, profile: dict[str, Any], frame: pd.DataFrame, quality: list[str]
 ) -> ColumnDrift | None:
-    """The current rows' predictions against the test-set predictions at training."""
+    """The current rows' predictions against the test-set predictions at training.
+
+    Rows the scorer's policy refuses are left out and counted among the findings.
+    """
     import pandas as pd
 
     reference = profile.get("prediction")
     if not reference:
         return None
     try:
-        pred, proba = package.predict_encoded(frame)
-    except MlfactoryError as exc:
+        validated = scorer.validate(frame, skip_invalid=True)
+        if validated.frame.empty:
+            raise DataError("no row passes the model's input checks")
+        pred, proba = scorer.predict(validated.frame)
+    except (MlfactoryError, ValueError) as exc:
         quality.append(f"the model cannot score the current rows, so predictions were not "
                        f"checked: {exc}")  # fmt: skip
         return None
+    if validated.skipped:
+        left = len(frame) - len(validated.frame)
+        quality.append(
+            f"{left:,} current row(s) were left out of the prediction check: "
+            + "; ".join(validated.problems)
+        )
+    package = scorer.package
     values, _ = package.task.prediction_values(pred, proba, package.classes)
     scored = pd.DataFrame({"prediction": values})
     checked = check_drift({"rows": 0, "columns": {"prediction": reference}}, scored)

@@ -20,6 +20,7 @@ import numpy as np
 
 from mlfactory.errors import DataError
 from mlfactory.metrics import METRICS, bootstrap_interval
+from mlfactory.scoring import Scorer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,6 +47,7 @@ class PerformanceResult:
     n_unlabelled: int  # current rows with no label (yet)
     decayed: bool
     not_checked: str | None = None  # why the metric is undefined on these labels
+    n_refused: int = 0  # labelled rows left out: the model's input checks refuse them
 
     @property
     def checked(self) -> bool:
@@ -98,10 +100,21 @@ def check_performance(
         n_unlabelled=len(current) - len(joined),
         decayed=False,
     )
+    scorer = Scorer.of(package, fast=False)
+    validated = scorer.validate(joined, skip_invalid=True)  # the rows the server would refuse
+    if validated.kept is not None:
+        y = y[validated.kept]
+        result.n_labelled, result.n_refused = len(y), len(joined) - len(y)
+        if len(y) < MIN_LABELLED:
+            raise DataError(
+                f"only {len(y)} labelled row(s) pass the model's input checks ("
+                + "; ".join(validated.problems)
+                + f"); a performance check needs at least {MIN_LABELLED}"
+            )
     result.not_checked = package.task.undefined(metric, y, package.classes, target)
     if result.not_checked is not None:
         return result
-    pred, proba = package.predict_encoded(joined)
+    pred, proba = scorer.predict(validated.frame)
     value = metric.score(y, pred, proba)
     low, high = bootstrap_interval(metric, y, pred, proba, rounds=ROUNDS, seed=0)
     if not np.isfinite([value, low, high]).all():  # a case _undefined does not foresee

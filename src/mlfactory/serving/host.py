@@ -15,15 +15,14 @@ import asyncio
 import logging
 import random
 import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlfactory.errors import DataError, ModelReferenceError
-from mlfactory.registry import ModelPackage, ModelRef, Registry
+from mlfactory.registry import ModelRef, Registry
+from mlfactory.scoring import Scorer
 from mlfactory.serving.batching import BatchConfig, MicroBatcher
-from mlfactory.serving.fastpath import FastPredictor, compile_predictor
 from mlfactory.serving.frames import Rows
 
 if TYPE_CHECKING:
@@ -33,60 +32,9 @@ if TYPE_CHECKING:
     from mlfactory.serving.predlog import PredictionLog
     from mlfactory.tasks import OutputColumn
 
-__all__ = ["ModelHost", "Request", "Scored", "Served"]
+__all__ = ["ModelHost", "Request", "Scored"]
 
 log = logging.getLogger("mlfactory.serving")
-
-
-@dataclass(frozen=True)
-class Served:
-    """A loaded, verified and warmed model version."""
-
-    name: str
-    version: str
-    package: ModelPackage
-    known_categories: dict[str, frozenset[str]]
-    fast: FastPredictor | None = None  # the numpy path, when the pipeline compiles
-    loaded_at: float = field(default_factory=time.time)
-
-    @classmethod
-    def load(cls, package: ModelPackage, name: str, version: str) -> Served:
-        estimator = package.pipeline[-1]
-        if "n_jobs" in estimator.get_params():
-            estimator.set_params(n_jobs=1)  # one thread per worker: processes don't fight
-        known = {
-            c.name: frozenset(c.categories or [])
-            for c in package.schema.columns
-            if c.kind == "categorical"
-        }
-        served = cls(name, version, package, known, fast=compile_predictor(package))
-        log.info("%s v%s: %s", name, version, "fast path" if served.fast else "pipeline path")
-        served.package.predict(served.example())  # warm: first call builds caches
-        if served.fast is not None:
-            served.fast.predict_conformed(served.package.schema.conform(served.example()))
-        return served
-
-    def predict_conformed(self, conformed: pd.DataFrame) -> tuple[Any, Any | None]:
-        if self.fast is not None:
-            return self.fast.predict_conformed(conformed)
-        return self.package.predict_conformed(conformed)
-
-    def example(self) -> pd.DataFrame:
-        """One plausible row (training medians and most frequent categories)."""
-        import pandas as pd
-
-        profile = self.package.manifest.get("profile", {}).get("columns", {})
-        row: dict[str, Any] = {}
-        for col in self.package.schema.columns:
-            stats = profile.get(col.name, {})
-            if col.kind == "numeric":
-                quantiles = stats.get("quantiles")
-                row[col.name] = quantiles[5] if quantiles else (col.min or 0.0)
-            elif col.kind == "categorical":
-                row[col.name] = (col.categories or ["?"])[0]
-            else:
-                row[col.name] = stats.get("min") or "2020-01-01"
-        return pd.DataFrame([row])
 
 
 @dataclass(frozen=True)
@@ -136,8 +84,8 @@ class ModelHost:
         self.predlog = predlog
         self.canary_percent = canary_percent
         self.shadow = shadow
-        self.current: Served | None = None
-        self.challenger: Served | None = None  # loaded only for canary or shadow
+        self.current: Scorer | None = None
+        self.challenger: Scorer | None = None  # loaded only for canary or shadow
         self.last_error: str | None = None
         self._swap_lock = threading.Lock()
         self._random = random.Random()
@@ -162,7 +110,7 @@ class ModelHost:
                     self.metrics.set_drift(self.name, info.version, info.drift)
                     return self._status("unchanged")
                 package, info = self.registry.load(info)
-                served = Served.load(package, self.name, info.version)
+                served = Scorer.of(package, name=self.name, version=info.version, threads=1)
             except Exception as exc:  # a broken package must not take the server down
                 return self._failed(exc)
             self.current = served
@@ -183,7 +131,7 @@ class ModelHost:
             if self.challenger is not None and self.challenger.version == info.version:
                 return {**report, "status": "unchanged", "version": info.version}
             package, info = self.registry.load(info)
-            self.challenger = Served.load(package, self.name, info.version)
+            self.challenger = Scorer.of(package, name=self.name, version=info.version, threads=1)
         except ModelReferenceError:
             self.challenger = None
             return {**report, "status": "absent"}
@@ -220,30 +168,12 @@ class ModelHost:
 
     # -- predicting --------------------------------------------------------------------
 
-    def validate(self, frame: pd.DataFrame, served: Served) -> pd.DataFrame:
-        """Check a request against the served version's schema; count unknown categories."""
-        schema = served.package.schema
-        conformed = schema.conform(frame)
-        problems = []
-        for col in schema.columns:
-            missing = int(conformed[col.name].isna().sum())
-            if missing and not col.allows_missing:
-                problems.append(
-                    f"column {col.name!r} has {missing} missing value(s) (null or NaN), but it "
-                    "had none in training; send a value"
-                )
-        if problems:
-            raise DataError(
-                "input does not match the model's schema:\n"
-                + "\n".join(f"  - {p}" for p in problems),
-                problems=problems,
-            )
-        for name, known in served.known_categories.items():
-            if known:
-                unseen = int((~conformed[name].isin(known) & conformed[name].notna()).sum())
-                if unseen:
-                    self.metrics.unknown_categories.labels(self.name, name).inc(unseen)
-        return conformed
+    def validate(self, frame: pd.DataFrame, served: Scorer) -> pd.DataFrame:
+        """The scorer's policy on one request's rows; unseen categories are counted."""
+        validated = served.validate(frame)
+        for column, count in validated.unknown.items():
+            self.metrics.unknown_categories.labels(self.name, column).inc(count)
+        return validated.frame
 
     async def predict(self, rows: pd.DataFrame | Rows, request_id: str = "") -> Scored:
         """Validate and score one request's rows (batched with concurrent requests).
@@ -285,7 +215,7 @@ class ModelHost:
 
     def _score(
         self,
-        served: Served,
+        served: Scorer,
         role: str,
         requests: list[Request],
         indexes: list[int],
@@ -331,11 +261,8 @@ class ModelHost:
                         for i, p in zip(ids, parts, strict=True)
                     ]
                 )
-        pred, proba = served.predict_conformed(combined)
-        if proba is not None and not np.isfinite(proba).all():
-            raise ValueError("the model produced non-finite probabilities")
-        outputs = served.package.answer(pred, proba)
-        columns = served.package.output_columns
+        outputs = served.answer(*served.predict(combined))
+        columns = served.output_columns
         self.metrics.predictions.labels(self.name, served.version, role).inc(len(combined))
         start = 0
         for k in valid:

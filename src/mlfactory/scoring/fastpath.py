@@ -38,7 +38,7 @@ Categorical = tuple[tuple[str, Mapping[Any, float], int], ...]  # (column, codes
 _NUMPY_PARTS = frozenset({"year", "month", "day", "dayofweek", "hour"})
 _TICKS_PER_DAY = {(u, 1): 86_400 * 10**e for u, e in (("s", 0), ("ms", 3), ("us", 6), ("ns", 9))}
 _NAN = math.nan
-log = logging.getLogger("mlfactory.serving")
+log = logging.getLogger("mlfactory.scoring")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import pytest
 
 from mlfactory.features import expand_datetimes
 from mlfactory.registry import ModelPackage, Registry
-from mlfactory.serving.fastpath import FastPredictor, compile_predictor
+from mlfactory.scoring.fastpath import FastPredictor, compile_predictor
 from mlfactory.spec import parse_spec
 from mlfactory.training import train
 
@@ -254,7 +254,7 @@ def test_styles_and_shapes_it_cannot_reproduce_are_not_compiled(
 def test_a_plan_that_disagrees_on_the_probe_is_not_used(
     packages: dict[str, ModelPackage], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlfactory.serving import fastpath
+    from mlfactory.scoring import fastpath
 
     real = fastpath._codes
 

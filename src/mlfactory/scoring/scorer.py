@@ -1,0 +1,208 @@
+"""The Scorer: one loaded, verified and warmed model version, and the one validation policy.
+
+Serving, ``mlfactory predict`` and monitoring's re-scoring all score rows through
+a ``Scorer``, so a row gets the same verdict and the same prediction wherever
+it is sent. Loading goes through the registry (every file verified, only
+allow-listed types constructed); the fast path is compiled when the pipeline
+allows it and the model is warmed with one row built from the training profile.
+
+The validation policy (``validate``):
+
+- the rows must match the input schema (``Schema.conform``: every column
+  present, numbers where training had numbers, dates where it had dates);
+- a column that had no missing value in training takes none (null or NaN);
+- categories never seen in training are scored as in training (the encoders
+  treat them as unseen) and counted per column.
+
+A caller either refuses rows that fail it (the server answers 422, ``predict``
+exits 2: ``skip_invalid=False``) or skips them and says how many (monitoring,
+batch: ``skip_invalid=True``); the verdict itself is the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlfactory.errors import DataError
+from mlfactory.scoring.fastpath import FastPredictor, compile_predictor
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlfactory.registry import ModelPackage, ModelRef, Registry, VersionInfo
+    from mlfactory.tasks import OutputColumn
+
+__all__ = ["Scorer", "Scores", "Validated"]
+
+log = logging.getLogger("mlfactory.scoring")
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Rows that passed the policy, conformed to the training dtypes."""
+
+    frame: pd.DataFrame
+    kept: Any | None = None  # positions of the input rows in ``frame``; None: all of them
+    problems: list[str] = field(default_factory=list)  # why the other rows were skipped
+    unknown: dict[str, int] = field(default_factory=dict)  # unseen categories, per column
+
+    @property
+    def skipped(self) -> bool:
+        return bool(self.problems)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The answer for validated rows: one array per output column."""
+
+    outputs: dict[str, Any]
+    validated: Validated
+
+
+class Scorer:
+    """Scores rows with one model version, the same way on every path."""
+
+    def __init__(
+        self, package: ModelPackage, *, name: str, version: str, fast: FastPredictor | None
+    ) -> None:
+        self.package = package
+        self.name = name
+        self.version = version
+        self.fast = fast
+        self.known_categories = {
+            c.name: frozenset(c.categories or [])
+            for c in package.schema.columns
+            if c.kind == "categorical"
+        }
+
+    # -- loading -----------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        registry: Registry,
+        ref: str | ModelRef | VersionInfo,
+        *,
+        threads: int | None = None,
+        fast: bool = True,
+    ) -> Scorer:
+        """The verified version ``ref`` names (see ``of`` for ``threads`` and ``fast``)."""
+        package, info = registry.load(ref)
+        return cls.of(package, name=info.name, version=info.version, threads=threads, fast=fast)
+
+    @classmethod
+    def of(
+        cls,
+        package: ModelPackage,
+        *,
+        name: str = "",
+        version: str = "",
+        threads: int | None = None,
+        fast: bool = True,
+    ) -> Scorer:
+        """A scorer of a loaded package: fast path compiled (unless ``fast`` is off), warmed.
+
+        ``threads`` caps the estimator's threads (a server's workers must not fight
+        over the cores: 1 each); None keeps what it was trained with.
+        """
+        estimator = package.pipeline[-1]
+        if threads is not None and "n_jobs" in estimator.get_params():
+            estimator.set_params(n_jobs=threads)  # before compiling: LightGBM reads it then
+        compiled = compile_predictor(package) if fast else None
+        scorer = cls(package, name=name, version=version, fast=compiled)
+        log.info("%s v%s: %s", name, version, "fast path" if compiled else "pipeline path")
+        example = scorer.validate(scorer.example()).frame
+        package.predict_conformed(example)  # warm: the first call builds caches
+        if compiled is not None:
+            compiled.predict_conformed(example)
+        return scorer
+
+    # -- what it scores ----------------------------------------------------------------
+
+    @property
+    def output_columns(self) -> Sequence[OutputColumn]:
+        return self.package.output_columns
+
+    def example(self) -> pd.DataFrame:
+        """One plausible row (training medians and most frequent categories)."""
+        import pandas as pd
+
+        profile = self.package.manifest.get("profile", {}).get("columns", {})
+        row: dict[str, Any] = {}
+        for col in self.package.schema.columns:
+            stats = profile.get(col.name, {})
+            if col.kind == "numeric":
+                quantiles = stats.get("quantiles")
+                row[col.name] = quantiles[5] if quantiles else (col.min or 0.0)
+            elif col.kind == "categorical":
+                row[col.name] = (col.categories or ["?"])[0]
+            else:
+                row[col.name] = stats.get("min") or "2020-01-01"
+        return pd.DataFrame([row])
+
+    # -- the policy and the scores -------------------------------------------------------
+
+    def validate(self, frame: pd.DataFrame, *, skip_invalid: bool = False) -> Validated:
+        """Check rows against the policy (module docstring).
+
+        ``DataError`` lists every problem, unless ``skip_invalid``: then rows with a
+        missing value where training had none are left out and said why; problems
+        of whole columns (missing, wrong type) still raise.
+        """
+        schema = self.package.schema
+        conformed = schema.conform(frame)
+        problems, bad = [], np.zeros(len(conformed), dtype=bool)
+        for col in schema.columns:
+            if col.allows_missing:
+                continue
+            missing = conformed[col.name].isna().to_numpy()
+            if missing.any():
+                bad |= missing
+                problems.append(
+                    f"column {col.name!r} has {int(missing.sum())} missing value(s) (null or "
+                    "NaN), but it had none in training; send a value"
+                )
+        if problems and not skip_invalid:
+            raise DataError(
+                "input does not match the model's schema:\n"
+                + "\n".join(f"  - {p}" for p in problems),
+                problems=problems,
+            )
+        kept = None
+        if problems:
+            kept = np.flatnonzero(~bad)
+            conformed = conformed.iloc[kept]
+        unknown = {}
+        for name, known in self.known_categories.items():
+            if known:
+                values = conformed[name]
+                count = int((~values.isin(known) & values.notna()).sum())
+                if count:
+                    unknown[name] = count
+        return Validated(conformed, kept, problems, unknown)
+
+    def predict(self, conformed: pd.DataFrame) -> tuple[Any, Any | None]:
+        """Encoded predictions of validated rows (the fast path when compiled)."""
+        if self.fast is not None:
+            pred, proba = self.fast.predict_conformed(conformed)
+        else:
+            pred, proba = self.package.predict_conformed(conformed)
+        if proba is not None and not np.isfinite(proba).all():
+            raise ValueError("the model produced non-finite probabilities")
+        return pred, proba
+
+    def answer(self, pred: Any, proba: Any | None) -> dict[str, Any]:
+        """Encoded predictions as the answer's columns (``output_columns``)."""
+        return self.package.answer(pred, proba)
+
+    def score(self, frame: pd.DataFrame, *, skip_invalid: bool = False) -> Scores:
+        """Validate, predict and answer in one call."""
+        validated = self.validate(frame, skip_invalid=skip_invalid)
+        if validated.frame.empty:
+            return Scores({c.name: np.empty(0) for c in self.output_columns}, validated)
+        return Scores(self.answer(*self.predict(validated.frame)), validated)
