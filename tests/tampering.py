@@ -110,7 +110,8 @@ def _partial_exec_in_transformer(schema: dict[str, Any], marker: Path, folder: P
     Loading constructs nothing dangerous; the code runs when the model predicts.
     """
     steps = schema["content"]["content"]["steps"]["content"]
-    columns = steps[0]["content"][1]["content"]["content"]["transformers_"]["content"]
+    preprocess = next(step for step in steps if step["content"][0]["content"] == '"preprocess"')
+    columns = preprocess["content"][1]["content"]["content"]["transformers_"]["content"]
     passthrough = columns[0]["content"][1]
     assert passthrough["__class__"] == "FunctionTransformer", passthrough["__class__"]
     code = _touch(marker)

@@ -1,8 +1,10 @@
 """Preprocessing built from the input schema.
 
-Two steps: ``expand_datetimes`` turns each datetime column into numeric parts
-(year, month, day, day of week, hour); ``build_preprocessor`` makes the
-scikit-learn ``ColumnTransformer`` for a model's input style:
+Two steps: ``datetime_step`` (``transformers.DatetimeParts``, the first step of
+every saved pipeline; ``expand_datetimes`` is the same on a frame) turns each
+datetime column into numeric parts (year, month, day, day of week, hour);
+``build_preprocessor`` makes the scikit-learn ``ColumnTransformer`` for a
+model's input style:
 
 - ``native``: numbers pass through (missing stays NaN), categories become
   ordinal codes that LightGBM and HistGradientBoosting treat as categorical;
@@ -14,6 +16,7 @@ scikit-learn ``ColumnTransformer`` for a model's input style:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -21,7 +24,14 @@ if TYPE_CHECKING:
 
     from mlfactory.data.schema import Schema
 
-__all__ = ["MAX_CATEGORIES", "Style", "build_preprocessor", "expand_datetimes", "feature_kinds"]
+__all__ = [
+    "MAX_CATEGORIES",
+    "Style",
+    "build_preprocessor",
+    "datetime_step",
+    "expand_datetimes",
+    "feature_kinds",
+]
 
 Style = Literal["native", "onehot", "scaled"]
 MAX_CATEGORIES = 254  # HistGradientBoosting accepts at most 255 categories incl. missing
@@ -31,16 +41,28 @@ MAX_ONEHOT = 50
 def expand_datetimes(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """Replace each datetime column by its numeric parts, named ``COLUMN__PART``."""
     dated = [c.name for c in schema.columns if c.kind == "datetime"]
-    if not dated:
+    return _expand(frame, dated, schema.datetime_parts)
+
+
+def _expand(frame: pd.DataFrame, columns: Sequence[str], parts: Sequence[str]) -> pd.DataFrame:
+    if not columns:
         return frame
     import pandas as pd
 
     frame = frame.copy()
-    for name in dated:
+    for name in columns:
         values = pd.to_datetime(frame.pop(name))
-        for part in schema.datetime_parts:
+        for part in parts:
             frame[f"{name}__{part}"] = getattr(values.dt, part).astype(float)
     return frame
+
+
+def datetime_step(schema: Schema) -> Any:
+    """The pipeline's first step for ``schema``: its datetime columns expanded into parts."""
+    from mlfactory.transformers import DatetimeParts
+
+    dated = [c.name for c in schema.columns if c.kind == "datetime"]
+    return DatetimeParts(columns=dated, parts=list(schema.datetime_parts))
 
 
 def feature_kinds(schema: Schema) -> tuple[list[str], list[str]]:

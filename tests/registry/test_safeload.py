@@ -40,9 +40,10 @@ def skops_file(fitted: Any, tmp_path: Path) -> Path:
 def _rows(pipeline: Any) -> Any:
     import pandas as pd
 
-    columns = pipeline.named_steps["preprocess"].feature_names_in_
+    columns = pipeline.named_steps["datetimes"].feature_names_in_  # the raw columns
     text = {"few": ["a", "b"], "many": ["c1", "c2"], "label": ["x", "y"]}
-    return pd.DataFrame({c: text.get(c, [1.0, 2.0]) for c in columns})
+    dates = {"when": pd.to_datetime(["2024-01-01 00:00", "2024-06-30 12:00"])}
+    return pd.DataFrame({c: dates.get(c, text.get(c, [1.0, 2.0])) for c in columns})
 
 
 def test_a_pipeline_mlfactory_made_loads_and_predicts_the_same(

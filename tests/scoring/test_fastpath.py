@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlfactory.features import expand_datetimes
 from mlfactory.registry import ModelPackage, Registry
 from mlfactory.scoring.fastpath import FastPredictor, compile_predictor
 from mlfactory.spec import parse_spec
@@ -98,7 +97,7 @@ def compiled(package: ModelPackage) -> FastPredictor:
 
 def assert_same(package: ModelPackage, fast: FastPredictor, conformed: pd.DataFrame) -> None:
     """Same matrix as the ColumnTransformer, same predictions and probabilities, bit for bit."""
-    expected = package.pipeline[0].transform(expand_datetimes(conformed, package.schema))
+    expected = package.pipeline[:-1].transform(conformed)  # datetimes, then preprocess
     np.testing.assert_array_equal(fast.matrix(conformed, len(conformed)), expected)
     pred, proba = package.predict_conformed(conformed)
     fast_pred, fast_proba = fast.predict_conformed(conformed)
@@ -158,7 +157,7 @@ def test_rare_shops_share_the_infrequent_code_and_unseen_ones_are_nan(
     packages: dict[str, ModelPackage],
 ) -> None:
     package = packages["tiers"]
-    encoder = package.pipeline[0].named_transformers_["cat"]
+    encoder = package.pipeline.named_steps["preprocess"].named_transformers_["cat"]
     shop = list(encoder.feature_names_in_).index("shop")
     infrequent = encoder.infrequent_categories_[shop]
     assert infrequent is not None and len(encoder.categories_[shop]) > 254
@@ -244,10 +243,12 @@ def test_styles_and_shapes_it_cannot_reproduce_are_not_compiled(
 ) -> None:
     assert compile_predictor(packages["forest"]) is None  # onehot style
     changed = copy.deepcopy(packages["mroz"])
-    changed.pipeline[0].named_transformers_["cat"].set_params(unknown_value=-1)
+    changed.pipeline.named_steps["preprocess"].named_transformers_["cat"].set_params(
+        unknown_value=-1
+    )
     assert compile_predictor(changed) is None
     extra = copy.deepcopy(packages["mroz"])
-    extra.pipeline.steps.insert(1, ("scale", extra.pipeline.steps[0][1]))
+    extra.pipeline.steps.insert(2, ("scale", extra.pipeline.steps[1][1]))
     assert compile_predictor(extra) is None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from mlfactory.cli.app import RegistryPath, _registry, app, err, out
@@ -87,8 +88,13 @@ def train(
 ) -> int:
     """Train, tune, evaluate and gate; register the model (exit 0 promoted, 3 held back)."""
     from mlfactory.training import train as run
+    from mlfactory.training.events import ConsoleProgress
 
-    result = run(spec, progress=not quiet)
+    view = ConsoleProgress(Console(stderr=True, quiet=quiet, log_path=False))
+    try:
+        result = run(spec, on_event=view)
+    finally:
+        view.close()
     _print_result(result)
     return result.exit_code
 

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from mlfactory.data.schema import Schema
 from mlfactory.errors import MlfactoryError, TamperedArtifactError
-from mlfactory.features import expand_datetimes
 from mlfactory.registry.integrity import PACKAGE_PATH, model_root, verify_folder
 from mlfactory.registry.safeload import load_pipeline, refused_types
 
@@ -36,7 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "ModelPackage"]
 
 # 2: digests.json covers the whole MLflow model folder, MLmodel included
-FORMAT = "mlfactory.package/2"
+# 3: the pipeline's first step expands datetime columns (the skops file is the whole model)
+FORMAT = "mlfactory.package/3"
 MANIFEST, PIPELINE = "manifest.json", "pipeline.skops"
 REFERENCE = "reference.parquet"
 
@@ -44,7 +44,7 @@ REFERENCE = "reference.parquet"
 @dataclass
 class ModelPackage:
     manifest: dict[str, Any]
-    pipeline: Any  # sklearn Pipeline: ("preprocess", ColumnTransformer), ("model", estimator)
+    pipeline: Any  # sklearn Pipeline: datetimes (DatetimeParts), preprocess, model
     reference: pd.DataFrame | None = None  # sample of training rows; None in older packages
 
     @functools.cached_property
@@ -73,9 +73,8 @@ class ModelPackage:
 
     def predict_conformed(self, conformed: pd.DataFrame) -> tuple[Any, Any | None]:
         """Like ``predict_encoded`` for rows that ``schema.conform`` already checked."""
-        X = expand_datetimes(conformed, self.schema)
         n_classes = len(self.classes) if self.classes is not None else None
-        return self.task.predict(self.pipeline, X, n_classes)
+        return self.task.predict(self.pipeline, conformed, n_classes)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The answer as a frame: one column per ``output_columns``, rows as in ``frame``."""

@@ -21,6 +21,7 @@ TRUSTED_TYPES = frozenset(
         "lightgbm.basic.Booster",
         "lightgbm.sklearn.LGBMClassifier",
         "lightgbm.sklearn.LGBMRegressor",
+        "mlfactory.transformers.DatetimeParts",
         "numpy.dtype",
         "numpy.float64",
         "numpy.int64",

@@ -100,14 +100,22 @@ def compile_predictor(package: ModelPackage, *, verify: bool = True) -> FastPred
 
 
 def _compile(package: ModelPackage, *, verify: bool) -> FastPredictor | None:
+    from mlfactory.transformers import DatetimeParts
+
     steps = getattr(package.pipeline, "steps", None)
-    if not isinstance(steps, list) or len(steps) != 2:
+    if not isinstance(steps, list) or len(steps) != 3:
         return None
-    plan = _plan(steps[0][1], package.schema)
+    (_, dates), (_, pre), (_, estimator) = steps
+    schema = package.schema
+    expected = [c.name for c in schema.columns if c.kind == "datetime"]
+    if not isinstance(dates, DatetimeParts) or dates.columns_ != expected:
+        return None
+    if tuple(dates.parts) != tuple(schema.datetime_parts):
+        return None
+    plan = _plan(pre, schema)
     if plan is None:
         return None
     numeric, dated, categorical, width = plan
-    estimator = steps[1][1]
     if getattr(estimator, "n_features_in_", width) != width:
         return None
     head = _head(estimator, package)
@@ -305,10 +313,8 @@ def _lightgbm_raw(estimator: Any) -> Callable[[Matrix], Any] | None:
 
 def _agrees(fast: FastPredictor, package: ModelPackage) -> bool:
     """Both paths on a probe frame: known, infrequent, unseen and missing values."""
-    from mlfactory.features import expand_datetimes
-
     probe = _probe(package.schema)
-    expected = package.pipeline[0].transform(expand_datetimes(probe, package.schema))
+    expected = package.pipeline[:-1].transform(probe)
     if not np.array_equal(fast.matrix(probe, len(probe)), expected, equal_nan=True):
         return False
     pred, proba = package.predict_conformed(probe)

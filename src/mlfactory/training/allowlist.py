@@ -67,50 +67,55 @@ def _frame() -> Any:
 
 
 def _pipelines() -> Iterator[tuple[str, Any]]:
-    """(description, fitted pipeline) for every model, task and column layout."""
+    """(description, fitted pipeline) for every model, task and column layout.
+
+    The pipelines are made by training's own steps (``encode``, ``run_trial``) and
+    assembled as ``package_step`` assembles them.
+    """
+    import tempfile
+
     from sklearn.pipeline import Pipeline
 
     from mlfactory.data.schema import prepare_training
-    from mlfactory.features import build_preprocessor, categorical_indices, expand_datetimes
     from mlfactory.models import CATALOG
     from mlfactory.spec import DataSpec
     from mlfactory.tasks import TASKS
-    from mlfactory.training.search import search_candidate
+    from mlfactory.training.prepare import Prepared, encode
+    from mlfactory.training.split import Split
+    from mlfactory.training.trial import Trial, run_trial
 
     frame = _frame()
     train, validation = np.arange(ROWS - VALIDATION), np.arange(ROWS - VALIDATION, ROWS)
+    split = Split(train, validation, validation, "random")  # the test rows only get encoded
+    styles = {entry.style for entry in CATALOG.values()}
     for columns, targets in _LAYOUTS:
         for target in targets:
             task = next(t for t in TASKS.values() if t.estimator == _ESTIMATOR[target])
             data = prepare_training(
                 frame[[*columns, target]], DataSpec(source="-", target=target), task
             )
-            X, y = expand_datetimes(data.X, data.schema), data.y
-            classes = data.schema.classes
-            for entry in CATALOG.values():
-                pre = build_preprocessor(data.schema, entry.style)
-                fit = (
-                    pre.fit_transform(X.iloc[train]),
-                    y[train],
-                    pre.transform(X.iloc[validation]),
-                    y[validation],
-                )
-                best = search_candidate(
-                    entry,
-                    task=task,
-                    params=_SMALL.get(entry.name, {}),
-                    space={},
-                    data=fit,
-                    categorical=categorical_indices(data.schema),
-                    metric=task.default_metric,
-                    n_classes=len(classes) if classes is not None else None,
-                    trials=0,
-                    timeout=None,
-                    seed=0,
-                    where=entry.name,
-                )
-                pipeline = Pipeline([("preprocess", pre), ("model", best.estimator)])
-                yield f"{entry.name}, {target}, {'+'.join(columns)}", pipeline
+            prepared = Prepared(task, data, fingerprint="")
+            with tempfile.TemporaryDirectory(prefix="mlfactory-allowlist-") as folder:
+                encoded = encode(prepared, split, styles, Path(folder))
+                for entry in CATALOG.values():
+                    trial = Trial(
+                        model=entry.name,
+                        task=task.name,
+                        params=_SMALL.get(entry.name, {}),
+                        seed=0,
+                        metric=task.default_metric,
+                        n_classes=prepared.n_classes,
+                        categorical=tuple(encoded.categorical),
+                        data=encoded.matrices[entry.style],
+                    )
+                    pipeline = Pipeline(
+                        [
+                            ("datetimes", encoded.dates),
+                            ("preprocess", encoded.preprocessors[entry.style]),
+                            ("model", run_trial(trial).estimator),
+                        ]
+                    )
+                    yield f"{entry.name}, {target}, {'+'.join(columns)}", pipeline
 
 
 def generate() -> list[str]:

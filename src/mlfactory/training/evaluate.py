@@ -10,9 +10,12 @@ import numpy as np
 from mlfactory.metrics import bootstrap_intervals, compute
 
 if TYPE_CHECKING:
+    from mlfactory.spec import FactorySpec
     from mlfactory.tasks import Task
+    from mlfactory.training.prepare import Encoded, Prepared
+    from mlfactory.training.search import Searched
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluated", "Evaluation", "evaluate", "evaluate_step"]
 
 MAX_TRAIN_ROWS_SCORED = 200_000
 
@@ -68,3 +71,36 @@ def evaluate(
         pred=pred,
         proba=proba,
     )
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """The chosen model on the test rows (with intervals) and the dummy baseline (points)."""
+
+    evaluation: Evaluation
+    baseline: Evaluation
+
+
+def evaluate_step(
+    spec: FactorySpec, prepared: Prepared, encoded: Encoded, searched: Searched
+) -> Evaluated:
+    """The evaluate step: the best candidate and the baseline on the same test rows."""
+    from mlfactory.models import CATALOG
+
+    def of(estimator: Any, style: str, intervals: bool) -> Evaluation:
+        m = encoded.matrices[style].load()
+        return evaluate(
+            estimator,
+            task=prepared.task,
+            n_classes=prepared.n_classes,
+            test=(m.X_test, m.y_test),
+            train=(m.X_train, m.y_train),
+            rounds=spec.evaluation.bootstrap,
+            seed=spec.search.seed,
+            intervals=intervals,
+        )
+
+    best = searched.best
+    evaluation = of(best.estimator, CATALOG[best.name].style, True)
+    baseline = of(searched.baseline, CATALOG["dummy"].style, False)  # shown as a point
+    return Evaluated(evaluation, baseline)

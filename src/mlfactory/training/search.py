@@ -1,8 +1,11 @@
 """Hyperparameter search: one seeded Optuna TPE study per candidate model.
 
-Boosting models get the validation set for early stopping, and report their
-validation metric every few rounds so that the median pruner can stop hopeless
-trials. The fitted estimator of the best trial is kept; nothing is refit.
+The study is driven by ask and tell: it proposes parameters, ``run_trial``
+(a pure function of a picklable ``Trial``) fits and scores them, and the study
+is told the result. Today the trials run one after another in this process,
+where LightGBM reports its validation metric every few rounds so the median
+pruner can stop hopeless trials; the same loop can hand trials to an engine.
+The fitted estimator of the best trial is kept; nothing is refit.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,16 +23,16 @@ import numpy as np
 from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
 from mlfactory.models import CatalogEntry, Range
+from mlfactory.training.events import OnEvent, SearchFinished, SearchStarted, TrialFinished
+from mlfactory.training.trial import Pruned, Report, Trial, TrialResult, run_trial
 
 if TYPE_CHECKING:
+    from mlfactory.spec import FactorySpec
     from mlfactory.tasks import Task
+    from mlfactory.training.matrices import MatrixRef
+    from mlfactory.training.prepare import Encoded, Prepared
 
-__all__ = ["Candidate", "search_candidate"]
-
-# our metric name -> LightGBM's name for the same quantity (used for pruning)
-_LGB_METRICS = {"roc_auc": "auc", "log_loss": "binary_logloss", "rmse": "rmse", "mae": "l1"}
-EARLY_STOPPING_ROUNDS = 50
-REPORT_EVERY = 10
+__all__ = ["Candidate", "Searched", "interruptible", "search_candidate", "search_models"]
 
 
 @dataclass
@@ -51,63 +55,6 @@ def _suggest(trial: Any, name: str, r: Any, default: Range | None) -> Any:
     if kind == "int":
         return trial.suggest_int(name, int(r.low), int(r.high), log=r.log)
     return trial.suggest_float(name, float(r.low), float(r.high), log=r.log)
-
-
-def _fit(
-    entry: CatalogEntry,
-    estimator: Any,
-    data: tuple[Any, Any, Any, Any],
-    metric: str,
-    n_classes: int | None,
-    trial: Any | None,
-    categorical: list[int],
-) -> float | None:
-    """Fit; for boosting, return the validation score LightGBM already computed, if it is ours."""
-    X_train, y_train, X_val, y_val = data
-    if not entry.boosting:
-        estimator.fit(X_train, y_train)
-        return None
-    import lightgbm as lgb
-
-    lgb_metric = _LGB_METRICS.get(metric)
-    if lgb_metric == "binary_logloss" and n_classes and n_classes > 2:
-        lgb_metric = "multi_logloss"
-    if metric == "roc_auc" and n_classes and n_classes > 2:
-        lgb_metric = None
-    callbacks: list[Callable[[Any], None]] = [
-        lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False)
-    ]
-    if trial is not None and lgb_metric is not None:
-        callbacks.append(_pruning_callback(trial, lgb_metric))
-    if lgb_metric is not None:
-        estimator.set_params(metric=lgb_metric)  # the one metric that stops and prunes
-    estimator.fit(
-        X_train,
-        y_train,
-        eval_X=(X_val,),
-        eval_y=(y_val,),
-        callbacks=callbacks,
-        categorical_feature=categorical or "auto",
-    )
-    if lgb_metric is None:
-        return None
-    # the score at the best iteration, which is also the one predict() uses
-    return float(estimator.best_score_["valid_0"][lgb_metric])
-
-
-def _pruning_callback(trial: Any, lgb_metric: str) -> Callable[[Any], None]:
-    import optuna
-
-    def callback(env: Any) -> None:
-        if env.iteration % REPORT_EVERY:
-            return
-        for _, name, value, _higher in env.evaluation_result_list:
-            if name == lgb_metric:
-                trial.report(float(value), step=env.iteration)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned at round {env.iteration}")
-
-    return callback
 
 
 @contextlib.contextmanager
@@ -150,7 +97,7 @@ def search_candidate(
     task: Task,
     params: dict[str, Any],
     space: dict[str, Any] | None,
-    data: tuple[Any, Any, Any, Any],
+    data: MatrixRef,
     categorical: list[int],
     metric: str,
     n_classes: int | None,
@@ -158,25 +105,34 @@ def search_candidate(
     timeout: float | None,
     seed: int,
     where: str,
-    on_trial: Callable[[Candidate], None] = lambda c: None,
+    on_trial: Callable[[Candidate, str], None] = lambda c, state: None,
 ) -> Candidate:
     """Run the study for one catalog entry and return its best fitted estimator.
 
-    ``where`` is the spec path of the model entry (for error messages).
+    ``where`` is the spec path of the model entry (for error messages);
+    ``on_trial`` hears of every trial: the candidate so far and the trial's state.
     """
     import optuna
 
     m = METRICS[metric]
-    X_val, y_val = data[2], data[3]
     defaults = entry.space(task)
     searched = defaults if space is None else space
     ranges = {k: r for k, r in searched.items() if k not in params}  # fixed params win
     best = Candidate(entry.name, None, {}, float("nan"))
     errors: list[str] = []
 
-    def score(estimator: Any) -> float:
-        pred, proba = task.predict(estimator, X_val, n_classes)
-        return m.score(y_val, pred, proba)
+    def trial_of(merged: dict[str, Any], number: int) -> Trial:
+        return Trial(
+            model=entry.name,
+            task=task.name,
+            params=merged,
+            seed=seed,
+            metric=metric,
+            n_classes=n_classes,
+            categorical=tuple(categorical),
+            data=data,
+            number=number,
+        )
 
     def better(value: float) -> bool:
         if np.isnan(best.validation_score):
@@ -187,39 +143,26 @@ def search_candidate(
             else (value < best.validation_score)
         )
 
+    def keep(merged: dict[str, Any], result: TrialResult) -> None:
+        if better(result.score):
+            best.estimator, best.params = result.estimator, merged
+            best.validation_score = result.score
+        best.trials += 1
+        on_trial(best, "complete")
+
     if not ranges or trials <= 0:
-        estimator = entry.build(task, dict(params), seed, categorical)
         try:
-            known = _fit(entry, estimator, data, metric, n_classes, None, categorical)
+            result = run_trial(trial_of(dict(params), 0))
         except Exception as exc:
             raise SpecError(f"{where}: {entry.name} failed to train: {exc}") from None
-        best.estimator, best.params = estimator, dict(params)
-        best.validation_score = score(estimator) if known is None else known
+        best.estimator, best.params, best.validation_score = (
+            result.estimator,
+            dict(params),
+            result.score,
+        )
         best.trials = 1
-        on_trial(best)
+        on_trial(best, "complete")
         return best
-
-    def objective(trial: Any) -> float:
-        sampled = {k: _suggest(trial, k, r, defaults.get(k)) for k, r in ranges.items()}
-        merged = {**params, **sampled}
-        estimator = entry.build(task, merged, seed, categorical)
-        try:
-            known = _fit(entry, estimator, data, metric, n_classes, trial, categorical)
-        except optuna.TrialPruned:
-            best.pruned += 1
-            on_trial(best)
-            raise
-        except Exception as exc:
-            best.failed += 1
-            errors.append(f"{type(exc).__name__}: {exc}")
-            on_trial(best)
-            raise optuna.TrialPruned("failed") from None
-        value = score(estimator) if known is None else known
-        if better(value):
-            best.estimator, best.params, best.validation_score = estimator, merged, value
-        best.trials += 1
-        on_trial(best)
-        return value
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -227,12 +170,100 @@ def search_candidate(
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=50),
     )
+    deadline = None if timeout is None else time.monotonic() + timeout
     with interruptible() as stop_if_interrupted:
-        after_each = [lambda study, trial: stop_if_interrupted()]
-        study.optimize(objective, n_trials=trials, timeout=timeout, callbacks=after_each)
+        for _ in range(trials):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            asked = study.ask()
+            sampled = {k: _suggest(asked, k, r, defaults.get(k)) for k, r in ranges.items()}
+            merged = {**params, **sampled}
+            try:
+                result = run_trial(trial_of(merged, asked.number), _pruner(asked))
+            except Pruned:
+                best.pruned += 1
+                study.tell(asked, state=optuna.trial.TrialState.PRUNED)
+                on_trial(best, "pruned")
+            except Exception as exc:
+                best.failed += 1
+                errors.append(f"{type(exc).__name__}: {exc}")
+                study.tell(asked, state=optuna.trial.TrialState.FAIL)
+                on_trial(best, "failed")
+            else:
+                study.tell(asked, result.score)
+                keep(merged, result)
+            stop_if_interrupted()
     if best.estimator is None:
         detail = errors[0] if errors else "every trial was pruned"
         raise SpecError(
             f"{where}: no trial of {entry.name} trained ({detail}); check its params and search."
         )
     return best
+
+
+def _pruner(trial: Any) -> Report:
+    """``report`` for a trial run here: the study's median pruner decides."""
+
+    def report(step: int, value: float) -> bool:
+        trial.report(value, step=step)
+        return bool(trial.should_prune())
+
+    return report
+
+
+@dataclass(frozen=True)
+class Searched:
+    """Every candidate's best trial, the best of them, and the fitted dummy baseline."""
+
+    candidates: list[Candidate]
+    best: Candidate
+    baseline: Any
+
+
+def search_models(
+    spec: FactorySpec, prepared: Prepared, encoded: Encoded, on_event: OnEvent
+) -> Searched:
+    """The search step: a study per candidate in the spec, then the dummy baseline."""
+    from mlfactory.models import CATALOG
+
+    task, metric = prepared.task, spec.metric
+    total = sum(
+        spec.search.trials if (m.search is None and CATALOG[m.name].space(task)) or m.search else 1
+        for m in spec.models
+    )
+    on_event(SearchStarted(total))
+    candidates = []
+    for index, model_spec in enumerate(spec.models):
+        entry = CATALOG[model_spec.name]
+
+        def on_trial(c: Candidate, state: str, name: str = entry.name) -> None:
+            on_event(TrialFinished(name, state, metric, c.validation_score))
+
+        candidates.append(
+            search_candidate(
+                entry,
+                task=task,
+                params=model_spec.params,
+                space=model_spec.search,
+                data=encoded.matrices[entry.style],
+                categorical=encoded.categorical,
+                metric=metric,
+                n_classes=prepared.n_classes,
+                trials=spec.search.trials,
+                timeout=spec.search.timeout_seconds,
+                seed=spec.search.seed,
+                where=f"models[{index}]",
+                on_trial=on_trial,
+            )
+        )
+    on_event(SearchFinished())
+    m = METRICS[metric]
+    ranked = sorted(
+        candidates,
+        key=lambda c: (np.isnan(c.validation_score), -m.improvement(c.validation_score, 0.0)),
+    )
+    dummy_entry = CATALOG["dummy"]
+    dummy = dummy_entry.build(task, {}, spec.search.seed, encoded.categorical)
+    fit = encoded.matrices[dummy_entry.style].load()
+    dummy.fit(fit.X_train, fit.y_train)
+    return Searched(candidates, ranked[0], dummy)

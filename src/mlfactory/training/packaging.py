@@ -1,0 +1,176 @@
+"""The package step: the chosen model as the one object the rest of mlfactory consumes.
+
+The saved pipeline is the whole model (datetime step, preprocessor, estimator);
+the manifest holds the task, schema, metrics with intervals, the reference
+profile of the training rows (and of the test predictions) for monitoring, and
+the lineage; a seeded sample of training rows goes with it for the multivariate
+drift check. Permutation importance on test rows is computed on the package
+itself, so it measures what will be served.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlfactory.data.profile import profile_frame, profile_values
+from mlfactory.metrics import METRICS
+from mlfactory.models import CATALOG
+from mlfactory.registry import ModelPackage
+from mlfactory.registry.package import FORMAT
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlfactory.spec import FactorySpec
+    from mlfactory.training.evaluate import Evaluated
+    from mlfactory.training.prepare import Encoded, Prepared
+    from mlfactory.training.search import Searched
+    from mlfactory.training.split import Split
+
+__all__ = ["Packaged", "package_step"]
+
+IMPORTANCE_ROWS = 5000
+_LIBRARIES = (
+    "mlfactory",
+    "scikit-learn",
+    "lightgbm",
+    "numpy",
+    "pandas",
+    "optuna",
+    "mlflow",
+    "skops",
+)
+
+
+@dataclass(frozen=True)
+class Packaged:
+    """The package, and what the report and the registration need besides it."""
+
+    package: ModelPackage
+    lineage: dict[str, Any]
+    importance: dict[str, float]
+    candidates: list[dict[str, Any]]  # one row per candidate model: its search, for the report
+    test_rows: pd.DataFrame  # the raw test rows (the champion is compared on them)
+    y_test: Any
+
+
+def package_step(
+    spec: FactorySpec,
+    prepared: Prepared,
+    split: Split,
+    encoded: Encoded,
+    searched: Searched,
+    evaluated: Evaluated,
+    *,
+    spec_folder: Path,
+) -> Packaged:
+    """Build the model package of the best candidate."""
+    from sklearn.pipeline import Pipeline
+
+    data, schema, task, best = prepared.data, prepared.schema, prepared.task, searched.best
+    seed, evaluation = spec.search.seed, evaluated.evaluation
+    pipeline = Pipeline(
+        [
+            ("datetimes", encoded.dates),
+            ("preprocess", encoded.preprocessors[CATALOG[best.name].style]),
+            ("model", best.estimator),
+        ]
+    )
+    lineage: dict[str, Any] = {
+        "data_fingerprint": prepared.fingerprint,
+        "spec_sha256": spec.digest(),
+        "git_commit": _git_commit(spec_folder),
+        "seed": seed,
+        "packages": _versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": {
+            "read": data.rows_read,
+            "dropped_missing_target": data.dropped_missing_target,
+            "train": len(split.train),
+            "validation": len(split.validation),
+            "test": len(split.test),
+        },
+        "split": {"method": split.method, "boundaries": split.boundaries},
+    }
+    train_rows = data.X.iloc[split.train]
+    profile = profile_frame(train_rows, schema)
+    # what monitoring compares later: the value, the positive probability or the class name
+    values, kind = task.prediction_values(evaluation.pred, evaluation.proba, schema.classes)
+    profile["prediction"] = profile_values(values, kind)
+    manifest = {
+        "format": FORMAT,
+        "name": spec.name,
+        "task": task.name,
+        "model": best.name,
+        "params": best.params,
+        "metric": spec.metric,
+        "schema": schema.to_dict(),
+        "metrics": evaluation.to_dict(),
+        "baseline_metrics": evaluated.baseline.metrics,
+        "profile": profile,
+        "id_column": spec.data.id_column,
+        "lineage": lineage,
+    }
+    keep = min(spec.monitoring.reference_rows, len(train_rows))
+    reference = train_rows.sample(n=keep, random_state=seed) if keep else None
+    package = ModelPackage(manifest=manifest, pipeline=pipeline, reference=reference)
+    test_rows, y_test = data.X.iloc[split.test], data.y[split.test]
+    candidates = [
+        {
+            "name": c.name,
+            "validation_score": c.validation_score,
+            "trials": c.trials,
+            "pruned": c.pruned,
+            "failed": c.failed,
+            "params": c.params,
+        }
+        for c in searched.candidates
+    ]
+    importance = _permutation_importance(package, test_rows, y_test, spec.metric, seed)
+    return Packaged(package, lineage, importance, candidates, test_rows, y_test)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _git_commit(folder: Path) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _permutation_importance(
+    package: ModelPackage, X: pd.DataFrame, y: Any, metric: str, seed: int
+) -> dict[str, float]:
+    """Drop in the primary metric when one input column is shuffled (on test rows)."""
+    m = METRICS[metric]
+    rng = np.random.default_rng(seed)
+    if len(X) > IMPORTANCE_ROWS:
+        keep = rng.choice(len(X), IMPORTANCE_ROWS, replace=False)
+        X, y = X.iloc[keep], y[keep]
+    base = m.score(y, *package.predict_encoded(X))
+    out: dict[str, float] = {}
+    for column in X.columns:
+        shuffled = X.copy()
+        shuffled[column] = rng.permutation(shuffled[column].to_numpy())
+        out[column] = m.improvement(base, m.score(y, *package.predict_encoded(shuffled)))
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))

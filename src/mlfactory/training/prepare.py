@@ -1,0 +1,98 @@
+"""The first steps of a training: read and validate the data, then encode it per input style.
+
+``prepare`` reads the spec's source, fingerprints the rows, validates them
+(every problem at once) and encodes the target through the task. After the
+split, ``encode`` fits the datetime step on all rows (it learns nothing but
+the columns) and, for each input style the candidates need, a preprocessor on
+the training rows only; the encoded train, validation and test matrices are
+written once (``matrices.store``) so that trials reach them by reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlfactory.data import load_frame, prepare_training
+from mlfactory.features import Style, build_preprocessor, categorical_indices, datetime_step
+from mlfactory.tasks import Task, task_named
+from mlfactory.training.matrices import Matrices, MatrixRef, store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlfactory.data.schema import Schema, TrainingData
+    from mlfactory.spec import FactorySpec
+    from mlfactory.training.split import Split
+
+__all__ = ["Encoded", "Prepared", "data_fingerprint", "encode", "prepare"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Validated rows, the task, and the fingerprint of what was read."""
+
+    task: Task
+    data: TrainingData
+    fingerprint: str
+
+    @property
+    def schema(self) -> Schema:
+        return self.data.schema
+
+    @property
+    def n_classes(self) -> int | None:
+        classes = self.data.schema.classes
+        return len(classes) if classes is not None else None
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """The fitted datetime step, one fitted preprocessor per style, and their matrices."""
+
+    dates: Any  # transformers.DatetimeParts, fitted
+    preprocessors: dict[str, Any]  # style -> fitted ColumnTransformer
+    matrices: dict[str, MatrixRef]  # style -> train / validation / test matrices
+    categorical: list[int]  # positions of the categorical columns (native style)
+
+
+def data_fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 over the rows and column names: the same data always gives the same value."""
+    import pandas as pd
+
+    sha = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    sha.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return sha.hexdigest()
+
+
+def prepare(spec: FactorySpec) -> Prepared:
+    """Read the spec's data and validate it; ``DataError`` lists every problem."""
+    frame = load_frame(spec.data.source, spec.data.sql)
+    fingerprint = data_fingerprint(frame)
+    task = task_named(spec.task)
+    return Prepared(task, prepare_training(frame, spec.data, task), fingerprint)
+
+
+def encode(prepared: Prepared, split: Split, styles: set[Style], folder: Path) -> Encoded:
+    """Fit the datetime step and one preprocessor per style; store the encoded matrices."""
+    data, schema = prepared.data, prepared.schema
+    dates = datetime_step(schema).fit(data.X)
+    X = dates.transform(data.X)
+    y = data.y
+    preprocessors: dict[str, Any] = {}
+    refs: dict[str, MatrixRef] = {}
+    for style in sorted(styles):
+        pre = build_preprocessor(schema, style)
+        matrices = Matrices(
+            X_train=pre.fit_transform(X.iloc[split.train]),
+            y_train=y[split.train],
+            X_val=pre.transform(X.iloc[split.validation]),
+            y_val=y[split.validation],
+            X_test=pre.transform(X.iloc[split.test]),
+            y_test=y[split.test],
+        )
+        preprocessors[style] = pre
+        refs[style] = store(folder / style, matrices)
+    return Encoded(dates, preprocessors, refs, categorical_indices(schema))
