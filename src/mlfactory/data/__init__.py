@@ -1,9 +1,16 @@
 """Data: sources (files, DuckDB SQL, bundled sets) and schema validation."""
 
-from mlfactory.data.schema import ColumnSchema, Schema, TrainingData, prepare_training
+from mlfactory.data.schema import (
+    ColumnRoles,
+    ColumnSchema,
+    Schema,
+    TrainingData,
+    prepare_training,
+)
 from mlfactory.data.sources import load_frame, read_source
 
 __all__ = [
+    "ColumnRoles",
     "ColumnSchema",
     "Schema",
     "TrainingData",

@@ -70,10 +70,9 @@ def _pipelines() -> Iterator[tuple[str, Any]]:
     """(description, fitted pipeline) for every model, task and column layout."""
     from sklearn.pipeline import Pipeline
 
-    from mlfactory.data.schema import prepare_training
+    from mlfactory.data.schema import ColumnRoles, prepare_training
     from mlfactory.features import build_preprocessor, categorical_indices, expand_datetimes
     from mlfactory.models import CATALOG
-    from mlfactory.spec import DataSpec
     from mlfactory.tasks import TASKS
     from mlfactory.training.search import search_candidate
 
@@ -82,9 +81,7 @@ def _pipelines() -> Iterator[tuple[str, Any]]:
     for columns, targets in _LAYOUTS:
         for target in targets:
             task = next(t for t in TASKS.values() if t.estimator == _ESTIMATOR[target])
-            data = prepare_training(
-                frame[[*columns, target]], DataSpec(source="-", target=target), task
-            )
+            data = prepare_training(frame[[*columns, target]], ColumnRoles(target=target), task)
             X, y = expand_datetimes(data.X, data.schema), data.y
             classes = data.schema.classes
             for entry in CATALOG.values():

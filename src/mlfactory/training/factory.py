@@ -168,7 +168,7 @@ def train(
     frame = load_frame(spec.data.source, spec.data.sql)
     fingerprint = data_fingerprint(frame)
     task = task_named(spec.task)
-    data = prepare_training(frame, spec.data, task)
+    data = prepare_training(frame, spec.data.columns, task)
     del frame
     schema = data.schema
     n_classes = len(schema.classes) if schema.classes is not None else None
