@@ -125,10 +125,10 @@ def generate() -> list[str]:
 
 
 def _versions() -> str:
-    from importlib import metadata
+    from mlfactory.versions import installed_versions
 
     libraries = ("scikit-learn", "lightgbm", "numpy", "scipy", "skops")
-    return ", ".join(f"{name} {metadata.version(name)}" for name in libraries)
+    return ", ".join(f"{name} {version}" for name, version in installed_versions(libraries).items())
 
 
 def render(names: list[str]) -> str:

@@ -16,7 +16,6 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ from mlfactory.training.gates import Check, Decision, decide
 from mlfactory.training.report import ReportInputs, write_report
 from mlfactory.training.search import Candidate, search_candidate
 from mlfactory.training.split import split_rows
+from mlfactory.versions import installed_versions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,13 +86,7 @@ class TrainResult:
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return {"python": platform.python_version(), **installed_versions(_LIBRARIES)}
 
 
 def _git_commit(folder: Path) -> str:
