@@ -18,7 +18,7 @@ import numpy as np
 
 from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
-from mlfactory.models import CatalogEntry, Range
+from mlfactory.models import CatalogEntry, SearchRange
 
 if TYPE_CHECKING:
     from mlfactory.tasks import Task
@@ -44,7 +44,7 @@ class Candidate:
     failed: int = 0
 
 
-def _suggest(trial: Any, name: str, r: Any, default: Range | None) -> Any:
+def _suggest(trial: Any, name: str, r: Any, default: SearchRange | None) -> Any:
     if r.choices is not None:
         return trial.suggest_categorical(name, r.choices)
     kind = r.type or (default.type if default is not None else None)
