@@ -181,6 +181,51 @@ def test_no_import_cycles() -> None:
     assert not gone, f"these known cycles are gone; remove them from KNOWN_CYCLES: {gone}"
 
 
+# What a layer may not reach, through any chain of imports (docs/architecture.md, Layers).
+_BELOW_THE_SPEC = ["data", "features", "metrics", "models", "tasks", "registry", "scoring"]
+MAY_NOT_REACH = [
+    *[(f"mlfactory.{layer}", "mlfactory.training") for layer in ("serving", "monitoring")],
+    ("mlfactory.scoring", "mlfactory.training"),
+    ("mlfactory.registry", "mlfactory.training"),
+    ("mlfactory.registry", "mlfactory.scoring"),
+    *[(f"mlfactory.{layer}", "mlfactory.spec") for layer in _BELOW_THE_SPEC],
+    *[(f"mlfactory.{layer}", "mlfactory.registry") for layer in ("data", "features", "tasks")],
+    ("mlfactory.metrics", "mlfactory.tasks"),
+]
+# Modules that import the top package ``mlfactory`` itself, which imports training and
+# the registry for its lazy names: the serving-protocols work of issue 10 removes these.
+KNOWN_FACADE_IMPORTS = {"mlfactory.serving.server", "mlfactory.serving.protocols.v2"}
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def test_imports_point_down() -> None:
+    graph = import_graph(SRC)
+    facade = {m for m, targets in graph.items() if "mlfactory" in targets}
+    assert facade - {"mlfactory.__main__"} == KNOWN_FACADE_IMPORTS
+    cli_users = {
+        m for m, targets in graph.items() if any(_within(t, "mlfactory.cli") for t in targets)
+    }
+    assert {m for m in cli_users if not _within(m, "mlfactory.cli")} == {"mlfactory.__main__"}
+    below = {m: targets - {"mlfactory"} for m, targets in graph.items()}  # facade: above
+    broken = []
+    for layer, forbidden in MAY_NOT_REACH:
+        for start in (m for m in below if _within(m, layer)):
+            path = {start: [start]}
+            queue = [start]
+            while queue:
+                node = queue.pop(0)
+                if _within(node, forbidden):
+                    broken.append(" -> ".join(path[node]))
+                    break
+                for nxt in sorted(below[node] - set(path)):
+                    path[nxt] = [*path[node], nxt]
+                    queue.append(nxt)
+    assert not broken, "imports that point up:\n" + "\n".join(broken)
+
+
 def test_the_cycle_finder_counts_type_checking_and_function_imports(tmp_path: Path) -> None:
     package = tmp_path / "pkg"
     (package / "sub").mkdir(parents=True)
