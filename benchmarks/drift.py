@@ -99,13 +99,11 @@ class Unavailable(RuntimeError):
 
 def load_flights() -> tuple[pd.DataFrame, Schema]:
     """The raw flights (``month`` plus ``COLUMNS``) and mlfactory's schema of ``COLUMNS``."""
-    from mlfactory.data import prepare_training, read_source
-    from mlfactory.spec import DataSpec
+    from mlfactory.data import ColumnRoles, prepare_training, read_source
     from mlfactory.tasks import TASKS
 
     frame = read_source(SOURCE)
-    spec = DataSpec(source=SOURCE, target="arr_delay")
-    schema = prepare_training(frame, spec, TASKS["regression"])
+    schema = prepare_training(frame, ColumnRoles(target="arr_delay"), TASKS["regression"])
     kept = [c for c in schema.schema.columns if c.name in COLUMNS]
     assert [c.name for c in kept] == COLUMNS, [c.name for c in kept]
     return frame[["month", *COLUMNS]], dataclasses.replace(schema.schema, columns=kept)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -83,3 +87,33 @@ def read_only(path: Path) -> Iterator[None]:
             yield
         finally:
             path.chmod(mode)
+
+
+@pytest.fixture
+def plugin_module(tmp_path: Path) -> Iterator[Callable[..., ModuleType]]:
+    """Import source code as a new module file; afterwards, undo what it added to tables.
+
+    ``plugin_module(code, TABLE, ...)`` writes ``code`` to a module in the test folder,
+    imports it (it registers its entries in mlfactory's tables as any module would)
+    and after the test removes every key it added to the given tables.
+    """
+    added: list[tuple[dict[Any, Any], set[Any]]] = []
+    names: list[str] = []
+
+    def load(code: str, *tables: dict[Any, Any]) -> ModuleType:
+        name = f"plugin_{len(names)}_{tmp_path.name}".replace("-", "_")
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(code))
+        added.extend((table, set(table)) for table in tables)
+        names.append(name)
+        sys.path.insert(0, str(tmp_path))
+        try:
+            return importlib.import_module(name)
+        finally:
+            sys.path.remove(str(tmp_path))
+
+    yield load
+    for table, before in added:
+        for key in set(table) - before:
+            del table[key]
+    for name in names:
+        sys.modules.pop(name, None)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mlfactory.data import prepare_training
+from mlfactory.data import ColumnRoles, prepare_training
 from mlfactory.features import build_preprocessor, categorical_indices, expand_datetimes
-from mlfactory.spec import DataSpec
 from mlfactory.tasks import TASKS
 
 
@@ -20,7 +19,7 @@ def training() -> tuple[pd.DataFrame, object]:
             "y": [0, 1, 0, 1, 0, 1],
         }
     )
-    td = prepare_training(frame, DataSpec(source="x", target="y"), TASKS["classification"])
+    td = prepare_training(frame, ColumnRoles(target="y"), TASKS["classification"])
     return td.X, td.schema
 
 

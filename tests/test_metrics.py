@@ -1,18 +1,30 @@
-"""Our weighted metrics agree with scikit-learn; bootstrap intervals behave."""
+"""Our weighted metrics agree with scikit-learn; bootstrap intervals behave; the table is open."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+import mlfactory
 from mlfactory.metrics import (
     METRICS,
     bootstrap_interval,
     compute,
     paired_bootstrap,
+    register_metric,
 )
+from mlfactory.registry import Registry
+from mlfactory.spec import parse_spec
 from mlfactory.tasks import TASKS
+from mlfactory.tasks.regression import Regression
+from mlfactory.training import train
+
+from conftest import mroz_spec
 
 rng = np.random.default_rng(0)
 
@@ -117,10 +129,45 @@ def test_paired_bootstrap_sees_a_better_model_and_no_difference_for_the_same_one
 
 
 def test_resamples_come_in_blocks_of_bounded_size() -> None:
-    from mlfactory.metrics import BLOCK_CELLS, _weight_blocks
+    from mlfactory.metrics.bootstrap import BLOCK_CELLS, _weight_blocks
 
     for n, rounds in [(1_000, 60), (300_000, 20)]:
         blocks = list(_weight_blocks(n, rounds, seed=0))
         assert sum(len(b) for b in blocks) == rounds  # every resample, once
         assert all(b.size <= max(BLOCK_CELLS, n) for b in blocks)
         assert all((b.sum(axis=1) == n).all() for b in blocks)  # n rows drawn per resample
+
+
+MSE = """
+    from mlfactory.metrics import register_metric, weighted_mean
+
+
+    @register_metric("mse", greater_is_better=False)
+    def mse(y, pred, proba, w):
+        return weighted_mean((y.astype(float) - pred) ** 2, w)
+"""
+
+
+def test_a_metric_in_a_new_file_registers_itself_and_is_reported(
+    plugin_module: Callable[..., ModuleType], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plugin_module(MSE, METRICS)
+    monkeypatch.setattr(Regression, "metric_names", (*Regression.metric_names, "mse"))
+    raw = mroz_spec(
+        data={"target": "lwg"}, task="regression", gates={"min": {}, "max": {"mse": 10.0}}
+    )
+    raw["search"]["metric"] = "mse"
+    registry = Registry(path=tmp_path / ".mlfactory")
+    result = train(parse_spec(raw), registry=registry, progress=False)
+    assert result.metric == "mse"
+    test = result.evaluation.metrics
+    assert test["mse"] == pytest.approx(test["rmse"] ** 2)
+    low, high = result.evaluation.intervals["mse"]
+    assert low < test["mse"] < high
+    stored = mlfactory.load_model("mroz@champion", path=registry.path).manifest["metrics"]
+    assert stored["test"]["mse"] == test["mse"] and "mse" in stored["test_ci95"]
+
+
+def test_a_metric_name_is_registered_once() -> None:
+    with pytest.raises(ValueError, match="metric 'rmse' is already registered"):
+        register_metric("rmse", greater_is_better=False)(METRICS["mae"].function)

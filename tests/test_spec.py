@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlfactory.data import ColumnRoles
 from mlfactory.errors import SpecError
 from mlfactory.spec import json_schema, load_spec, parse_spec
 
@@ -27,6 +28,15 @@ def test_the_example_spec_is_valid() -> None:
     assert spec.data.time_column == "time_hour"
     assert spec.metric == "roc_auc"
     assert [m.name for m in spec.models] == ["lightgbm"]
+
+
+def test_the_data_section_becomes_the_data_layers_column_roles() -> None:
+    assert parse_spec(mroz_spec()).data.columns == ColumnRoles(target="lfp")
+    raw = mroz_spec()
+    raw["data"] = {**raw["data"], "features": ["age", "inc"], "exclude": ["wc"], "id_column": "k"}
+    assert parse_spec(raw).data.columns == ColumnRoles(
+        target="lfp", features=("age", "inc"), exclude=("wc",), id_column="k"
+    )
 
 
 def test_typo_in_a_key_suggests_the_right_one() -> None:

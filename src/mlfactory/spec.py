@@ -13,13 +13,14 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mlfactory.data.schema import ColumnRoles
 from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
-from mlfactory.models import CATALOG
+from mlfactory.models import CATALOG, SearchRange
 from mlfactory.tasks import TASKS
 
 __all__ = [
@@ -66,6 +67,17 @@ class DataSpec(_Strict):
     )
     id_column: str | None = Field(None, description="Row identifier; never a feature.")
 
+    @property
+    def columns(self) -> ColumnRoles:
+        """The roles of the columns, as the data layer takes them."""
+        return ColumnRoles(
+            target=self.target,
+            features=None if self.features is None else tuple(self.features),
+            exclude=tuple(self.exclude),
+            time_column=self.time_column,
+            id_column=self.id_column,
+        )
+
     @model_validator(mode="after")
     def _has_a_source(self) -> DataSpec:
         if self.source is None and self.sql is None:
@@ -86,30 +98,6 @@ class SplitSpec(_Strict):
                 f"test_size + validation_size = {self.test_size + self.validation_size:g} "
                 "leaves too little to train on; keep the sum below 0.9"
             )
-        return self
-
-
-class SearchRange(_Strict):
-    """A hyperparameter range: ``{low, high, log, type}`` or ``{choices: [...]}``."""
-
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    type: Literal["int", "float"] | None = None
-    choices: list[Any] | None = None
-
-    @model_validator(mode="after")
-    def _is_range_or_choices(self) -> SearchRange:
-        if self.choices is not None:
-            if not self.choices:
-                raise ValueError("choices must not be empty")
-            return self
-        if self.low is None or self.high is None:
-            raise ValueError("give low and high, or choices")
-        if self.low > self.high:
-            raise ValueError(f"low ({self.low:g}) is above high ({self.high:g})")
-        if self.log and self.low <= 0:
-            raise ValueError("a log range needs low > 0")
         return self
 
 

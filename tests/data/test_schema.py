@@ -6,14 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlfactory.data import prepare_training
+from mlfactory.data import ColumnRoles, prepare_training
 from mlfactory.errors import DataError
-from mlfactory.spec import DataSpec
 from mlfactory.tasks import TASKS
 
 
-def spec(**kw: object) -> DataSpec:
-    return DataSpec(**{"source": "x.csv", "target": "y", **kw})  # type: ignore[arg-type]
+def roles(**kw: object) -> ColumnRoles:
+    return ColumnRoles(**{"target": "y", **kw})  # type: ignore[arg-type]
 
 
 def frame(n: int = 100) -> pd.DataFrame:
@@ -30,14 +29,14 @@ def frame(n: int = 100) -> pd.DataFrame:
 
 def problems(data: pd.DataFrame, task: str = "classification", **kw: object) -> list[str]:
     with pytest.raises(DataError) as info:
-        prepare_training(data, spec(**kw), TASKS[task])
+        prepare_training(data, roles(**kw), TASKS[task])
     return info.value.problems
 
 
 def test_valid_frame_gives_schema_and_encoded_target() -> None:
     data = frame()
     data.loc[:4, "y"] = None
-    td = prepare_training(data, spec(), TASKS["classification"])
+    td = prepare_training(data, roles(), TASKS["classification"])
     assert td.dropped_missing_target == 5 and len(td.X) == 95
     assert td.schema.classes == ["no", "yes"]
     assert [(c.name, c.kind) for c in td.schema.columns] == [
@@ -52,16 +51,16 @@ def test_time_column_must_be_readable_in_every_row() -> None:
     data = frame().assign(when=lambda f: f["when"].astype(str))
     data.loc[[3, 7], "when"] = ["soon", None]
     with pytest.raises(DataError, match=r"'when' has 2 row\(s\) with no readable date .*'soon'"):
-        prepare_training(data, spec(time_column="when"), TASKS["classification"])
+        prepare_training(data, roles(time_column="when"), TASKS["classification"])
     data["when"] = "never"
     with pytest.raises(DataError, match="holds no readable dates"):
-        prepare_training(data, spec(time_column="when"), TASKS["classification"])
-    ordered = prepare_training(frame(), spec(time_column="when"), TASKS["classification"]).time
+        prepare_training(data, roles(time_column="when"), TASKS["classification"])
+    ordered = prepare_training(frame(), roles(time_column="when"), TASKS["classification"]).time
     assert ordered.dtype.kind == "M" and (np.diff(ordered) > np.timedelta64(0)).all()
 
 
 def test_missing_target_and_features_suggest_names() -> None:
-    found = problems(frame(), target="Y", features=["nmu", "cat"])
+    found = problems(frame(), target="Y", features=("nmu", "cat"))
     assert "data.target 'Y' is not a column (did you mean 'y'?)" in found
     assert "feature 'nmu' is not a column (did you mean 'num'?)" in found
 
@@ -90,7 +89,7 @@ def test_inf_values() -> None:
 
 def test_empty_data() -> None:
     with pytest.raises(DataError, match="0 rows"):
-        prepare_training(frame().iloc[:0], spec(), TASKS["classification"])
+        prepare_training(frame().iloc[:0], roles(), TASKS["classification"])
 
 
 def test_regression_target_must_be_numeric() -> None:
@@ -110,12 +109,12 @@ def test_a_million_distinct_ids_is_called_an_identifier() -> None:
     (found,) = problems(data)
     assert "feature 'order_id' has 1,000,000 distinct values" in found
     assert "data.id_column" in found
-    td = prepare_training(data.iloc[:1000], spec(id_column="order_id"), TASKS["classification"])
+    td = prepare_training(data.iloc[:1000], roles(id_column="order_id"), TASKS["classification"])
     assert td.schema.names == ["x"]
 
 
 def test_conform_checks_prediction_input() -> None:
-    td = prepare_training(frame(), spec(), TASKS["classification"])
+    td = prepare_training(frame(), roles(), TASKS["classification"])
     schema = td.schema
     ok = schema.conform(
         pd.DataFrame({"num": [1.5], "cat": ["zzz"], "when": ["2024-05-01"], "x": [1]})
@@ -156,7 +155,7 @@ def test_conform_checks_prediction_input() -> None:
 )
 def test_a_numeric_column_takes_numbers_not_text_or_booleans(sent: object, shown: str) -> None:
     """What the README promises: a string where a number belongs is refused, even "1400"."""
-    schema = prepare_training(frame(), spec(), TASKS["classification"]).schema
+    schema = prepare_training(frame(), roles(), TASKS["classification"]).schema
     rows = pd.DataFrame({"num": sent, "cat": "a", "when": "2024-05-01"})
     with pytest.raises(DataError) as info:
         schema.conform(rows)
@@ -164,7 +163,7 @@ def test_a_numeric_column_takes_numbers_not_text_or_booleans(sent: object, shown
 
 
 def test_numbers_of_any_numeric_dtype_and_nulls_are_accepted() -> None:
-    schema = prepare_training(frame(), spec(), TASKS["classification"]).schema
+    schema = prepare_training(frame(), roles(), TASKS["classification"]).schema
     for sent in ([1400, 2], [1400.5, None], pd.Series([1, None], dtype="Int64"), [None, None]):
         rows = pd.DataFrame({"num": sent, "cat": "a", "when": "2024-05-01"})
         conformed = schema.conform(rows)
@@ -174,7 +173,7 @@ def test_numbers_of_any_numeric_dtype_and_nulls_are_accepted() -> None:
 
 def test_a_boolean_training_column_takes_true_and_false() -> None:
     data = frame().assign(member=lambda f: np.arange(len(f)) % 3 == 0)
-    schema = prepare_training(data, spec(), TASKS["classification"]).schema
+    schema = prepare_training(data, roles(), TASKS["classification"]).schema
     assert schema.column("member").dtype == "bool" and schema.column("member").kind == "numeric"
     sent = [([True, False], [1, 0]), ([True, None], [1, np.nan]), ([1, 0], [1, 0])]
     sent.append(([0.0, True], [0, 1]))  # a number and a boolean in one column

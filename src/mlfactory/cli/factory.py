@@ -35,7 +35,7 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
 
     parsed = load_spec(spec)
     frame = load_frame(parsed.data.source, parsed.data.sql)
-    data = prepare_training(frame, parsed.data, task_named(parsed.task))
+    data = prepare_training(frame, parsed.data.columns, task_named(parsed.task))
     table = Table(title=f"{parsed.name}: {len(data.schema.columns)} features", show_lines=False)
     for column in ("feature", "kind", "dtype", "missing"):
         table.add_column(column)

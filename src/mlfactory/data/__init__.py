@@ -1,9 +1,24 @@
-"""Data: sources (files, DuckDB SQL, bundled sets) and schema validation."""
+"""Data: sources (files, DuckDB SQL, bundled sets) and schema validation.
 
-from mlfactory.data.schema import ColumnSchema, Schema, TrainingData, prepare_training
+The source kinds and file formats are tables (``sources.py``); the modules named
+in the import line below register mlfactory's own entries, in that order.
+"""
+
+from mlfactory.data.schema import (
+    ColumnRoles,
+    ColumnSchema,
+    Schema,
+    TrainingData,
+    prepare_training,
+)
 from mlfactory.data.sources import load_frame, read_source
 
+# isort: off
+from mlfactory.data import builtin, formats  # noqa: F401  (they register)
+# isort: on
+
 __all__ = [
+    "ColumnRoles",
     "ColumnSchema",
     "Schema",
     "TrainingData",

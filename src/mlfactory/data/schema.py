@@ -1,8 +1,9 @@
 """Input schema: inferred at first training, stored in the model package, checked on use.
 
-``prepare_training`` validates a training frame against the spec and reports
-every problem at once. ``Schema.conform`` checks rows sent for prediction against
-what the model was trained on and returns a frame the pipeline accepts.
+``prepare_training`` validates a training frame, given which columns play which
+part (``ColumnRoles``), and reports every problem at once. ``Schema.conform``
+checks rows sent for prediction against what the model was trained on and
+returns a frame the pipeline accepts.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from mlfactory.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlfactory.spec import DataSpec
     from mlfactory.tasks import Target, Task
 
-__all__ = ["ColumnSchema", "Schema", "TrainingData", "prepare_training"]
+__all__ = ["ColumnRoles", "ColumnSchema", "Schema", "TrainingData", "prepare_training"]
 
 Kind = Literal["numeric", "categorical", "datetime"]
 MAX_STORED_CATEGORIES = 1000
@@ -179,6 +179,21 @@ def _not_a_number(col: ColumnSchema, example: Any, count: int) -> str:
     return f"column {col.name!r} must be numeric; got {example!r} ({what}) in {count} row(s)"
 
 
+@dataclass(frozen=True)
+class ColumnRoles:
+    """Which columns of a training frame are the target, features, time and id.
+
+    The fields are ``factory.yaml``'s ``data`` keys of the same names, and problems
+    name them that way (``data.time_column``); ``DataSpec.columns`` makes one.
+    """
+
+    target: str
+    features: tuple[str, ...] | None = None  # None: every column not named below
+    exclude: tuple[str, ...] = ()
+    time_column: str | None = None
+    id_column: str | None = None
+
+
 @dataclass
 class TrainingData:
     """A validated frame ready to split: features ``X``, target ``y`` and bookkeeping."""
@@ -237,8 +252,8 @@ def _column_schema(name: str, series: pd.Series, kind: Kind) -> ColumnSchema:
     return ColumnSchema(name, kind, str(series.dtype), missing)
 
 
-def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: Task) -> TrainingData:
-    """Validate a training frame against the spec; raise ``DataError`` listing every problem."""
+def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> TrainingData:
+    """Validate a training frame; raise ``DataError`` listing every problem."""
     import numpy as np
     import pandas as pd
 
@@ -248,21 +263,21 @@ def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: Task) -> Trainin
     if rows_read == 0:
         raise DataError("the data has 0 rows; check data.source and data.sql.")
 
-    named = {"target": spec.target, "time_column": spec.time_column, "id_column": spec.id_column}
+    named = {"target": roles.target, "time_column": roles.time_column, "id_column": roles.id_column}
     for key, name in named.items():
         if name is not None and name not in columns:
             problems.append(f"data.{key} {name!r} is not a column{_suggest(name, columns)}")
-    reserved = {spec.target, spec.time_column, spec.id_column, *spec.exclude}
-    if spec.features is not None:
-        for name in spec.features:
+    reserved = {roles.target, roles.time_column, roles.id_column, *roles.exclude}
+    if roles.features is not None:
+        for name in roles.features:
             if name not in columns:
                 problems.append(f"feature {name!r} is not a column{_suggest(name, columns)}")
             elif name in reserved:
                 problems.append(f"feature {name!r} is also the target, time, id or excluded column")
-        features = [f for f in spec.features if f in columns and f not in reserved]
+        features = [f for f in roles.features if f in columns and f not in reserved]
     else:
         features = [c for c in columns if c not in reserved]
-    if not features and spec.target in columns:
+    if not features and roles.target in columns:
         problems.append("no feature columns are left; list some in data.features")
 
     schemas: list[ColumnSchema] = []
@@ -293,15 +308,15 @@ def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: Task) -> Trainin
                 continue
         schemas.append(_column_schema(name, series, kind))
 
-    y_raw = frame[spec.target] if spec.target in columns else None
+    y_raw = frame[roles.target] if roles.target in columns else None
     target: Target | None = None
     keep = np.ones(rows_read, dtype=bool)
     if y_raw is not None:
         keep = y_raw.notna().to_numpy()
         if not keep.any():
-            problems.append(f"target {spec.target!r} is missing in every row")
+            problems.append(f"target {roles.target!r} is missing in every row")
         else:
-            target, target_problems = task.prepare_target(y_raw[keep], spec.target)
+            target, target_problems = task.prepare_target(y_raw[keep], roles.target)
             problems += target_problems
     if problems:
         raise DataError(
@@ -312,23 +327,23 @@ def prepare_training(frame: pd.DataFrame, spec: DataSpec, task: Task) -> Trainin
     assert y_raw is not None
     kept = frame.loc[keep].reset_index(drop=True)
     time = None
-    if spec.time_column is not None:
-        parsed = pd.to_datetime(kept[spec.time_column], errors="coerce", utc=True)
+    if roles.time_column is not None:
+        parsed = pd.to_datetime(kept[roles.time_column], errors="coerce", utc=True)
         if parsed.isna().all():
             raise DataError(
-                f"data.time_column {spec.time_column!r} holds no readable dates "
-                f"(first value: {kept[spec.time_column].iloc[0]!r})"
+                f"data.time_column {roles.time_column!r} holds no readable dates "
+                f"(first value: {kept[roles.time_column].iloc[0]!r})"
             )
         if (unread := int(parsed.isna().sum())) > 0:  # such rows have no place in time order
-            first = kept[spec.time_column][parsed.isna()].iloc[0]
+            first = kept[roles.time_column][parsed.isna()].iloc[0]
             raise DataError(
-                f"data.time_column {spec.time_column!r} has {unread:,} row(s) with no readable "
+                f"data.time_column {roles.time_column!r} has {unread:,} row(s) with no readable "
                 f"date (first value: {first!r}), so they cannot be put in time order; fix them "
                 "or filter them out in data.sql"
             )
         time = parsed.dt.tz_localize(None).to_numpy()  # datetime64, UTC
     assert target is not None
-    schema = Schema(columns=schemas, target=spec.target, task=task.name, classes=target.classes)
+    schema = Schema(columns=schemas, target=roles.target, task=task.name, classes=target.classes)
     X = schema.conform(kept)
     return TrainingData(
         X=X,

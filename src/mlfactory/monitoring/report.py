@@ -22,7 +22,9 @@ import numpy as np
 
 from mlfactory.charts import RED, Chart, Panel, percent
 from mlfactory.monitoring.domain import THRESHOLD as AUC_THRESHOLD
-from mlfactory.monitoring.drift import ALPHA, REST, THRESHOLDS, ColumnDrift
+from mlfactory.monitoring.drift import ALPHA, REST, ColumnDrift
+from mlfactory.monitoring.drift.categorical import CategoricalDrift
+from mlfactory.monitoring.drift.numeric import NumericDrift
 from mlfactory.monitoring.monitor import MonitorResult
 from mlfactory.pages import escape, figure, page
 
@@ -258,8 +260,8 @@ _METHOD = (
     "the p-values are adjusted for the number of columns (Benjamini-Hochberg). A column drifts "
     f"only when the adjusted p is below {ALPHA:g} <i>and</i> the effect exceeds its threshold: "
     "the Wasserstein distance divided by the training standard deviation above "
-    f"{THRESHOLDS['numeric']:g} for numbers, the Jensen-Shannon distance above "
-    f"{THRESHOLDS['categorical']:g} for categories, so large samples do not alarm on tiny "
+    f"{NumericDrift.threshold:g} for numbers, the Jensen-Shannon distance above "
+    f"{CategoricalDrift.threshold:g} for categories, so large samples do not alarm on tiny "
     "differences. A classifier (LightGBM, cross-validated) tries to tell current rows from a "
     f"sample of training rows; a ROC AUC above {AUC_THRESHOLD:g} means the data as a whole "
     "drifted, even when no single column does.</p>"

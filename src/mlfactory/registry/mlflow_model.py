@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlfactory.registry.integrity import PACKAGE_PATH, seal
+from mlfactory.versions import installed_version, installed_versions
 
 if TYPE_CHECKING:
     from mlfactory.registry.package import ModelPackage
@@ -25,18 +26,9 @@ _PINNED = ("mlflow", "mlfactory", "scikit-learn", "lightgbm", "skops", "pandas",
 _CONDA_FILE, _PYTHON_ENV_FILE = "conda.yaml", "python_env.yaml"
 
 
-def _installed(name: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def _requirements() -> list[str]:
     """Exact pins of what loading a package imports, MLflow first (as save_model puts it)."""
-    return [f"{name}=={version}" for name in _PINNED if (version := _installed(name))]
+    return [f"{name}=={version}" for name, version in installed_versions(_PINNED).items()]
 
 
 def _write_environment(directory: Path, pins: list[str]) -> None:
@@ -45,7 +37,8 @@ def _write_environment(directory: Path, pins: list[str]) -> None:
 
     import yaml
 
-    python, pip, setuptools = platform.python_version(), _installed("pip"), _installed("setuptools")
+    python = platform.python_version()
+    pip, setuptools = installed_version("pip"), installed_version("setuptools")
     build = [f"pip=={pip}" if pip else "pip"]
     build += [f"setuptools=={setuptools}" if setuptools else "setuptools", "wheel"]
     conda = {

@@ -76,9 +76,8 @@ def _pipelines() -> Iterator[tuple[str, Any]]:
 
     from sklearn.pipeline import Pipeline
 
-    from mlfactory.data.schema import prepare_training
+    from mlfactory.data.schema import ColumnRoles, prepare_training
     from mlfactory.models import CATALOG
-    from mlfactory.spec import DataSpec
     from mlfactory.tasks import TASKS
     from mlfactory.training.prepare import Prepared, encode
     from mlfactory.training.split import Split
@@ -91,9 +90,7 @@ def _pipelines() -> Iterator[tuple[str, Any]]:
     for columns, targets in _LAYOUTS:
         for target in targets:
             task = next(t for t in TASKS.values() if t.estimator == _ESTIMATOR[target])
-            data = prepare_training(
-                frame[[*columns, target]], DataSpec(source="-", target=target), task
-            )
+            data = prepare_training(frame[[*columns, target]], ColumnRoles(target=target), task)
             prepared = Prepared(task, data, fingerprint="")
             with tempfile.TemporaryDirectory(prefix="mlfactory-allowlist-") as folder:
                 encoded = encode(prepared, split, styles, Path(folder))
@@ -133,10 +130,10 @@ def generate() -> list[str]:
 
 
 def _versions() -> str:
-    from importlib import metadata
+    from mlfactory.versions import installed_versions
 
     libraries = ("scikit-learn", "lightgbm", "numpy", "scipy", "skops")
-    return ", ".join(f"{name} {metadata.version(name)}" for name in libraries)
+    return ", ".join(f"{name} {version}" for name, version in installed_versions(libraries).items())
 
 
 def render(names: list[str]) -> str:

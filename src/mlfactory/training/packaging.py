@@ -14,7 +14,6 @@ import platform
 import subprocess
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG
 from mlfactory.registry import ModelPackage
 from mlfactory.registry.package import FORMAT
+from mlfactory.versions import installed_versions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,13 +139,7 @@ def package_step(
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return {"python": platform.python_version(), **installed_versions(_LIBRARIES)}
 
 
 def _git_commit(folder: Path) -> str:

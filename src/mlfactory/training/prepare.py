@@ -72,7 +72,7 @@ def prepare(spec: FactorySpec) -> Prepared:
     frame = load_frame(spec.data.source, spec.data.sql)
     fingerprint = data_fingerprint(frame)
     task = task_named(spec.task)
-    return Prepared(task, prepare_training(frame, spec.data, task), fingerprint)
+    return Prepared(task, prepare_training(frame, spec.data.columns, task), fingerprint)
 
 
 def encode(prepared: Prepared, split: Split, styles: set[Style], folder: Path) -> Encoded:

@@ -22,7 +22,7 @@ import numpy as np
 
 from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
-from mlfactory.models import CatalogEntry, Range
+from mlfactory.models import CatalogEntry, SearchRange
 from mlfactory.training.events import OnEvent, SearchFinished, SearchStarted, TrialFinished
 from mlfactory.training.trial import Pruned, Report, Trial, TrialResult, run_trial
 
@@ -48,7 +48,7 @@ class Candidate:
     failed: int = 0
 
 
-def _suggest(trial: Any, name: str, r: Any, default: Range | None) -> Any:
+def _suggest(trial: Any, name: str, r: Any, default: SearchRange | None) -> Any:
     if r.choices is not None:
         return trial.suggest_categorical(name, r.choices)
     kind = r.type or (default.type if default is not None else None)

@@ -1,0 +1,35 @@
+"""Regression metrics on float targets and predictions, as weighted statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlfactory.metrics.base import Array, register_metric, weighted_mean
+
+__all__ = ["mae", "mape", "r2", "rmse"]
+
+
+@register_metric("rmse", greater_is_better=False)
+def rmse(y: Array, pred: Array, proba: Array | None, w: Array) -> Array:
+    return np.sqrt(weighted_mean((y.astype(float) - pred) ** 2, w))
+
+
+@register_metric("mae", greater_is_better=False)
+def mae(y: Array, pred: Array, proba: Array | None, w: Array) -> Array:
+    return weighted_mean(np.abs(y.astype(float) - pred), w)
+
+
+@register_metric("r2", greater_is_better=True)
+def r2(y: Array, pred: Array, proba: Array | None, w: Array) -> Array:
+    y = y.astype(float)
+    total = w.sum(axis=1)
+    mean = (w @ y) / total
+    ss_tot = w @ (y**2) - total * mean**2
+    ss_res = w @ ((y - pred) ** 2)
+    return np.divide(ss_res, ss_tot, out=np.full_like(ss_res, np.nan), where=ss_tot > 0) * -1 + 1
+
+
+@register_metric("mape", greater_is_better=False)
+def mape(y: Array, pred: Array, proba: Array | None, w: Array) -> Array:
+    y = y.astype(float)
+    return weighted_mean(np.abs(y - pred) / np.maximum(np.abs(y), np.finfo(float).eps), w)

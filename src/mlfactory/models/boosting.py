@@ -1,0 +1,82 @@
+"""Gradient boosted trees: LightGBM and scikit-learn's histogram boosting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlfactory.models.base import Builder, CatalogEntry, SearchRange, register_model, same_space
+
+__all__: list[str] = []
+
+
+def _lightgbm(estimator: str) -> Builder:
+    def build(params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
+        import lightgbm as lgb
+
+        base: dict[str, Any] = {
+            "n_estimators": 500,
+            "random_state": seed,
+            "deterministic": True,
+            "force_col_wise": True,
+            "subsample_freq": 1,
+            "verbose": -1,
+        }
+        base.update(params)
+        return getattr(lgb, estimator)(**base)
+
+    return build
+
+
+def _hist_gradient_boosting(estimator: str) -> Builder:
+    def build(params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
+        from sklearn import ensemble
+
+        base: dict[str, Any] = {
+            "random_state": seed,
+            "early_stopping": False,
+            "categorical_features": categorical or None,
+        }
+        base.update(params)
+        return getattr(ensemble, estimator)(**base)
+
+    return build
+
+
+register_model(
+    CatalogEntry(
+        "lightgbm",
+        "native",
+        {"classifier": _lightgbm("LGBMClassifier"), "regressor": _lightgbm("LGBMRegressor")},
+        same_space(
+            {
+                "learning_rate": SearchRange(low=0.01, high=0.3, log=True),
+                "num_leaves": SearchRange(low=15, high=255, log=True, type="int"),
+                "min_child_samples": SearchRange(low=5, high=200, log=True, type="int"),
+                "colsample_bytree": SearchRange(low=0.5, high=1.0),
+                "subsample": SearchRange(low=0.5, high=1.0),
+                "reg_lambda": SearchRange(low=1e-3, high=10.0, log=True),
+            }
+        ),
+        boosting=True,
+    )
+)
+
+register_model(
+    CatalogEntry(
+        "hist_gradient_boosting",
+        "native",
+        {
+            "classifier": _hist_gradient_boosting("HistGradientBoostingClassifier"),
+            "regressor": _hist_gradient_boosting("HistGradientBoostingRegressor"),
+        },
+        same_space(
+            {
+                "learning_rate": SearchRange(low=0.01, high=0.3, log=True),
+                "max_iter": SearchRange(low=50, high=400, log=True, type="int"),
+                "max_leaf_nodes": SearchRange(low=15, high=255, log=True, type="int"),
+                "min_samples_leaf": SearchRange(low=5, high=200, log=True, type="int"),
+                "l2_regularization": SearchRange(low=1e-3, high=10.0, log=True),
+            }
+        ),
+    )
+)
