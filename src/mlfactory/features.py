@@ -1,7 +1,7 @@
 """Preprocessing built from the input schema.
 
-Two steps: ``datetime_step`` (``transformers.DatetimeParts``, the first step of
-every saved pipeline; ``expand_datetimes`` is the same on a frame) turns each
+Two steps: ``expand_datetimes`` (in a saved pipeline, its first step
+``transformers.DatetimeParts``) turns each
 datetime column into numeric parts (year, month, day, day of week, hour);
 ``build_preprocessor`` makes the scikit-learn ``ColumnTransformer`` for a
 model's input style:
@@ -28,8 +28,8 @@ __all__ = [
     "MAX_CATEGORIES",
     "Style",
     "build_preprocessor",
-    "datetime_step",
     "expand_datetimes",
+    "expand_parts",
     "feature_kinds",
 ]
 
@@ -41,10 +41,10 @@ MAX_ONEHOT = 50
 def expand_datetimes(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """Replace each datetime column by its numeric parts, named ``COLUMN__PART``."""
     dated = [c.name for c in schema.columns if c.kind == "datetime"]
-    return _expand(frame, dated, schema.datetime_parts)
+    return expand_parts(frame, dated, schema.datetime_parts)
 
 
-def _expand(frame: pd.DataFrame, columns: Sequence[str], parts: Sequence[str]) -> pd.DataFrame:
+def expand_parts(frame: pd.DataFrame, columns: Sequence[str], parts: Sequence[str]) -> pd.DataFrame:
     if not columns:
         return frame
     import pandas as pd
@@ -55,14 +55,6 @@ def _expand(frame: pd.DataFrame, columns: Sequence[str], parts: Sequence[str]) -
         for part in parts:
             frame[f"{name}__{part}"] = getattr(values.dt, part).astype(float)
     return frame
-
-
-def datetime_step(schema: Schema) -> Any:
-    """The pipeline's first step for ``schema``: its datetime columns expanded into parts."""
-    from mlfactory.transformers import DatetimeParts
-
-    dated = [c.name for c in schema.columns if c.kind == "datetime"]
-    return DatetimeParts(columns=dated, parts=list(schema.datetime_parts))
 
 
 def feature_kinds(schema: Schema) -> tuple[list[str], list[str]]:

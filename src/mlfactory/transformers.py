@@ -14,9 +14,9 @@ from typing import Any
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from mlfactory.data.schema import Schema
-from mlfactory.features import _expand
+from mlfactory.features import expand_parts
 
-__all__ = ["DATETIME_PARTS", "DatetimeParts"]
+__all__ = ["DATETIME_PARTS", "DatetimeParts", "datetime_step"]
 
 DATETIME_PARTS: tuple[str, ...] = Schema.datetime_parts  # the schema's default parts
 
@@ -68,7 +68,7 @@ class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             if fitted is not None and set(X.columns) == set(fitted):
                 X = X[list(fitted)]  # the same columns in another order: as ColumnTransformer
             validate_data(self, X, reset=False, skip_check_array=True)
-            return _expand(X, self.columns_, self.parts)
+            return expand_parts(X, self.columns_, self.parts)
         return validate_data(self, X, reset=False, ensure_all_finite=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> Any:
@@ -80,3 +80,9 @@ class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         kept = [n for n in names if n not in self.columns_]
         parts = [f"{c}__{p}" for c in self.columns_ for p in self.parts]
         return np.asarray(kept + parts, dtype=object)
+
+
+def datetime_step(schema: Schema) -> DatetimeParts:
+    """The pipeline's first step for ``schema``: its datetime columns expanded into parts."""
+    dated = [c.name for c in schema.columns if c.kind == "datetime"]
+    return DatetimeParts(columns=dated, parts=list(schema.datetime_parts))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlfactory.data import load_frame, prepare_training
-from mlfactory.features import Style, build_preprocessor, categorical_indices, datetime_step
+from mlfactory.features import Style, build_preprocessor, categorical_indices
 from mlfactory.tasks import Task, task_named
 from mlfactory.training.matrices import Matrices, MatrixRef, store
 
@@ -77,6 +77,8 @@ def prepare(spec: FactorySpec) -> Prepared:
 
 def encode(prepared: Prepared, split: Split, styles: set[Style], folder: Path) -> Encoded:
     """Fit the datetime step and one preprocessor per style; store the encoded matrices."""
+    from mlfactory.transformers import datetime_step  # scikit-learn
+
     data, schema = prepared.data, prepared.schema
     dates = datetime_step(schema).fit(data.X)
     X = dates.transform(data.X)
