@@ -249,7 +249,8 @@ class ModelHost:
                 except DataError as exc:
                     results[indexes[k]] = exc
                 except (ValueError, TypeError) as exc:  # rows pandas cannot even build
-                    results[indexes[k]] = DataError(f"the rows cannot be read: {exc}")
+                    problem = f"the rows cannot be read: {exc}"
+                    results[indexes[k]] = DataError(problem, problems=[problem])
             if not valid:
                 return
             combined = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
