@@ -154,7 +154,7 @@ class Server:
         for host in self.hosts.values():
             results.append(await asyncio.to_thread(host.refresh))
             if host.canary_percent > 0 or host.shadow:
-                results.append(await asyncio.to_thread(host.refresh_challenger))
+                results.append(await asyncio.to_thread(host.refresh, "challenger"))
         return results
 
     async def _follow_registry(self) -> None:
