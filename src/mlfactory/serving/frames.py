@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mlfactory.errors import ServingError
+from mlfactory.errors import ServingError  # also importable from here, as it used to be
 
 if TYPE_CHECKING:
     import pandas as pd

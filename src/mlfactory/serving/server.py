@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fastapi import Depends, FastAPI, Request, Response
 from starlette.requests import ClientDisconnect
 
-from mlfactory.errors import BadInputError, MlfactoryError, RegistryError
+from mlfactory.errors import BadInputError, MlfactoryError, RegistryError, ServingError
 from mlfactory.registry import ModelRef, Registry
 from mlfactory.serving.auth import TOKEN_ENV, Guard
 from mlfactory.serving.batching import BatchConfig
-from mlfactory.serving.frames import Rows, ServingError, dumps
+from mlfactory.serving.frames import Rows, dumps
 from mlfactory.serving.host import ModelHost
 from mlfactory.serving.metrics import ServingMetrics
 from mlfactory.serving.protocols import PROTOCOLS, Call, Result, ServingProtocol

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 
+from mlfactory.errors import ServingError
 from mlfactory.serving.frames import (
     Rows,
-    ServingError,
     dumps,
     from_column_lists,
     from_columns,

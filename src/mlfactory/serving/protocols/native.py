@@ -12,14 +12,8 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request, Response
 
-from mlfactory.serving.frames import (
-    Rows,
-    ServingError,
-    dumps,
-    from_columns,
-    from_records,
-    parse_json,
-)
+from mlfactory.errors import ServingError
+from mlfactory.serving.frames import Rows, dumps, from_columns, from_records, parse_json
 from mlfactory.serving.protocols.base import Call, Result, ServingProtocol, register
 
 

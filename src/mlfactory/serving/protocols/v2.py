@@ -15,7 +15,8 @@ import numpy as np
 from fastapi import APIRouter, Request, Response
 
 from mlfactory import __version__
-from mlfactory.serving.frames import ServingError, dumps
+from mlfactory.errors import ServingError
+from mlfactory.serving.frames import dumps
 from mlfactory.serving.protocols.base import Call, Result, ServingProtocol, register
 from mlfactory.serving.v2codec import (
     InferRequest,
