@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mlfactory.spec import FactorySpec, load_spec
     from mlfactory.training import TrainResult, train
 
-__version__ = "0.1.0"
+from mlfactory.versions import __version__
 
 __all__ = [
     "BadInputError",

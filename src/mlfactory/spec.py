@@ -336,11 +336,11 @@ def parse_spec(raw: Any, *, source: str = "factory.yaml") -> FactorySpec:
         return FactorySpec.model_validate(raw)
     except ValidationError as exc:
         problems = [_describe(e) for e in exc.errors()]
-        lines = "\n".join(f"  - {p}" for p in problems)
-        raise SpecError(
-            f"{source} has {len(problems)} problem{'s' * (len(problems) > 1)}:\n{lines}\n"
-            "Fix them and run `mlfactory validate` again; `mlfactory schema` prints every key.",
-            problems=problems,
+        raise SpecError.from_problems(
+            f"{source} has {len(problems)} problem{'s' * (len(problems) > 1)}",
+            problems,
+            hint="Fix them and run `mlfactory validate` again; "
+            "`mlfactory schema` prints every key.",
         ) from None
 
 

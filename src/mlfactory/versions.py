@@ -1,8 +1,10 @@
-"""Installed versions of Python distributions.
+"""mlfactory's own version, and installed versions of Python distributions.
 
-One lookup for the two records that name them: the exact pins of a registered
-model's ``requirements.txt`` (``registry/mlflow_model.py``) and the package
-versions a training keeps in its lineage (``training/factory.py``).
+``__version__`` lives here, at the bottom, so any module can name it without
+importing the top-level package. One lookup for the two records that name
+installed versions: the exact pins of a registered model's ``requirements.txt``
+(``registry/mlflow_model.py``) and the package versions a training keeps in its
+lineage (``training/packaging.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib import metadata
 
-__all__ = ["installed_version", "installed_versions"]
+__all__ = ["__version__", "installed_version", "installed_versions"]
+
+__version__ = "0.1.0"  # as pyproject.toml says
 
 
 def installed_version(name: str) -> str | None:

@@ -135,3 +135,45 @@ def test_a_prediction_log_that_cannot_be_written_exits_2_before_serving(
     assert done.returncode == 2
     assert message in " ".join(done.stderr.split())
     assert "serving mroz@champion" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_takes_its_protocols_from_the_table(
+    trained: Registry, rows: list[dict[str, Any]], cli_env: dict[str, str]
+) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
+    command += ["--registry", str(trained.path), "--protocol", "v2", "--protocol", "mlflow"]
+    proc = subprocess.Popen(
+        command,
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/v2/models/mroz/ready").status_code == 200
+        mlflow = httpx.post(f"{base}/invocations", json={"dataframe_records": rows})
+        assert mlflow.status_code == 200
+        native = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows})
+        assert native.status_code == 404  # not served
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
+    command += ["--registry", str(trained.path), "--protocol", "grpc"]
+    done = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "unknown protocol(s) 'grpc'; serve one or more of mlfactory, mlflow, v2" in done.stderr
+    assert "serving mroz@champion" not in done.stderr and "Traceback" not in done.stderr

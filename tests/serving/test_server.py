@@ -199,6 +199,37 @@ def test_limits_unknown_model_and_version(url: str, rows: list[dict[str, Any]]) 
     assert other.status_code == 404
 
 
+def test_a_refusal_on_any_route_is_counted_with_its_kind(url: str) -> None:
+    """Metadata routes are answered by the one error handler too, and counted like predictions."""
+
+    def counted() -> dict[str, float]:
+        lines = httpx.get(f"{url}/metrics").text.splitlines()
+        wanted = [
+            'mlfactory_errors_total{kind="unknown_model",model="unknown"}',
+            'mlfactory_requests_total{model="unknown",protocol="mlfactory",status="404"}',
+            'mlfactory_requests_total{model="unknown",protocol="v2",status="404"}',
+        ]
+        found = dict(line.rsplit(" ", 1) for line in lines if " " in line)
+        return {series: float(found.get(series, 0)) for series in wanted}
+
+    before = counted()
+    for path in ["/v1/models/nope", "/v2/models/nope", "/v2/models/nope/ready"]:
+        answer = httpx.get(f"{url}{path}", headers={"X-Request-ID": "r1"})
+        assert answer.status_code == 404 and "served: mroz" in answer.json()["message"]
+        assert answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        assert answer.headers["x-request-id"] == "r1"
+    after = counted()
+    assert [after[k] - before[k] for k in after] == [3, 1, 2]
+
+
+def test_unknown_or_no_protocols_are_refused_naming_the_table() -> None:
+    named = "unknown protocol.s. 'grpc'; serve one or more of mlfactory, mlflow, v2"
+    with pytest.raises(BadInputError, match=named):
+        ServingConfig(protocols=("v2", "grpc"))
+    with pytest.raises(BadInputError, match="no protocol given"):
+        ServingConfig(protocols=())
+
+
 def test_health_metrics_docs_and_admin_off(url: str) -> None:
     assert httpx.get(f"{url}/health/live").json() == {"status": "live"}
     ready = httpx.get(f"{url}/health/ready").json()

@@ -95,6 +95,59 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(
         assert httpx.get(f"{base}/health/ready").status_code == 200
 
 
+def test_one_refresh_follows_the_champion_and_the_challenger_alike(
+    tmp_path: Path, rows: list[dict[str, Any]]
+) -> None:
+    """Unchanged, swapped, absent or failed: both roles report the same way."""
+    registry = _registry_with_two_versions(tmp_path)  # v1 champion, v2 challenger
+    token = {"Authorization": "Bearer t"}
+
+    def reload() -> dict[str, dict[str, Any]]:
+        answer = httpx.post(f"{base}/admin/reload", headers=token)
+        return {r["ref"]: r for r in answer.json()["models"]}
+
+    def versions() -> set[str]:
+        return {
+            httpx.post(
+                f"{base}/v1/models/mroz/predict", json={"records": rows[:1]}, headers=token
+            ).json()["model_version"]
+            for _ in range(30)
+        }
+
+    config = {"poll_seconds": 0, "api_token": "t", "canary_percent": 50}
+    with serve(["mroz@champion"], registry, **config) as base:
+        unchanged = {ref: (r["status"], r["version"]) for ref, r in reload().items()}
+        assert unchanged == {
+            "mroz@champion": ("unchanged", "1"),
+            "mroz@challenger": ("unchanged", "2"),
+        }
+        assert versions() == {"1", "2"}
+        registry.set_alias("mroz", "challenger", "1", reason="test")
+        registry.set_alias("mroz", "champion", "2", reason="test")
+        swapped = reload()
+        for ref, version, previous in [("mroz@champion", "2", "1"), ("mroz@challenger", "1", "2")]:
+            assert swapped[ref]["status"] == "swapped", swapped
+            assert (swapped[ref]["version"], swapped[ref]["previous"]) == (version, previous)
+
+        registry.client.delete_registered_model_alias("mroz", "challenger")
+        absent = reload()["mroz@challenger"]
+        assert (absent["status"], absent["version"]) == ("absent", None)
+        assert versions() == {"2"}
+
+        run_id = registry.resolve("mroz/1").run_id
+        skops = next((registry.path / "artifacts").rglob(f"{run_id}/**/pipeline.skops"))
+        skops.write_bytes(b"tampered")
+        registry.set_alias("mroz", "challenger", "1", reason="test")
+        registry.set_alias("mroz", "champion", "1", reason="test")
+        failed = reload()
+        for ref, version in [("mroz@champion", "2"), ("mroz@challenger", None)]:
+            assert failed[ref]["status"] == "error", failed
+            assert failed[ref]["version"] == version and "Tampered" in failed[ref]["error"]
+        assert versions() == {"2"}
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'mlfactory_reload_failures_total{model="mroz"} 2.0' in metrics
+
+
 def test_an_unreadable_registry_keeps_the_loaded_model_serving(
     tmp_path: Path, rows: list[dict[str, Any]]
 ) -> None:

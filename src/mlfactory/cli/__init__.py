@@ -1,8 +1,9 @@
 """The ``mlfactory`` command: parses arguments, calls the Python API, prints.
 
-Exit codes: 0 success (for ``train``: promoted), 3 a gate held the model back,
-2 bad input, 1 any other failure. Errors are one paragraph; ``--debug`` shows
-the traceback. One module per group of commands; importing them registers them
+Exit codes: 0 success (for ``train``: promoted), 3 a gate held the model back
+(or ``monitor`` found drift), 2 bad input, 1 any other failure: an error exits
+with its class's ``exit_code`` (``mlfactory.errors``). Errors are one paragraph;
+``--debug`` shows the traceback. One module per group of commands; importing them registers them
 on ``app``.
 """
 

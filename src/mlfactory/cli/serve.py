@@ -38,6 +38,10 @@ def serve(
     shadow: Annotated[
         bool, typer.Option(help="NAME@challenger also scores every request, for the log only.")
     ] = False,
+    protocol: Annotated[
+        list[str] | None,
+        typer.Option(help="A protocol to serve (repeat for several); default: all of them."),
+    ] = None,
 ) -> None:
     """Serve registered models over HTTP (mlfactory JSON, MLflow /invocations, V2)."""
     import os
@@ -50,9 +54,13 @@ def serve(
     from mlfactory.serving.auth import TOKEN_ENV, Guard
     from mlfactory.serving.metrics import shared_by_workers
     from mlfactory.serving.predlog import check_folder
+    from mlfactory.serving.protocols import PROTOCOLS
     from mlfactory.serving.server import CONFIG_ENV
     from mlfactory.serving.startup import log_config, startup_failures
 
+    config = ServingConfig(  # refuse bad combinations and unknown protocols now
+        canary_percent=canary_percent, shadow=shadow, protocols=tuple(protocol or PROTOCOLS)
+    )
     reg = _registry(registry)
     for ref in models:
         reg.resolve(ModelRef.parse(ref))  # fail now, with the list of what exists
@@ -71,11 +79,10 @@ def serve(
         "max_body_bytes": max_body_bytes,
         "prediction_log": str(prediction_log.resolve()) if prediction_log else None,
         "log_seconds": log_seconds,
-        "protocols": ["mlfactory", "mlflow", "v2"],
+        "protocols": list(config.protocols),
         "canary_percent": canary_percent,
         "shadow": shadow,
     }
-    ServingConfig(canary_percent=canary_percent, shadow=shadow)  # refuse bad combinations now
     if prediction_log is not None:  # a log that cannot be written would drop every row
         check_folder(prediction_log, [ModelRef.parse(m).name for m in models])
     os.environ[CONFIG_ENV] = json.dumps(settings)

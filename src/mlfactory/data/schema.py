@@ -115,11 +115,7 @@ class Schema:
             else:
                 out[col.name] = values.astype(str).where(values.notna(), np.nan).astype(object)
         if problems:
-            raise DataError(
-                "input does not match the model's schema:\n"
-                + "\n".join(f"  - {p}" for p in problems),
-                problems=problems,
-            )
+            raise DataError.from_problems("input does not match the model's schema", problems)
         return pd.DataFrame(out, index=frame.index)
 
 
@@ -319,10 +315,9 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
             target, target_problems = task.prepare_target(y_raw[keep], roles.target)
             problems += target_problems
     if problems:
-        raise DataError(
-            f"the data fails validation ({len(problems)} problem"
-            f"{'s' * (len(problems) > 1)}):\n" + "\n".join(f"  - {p}" for p in problems),
-            problems=problems,
+        raise DataError.from_problems(
+            f"the data fails validation ({len(problems)} problem{'s' * (len(problems) > 1)})",
+            problems,
         )
     assert y_raw is not None
     kept = frame.loc[keep].reset_index(drop=True)

@@ -70,9 +70,7 @@ def check_performance(
     if target not in labels.columns:
         problems.append(f"the labels have no target column {target!r}")
     if problems:
-        raise DataError(
-            "cannot join labels:\n" + "\n".join(f"  - {p}" for p in problems), problems=problems
-        )
+        raise DataError.from_problems("cannot join labels", problems)
     known = labels[[id_column, target]].dropna(subset=[target])
     if known[id_column].duplicated().any():
         raise DataError(

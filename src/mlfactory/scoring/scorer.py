@@ -168,11 +168,7 @@ class Scorer:
                     "NaN), but it had none in training; send a value"
                 )
         if problems and not skip_invalid:
-            raise DataError(
-                "input does not match the model's schema:\n"
-                + "\n".join(f"  - {p}" for p in problems),
-                problems=problems,
-            )
+            raise DataError.from_problems("input does not match the model's schema", problems)
         kept = None
         if problems:
             kept = np.flatnonzero(~bad)

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import hmac
 
-from mlfactory.errors import BadInputError
-from mlfactory.serving.frames import ServingError
+from mlfactory.errors import BadInputError, ServingError
 
 __all__ = ["ADMIN_PREFIX", "OPEN_ROUTES", "TOKEN_ENV", "Guard"]
 

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from mlfactory.errors import ServingError  # also importable from here, as it used to be
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -32,16 +34,6 @@ class Rows:
         import pandas as pd
 
         return pd.DataFrame(self.data, columns=self.columns)
-
-
-class ServingError(Exception):
-    """An answer other than 200: the status, a message for the client, a metric kind."""
-
-    def __init__(self, status: int, message: str, *, kind: str = "bad_input") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind
 
 
 def parse_json(body: bytes) -> Any:

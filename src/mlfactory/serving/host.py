@@ -2,8 +2,9 @@
 
 A ``ModelHost`` follows one reference (``NAME@ALIAS`` or ``NAME/VERSION``).
 ``refresh`` (run off the event loop) asks the registry which version the alias
-names; a new version is loaded, verified and warmed on the side and then put in
-place with one assignment. A batch takes the version it runs on when it starts,
+names (the reference's, or for canary and shadow traffic ``NAME@challenger``);
+a new version is loaded, verified and warmed on the side and then put in place
+with one assignment. A batch takes the version it runs on when it starts,
 so requests in flight finish on the old version and every answer names the
 version that produced it. A version that fails to load leaves the old one
 serving.
@@ -17,7 +18,7 @@ import random
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlfactory.errors import DataError, ModelReferenceError
 from mlfactory.registry import ModelRef, Registry
@@ -100,65 +101,64 @@ class ModelHost:
 
     # -- loading and swapping (blocking: call from a thread) ---------------------------
 
-    def refresh(self) -> dict[str, Any]:
-        """Serve the version the reference names now; report what happened."""
+    def refresh(self, role: Literal["champion", "challenger"] = "champion") -> dict[str, Any]:
+        """Serve the version the reference names now; report what happened.
+
+        ``role`` "champion" follows the served reference; "challenger" follows
+        ``NAME@challenger`` for canary or shadow traffic, and its absence is fine
+        (no challenger is served). Either way a new version is loaded, verified and
+        warmed on the side, then put in place with one assignment; one that fails to
+        load leaves the old one serving.
+        """
+        champion = role == "champion"
+        ref = self.ref if champion else ModelRef(self.name, alias="challenger")
         with self._swap_lock:
-            old = self.current
+            old = self.current if champion else self.challenger
             try:
-                info = self.registry.resolve(self.ref)
+                info = self.registry.resolve(ref)
                 if old is not None and info.version == old.version:
-                    self.metrics.set_drift(self.name, info.version, info.drift)
-                    return self._status("unchanged")
+                    if champion:
+                        self.metrics.set_drift(self.name, info.version, info.drift)
+                    return self._status(ref, old, "unchanged")
                 package, info = self.registry.load(info)
                 served = Scorer.of(package, name=self.name, version=info.version, threads=1)
             except Exception as exc:  # a broken package must not take the server down
-                return self._failed(exc)
-            self.current = served
-            self.last_error = None
-            self.metrics.set_version(self.name, served.version, old.version if old else None)
-            self.metrics.set_drift(self.name, served.version, info.drift)
-            log.info("%s: serving version %s", self.ref, served.version)
-            return self._status(
-                "swapped" if old else "loaded", previous=old.version if old else None
-            )
+                if not champion and isinstance(exc, ModelReferenceError):
+                    self.challenger = None
+                    return self._status(ref, None, "absent")
+                return self._failed(ref, old, exc, champion=champion)
+            if champion:
+                self.current = served
+                self.last_error = None
+                self.metrics.set_version(self.name, served.version, old.version if old else None)
+                self.metrics.set_drift(self.name, served.version, info.drift)
+            else:
+                self.challenger = served
+            log.info("%s: serving version %s", ref, served.version)
+            previous = old.version if old else None
+            return self._status(ref, served, "swapped" if old else "loaded", previous=previous)
 
-    def refresh_challenger(self) -> dict[str, Any]:
-        """Load the ``challenger`` alias for canary or shadow traffic (none is fine)."""
-        ref = ModelRef(self.name, alias="challenger")
-        report: dict[str, Any] = {"model": self.name, "ref": str(ref)}
-        try:
-            info = self.registry.resolve(ref)
-            if self.challenger is not None and self.challenger.version == info.version:
-                return {**report, "status": "unchanged", "version": info.version}
-            package, info = self.registry.load(info)
-            self.challenger = Scorer.of(package, name=self.name, version=info.version, threads=1)
-        except ModelReferenceError:
-            self.challenger = None
-            return {**report, "status": "absent"}
-        except Exception as exc:  # keep what is loaded, say why
-            self.metrics.reload_failures.labels(self.name).inc()
-            return {**report, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
-        return {**report, "status": "loaded", "version": info.version}
-
-    def _failed(self, exc: Exception) -> dict[str, Any]:
-        self.last_error = f"{type(exc).__name__}: {exc}"
+    def _failed(
+        self, ref: ModelRef, old: Scorer | None, exc: Exception, *, champion: bool
+    ) -> dict[str, Any]:
+        error = f"{type(exc).__name__}: {exc}"
         self.metrics.reload_failures.labels(self.name).inc()
-        if self.current is not None:  # at start-up the server stops with this error itself
+        if champion:
+            self.last_error = error
+        if old is not None:  # at start-up the server stops with the champion's error itself
             log.error(
-                "%s: could not load a new version (%s); still serving %s",
-                self.ref,
-                self.last_error,
-                self.current.version,
+                "%s: could not load a new version (%s); still serving %s", ref, error, old.version
             )
-        return self._status("error", error=self.last_error)
+        return self._status(ref, old, "error", error=error)
 
-    def _status(self, status: str, **extra: Any) -> dict[str, Any]:
-        version = self.current.version if self.current else None
+    def _status(
+        self, ref: ModelRef, served: Scorer | None, status: str, **extra: Any
+    ) -> dict[str, Any]:
         return {
             "model": self.name,
-            "ref": str(self.ref),
+            "ref": str(ref),
             "status": status,
-            "version": version,
+            "version": served.version if served else None,
             **extra,
         }
 
@@ -249,7 +249,8 @@ class ModelHost:
                 except DataError as exc:
                     results[indexes[k]] = exc
                 except (ValueError, TypeError) as exc:  # rows pandas cannot even build
-                    results[indexes[k]] = DataError(f"the rows cannot be read: {exc}")
+                    problem = f"the rows cannot be read: {exc}"
+                    results[indexes[k]] = DataError(problem, problems=[problem])
             if not valid:
                 return
             combined = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)

@@ -128,9 +128,8 @@ def check_folder(folder: Path, models: Iterable[str] = ()) -> None:
             elif partition.is_dir():
                 problems += _probe(partition, create=False)
     if problems:
-        raise BadInputError(
-            "the prediction log cannot be written, so every row would be dropped:\n"
-            + "\n".join(f"  - {p}" for p in problems)
+        raise BadInputError.from_problems(
+            "the prediction log cannot be written, so every row would be dropped", problems
         )
 
 

@@ -1,10 +1,14 @@
 """The model server: ``create_app`` builds a FastAPI app that serves registered models.
 
 Every route of the app first passes ``Server.authorize``, the one auth
-dependency (see ``serving.auth``). Every protocol route hands its request to
-``Server.handle``, which does what all of them share: size limits, the model
-lookup, validation against the model's schema, micro-batched prediction, the
-prediction log, metrics, and turning every failure into a 4xx with a message.
+dependency (see ``serving.auth``). The routes come from the protocols of the
+``PROTOCOLS`` table (``serving.protocols``), which see the server only through
+the small ``Models`` interface. A scoring route hands ``Server.score`` its
+protocol's ``decode`` and ``encode``; ``score`` does what all of them share: size
+limits, the model lookup, validation against the model's schema, micro-batched
+prediction, the prediction log and metrics. Every refusal, on any route, is an ``MlfactoryError``
+raised to the app's one error handler (``Server.failed``): it answers the error's
+``http_status`` with the JSON error body and counts the error's ``kind``.
 """
 
 from __future__ import annotations
@@ -15,26 +19,29 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request, Response
 from starlette.requests import ClientDisconnect
 
-from mlfactory.errors import BadInputError, DataError, RegistryError
+from mlfactory.errors import BadInputError, MlfactoryError, RegistryError, ServingError
 from mlfactory.registry import ModelRef, Registry
 from mlfactory.serving.auth import TOKEN_ENV, Guard
 from mlfactory.serving.batching import BatchConfig
-from mlfactory.serving.frames import Rows, ServingError, dumps
-from mlfactory.serving.host import ModelHost, Scored
+from mlfactory.serving.frames import Rows, dumps
+from mlfactory.serving.host import ModelHost
 from mlfactory.serving.metrics import ServingMetrics
+from mlfactory.serving.protocols import PROTOCOLS, Call, Result, ServingProtocol
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Result", "Server", "ServingConfig", "create_app"]
+__all__ = ["Server", "ServingConfig", "create_app"]
+
+Context = TypeVar("Context")
 
 log = logging.getLogger("mlfactory.serving")
 CLIENT_CLOSED = 499  # the status label of a request whose client hung up (nginx's code)
@@ -51,7 +58,7 @@ class ServingConfig:
     api_token: str | None = None  # default: $MLFACTORY_API_TOKEN
     prediction_log: Path | None = None  # folder for the Parquet prediction log; None = off
     log_seconds: float = 300.0  # the log's rows reach a file within this many seconds
-    protocols: tuple[str, ...] = ("mlfactory", "mlflow", "v2")
+    protocols: tuple[str, ...] = field(default_factory=lambda: tuple(PROTOCOLS))  # all of them
     canary_percent: float = 0.0  # share of requests the `challenger` alias answers
     shadow: bool = False  # the `challenger` also scores every request, for the log only
 
@@ -60,19 +67,19 @@ class ServingConfig:
             raise BadInputError(f"canary_percent must be 0-100, got {self.canary_percent}")
         if self.canary_percent and self.shadow:
             raise BadInputError("choose a canary or a shadow challenger, not both")
-
-
-@dataclass(frozen=True)
-class Result:
-    scored: Scored
-    request_id: str
-
-
-Parse = Callable[[bytes], Awaitable["pd.DataFrame | Rows"]]
-Render = Callable[[Result], "Response"]
+        unknown = [p for p in self.protocols if p not in PROTOCOLS]
+        if unknown or not self.protocols:
+            wrong = (
+                f"unknown protocol(s) {', '.join(map(repr, unknown))}"
+                if unknown
+                else "no protocol given"
+            )
+            raise BadInputError(f"{wrong}; serve one or more of {', '.join(PROTOCOLS)}")
 
 
 class Server:
+    """The served models and everything the protocols share (it implements ``Models``)."""
+
     def __init__(self, refs: list[ModelRef], registry: Registry, config: ServingConfig) -> None:
         if not refs:
             raise BadInputError("give at least one model to serve, e.g. flight-delays@champion")
@@ -87,7 +94,7 @@ class Server:
         self.metrics = ServingMetrics()
         token = config.api_token if config.api_token is not None else os.environ.get(TOKEN_ENV)
         self.guard = Guard(token)
-        self.protocol_of: dict[str, str] = {}  # route path -> protocol, for metric labels
+        self.protocol_of: dict[str, ServingProtocol] = {}  # route template -> its protocol
         self.predlog: Any = None
         if config.prediction_log is not None:
             from mlfactory.serving.predlog import PredictionLog, check_folder
@@ -147,7 +154,7 @@ class Server:
         for host in self.hosts.values():
             results.append(await asyncio.to_thread(host.refresh))
             if host.canary_percent > 0 or host.shadow:
-                results.append(await asyncio.to_thread(host.refresh_challenger))
+                results.append(await asyncio.to_thread(host.refresh, "challenger"))
         return results
 
     async def _follow_registry(self) -> None:
@@ -161,27 +168,51 @@ class Server:
     def ready(self) -> bool:
         return all(h.ready for h in self.hosts.values())
 
+    @property
+    def max_rows(self) -> int:
+        return self.config.max_rows
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.config.max_body_bytes
+
     # -- requests ----------------------------------------------------------------------
 
     async def authorize(self, request: Request) -> None:
         """The app's one dependency: refuse the request (401/403) unless it may call its route.
 
-        A refusal is counted as ``handle`` counts a failed request.
+        A refusal is answered and counted by ``failed``, as any other failed request.
         """
         route = getattr(request.scope.get("route"), "path", None) or request.url.path
         raw = next((v for k, v in request.headers.raw if k.lower() == b"authorization"), b"")
         refusal = self.guard.refusal(route, raw)
-        if refusal is None:
-            return
-        protocol = self.protocol_of.get(route, "server")
-        # the model the request names; the MLflow protocol's is ?model= or the default
-        name = request.path_params.get("name") or request.query_params.get("model")
-        if name is None and protocol == "mlflow":
-            name = self.default_model
-        label = name if name in self.hosts else "unknown"
-        self.metrics.errors.labels(label, refusal.kind).inc()
-        self.metrics.requests.labels(label, protocol, str(refusal.status)).inc()
-        raise refusal
+        if refusal is not None:
+            raise refusal
+
+    def labels(self, request: Request) -> tuple[str, str]:
+        """The metric labels of a request: the model it names (or "unknown"), its protocol."""
+        route = getattr(request.scope.get("route"), "path", None) or request.url.path
+        protocol = self.protocol_of.get(route)
+        if protocol is None:  # the app's own routes (health, metrics, admin)
+            name = request.path_params.get("name") or request.query_params.get("model")
+            return (name if name in self.hosts else "unknown"), "server"
+        name = protocol.model_of(request)
+        return (name if name in self.hosts else "unknown"), protocol.name
+
+    def failed(self, request: Request, exc: MlfactoryError) -> Response:
+        """The app's one error handler: answer ``exc.http_status``, count ``exc.kind``."""
+        status = exc.http_status
+        label, protocol = self.labels(request)
+        self.metrics.errors.labels(label, exc.kind).inc()
+        self.metrics.requests.labels(label, protocol, str(status)).inc()
+        request_id = getattr(request.state, "request_id", None)
+        request_id = request_id or request.headers.get("x-request-id")
+        if status >= 500:
+            log.warning("request %s: %s: %s", request_id, type(exc).__name__, exc)
+        else:
+            log.debug("request %s: %s %s", request_id, status, exc.kind)
+        extra = {"problems": exc.problems} if exc.problems else {}
+        return self.error(status, str(exc), request_id, **extra)
 
     def host(self, name: str) -> ModelHost:
         host = self.hosts.get(name)
@@ -204,13 +235,18 @@ class Server:
             )
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ServingError(
-                    413, f"the body is over the limit of {limit:,} bytes", kind="too_large"
-                )
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ServingError(
+                        413, f"the body is over the limit of {limit:,} bytes", kind="too_large"
+                    )
+                chunks.append(chunk)
+        except ClientDisconnect:  # its doing, nobody to answer: counted, not an error of ours
+            raise ServingError(
+                CLIENT_CLOSED, "the client closed the connection mid-body", kind="client_disconnect"
+            ) from None
         return b"".join(chunks)
 
     def check_rows(self, rows: int) -> None:
@@ -222,38 +258,35 @@ class Server:
                 kind="too_large",
             )
 
-    async def handle(
-        self, request: Request, name: str, protocol: str, parse: Parse, render: Render
+    async def score(
+        self,
+        request: Request,
+        name: str,
+        decode: Callable[[Call], tuple[pd.DataFrame | Rows, Context]],
+        encode: Callable[[Context, Result], Response],
     ) -> Response:
+        """Answer a scoring request for model ``name``: ``decode`` it, score, ``encode``."""
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        status = 500
-        label = name if name in self.hosts else "unknown"
+        request.state.request_id = request_id  # for the error handler's answer
+        status: int | None = 500  # counted here unless the error handler answers
+        label, protocol = self.labels(request)
         try:
             host = self.host(name)
             if not host.ready:
                 raise ServingError(503, f"{name} is still loading; retry shortly", kind="not_ready")
-            frame = await parse(await self.read_body(request))
-            self.check_rows(len(frame))
-            scored = await host.predict(frame, request_id)
-            response = render(Result(scored, request_id))
+            rows, context = decode(Call(request, await self.read_body(request), host))
+            self.check_rows(len(rows))
+            scored = await host.predict(rows, request_id)
+            response = encode(context, Result(scored, request_id, host.name))
             status = 200
             return response
-        except ServingError as exc:
-            status = exc.status
-            self.metrics.errors.labels(label, exc.kind).inc()
-            return self.error(exc.status, exc.message, request_id)
-        except DataError as exc:
-            status = 422
-            self.metrics.errors.labels(label, "schema").inc()
-            return self.error(422, str(exc), request_id, problems=exc.problems)
-        except ClientDisconnect:  # the client hung up mid-body: its doing, nobody to answer
-            status = CLIENT_CLOSED
-            self.metrics.errors.labels(label, "client_disconnect").inc()
-            log.debug("request %s: the client closed the connection mid-body", request_id)
-            return Response(status_code=CLIENT_CLOSED)
+        except MlfactoryError:
+            status = None  # answered and counted by the one error handler (``failed``)
+            raise
         finally:
-            self.metrics.requests.labels(label, protocol, str(status)).inc()
+            if status is not None:
+                self.metrics.requests.labels(label, protocol, str(status)).inc()
             self.metrics.latency.labels(label, protocol).observe(time.perf_counter() - started)
 
     @staticmethod
@@ -323,13 +356,9 @@ def create_app(
     config: ServingConfig | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``models`` (``NAME@ALIAS`` or ``NAME/VERSION`` each)."""
-    from mlfactory import __version__
-    from mlfactory.serving.protocols import PROTOCOLS
+    from mlfactory.versions import __version__
 
     config = config or ServingConfig()
-    unknown = [p for p in config.protocols if p not in PROTOCOLS]
-    if unknown:
-        raise BadInputError(f"unknown protocol(s) {unknown}; choose from {list(PROTOCOLS)}")
     server = Server([ModelRef.parse(m) for m in models], registry or Registry(), config)
 
     @contextlib.asynccontextmanager
@@ -340,21 +369,23 @@ def create_app(
         finally:
             await server.stop()
 
+    protocols = [PROTOCOLS[name](server) for name in config.protocols]
+    *titles, last = [p.title for p in protocols]
+    listed = f"{', '.join(titles)} and {last}" if titles else last
     app = FastAPI(
         dependencies=[Depends(server.authorize)],  # every route, however it is added later
         title="mlfactory model server",
         version=__version__,
         lifespan=lifespan,
-        description="Serves registered models over the mlfactory JSON, MLflow scoring and "
-        "Open Inference Protocol V2 protocols.",
+        description=f"Serves registered models over the {listed} protocol{'s' * bool(titles)}.",
     )
     app.state.server = server
 
-    async def serving_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ServingError)
-        return server.error(exc.status, exc.message, request.headers.get("x-request-id"))
+    async def failed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, MlfactoryError)
+        return server.failed(request, exc)
 
-    app.add_exception_handler(ServingError, serving_error)
+    app.add_exception_handler(MlfactoryError, failed)  # every refusal, on every route
 
     @app.get("/health/live", tags=["health"])
     async def live() -> Response:
@@ -386,9 +417,9 @@ def create_app(
             media_type="application/json",
         )
 
-    for name in config.protocols:
-        router = PROTOCOLS[name](server)
-        server.protocol_of.update((getattr(route, "path", ""), name) for route in router.routes)
+    for protocol in protocols:
+        router = protocol.routes()
+        server.protocol_of.update((getattr(r, "path", ""), protocol) for r in router.routes)
         app.include_router(router)
     return app
 

@@ -122,6 +122,7 @@ class Failures:
             record.get("ours")
             and isinstance(kind, type)
             and issubclass(kind, errors.MlfactoryError)
+            and kind is not errors.ServingError  # the one built from a status and a message
         ):
             raise kind(record["message"])
         raise errors.MlfactoryError(

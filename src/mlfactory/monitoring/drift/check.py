@@ -114,11 +114,7 @@ def _prepare(
         if values is not None:
             prepared[name] = values
     if problems:
-        raise DataError(
-            "the current data cannot be checked for drift:\n"
-            + "\n".join(f"  - {p}" for p in problems),
-            problems=problems,
-        )
+        raise DataError.from_problems("the current data cannot be checked for drift", problems)
     return prepared, quality
 
 

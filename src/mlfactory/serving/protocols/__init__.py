@@ -1,42 +1,24 @@
-"""Serving protocols: each module turns its wire format into frames and back.
+"""Serving protocols: ``PROTOCOLS``, the table the app is built from.
 
-``PROTOCOLS`` is the table the app is built from; a protocol is a function
-``routes(server) -> APIRouter``.
+Each protocol is a module with a ``ServingProtocol`` subclass that registers
+itself (``@register``, see ``base``). The built-in ones are imported here, in the
+order the app lists them; a protocol defined anywhere else is served once its
+module has been imported, with nothing else to edit.
 """
 
-from __future__ import annotations
+# isort: off
+from mlfactory.serving.protocols.base import (
+    PROTOCOLS,
+    Call,
+    Models,
+    Result,
+    ServingProtocol,
+    register,
+)
+from mlfactory.serving.protocols import native  # noqa: F401  (each registers itself)
+from mlfactory.serving.protocols import mlflow  # noqa: F401
+from mlfactory.serving.protocols import v2  # noqa: F401
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+# isort: on
 
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
-    from mlfactory.serving.server import Server
-
-__all__ = ["PROTOCOLS"]
-
-
-def _native(server: Server) -> APIRouter:
-    from mlfactory.serving.protocols import native
-
-    return native.routes(server)
-
-
-def _mlflow(server: Server) -> APIRouter:
-    from mlfactory.serving.protocols import mlflow
-
-    return mlflow.routes(server)
-
-
-def _v2(server: Server) -> APIRouter:
-    from mlfactory.serving.protocols import v2
-
-    return v2.routes(server)
-
-
-PROTOCOLS: dict[str, Callable[[Server], APIRouter]] = {
-    "mlfactory": _native,
-    "mlflow": _mlflow,
-    "v2": _v2,
-}
+__all__ = ["PROTOCOLS", "Call", "Models", "Result", "ServingProtocol", "register"]

@@ -9,26 +9,24 @@ several models served, ``?model=NAME`` picks one; the default is the first.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 
+from mlfactory.errors import ServingError
 from mlfactory.serving.frames import (
     Rows,
-    ServingError,
     dumps,
     from_column_lists,
     from_columns,
     from_records,
     parse_json,
 )
+from mlfactory.serving.protocols.base import Call, Result, ServingProtocol, register
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlfactory.serving.server import Server
-
-PROTOCOL = "mlflow"
 KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
@@ -75,34 +73,41 @@ def to_frame(body: bytes, content_type: str) -> pd.DataFrame | Rows:
     )
 
 
-def routes(server: Server) -> APIRouter:
-    router = APIRouter(tags=["MLflow scoring protocol"])
+def decode(call: Call) -> tuple[pd.DataFrame | Rows, None]:
+    content_type = call.request.headers.get("content-type", "application/json").lower()
+    return to_frame(call.body, content_type), None
 
-    @router.get("/ping")
-    async def ping() -> Response:
-        return Response("\n", media_type="application/json")
 
-    @router.post("/invocations")
-    async def invocations(request: Request, model: str | None = None) -> Response:
-        name = model or server.default_model
-        content_type = request.headers.get("content-type", "application/json").lower()
+def encode(context: None, result: Result) -> Response:
+    names = list(result.scored.outputs)
+    values = [a.tolist() for a in result.scored.outputs.values()]
+    records = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    return Response(
+        dumps({"predictions": records}),
+        media_type="application/json",
+        headers={"X-Request-ID": result.request_id, "X-Model-Version": result.scored.version},
+    )
 
-        async def parse(body: bytes) -> Any:
-            return to_frame(body, content_type)
 
-        def render(result: Any) -> Response:
-            names = list(result.scored.outputs)
-            values = [a.tolist() for a in result.scored.outputs.values()]
-            records = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
-            return Response(
-                dumps({"predictions": records}),
-                media_type="application/json",
-                headers={
-                    "X-Request-ID": result.request_id,
-                    "X-Model-Version": result.scored.version,
-                },
-            )
+@register
+class MLflow(ServingProtocol):
+    name = "mlflow"
+    title = "MLflow scoring"
 
-        return await server.handle(request, name, PROTOCOL, parse, render)
+    def routes(self) -> APIRouter:
+        models = self.models
+        router = APIRouter(tags=["MLflow scoring protocol"])
 
-    return router
+        @router.get("/ping")
+        async def ping() -> Response:
+            return Response("\n", media_type="application/json")
+
+        @router.post("/invocations")
+        async def invocations(request: Request, model: str | None = None) -> Response:
+            return await models.score(request, model or models.default_model, decode, encode)
+
+        return router
+
+    def model_of(self, request: Request) -> str | None:
+        """``?model=NAME``, or the default model."""
+        return super().model_of(request) or self.models.default_model

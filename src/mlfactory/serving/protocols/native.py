@@ -7,84 +7,89 @@ Response: ``predictions`` (and ``classes`` + ``probabilities`` for classifiers),
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request, Response
 
-from mlfactory.serving.frames import ServingError, dumps, from_columns, from_records, parse_json
-
-if TYPE_CHECKING:
-    from mlfactory.serving.server import Server
-
-PROTOCOL = "mlfactory"
+from mlfactory.errors import ServingError
+from mlfactory.serving.frames import Rows, dumps, from_columns, from_records, parse_json
+from mlfactory.serving.protocols.base import Call, Result, ServingProtocol, register
 
 
-def routes(server: Server) -> APIRouter:
-    router = APIRouter(tags=["mlfactory JSON"])
-
-    @router.get("/v1/models")
-    async def list_models() -> Response:
-        return Response(dumps({"models": server.describe()}), media_type="application/json")
-
-    @router.get("/v1/models/{name}")
-    async def model_metadata(name: str) -> Response:
-        return Response(dumps(server.describe(name)[0]), media_type="application/json")
-
-    @router.post(
-        "/v1/models/{name}/predict",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "description": "Rows to score. A numeric column takes JSON numbers or null: "
-                'text such as "1400" is a 422, and so are true/false unless the column '
-                "was boolean in training.",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "records": {"type": "array", "items": {"type": "object"}},
-                                "columns": {"type": "array", "items": {"type": "string"}},
-                                "data": {"type": "array", "items": {"type": "array"}},
-                            },
-                        }
-                    }
-                },
-            }
-        },
+def decode(call: Call) -> tuple[Rows, None]:
+    payload = parse_json(call.body)
+    if not isinstance(payload, dict):
+        raise ServingError(400, "send a JSON object with 'records' or 'columns' + 'data'")
+    if "records" in payload:
+        return from_records(payload["records"], "records"), None
+    if "columns" in payload or "data" in payload:
+        return from_columns(payload.get("columns"), payload.get("data"), "body"), None
+    raise ServingError(
+        400, f"send 'records' or 'columns' + 'data' (got keys {sorted(payload)[:10]})"
     )
-    async def predict(name: str, request: Request) -> Response:
-        async def parse(body: bytes) -> Any:
-            payload = parse_json(body)
-            if not isinstance(payload, dict):
-                raise ServingError(400, "send a JSON object with 'records' or 'columns' + 'data'")
-            if "records" in payload:
-                return from_records(payload["records"], "records")
-            if "columns" in payload or "data" in payload:
-                return from_columns(payload.get("columns"), payload.get("data"), "body")
-            raise ServingError(
-                400, f"send 'records' or 'columns' + 'data' (got keys {sorted(payload)[:10]})"
-            )
 
-        def render(result: Any) -> Response:
-            scored, request_id = result.scored, result.request_id
-            out: dict[str, Any] = {
-                "model_name": name,
-                "model_version": scored.version,
-                "request_id": request_id,
-                "predictions": scored.outputs["prediction"].tolist(),  # labels may be objects
-            }
-            proba = [c for c in scored.columns if c.is_probability]
-            if proba:
-                out["classes"] = [str(c.label) for c in proba]
-                out["probabilities"] = np.column_stack([scored.outputs[c.name] for c in proba])
-            return Response(
-                dumps(out),
-                media_type="application/json",
-                headers={"X-Request-ID": request_id, "X-Model-Version": scored.version},
-            )
 
-        return await server.handle(request, name, PROTOCOL, parse, render)
+def encode(context: None, result: Result) -> Response:
+    scored, request_id = result.scored, result.request_id
+    out: dict[str, Any] = {
+        "model_name": result.model,
+        "model_version": scored.version,
+        "request_id": request_id,
+        "predictions": scored.outputs["prediction"].tolist(),  # labels may be objects
+    }
+    proba = [c for c in scored.columns if c.is_probability]
+    if proba:
+        out["classes"] = [str(c.label) for c in proba]
+        out["probabilities"] = np.column_stack([scored.outputs[c.name] for c in proba])
+    return Response(
+        dumps(out),
+        media_type="application/json",
+        headers={"X-Request-ID": request_id, "X-Model-Version": scored.version},
+    )
 
-    return router
+
+@register
+class Native(ServingProtocol):
+    name = "mlfactory"
+    title = "mlfactory JSON"
+
+    def routes(self) -> APIRouter:
+        models = self.models
+        router = APIRouter(tags=["mlfactory JSON"])
+
+        @router.get("/v1/models")
+        async def list_models() -> Response:
+            return Response(dumps({"models": models.describe()}), media_type="application/json")
+
+        @router.get("/v1/models/{name}")
+        async def model_metadata(name: str) -> Response:
+            return Response(dumps(models.describe(name)[0]), media_type="application/json")
+
+        @router.post(
+            "/v1/models/{name}/predict",
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "description": "Rows to score. A numeric column takes JSON numbers or null: "
+                    'text such as "1400" is a 422, and so are true/false unless the column '
+                    "was boolean in training.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "records": {"type": "array", "items": {"type": "object"}},
+                                    "columns": {"type": "array", "items": {"type": "string"}},
+                                    "data": {"type": "array", "items": {"type": "array"}},
+                                },
+                            }
+                        }
+                    },
+                }
+            },
+        )
+        async def predict(name: str, request: Request) -> Response:
+            return await models.score(request, name, decode, encode)
+
+        return router

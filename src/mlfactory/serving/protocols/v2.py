@@ -14,24 +14,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from fastapi import APIRouter, Request, Response
 
-from mlfactory import __version__
-from mlfactory.serving.frames import ServingError, dumps
+from mlfactory.errors import ServingError
+from mlfactory.serving.frames import dumps
+from mlfactory.serving.protocols.base import Call, Result, ServingProtocol, register
 from mlfactory.serving.v2codec import (
     InferRequest,
     Tensor,
-    V2Error,
     datatype_of,
     decode_request,
     encode_response,
 )
+from mlfactory.versions import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlfactory.serving.host import ModelHost
-    from mlfactory.serving.server import Result, Server
 
-PROTOCOL = "v2"
 _ELEMENTS_PER_ROW = 1024  # the decoder's element budget per allowed row
 
 
@@ -130,81 +129,78 @@ def to_outputs(outputs: dict[str, Any], wanted: list[str] | None) -> list[Tensor
     return tensors
 
 
-def routes(server: Server) -> APIRouter:
-    router = APIRouter(prefix="/v2", tags=["Open Inference Protocol V2"])
-
-    @router.get("")
-    async def server_metadata() -> Response:
-        return _json(
-            {"name": "mlfactory", "version": __version__, "extensions": ["binary_tensor_data"]}
+def served_version(host: ModelHost, version: str | None) -> ModelHost:
+    """``host``, if it serves ``version`` (None: any); else ``ServingError`` 404."""
+    if version is not None and (host.current is None or host.current.version != version):
+        serving = host.current.version if host.current else "none yet"
+        raise ServingError(
+            404,
+            f"{host.name} version {version} is not served here (serving version {serving})",
+            kind="unknown_model",
         )
+    return host
 
-    @router.get("/health/live")
-    async def live() -> Response:
-        return _json({"live": True})
 
-    @router.get("/health/ready")
-    async def ready() -> Response:
-        return _json({"ready": server.ready}, 200 if server.ready else 503)
+@register
+class V2(ServingProtocol):
+    name = "v2"
+    title = "Open Inference Protocol V2"
 
-    def host_for(name: str, version: str | None) -> ModelHost:
-        host = server.host(name)
-        if version is not None and (host.current is None or host.current.version != version):
-            serving = host.current.version if host.current else "none yet"
-            raise ServingError(
-                404,
-                f"{name} version {version} is not served here (serving version {serving})",
-                kind="unknown_model",
+    def decode(self, call: Call) -> tuple[pd.DataFrame, InferRequest]:
+        host = served_version(call.host, call.request.path_params.get("version"))
+        infer_request = decode_request(  # a malformed request: V2Error, a 400
+            call.body,
+            call.request.headers,
+            max_elements=self.models.max_rows * _ELEMENTS_PER_ROW,
+            max_body_bytes=self.models.max_body_bytes,
+        )
+        return to_frame(infer_request, host), infer_request
+
+    def encode(self, infer_request: InferRequest, result: Result) -> Response:
+        body, headers = encode_response(
+            model_name=result.model,
+            model_version=result.scored.version,
+            request_id=infer_request.id or result.request_id,
+            outputs=to_outputs(result.scored.outputs, infer_request.outputs),
+            binary=infer_request.binary_outputs,
+        )
+        headers["X-Request-ID"] = result.request_id
+        return Response(body, headers=headers)
+
+    def routes(self) -> APIRouter:
+        models = self.models
+        router = APIRouter(prefix="/v2", tags=["Open Inference Protocol V2"])
+
+        @router.get("")
+        async def server_metadata() -> Response:
+            return _json(
+                {"name": "mlfactory", "version": __version__, "extensions": ["binary_tensor_data"]}
             )
-        return host
 
-    async def model_metadata(name: str, version: str | None = None) -> Response:
-        try:
-            return _json(metadata(host_for(name, version)))
-        except ServingError as exc:
-            return server.error(exc.status, exc.message)
+        @router.get("/health/live")
+        async def live() -> Response:
+            return _json({"live": True})
 
-    async def model_ready(name: str, version: str | None = None) -> Response:
-        try:
-            host = host_for(name, version)
-        except ServingError as exc:
-            return server.error(exc.status, exc.message)
-        return _json({"name": name, "ready": host.ready}, 200 if host.ready else 503)
+        @router.get("/health/ready")
+        async def ready() -> Response:
+            return _json({"ready": models.ready}, 200 if models.ready else 503)
 
-    async def infer(request: Request, name: str, version: str | None = None) -> Response:
-        decoded: dict[str, InferRequest] = {}
+        async def model_metadata(name: str, version: str | None = None) -> Response:
+            return _json(metadata(served_version(models.host(name), version)))
 
-        async def parse(body: bytes) -> Any:
-            host = host_for(name, version)
-            try:
-                decoded["request"] = decode_request(
-                    body,
-                    request.headers,
-                    max_elements=server.config.max_rows * _ELEMENTS_PER_ROW,
-                    max_body_bytes=server.config.max_body_bytes,
-                )
-            except V2Error as exc:
-                raise ServingError(400, str(exc)) from None
-            return to_frame(decoded["request"], host)
+        async def model_ready(name: str, version: str | None = None) -> Response:
+            host = served_version(models.host(name), version)
+            return _json({"name": name, "ready": host.ready}, 200 if host.ready else 503)
 
-        def render(result: Result) -> Response:
-            infer_request = decoded["request"]
-            body, headers = encode_response(
-                model_name=name,
-                model_version=result.scored.version,
-                request_id=infer_request.id or result.request_id,
-                outputs=to_outputs(result.scored.outputs, infer_request.outputs),
-                binary=infer_request.binary_outputs,
-            )
-            headers["X-Request-ID"] = result.request_id
-            return Response(body, headers=headers)
+        async def infer(request: Request, name: str, version: str | None = None) -> Response:
+            # decode checks the version (an unknown one is a 404 after the model's 404 and 503)
+            return await models.score(request, name, self.decode, self.encode)
 
-        return await server.handle(request, name, PROTOCOL, parse, render)
-
-    router.add_api_route("/models/{name}", model_metadata, methods=["GET"])
-    router.add_api_route("/models/{name}/versions/{version}", model_metadata, methods=["GET"])
-    router.add_api_route("/models/{name}/ready", model_ready, methods=["GET"])
-    router.add_api_route("/models/{name}/versions/{version}/ready", model_ready, methods=["GET"])
-    router.add_api_route("/models/{name}/infer", infer, methods=["POST"])
-    router.add_api_route("/models/{name}/versions/{version}/infer", infer, methods=["POST"])
-    return router
+        add = router.add_api_route
+        add("/models/{name}", model_metadata, methods=["GET"])
+        add("/models/{name}/versions/{version}", model_metadata, methods=["GET"])
+        add("/models/{name}/ready", model_ready, methods=["GET"])
+        add("/models/{name}/versions/{version}/ready", model_ready, methods=["GET"])
+        add("/models/{name}/infer", infer, methods=["POST"])
+        add("/models/{name}/versions/{version}/infer", infer, methods=["POST"])
+        return router
