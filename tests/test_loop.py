@@ -12,8 +12,10 @@ import pytest
 from mlfactory.cli import main
 from mlfactory.data import read_source
 from mlfactory.errors import BadInputError
-from mlfactory.loop import CHECK_TAG, REASON_TAG, parse_when, retrain
+from mlfactory.loop import parse_when, retrain
 from mlfactory.registry import Registry
+from mlfactory.registry.tags import RETRAIN_CHECK as CHECK_TAG
+from mlfactory.registry.tags import RETRAIN_REASON as REASON_TAG
 
 
 @pytest.fixture

@@ -164,8 +164,8 @@ def test_a_metric_in_a_new_file_registers_itself_and_is_reported(
     assert test["mse"] == pytest.approx(test["rmse"] ** 2)
     low, high = result.evaluation.intervals["mse"]
     assert low < test["mse"] < high
-    stored = mlfactory.load_model("mroz@champion", path=registry.path).manifest["metrics"]
-    assert stored["test"]["mse"] == test["mse"] and "mse" in stored["test_ci95"]
+    stored = mlfactory.load_model("mroz@champion", path=registry.path).manifest.metrics
+    assert stored.test["mse"] == test["mse"] and "mse" in stored.test_ci95
 
 
 def test_a_metric_name_is_registered_once() -> None:

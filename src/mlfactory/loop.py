@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlfactory.errors import BadInputError, MlfactoryError
+from mlfactory.registry import tags
 
 if TYPE_CHECKING:
     from mlfactory.monitoring import MonitorResult
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
     from mlfactory.training import TrainResult
 
 __all__ = [
-    "CHECK_TAG",
-    "REASON_TAG",
     "RetrainOutcome",
     "Source",
     "parse_duration",
@@ -42,8 +41,6 @@ __all__ = [
     "watch",
 ]
 
-CHECK_TAG = "mlfactory.retrain_check"  # on the champion: the latest retrain decision
-REASON_TAG = "mlfactory.retrain_reason"  # on a retrained version: why it was trained
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -162,7 +159,7 @@ def retrain(
     if champion is not None:
         decision = {"time": time.time(), "when": when, "retrain": go, "reason": reason}
         registry.set_version_tags(
-            spec.name, champion.version, {CHECK_TAG: json.dumps(decision)[:4900]}
+            spec.name, champion.version, {tags.RETRAIN_CHECK: json.dumps(decision)[:4900]}
         )
     outcome = RetrainOutcome(
         retrained=go,
@@ -171,8 +168,8 @@ def retrain(
         check=check,
     )
     if go:
-        tags = {REASON_TAG: f"--when {when}: {reason}"[:4900]}
-        outcome.trained = train(spec_path, registry=registry, progress=progress, tags=tags)
+        reason_tags = {tags.RETRAIN_REASON: f"--when {when}: {reason}"[:4900]}
+        outcome.trained = train(spec_path, registry=registry, progress=progress, tags=reason_tags)
     return outcome
 
 

@@ -202,12 +202,12 @@ def test_every_kind_of_bad_current_data_gets_a_clear_answer(
 def test_a_package_without_a_profile_is_refused_clearly(
     trained: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An older package (before profiles): registered here by hand, as such a version was."""
+    """A package whose profile is empty: registered here by hand."""
     from mlfactory.registry import Registry
 
     registry = Registry(path=tmp_path / ".mlfactory")
     package, _ = registry.load("mroz@champion")
-    package.manifest.pop("profile")
+    package.manifest.profile = {}
     package.reference = None
     model_dir = registry.write_mlflow_model(package, tmp_path / "old")
     run_id = registry.log_run(

@@ -40,8 +40,8 @@ def package(registry: Registry, model: str, metric: str | None = None) -> ModelP
     """The registered package; `metric` stands in for the primary metric it was trained on."""
     loaded, _ = registry.load(model)
     if metric is not None:
-        assert metric in loaded.manifest["metrics"]["test"]
-        loaded.manifest["metric"] = metric
+        assert metric in loaded.manifest.metrics.test
+        loaded.manifest.metric = metric
     return loaded
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mlfactory.cli import main
-from mlfactory.registry import Registry, ledger
+from mlfactory.registry import Registry, ledger, tags
 from mlfactory.spec import parse_spec
 from mlfactory.training import train
 
@@ -202,11 +202,11 @@ def test_a_rollback_killed_after_any_write_is_recoverable(
 def test_a_live_registration_is_left_to_its_owner(challenger: Registry) -> None:
     """Only items whose owner is gone are settled: another process may be mid-move."""
     me = ledger.pending_registration()  # this test's own process: alive
-    challenger.set_version_tags("mroz", "2", {ledger.REGISTRATION_TAG: me})
+    challenger.set_version_tags("mroz", "2", {tags.REGISTRATION: me})
     assert challenger.recover("mroz") == []
     assert challenger.resolve("mroz/2").registering is not None
     gone = me.replace(f'"pid": {os.getpid()}', '"pid": 999999999')
-    challenger.set_version_tags("mroz", "2", {ledger.REGISTRATION_TAG: gone})
+    challenger.set_version_tags("mroz", "2", {tags.REGISTRATION: gone})
     assert challenger.recover("mroz") == []  # v2 holds challenger: its move is recorded
     info = challenger.resolve("mroz/2")
     assert info.registering is None and info.decision == "challenger"

@@ -109,7 +109,7 @@ def test_a_new_task_is_a_module_and_a_table_line(new_task: str, tmp_path: Path) 
     answer = package.predict(rows)
     assert list(answer.columns) == [c.name for c in package.output_columns] == ["prediction"]
     assert (answer["prediction"] >= 0).all()
-    assert package.manifest["profile"]["prediction"]["count"] > 0  # monitoring's reference
+    assert package.manifest.profile["prediction"]["count"] > 0  # monitoring's reference
 
     with pytest.raises(SpecError, match="'roc_auc' is not a non_negative_regression metric"):
         parse_spec(mroz_spec(task=new_task, data={"target": "k618"}))

@@ -51,7 +51,7 @@ def test_first_training_becomes_champion_with_lineage_and_report(tmp_path: Path)
     assert list(out.columns) == ["prediction", "proba_no", "proba_yes"]
     assert np.allclose(out.proba_no + out.proba_yes, 1)
     assert set(out.prediction) <= {"no", "yes"}
-    assert package.manifest["profile"]["columns"]["age"]["count"] > 300
+    assert package.manifest.profile["columns"]["age"]["count"] > 300
 
 
 def test_same_inputs_same_metrics_and_the_second_model_is_challenger(tmp_path: Path) -> None:
@@ -170,8 +170,8 @@ def test_multiclass_and_time_ordered_split(tmp_path: Path) -> None:
     assert result.evaluation.metrics["accuracy"] > 0.8
     assert "brier" not in result.evaluation.metrics  # binary-only metrics are left out
     manifest = mlfactory.load_model("levels/1", path=tmp_path / ".mlfactory").manifest
-    assert manifest["lineage"]["split"]["method"] == "time"
-    predicted = manifest["profile"]["prediction"]
+    assert manifest.lineage.split["method"] == "time"
+    predicted = manifest.profile["prediction"]
     assert set(predicted["top"]) <= {"high", "low", "mid"} and sum(predicted["top"].values()) > 0
     # monitoring counts the current rows' predicted classes by name too
     checked = monitor("levels/1", registry=Registry(path=tmp_path / ".mlfactory"),
@@ -179,4 +179,4 @@ def test_multiclass_and_time_ordered_split(tmp_path: Path) -> None:
     assert checked.prediction is not None and not checked.prediction.drifted
     shown = set(checked.prediction.distribution["categories"])  # rare ones pool as the rest
     assert "mid" in shown and shown <= {"high", "low", "mid", "(the rest)"}
-    assert manifest["lineage"]["split"]["boundaries"][1].startswith("2025-")  # newest rows test
+    assert manifest.lineage.split["boundaries"][1].startswith("2025-")  # newest rows test

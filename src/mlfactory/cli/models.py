@@ -59,7 +59,7 @@ def models_show(
     """Versions of one model: aliases, metrics, the gate decision and its reason."""
     from datetime import datetime
 
-    from mlfactory.registry.integrity import SIGNER_TAG
+    from mlfactory.registry import tags
 
     reg = _registry(registry)
     _recover(reg, name)
@@ -68,20 +68,20 @@ def models_show(
     for column in ("version", "aliases", "created", "model", "test metric", "decided at training"):
         table.add_column(column)
     for v in versions:
-        metric = v.tags.get("mlfactory.metric", "")
+        metric = v.tags.get(tags.METRIC, "")
         value = v.metrics.get(metric)
         table.add_row(
             v.version,
             ", ".join(v.aliases),
             datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"),
-            v.tags.get("mlfactory.model", ""),
+            v.tags.get(tags.MODEL, ""),
             f"{metric} {value:.4f}" if value is not None else "",
             "registering" if v.registering else v.decision,
         )
     out.print(table)
     for v in versions:
         out.print(f"v{v.version} {v.reason}", highlight=False)
-        if signer := v.tags.get(SIGNER_TAG):
+        if signer := v.tags.get(tags.SIGNED_BY):
             out.print(f"v{v.version} signed by the key {signer[:16]}…", highlight=False)
         if v.registering:
             out.print(

@@ -9,7 +9,7 @@ returns a frame the pipeline accepts.
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlfactory.errors import DataError
@@ -59,22 +59,6 @@ class Schema:
 
     def column(self, name: str) -> ColumnSchema:
         return next(c for c in self.columns if c.name == name)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["datetime_parts"] = list(self.datetime_parts)
-        return out
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Schema:
-        columns = [ColumnSchema(**c) for c in raw["columns"]]
-        return cls(
-            columns=columns,
-            target=raw["target"],
-            task=raw["task"],
-            classes=raw.get("classes"),
-            datetime_parts=tuple(raw.get("datetime_parts", cls.datetime_parts)),
-        )
 
     def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Rows for prediction, checked and cast to the training dtypes.

@@ -2,12 +2,11 @@
 
 from mlfactory.monitoring.domain import DomainResult, domain_classifier
 from mlfactory.monitoring.drift import ColumnDrift, DriftResult, check_drift
-from mlfactory.monitoring.monitor import DRIFT_TAG, MonitorResult, monitor, record_result
+from mlfactory.monitoring.monitor import MonitorResult, monitor, record_result
 from mlfactory.monitoring.performance import PerformanceResult, check_performance
 from mlfactory.monitoring.report import write_report
 
 __all__ = [
-    "DRIFT_TAG",
     "ColumnDrift",
     "DomainResult",
     "DriftResult",

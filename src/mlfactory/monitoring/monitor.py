@@ -29,7 +29,7 @@ from mlfactory.errors import BadInputError, DataError, MlfactoryError
 from mlfactory.monitoring.domain import DomainResult, domain_classifier
 from mlfactory.monitoring.drift import ColumnDrift, DriftResult, check_drift
 from mlfactory.monitoring.performance import PerformanceResult, check_performance
-from mlfactory.registry.store import DRIFT_TAG
+from mlfactory.registry import tags
 from mlfactory.scoring import Scorer
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from mlfactory.registry import Registry
     from mlfactory.tasks import OutputColumn
 
-__all__ = ["DRIFT_TAG", "MonitorResult", "monitor", "record_result"]
+__all__ = ["MonitorResult", "monitor", "record_result"]
 
 SUMMARY_COLUMNS = 40  # columns kept in the summary (the largest effects)
 
@@ -169,8 +169,8 @@ def monitor(
             "give the current data: --current (a file, folder or builtin:...), "
             "--sql, or --prediction-log"
         )
-    profile = package.manifest.get("profile", {})
-    key = id_column or package.manifest.get("id_column")
+    profile = package.manifest.profile
+    key = id_column or package.manifest.id_column
     data = check_drift(profile, frame.drop(columns=[key]) if key in frame.columns else frame)
     data.quality.extend(skipped)
     result = MonitorResult(model=info.name, version=info.version, data=data, source=source)
@@ -198,7 +198,7 @@ def monitor(
 def record_result(registry: Registry, result: MonitorResult) -> None:
     """Store ``result.summary()`` on the checked version (the server's drift gauges)."""
     registry.set_version_tags(
-        result.model, result.version, {DRIFT_TAG: json.dumps(result.summary(), default=str)}
+        result.model, result.version, {tags.DRIFT: json.dumps(result.summary(), default=str)}
     )
 
 

@@ -84,13 +84,13 @@ def check_performance(
             f"{len(joined)} current row(s) have a label (joined on {id_column!r}); a "
             f"performance check needs at least {MIN_LABELLED}"
         )
-    metric_name = str(package.manifest["metric"])
+    metric_name = package.manifest.metric
     metric = METRICS[metric_name]
     y = package.task.encode_labels(joined[label_column], package.classes)
     result = PerformanceResult(
         metric=metric_name,
         greater_is_better=metric.greater_is_better,
-        reference=float(package.manifest["metrics"]["test"][metric_name]),
+        reference=float(package.manifest.metrics.test[metric_name]),
         current=None,
         low=None,
         high=None,

@@ -26,13 +26,11 @@ import os
 from pathlib import Path, PurePosixPath
 
 from mlfactory.errors import TamperedArtifactError
-from mlfactory.registry import signing
+from mlfactory.registry import signing, tags
 
 __all__ = [
     "DIGESTS",
-    "PACKAGE_DIGEST_TAG",
     "PACKAGE_PATH",
-    "SIGNER_TAG",
     "file_digest",
     "model_root",
     "registration_tags",
@@ -43,8 +41,6 @@ __all__ = [
 DIGESTS = "digests.json"
 MLFLOW_META = "registered_model_meta"  # written by MLflow when it downloads models:/...
 PACKAGE_PATH = "data/package"  # where the package sits in the MLflow model folder
-PACKAGE_DIGEST_TAG = "mlfactory.package_sha256"  # version tag: SHA-256 of digests.json
-SIGNER_TAG = "mlfactory.signed_by"  # version tag: fingerprint of the signing key
 _OWN = {DIGESTS, signing.SIGNATURE}  # files at the top the manifest cannot list
 
 
@@ -58,10 +54,10 @@ def file_digest(path: Path) -> str:
 
 def registration_tags(folder: Path) -> dict[str, str]:
     """The version tags that record the sealed folder: its manifest's digest, its signer."""
-    tags = {PACKAGE_DIGEST_TAG: file_digest(folder / DIGESTS)}
+    recorded = {tags.PACKAGE_DIGEST: file_digest(folder / DIGESTS)}
     if signer := signing.signer_of(folder / signing.SIGNATURE):
-        tags[SIGNER_TAG] = signer
-    return tags
+        recorded[tags.SIGNED_BY] = signer
+    return recorded
 
 
 def model_root(path: Path) -> Path:

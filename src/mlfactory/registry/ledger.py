@@ -47,10 +47,9 @@ from pathlib import Path
 from typing import Any
 
 from mlfactory.errors import RegistryError
+from mlfactory.registry import tags
 
 __all__ = [
-    "EVENT_PREFIX",
-    "REGISTRATION_TAG",
     "Event",
     "Ledger",
     "Owner",
@@ -61,10 +60,6 @@ __all__ = [
     "recover",
 ]
 
-EVENT_PREFIX = "mlfactory.alias_event."
-REGISTRATION_TAG = "mlfactory.registration"
-DECISION_TAG = "mlfactory.decision"
-REASON_TAG = "mlfactory.reason"
 COMPLETE = "complete"
 INTERRUPTED = "interrupted"
 LEASE_SECONDS = 300.0  # an owner on another host is given up after this long
@@ -237,14 +232,15 @@ def read(client: Any, name: str) -> Ledger:
     events = [
         event
         for key, value in sorted((model.tags or {}).items())
-        if key.startswith(EVENT_PREFIX) and (event := Event.parse(key, value)) is not None
+        if key.startswith(tags.ALIAS_EVENT_PREFIX)
+        and (event := Event.parse(key, value)) is not None
     ]
     aliases = {str(a): str(v) for a, v in (model.aliases or {}).items()}
     return Ledger(aliases=aliases, events=events)
 
 
 def pending_registration() -> str:
-    """The value of ``REGISTRATION_TAG`` on a version being registered by this process."""
+    """The value of ``tags.REGISTRATION`` on a version being registered by this process."""
     return json.dumps({"state": "pending", "owner": asdict(Owner.me())})
 
 
@@ -262,7 +258,7 @@ def registration_owner(value: str | None) -> Owner | None:
 
 
 def _new_key() -> str:
-    return f"{EVENT_PREFIX}{time.time_ns():020d}"
+    return f"{tags.ALIAS_EVENT_PREFIX}{time.time_ns():020d}"
 
 
 def move(
@@ -327,7 +323,7 @@ def move(
         done = replace(event, state="done")
         client.set_registered_model_tag(name, done.key, done.to_json())
         if registration:
-            client.set_model_version_tag(name, version, REGISTRATION_TAG, COMPLETE)
+            client.set_model_version_tag(name, version, tags.REGISTRATION, COMPLETE)
         return done
     raise RegistryError(
         f"could not move {name}@{alias}: other processes kept moving it for "
@@ -367,7 +363,7 @@ def recover(client: Any, name: str, versions: list[Any]) -> list[str]:
     moved_to = {e.version for e in ledger.done}
     for mv in versions:
         version = str(mv.version)
-        owner = registration_owner((mv.tags or {}).get(REGISTRATION_TAG))
+        owner = registration_owner((mv.tags or {}).get(tags.REGISTRATION))
         if owner is None or not owner.gone():
             continue
         if version not in moved_to:
@@ -376,8 +372,8 @@ def recover(client: Any, name: str, versions: list[Any]) -> list[str]:
                 "version and before moving an alias to it; it holds no alias (promote it by "
                 "hand if you want it)"
             )
-            client.set_model_version_tag(name, version, DECISION_TAG, INTERRUPTED)
-            client.set_model_version_tag(name, version, REASON_TAG, reason)
+            client.set_model_version_tag(name, version, tags.DECISION, INTERRUPTED)
+            client.set_model_version_tag(name, version, tags.REASON, reason)
             settled.append(f"{name}/{version}: registration interrupted, marked")
-        client.set_model_version_tag(name, version, REGISTRATION_TAG, COMPLETE)
+        client.set_model_version_tag(name, version, tags.REGISTRATION, COMPLETE)
     return settled

@@ -17,7 +17,6 @@ file runs.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from mlfactory.data.schema import Schema
 from mlfactory.errors import MlfactoryError, TamperedArtifactError
 from mlfactory.registry.integrity import PACKAGE_PATH, model_root, verify_folder
+from mlfactory.registry.manifest import FORMAT, Manifest
 from mlfactory.registry.safeload import load_pipeline, refused_types
 
 if TYPE_CHECKING:
@@ -32,35 +32,31 @@ if TYPE_CHECKING:
 
     from mlfactory.tasks import OutputColumn, Task
 
-__all__ = ["FORMAT", "ModelPackage"]
+__all__ = ["FORMAT", "Manifest", "ModelPackage"]
 
-# 2: digests.json covers the whole MLflow model folder, MLmodel included
-# 3: the pipeline's first step expands datetime columns (the skops file is the whole model)
-FORMAT = "mlfactory.package/3"
 MANIFEST, PIPELINE = "manifest.json", "pipeline.skops"
 REFERENCE = "reference.parquet"
 
 
 @dataclass
 class ModelPackage:
-    manifest: dict[str, Any]
+    manifest: Manifest
     pipeline: Any  # sklearn Pipeline: datetimes (DatetimeParts), preprocess, model
     reference: pd.DataFrame | None = None  # sample of training rows; None in older packages
 
-    @functools.cached_property
+    @property
     def schema(self) -> Schema:
-        return Schema.from_dict(self.manifest["schema"])
+        return self.manifest.input_schema
 
     @functools.cached_property
     def task(self) -> Task:
         from mlfactory.tasks import task_named
 
-        return task_named(str(self.manifest["task"]))
+        return task_named(self.manifest.task)
 
     @property
     def classes(self) -> list[Any] | None:
-        classes: list[Any] | None = self.manifest["schema"].get("classes")
-        return classes
+        return self.manifest.input_schema.classes
 
     @functools.cached_property
     def output_columns(self) -> list[OutputColumn]:
@@ -103,7 +99,7 @@ class ModelPackage:
                 "run `python -m mlfactory.training.allowlist --write`."
             )
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / MANIFEST).write_text(json.dumps(self.manifest, indent=1, default=str))
+        (directory / MANIFEST).write_text(self.manifest.to_json())
         (directory / PIPELINE).write_bytes(stored)
         if self.reference is not None:
             self.reference.to_parquet(directory / REFERENCE, index=False)
@@ -127,12 +123,8 @@ class ModelPackage:
         for name in (MANIFEST, PIPELINE):
             if not (directory / name).is_file():
                 raise TamperedArtifactError(f"{shown}/{name} is missing: not a model package.")
-        manifest = json.loads((directory / MANIFEST).read_text())
-        if manifest.get("format") != FORMAT:
-            raise TamperedArtifactError(
-                f"{shown} is a {manifest.get('format')!r} package; this mlfactory reads "
-                f"{FORMAT!r}. Retrain the model or install the mlfactory that made it."
-            )
+        text = (directory / MANIFEST).read_text()
+        manifest = Manifest.from_json(text, shown_as=f"{shown}/{MANIFEST}")
         pipeline = load_pipeline(directory / PIPELINE, shown_as=f"{shown}/{PIPELINE}")
         reference = None
         if (directory / REFERENCE).exists():

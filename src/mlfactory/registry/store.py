@@ -39,15 +39,15 @@ from mlfactory.errors import (
     TamperedArtifactError,
 )
 from mlfactory.registry import ledger
+from mlfactory.registry import tags as tag
 from mlfactory.registry.embedded import dispose_engines, file_identity, seed_store, sqlite_file
-from mlfactory.registry.integrity import PACKAGE_DIGEST_TAG, registration_tags
+from mlfactory.registry.integrity import registration_tags
 from mlfactory.registry.mlflow_model import write_model_folder
 from mlfactory.registry.package import ModelPackage
 
 __all__ = ["ALIASES", "ModelRef", "Registry", "VersionInfo", "load_model"]
 
 ALIASES = ("champion", "challenger")
-DRIFT_TAG = "mlfactory.drift"  # the latest monitoring summary of a version (JSON)
 _REF = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))?$"
 )
@@ -90,26 +90,26 @@ class VersionInfo:
 
     @property
     def decision(self) -> str:
-        return self.tags.get("mlfactory.decision", "")
+        return self.tags.get(tag.DECISION, "")
 
     @property
     def reason(self) -> str:
-        return self.tags.get("mlfactory.reason", "")
+        return self.tags.get(tag.REASON, "")
 
     @property
     def registering(self) -> ledger.Owner | None:
         """The process still registering this version (its alias has not moved yet)."""
-        return ledger.registration_owner(self.tags.get(ledger.REGISTRATION_TAG))
+        return ledger.registration_owner(self.tags.get(tag.REGISTRATION))
 
     @property
     def metrics(self) -> dict[str, float]:
-        return json.loads(self.tags.get("mlfactory.metrics", "{}"))  # type: ignore[no-any-return]
+        return json.loads(self.tags.get(tag.METRICS, "{}"))  # type: ignore[no-any-return]
 
     @property
     def drift(self) -> dict[str, Any] | None:
-        """The latest monitoring summary recorded on this version (``DRIFT_TAG``)."""
+        """The latest monitoring summary recorded on this version (``tag.DRIFT``)."""
         try:
-            value = json.loads(self.tags[DRIFT_TAG])
+            value = json.loads(self.tags[tag.DRIFT])
         except (KeyError, ValueError):
             return None
         return value if isinstance(value, dict) else None
@@ -331,7 +331,7 @@ class Registry:
         all_tags = {
             **tags,
             **registration_tags(model_dir),  # digest (and signer) of the folder
-            ledger.REGISTRATION_TAG: ledger.pending_registration(),
+            tag.REGISTRATION: ledger.pending_registration(),
         }
         with self._errors(f"registering {name!r}"):
             try:
@@ -476,10 +476,10 @@ class Registry:
     def load(self, ref: str | ModelRef | VersionInfo) -> tuple[ModelPackage, VersionInfo]:
         """The verified package of a version: the fast path every mlfactory loader uses."""
         info = ref if isinstance(ref, VersionInfo) else self.resolve(ref)
-        expected = info.tags.get(PACKAGE_DIGEST_TAG)
+        expected = info.tags.get(tag.PACKAGE_DIGEST)
         if expected is None:
             raise TamperedArtifactError(
-                f"{info.name}/{info.version} has no {PACKAGE_DIGEST_TAG} tag: it was not "
+                f"{info.name}/{info.version} has no {tag.PACKAGE_DIGEST} tag: it was not "
                 "registered by mlfactory, so its artifacts cannot be verified."
             )
         import mlflow.artifacts

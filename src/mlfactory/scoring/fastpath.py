@@ -95,7 +95,7 @@ def compile_predictor(package: ModelPackage, *, verify: bool = True) -> FastPred
     try:
         return _compile(package, verify=verify)
     except Exception as exc:  # an unforeseen pipeline shape: log it, keep the pipeline
-        log.warning("no fast path for %s: %r", package.manifest.get("name"), exc)
+        log.warning("no fast path for %s: %r", package.manifest.name, exc)
         return None
 
 

@@ -132,7 +132,7 @@ class Scorer:
         """One plausible row (training medians and most frequent categories)."""
         import pandas as pd
 
-        profile = self.package.manifest.get("profile", {}).get("columns", {})
+        profile = self.package.manifest.profile.get("columns", {})
         row: dict[str, Any] = {}
         for col in self.package.schema.columns:
             stats = profile.get(col.name, {})

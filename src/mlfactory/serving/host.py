@@ -230,7 +230,7 @@ class ModelHost:
         valid: list[int] = []  # positions in `requests`
         # The spec's id column is not a feature; the log keeps it when a request sends it,
         # so that labels arriving later can be joined to what was predicted.
-        id_column = served.package.manifest.get("id_column") if self.predlog else None
+        id_column = served.package.manifest.id_column if self.predlog else None
         try:
             raw = _one_frame([r.rows for r in requests])
             combined = self.validate(raw, served)

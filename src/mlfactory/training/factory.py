@@ -161,7 +161,7 @@ def _steps(
             decision=registered.decision,
             candidates=packaged.candidates,
             importance=packaged.importance,
-            profile=packaged.package.manifest["profile"],
+            profile=packaged.package.manifest.profile,
             data_summary={**lineage["rows"], "split": lineage["split"]},
             lineage=lineage,
             classes=prepared.schema.classes,

@@ -23,7 +23,7 @@ from mlfactory.data.profile import profile_frame, profile_values
 from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG
 from mlfactory.registry import ModelPackage
-from mlfactory.registry.package import FORMAT
+from mlfactory.registry.manifest import Lineage, Manifest, Scores
 from mlfactory.versions import installed_versions
 
 if TYPE_CHECKING:
@@ -105,20 +105,19 @@ def package_step(
     # what monitoring compares later: the value, the positive probability or the class name
     values, kind = task.prediction_values(evaluation.pred, evaluation.proba, schema.classes)
     profile["prediction"] = profile_values(values, kind)
-    manifest = {
-        "format": FORMAT,
-        "name": spec.name,
-        "task": task.name,
-        "model": best.name,
-        "params": best.params,
-        "metric": spec.metric,
-        "schema": schema.to_dict(),
-        "metrics": evaluation.to_dict(),
-        "baseline_metrics": evaluated.baseline.metrics,
-        "profile": profile,
-        "id_column": spec.data.id_column,
-        "lineage": lineage,
-    }
+    manifest = Manifest(
+        name=spec.name,
+        task=task.name,
+        model=best.name,
+        params=best.params,
+        metric=spec.metric,
+        input_schema=schema,
+        metrics=Scores.model_validate(evaluation.to_dict()),
+        baseline_metrics=evaluated.baseline.metrics,
+        profile=profile,
+        id_column=spec.data.id_column,
+        lineage=Lineage.model_validate(lineage),
+    )
     keep = min(spec.monitoring.reference_rows, len(train_rows))
     reference = train_rows.sample(n=keep, random_state=seed) if keep else None
     package = ModelPackage(manifest=manifest, pipeline=pipeline, reference=reference)

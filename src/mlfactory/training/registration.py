@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlfactory.errors import BadInputError, MlfactoryError, RegistryError
 from mlfactory.metrics import METRICS, PairedComparison, paired_bootstrap
+from mlfactory.registry import tags as tag
 from mlfactory.registry.ledger import StaleChampion
 from mlfactory.training.gates import Check, Decision, decide
 
@@ -50,7 +51,7 @@ def register_step(
 ) -> Registered:
     """Decide against the champion of the moment and register the version."""
     package, evaluation, baseline = packaged.package, evaluated.evaluation, evaluated.baseline
-    metric, model = spec.metric, str(package.manifest["model"])
+    metric, model = spec.metric, package.manifest.model
 
     def decide_against(champion: VersionInfo | None) -> Decision:
         comparison, note = _compare_with_champion(registry, champion, spec, packaged)
@@ -71,7 +72,7 @@ def register_step(
         champion = registry.champion(spec.name)
         decision = decide_against(champion)
         model_dir = registry.write_mlflow_model(package, Path(tmp) / "model")
-        params: dict[str, Any] = {f"{model}.{k}": v for k, v in package.manifest["params"].items()}
+        params: dict[str, Any] = {f"{model}.{k}": v for k, v in package.manifest.params.items()}
         params.update({"model": model, "metric": metric, "seed": spec.search.seed})
         run_metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
         run_metrics.update({f"train_{k}": v for k, v in evaluation.train_metrics.items()})
@@ -81,8 +82,8 @@ def register_step(
             params=params,
             metrics=run_metrics,
             tags={
-                "mlfactory.spec_sha256": packaged.lineage["spec_sha256"],
-                "mlfactory.decision": decision.alias,
+                tag.SPEC_SHA256: packaged.lineage["spec_sha256"],
+                tag.DECISION: decision.alias,
             },
             artifacts={"model": model_dir},
         )
@@ -111,7 +112,7 @@ def register_step(
                 champion = registry.resolve(f"{spec.name}/{now}") if now is not None else None
                 decision = decide_against(champion)
                 registry.set_version_tags(spec.name, version, _decision_tags(decision))
-                registry.set_run_tags(run_id, {"mlfactory.decision": decision.alias})
+                registry.set_run_tags(run_id, {tag.DECISION: decision.alias})
         else:
             raise RegistryError(
                 f"{spec.name}@champion kept moving while version {version} was being decided "
@@ -160,16 +161,16 @@ def _version_tags(
     scores = evaluated.evaluation.metrics
     return {
         **_decision_tags(decision),
-        "mlfactory.model": model,
-        "mlfactory.metric": metric,
-        "mlfactory.metrics": json.dumps({k: round(v, 6) for k, v in scores.items()}),
-        "mlfactory.data_fingerprint": lineage["data_fingerprint"],
-        "mlfactory.spec_sha256": lineage["spec_sha256"],
-        "mlfactory.git_commit": lineage["git_commit"],
-        "mlfactory.seed": str(lineage["seed"]),
-        "mlfactory.packages": json.dumps(lineage["packages"]),
+        tag.MODEL: model,
+        tag.METRIC: metric,
+        tag.METRICS: json.dumps({k: round(v, 6) for k, v in scores.items()}),
+        tag.DATA_FINGERPRINT: lineage["data_fingerprint"],
+        tag.SPEC_SHA256: lineage["spec_sha256"],
+        tag.GIT_COMMIT: lineage["git_commit"],
+        tag.SEED: str(lineage["seed"]),
+        tag.PACKAGES: json.dumps(lineage["packages"]),
     }
 
 
 def _decision_tags(decision: Decision) -> dict[str, str]:
-    return {"mlfactory.decision": decision.alias, "mlfactory.reason": decision.reason[:4900]}
+    return {tag.DECISION: decision.alias, tag.REASON: decision.reason[:4900]}

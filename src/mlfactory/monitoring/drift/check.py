@@ -28,7 +28,7 @@ def check_drift(
     thresholds: dict[str, float] | None = None,
     min_share: float = 0.0,
 ) -> DriftResult:
-    """Compare ``current`` with the reference ``profile`` (``manifest["profile"]``).
+    """Compare ``current`` with the reference ``profile`` (``manifest.profile``).
 
     Each column is tested by the ``DRIFT_TESTS`` entry of its kind (none: not
     checked); ``thresholds`` overrides their effect thresholds by kind. The dataset
