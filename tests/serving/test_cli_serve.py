@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +24,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_serve_with_two_workers_answers_every_protocol(
-    trained: Registry, rows: list[dict[str, Any]], cli_env: dict[str, str]
-) -> None:
-    port = free_port()
-    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
-    command += ["--workers", "2", "--registry", str(trained.path)]
+@contextmanager
+def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    """Run ``mlfactory serve`` (its own process group); yield its URL once it is ready."""
     proc = subprocess.Popen(
-        command,
-        env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -47,6 +42,19 @@ def test_serve_with_two_workers_answers_every_protocol(
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             assert time.monotonic() < deadline, "server did not become ready"
             time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_serve_with_two_workers_answers_every_protocol(
+    trained: Registry, rows: list[dict[str, Any]], cli_env: dict[str, str]
+) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
+    command += ["--workers", "2", "--registry", str(trained.path)]
+    with serving(command, cli_env, port) as base:
         native = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows})
         assert native.status_code == 200 and native.json()["model_version"] == "1"
         mlflow = httpx.post(f"{base}/invocations", json={"dataframe_records": rows})
@@ -61,9 +69,6 @@ def test_serve_with_two_workers_answers_every_protocol(
             assert _sample(scraped, 'mlfactory_requests_total{model="mroz",protocol="mlflow",'
                            'status="200"}') == 1  # fmt: skip
             assert _sample(scraped, 'mlfactory_model_version{model="mroz",version="1"}') == 1
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def _sample(exposition: str, series: str) -> float:
@@ -143,33 +148,12 @@ def test_serve_takes_its_protocols_from_the_table(
     port = free_port()
     command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
     command += ["--registry", str(trained.path), "--protocol", "v2", "--protocol", "mlflow"]
-    proc = subprocess.Popen(
-        command,
-        env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
+    with serving(command, cli_env, port) as base:
         assert httpx.get(f"{base}/v2/models/mroz/ready").status_code == 200
         mlflow = httpx.post(f"{base}/invocations", json={"dataframe_records": rows})
         assert mlflow.status_code == 200
         native = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows})
         assert native.status_code == 404  # not served
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
     command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
     command += ["--registry", str(trained.path), "--protocol", "grpc"]
