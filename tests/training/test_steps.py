@@ -59,7 +59,8 @@ def test_progress_is_a_stream_of_events(tmp_path: Path) -> None:
     spec = parse_spec(mroz_spec(search={"trials": 3}))
     result = train(spec, registry=Registry(path=tmp_path / ".mlfactory"), on_event=events.append)
     steps = [e.name for e in events if isinstance(e, Step)]
-    assert steps == ["prepare", "split", "evaluate", "register", "report"]
+    assert steps == ["prepare", "prepare", "split", "evaluate", "register", "report"]
+    assert events[1].message == "positive class: 'yes' (data.positive_class; 56.8% of rows)"
     (started,) = [e for e in events if isinstance(e, SearchStarted)]
     trials = [e for e in events if isinstance(e, TrialFinished)]
     assert started.trials == len(trials) == 3 and {t.model for t in trials} == {"lightgbm"}

@@ -46,7 +46,10 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
         f"[green]ok[/]: {data.rows_read:,} rows, {data.dropped_missing_target:,} with a missing "
         f"target would be dropped; task {parsed.task}, target {parsed.data.target!r}"
         + (f", classes {data.schema.classes}" if data.schema.classes else "")
+        + (f"; primary metric {parsed.search.metric or data.metric}" if data.metric else "")
     )
+    for note in data.notes:
+        out.print(f"  {note}", highlight=False)
 
 
 def _fmt(value: float) -> str:

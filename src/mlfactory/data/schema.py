@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlfactory.errors import DataError
+from mlfactory.tasks import Target, TargetOptions, Task
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlfactory.tasks import Target, Task
 
 __all__ = ["ColumnRoles", "ColumnSchema", "Schema", "TrainingData", "prepare_training"]
 
@@ -172,6 +172,8 @@ class ColumnRoles:
     exclude: tuple[str, ...] = ()
     time_column: str | None = None
     id_column: str | None = None
+    positive_class: Any = None  # a binary target's positive class; None: chosen
+    max_classes: int = 100  # a classifier over more classes needs this raised
 
 
 @dataclass
@@ -184,7 +186,10 @@ class TrainingData:
     time: Any | None = None  # datetime64 array when the spec has a time_column
     rows_read: int = 0
     dropped_missing_target: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was chosen for the user, in words
+    metric: str | None = None  # the primary metric the target calls for (None: the task's)
+    positions: Any | None = None  # each row's position in the frame as read
+    ids: Any | None = None  # each row's data.id_column value, when there is one
 
 
 def _suggest(name: str, options: list[Any]) -> str:
@@ -296,7 +301,8 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
         if not keep.any():
             problems.append(f"target {roles.target!r} is missing in every row")
         else:
-            target, target_problems = task.prepare_target(y_raw[keep], roles.target)
+            options = TargetOptions(roles.positive_class, roles.max_classes)
+            target, target_problems = task.prepare_target(y_raw[keep], roles.target, options)
             problems += target_problems
     if problems:
         raise DataError.from_problems(
@@ -331,4 +337,8 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
         time=time,
         rows_read=rows_read,
         dropped_missing_target=int((~keep).sum()),
+        notes=list(target.notes),
+        metric=target.metric,
+        positions=np.flatnonzero(keep),
+        ids=None if roles.id_column is None else kept[roles.id_column].to_numpy(),
     )

@@ -8,11 +8,19 @@ everything else asks the ``Task`` object (``task_named``).
 from __future__ import annotations
 
 from mlfactory.errors import BadInputError
-from mlfactory.tasks.base import Diagnostic, OutputColumn, Target, Task
+from mlfactory.tasks.base import Diagnostic, OutputColumn, Target, TargetOptions, Task
 from mlfactory.tasks.classification import Classification
 from mlfactory.tasks.regression import Regression
 
-__all__ = ["TASKS", "Diagnostic", "OutputColumn", "Target", "Task", "task_named"]
+__all__ = [
+    "TASKS",
+    "Diagnostic",
+    "OutputColumn",
+    "Target",
+    "TargetOptions",
+    "Task",
+    "task_named",
+]
 
 TASKS: dict[str, Task] = {task.name: task for task in (Classification(), Regression())}
 

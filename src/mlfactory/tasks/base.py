@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from mlfactory.charts import Chart
 
-__all__ = ["Diagnostic", "OutputColumn", "Target", "Task"]
+__all__ = ["Diagnostic", "OutputColumn", "Target", "TargetOptions", "Task"]
 
 Array = Any  # numpy arrays
 Diagnostic = tuple[str, str, "Callable[[], Chart | None]"]  # title, caption, draw
@@ -60,10 +60,25 @@ class OutputColumn:
 
 @dataclass(frozen=True)
 class Target:
-    """A prepared target: encoded values, and the labels behind the codes for a classifier."""
+    """A prepared target: encoded values, and the labels behind the codes for a classifier.
+
+    ``notes`` say what was chosen for the user (the positive class and why, an
+    imbalance); ``metric`` is the primary metric this target calls for when the
+    spec names none (None: the task's default).
+    """
 
     y: Array
     classes: list[Any] | None = None
+    notes: tuple[str, ...] = ()
+    metric: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """What ``factory.yaml`` says about the target beyond its name (``data.*``)."""
+
+    positive_class: Any = None  # a binary target's positive class; None: chosen
+    max_classes: int = 100  # more classes than this needs an explicit opt-in
 
 
 class Task(ABC):
@@ -80,7 +95,9 @@ class Task(ABC):
     # -- the target ----------------------------------------------------------------------
 
     @abstractmethod
-    def prepare_target(self, values: pd.Series, column: str) -> tuple[Target | None, list[str]]:
+    def prepare_target(
+        self, values: pd.Series, column: str, options: TargetOptions
+    ) -> tuple[Target | None, list[str]]:
         """Encode the target (no missing values left); or None and the problems with it."""
 
     def stratify(self, y: Array) -> Array | None:

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from mlfactory.errors import DataError
-from mlfactory.tasks.base import HEIGHT, WIDTH, Diagnostic, OutputColumn, Target, Task
+from mlfactory.tasks.base import (
+    HEIGHT,
+    WIDTH,
+    Diagnostic,
+    OutputColumn,
+    Target,
+    TargetOptions,
+    Task,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +37,7 @@ __all__ = ["Classification"]
 Array = Any
 MAX_CLASSES = 12  # classes drawn one by one (ROC, confusion matrix); the rest are "other"
 CALIBRATION_BINS = 10
+IMBALANCED = 0.10  # a positive class under this share of rows makes a target imbalanced
 PROBABILITY_PREFIX = "proba_"
 
 
@@ -45,18 +54,57 @@ class Classification(Task):
     )
     default_metric: ClassVar[str] = "roc_auc"
 
-    def prepare_target(self, values: pd.Series, column: str) -> tuple[Target | None, list[str]]:
+    def prepare_target(
+        self, values: pd.Series, column: str, options: TargetOptions
+    ) -> tuple[Target | None, list[str]]:
         import pandas as pd
 
-        classes = sorted(pd.unique(values).tolist(), key=str)
+        counts = values.value_counts()
+        classes = sorted(counts.index.tolist(), key=str)
         if len(classes) < 2:
             return None, [
                 f"target {column!r} has one class ({classes[0]!r}) in every row; "
                 "a classifier needs at least two"
             ]
+        dtype = values.dtype
+        numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        if len(classes) > options.max_classes:
+            if numeric:
+                return None, [
+                    f"target {column!r} looks continuous: {len(classes):,} distinct numeric "
+                    "values for a classifier; set task: regression (or, if these really are "
+                    f"{len(classes):,} classes, data.max_classes: {len(classes)})"
+                ]
+            return None, [
+                f"target {column!r} has {len(classes):,} classes, more than data.max_classes "
+                f"({options.max_classes}); set data.max_classes: {len(classes)} to train a "
+                "classifier over all of them"
+            ]
+        positive, problems = _positive(values, counts, classes, column, options)
+        if problems:
+            return None, problems
+        notes: list[str] = []
+        metric = None
+        if positive is not None:  # binary: the positive class is the second code
+            classes = [c for c in classes if c != positive] + [positive]
+            share = counts[positive] / counts.sum()
+            why = (
+                "data.positive_class"
+                if options.positive_class is not None
+                else ("the true/1 value" if _is_flag(classes) else "the minority class")
+            )
+            notes.append(f"positive class: {_label(positive)} ({why}; {share:.1%} of rows)")
+            if share < IMBALANCED:
+                notes.append(
+                    f"imbalanced: the positive class is {share:.1%} of rows; the primary "
+                    "metric defaults to pr_auc (set search.metric to choose another), and "
+                    "class_weight: balanced in a model's params weighs the classes evenly"
+                )
+                metric = "pr_auc"
         lookup = {c: i for i, c in enumerate(classes)}
         y = values.map(lookup).to_numpy(dtype=np.int64)
-        return Target(y, [c.item() if hasattr(c, "item") else c for c in classes]), []
+        labels = [c.item() if hasattr(c, "item") else c for c in classes]
+        return Target(y, labels, tuple(notes), metric), []
 
     def stratify(self, y: Array) -> Array | None:
         return y if np.bincount(y).min() >= 3 else None
@@ -177,6 +225,42 @@ class Classification(Task):
             ),
             confusion,
         ]
+
+
+def _is_flag(classes: list[Any]) -> bool:
+    """A boolean target, or one of exactly 0 and 1."""
+    return all(isinstance(c, bool | np.bool_) for c in classes) or sorted(
+        float(c) for c in classes if isinstance(c, int | float | np.integer | np.floating)
+    ) == [0.0, 1.0]
+
+
+def _label(value: Any) -> str:
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
+def _positive(
+    values: pd.Series, counts: pd.Series, classes: list[Any], column: str, options: TargetOptions
+) -> tuple[Any, list[str]]:
+    """A binary target's positive class (None for more classes), or the problem with it."""
+    wanted = options.positive_class
+    if len(classes) != 2:
+        if wanted is None:
+            return None, []
+        return None, [
+            f"data.positive_class applies to a binary target; {column!r} has {len(classes)} classes"
+        ]
+    if wanted is not None:
+        found = [c for c in classes if c == wanted or str(c) == str(wanted)]
+        if not found:
+            return None, [
+                f"data.positive_class {wanted!r} is not a value of target {column!r}; its "
+                f"values are {[_label(c) for c in classes]}"
+            ]
+        return found[0], []
+    if _is_flag(classes):
+        return max(classes), []  # True, or 1
+    # the minority class; on a tie, the second in sorted order (as before)
+    return min(reversed(classes), key=lambda c: counts[c]), []
 
 
 def _label_text(value: Any) -> str:

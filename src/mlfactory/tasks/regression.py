@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from mlfactory.errors import DataError
-from mlfactory.tasks.base import HEIGHT, WIDTH, Diagnostic, OutputColumn, Target, Task
+from mlfactory.tasks.base import (
+    HEIGHT,
+    WIDTH,
+    Diagnostic,
+    OutputColumn,
+    Target,
+    TargetOptions,
+    Task,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +40,9 @@ class Regression(Task):
     metric_names: ClassVar[tuple[str, ...]] = ("rmse", "mae", "r2", "mape")
     default_metric: ClassVar[str] = "rmse"
 
-    def prepare_target(self, values: pd.Series, column: str) -> tuple[Target | None, list[str]]:
+    def prepare_target(
+        self, values: pd.Series, column: str, options: TargetOptions
+    ) -> tuple[Target | None, list[str]]:
         import pandas as pd
 
         dtype = values.dtype
@@ -41,6 +51,8 @@ class Regression(Task):
                 f"target {column!r} must be numeric for regression; got dtype {dtype} "
                 "(is task: classification meant?)"
             ]
+        if options.positive_class is not None:
+            return None, [f"data.positive_class applies to classification, not to {self.name}"]
         y = values.to_numpy(dtype=float)
         if np.isinf(y).any():
             return None, [f"target {column!r} has inf values; filter them out"]

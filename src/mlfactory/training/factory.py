@@ -112,6 +112,8 @@ def _steps(
     on_event(Step("prepare", f"reading data for [bold]{spec.name}[/]"))
     prepared = prepare(spec)
     data = prepared.data
+    for note in data.notes:
+        on_event(Step("prepare", note))
     split = split_rows(
         data.y,
         task=prepared.task,
@@ -153,7 +155,7 @@ def _steps(
         ReportInputs(
             name=spec.name,
             task=prepared.task,
-            metric=spec.metric,
+            metric=prepared.metric,
             model=best.name,
             params=best.params,
             evaluation=evaluated.evaluation,
@@ -166,6 +168,7 @@ def _steps(
             lineage=lineage,
             classes=prepared.schema.classes,
             version=version,
+            notes=data.notes,
         ),
         report_path,
     )
@@ -174,7 +177,7 @@ def _steps(
         name=spec.name,
         version=version,
         model=best.name,
-        metric=spec.metric,
+        metric=prepared.metric,
         decision=registered.decision,
         evaluation=evaluated.evaluation,
         baseline=evaluated.baseline,

@@ -110,7 +110,7 @@ def package_step(
         task=task.name,
         model=best.name,
         params=best.params,
-        metric=spec.metric,
+        metric=prepared.metric,
         input_schema=schema,
         metrics=Scores.model_validate(evaluation.to_dict()),
         baseline_metrics=evaluated.baseline.metrics,
@@ -133,7 +133,7 @@ def package_step(
         }
         for c in searched.candidates
     ]
-    importance = _permutation_importance(package, test_rows, y_test, spec.metric, seed)
+    importance = _permutation_importance(package, test_rows, y_test, prepared.metric, seed)
     return Packaged(package, lineage, importance, candidates, test_rows, y_test)
 
 

@@ -37,6 +37,7 @@ class Prepared:
     task: Task
     data: TrainingData
     fingerprint: str
+    metric: str = ""  # the primary metric: the spec's, else what the target calls for
 
     @property
     def schema(self) -> Schema:
@@ -72,7 +73,9 @@ def prepare(spec: FactorySpec) -> Prepared:
     frame = load_frame(spec.data.source, spec.data.sql)
     fingerprint = data_fingerprint(frame)
     task = task_named(spec.task)
-    return Prepared(task, prepare_training(frame, spec.data.columns, task), fingerprint)
+    data = prepare_training(frame, spec.data.columns, task)
+    metric = spec.search.metric or data.metric or task.default_metric
+    return Prepared(task, data, fingerprint, metric)
 
 
 def encode(prepared: Prepared, split: Split, styles: set[Style], folder: Path) -> Encoded:

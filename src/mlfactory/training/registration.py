@@ -51,7 +51,7 @@ def register_step(
 ) -> Registered:
     """Decide against the champion of the moment and register the version."""
     package, evaluation, baseline = packaged.package, evaluated.evaluation, evaluated.baseline
-    metric, model = spec.metric, package.manifest.model
+    metric, model = package.manifest.metric, package.manifest.model
 
     def decide_against(champion: VersionInfo | None) -> Decision:
         comparison, note = _compare_with_champion(registry, champion, spec, packaged)
@@ -144,7 +144,7 @@ def _compare_with_champion(
         return None, note
     new = package.predict_encoded(packaged.test_rows)
     comparison = paired_bootstrap(
-        METRICS[spec.metric],
+        METRICS[packaged.package.manifest.metric],
         packaged.y_test,
         new,
         old,

@@ -49,6 +49,7 @@ class ReportInputs:
     lineage: dict[str, Any]
     classes: list[Any] | None = None
     version: str | None = None
+    notes: list[str] = field(default_factory=list)  # what was chosen for the user (target)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -159,6 +160,11 @@ def _better(metric: str) -> str:
 # -- sections --------------------------------------------------------------------------
 
 
+def _sentence(note: str) -> str:
+    """A note as the report shows it: ``positive class: 'yes' (...)`` -> ``Positive class: ...``."""
+    return note[:1].upper() + note[1:]
+
+
 def _header(r: ReportInputs, title: str) -> str:
     d = r.decision
     failed = [c for c in d.checks if not c.passed]
@@ -190,7 +196,8 @@ def _header(r: ReportInputs, title: str) -> str:
         f'<p class="sub">{escape(r.task.name)} · chosen model <b>{escape(r.model)}</b> · '
         "primary metric "
         f"<b>{escape(r.metric)}</b> ({_better(r.metric)}) · parameters {_params(r.params)}</p>"
-        f'<div class="verdict {"ok" if d.promoted else "held"}"><div class="big">'
+        + "".join(f'<p class="note">{escape(_sentence(n))}</p>' for n in r.notes)
+        + f'<div class="verdict {"ok" if d.promoted else "held"}"><div class="big">'
         f"{'Promoted to champion' if d.promoted else 'Held back as challenger'}</div>"
         f"<div>{summary}</div></div>{comparison}"
         + (_table(["", "Check", "Detail"], rows) if d.checks else "")
@@ -380,6 +387,7 @@ def _importance_plot(importance: dict[str, float], metric: str) -> Chart:
 
 
 _CSS = """
+.note{margin:4px 0;color:#57606a}
 .verdict.held{background:#fff8c5;border-color:#d4a72c}
 .verdict .big{font-size:22px;font-weight:600}
 .cmp{font-size:15px}

@@ -226,7 +226,7 @@ def search_models(
     """The search step: a study per candidate in the spec, then the dummy baseline."""
     from mlfactory.models import CATALOG
 
-    task, metric = prepared.task, spec.metric
+    task, metric = prepared.task, prepared.metric
     total = sum(
         spec.search.trials if (m.search is None and CATALOG[m.name].space(task)) or m.search else 1
         for m in spec.models
