@@ -78,6 +78,60 @@ def test_all_problems_are_reported_at_once() -> None:
     assert any("'auc'" in p and "roc_auc" in p for p in problems)
 
 
+def test_a_gate_on_the_other_tasks_metric_is_listed_with_every_other_problem() -> None:
+    raw = mroz_spec(
+        search={"trials": 0, "metric": "rmse"},
+        gates={"min": {"r2": 0.1}, "max": {"mae": 3}},
+        models=["lightgbm", "ridge"],
+    )
+    raw["data"]["bogus"] = 1
+    problems = problems_of(raw)
+    assert "data: unknown key 'bogus'" in problems
+    assert any(p.startswith("search.trials:") for p in problems)
+    assert any(p.startswith("models[1].name: unknown model") for p in problems)
+    assert any(
+        p.startswith("search.metric: 'rmse' is not a classification metric") for p in problems
+    )
+    assert any(p.startswith("gates.min: 'r2' is not a classification metric") for p in problems)
+    assert any(p.startswith("gates.max: 'mae' is not a classification metric") for p in problems)
+    assert len(problems) == 6
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (
+            {"name": "lightgbm", "params": {"num_leafs": 8}},
+            "models[0].params: lightgbm has no parameter 'num_leafs' (did you mean 'num_leaves'?)",
+        ),
+        (
+            {"name": "random_forest", "params": {"n_estimator": 8}},
+            "models[0].params: random_forest has no parameter 'n_estimator' (did you mean "
+            "'n_estimators'?)",
+        ),
+        (
+            {"name": "linear", "search": {"c": {"low": 0.1, "high": 1}}},
+            "models[0].search: linear has no parameter 'c' (did you mean 'C'?)",
+        ),
+    ],
+)
+def test_a_model_parameter_the_estimator_does_not_take_is_an_error(
+    model: dict, message: str
+) -> None:
+    assert message in problems_of(mroz_spec(models=[model]))
+
+
+def test_parameters_the_estimator_takes_are_accepted() -> None:
+    models = [
+        {"name": "lightgbm", "params": {"class_weight": "balanced", "max_bin": 63, "lambda_l2": 1}},
+        {"name": "linear", "params": {"class_weight": "balanced", "C": 2.0}},
+        {"name": "random_forest", "params": {"class_weight": "balanced_subsample"}},
+    ]
+    assert [m.params for m in parse_spec(mroz_spec(models=models)).models] == [
+        m["params"] for m in models
+    ]
+
+
 def test_metric_must_fit_the_task() -> None:
     with pytest.raises(SpecError, match="'rmse' is not a classification metric"):
         parse_spec(mroz_spec(search={"metric": "rmse"}))

@@ -13,15 +13,23 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mlfactory.data.schema import ColumnRoles
 from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG, SearchRange
-from mlfactory.tasks import TASKS
+from mlfactory.tasks import TASKS, Task
 
 __all__ = [
     "DataSpec",
@@ -32,6 +40,7 @@ __all__ = [
     "RegistrySpec",
     "SearchSpec",
     "SplitSpec",
+    "ThresholdSpec",
     "json_schema",
     "load_spec",
     "parse_spec",
@@ -118,7 +127,13 @@ class ModelSpec(_Strict):
     """One candidate model: a catalog name, fixed params, and an optional search space."""
 
     name: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fixed parameters of the estimator, e.g. {n_estimators: 200}. Every "
+        "classifier takes class_weight: balanced, which weighs each class by the inverse of "
+        "its frequency (a rare positive class counts as much as the rest).",
+        examples=[{"class_weight": "balanced"}, {"n_estimators": 200}],
+    )
     search: dict[str, SearchRange] | None = Field(
         None, description="Search space; default: the catalog's space for this model."
     )
@@ -141,6 +156,43 @@ class SearchSpec(_Strict):
     timeout_seconds: float | None = Field(None, gt=0, description="Per candidate model.")
     metric: str | None = Field(None, description="Metric to optimize; default by task.")
     seed: int = 42
+
+
+class CostSpec(_Strict):
+    """What each kind of wrong answer costs, in any one unit."""
+
+    false_positive: float = Field(gt=0, allow_inf_nan=False)
+    false_negative: float = Field(gt=0, allow_inf_nan=False)
+
+
+class ThresholdSpec(_Strict):
+    """How a binary classifier turns the positive class's probability into its prediction.
+
+    Exactly one of ``optimize``, ``cost`` or ``fixed``. The first two are chosen on
+    the validation rows; the probabilities in the answer are never changed.
+    """
+
+    optimize: Literal["f1", "accuracy"] | None = Field(
+        None, description="Choose the threshold that maximizes this metric on validation rows."
+    )
+    cost: CostSpec | None = Field(
+        None,
+        description="Choose the threshold with the least total cost on validation rows, e.g. "
+        "{false_positive: 1, false_negative: 5}.",
+    )
+    fixed: float | None = Field(
+        None, gt=0, lt=1, description="Predict the positive class at this probability or above."
+    )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> ThresholdSpec:
+        given = [k for k in ("optimize", "cost", "fixed") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of optimize (f1 | accuracy), cost (false_positive, "
+                f"false_negative) or fixed (a probability); got {', '.join(given) or 'none'}"
+            )
+        return self
 
 
 class EvaluationSpec(_Strict):
@@ -207,6 +259,16 @@ class FactorySpec(_Strict):
         description="Candidates; a bare name is allowed. The dummy baseline is always added.",
     )
     search: SearchSpec = Field(default_factory=SearchSpec)
+    threshold: ThresholdSpec | None = Field(
+        None,
+        description="Binary classification: the decision threshold on the positive class's "
+        "probability. Default: the most probable class (0.5).",
+    )
+    refit: bool = Field(
+        False,
+        description="Refit the chosen parameters on train + validation rows before the test "
+        "evaluation (boosting keeps the number of rounds early stopping found).",
+    )
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     gates: GateSpec = Field(default_factory=GateSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
@@ -239,24 +301,10 @@ class FactorySpec(_Strict):
         return models
 
     @model_validator(mode="after")
-    def _consistent(self) -> FactorySpec:
-        metric, reported = self.metric, TASKS[self.task].metric_names
-        if metric not in reported:
-            raise ValueError(f"search.metric {metric!r} is not a {self.task} metric")
-        for bound in (self.gates.min, self.gates.max):
-            for name in bound:
-                if name not in reported:
-                    raise ValueError(f"gates: {name!r} is not a {self.task} metric")
-        if not self.models:
-            raise ValueError("models: list at least one candidate model")
-        needed = TASKS[self.task].estimator
-        for i, model in enumerate(self.models):
-            if needed not in CATALOG[model.name].builders:
-                offering = [n for n, e in CATALOG.items() if needed in e.builders and n != "dummy"]
-                raise ValueError(
-                    f"models[{i}]: {model.name} has no {needed} for task {self.task}; "
-                    f"choose from {', '.join(offering)}"
-                )
+    def _consistent(self, info: ValidationInfo) -> FactorySpec:
+        checked = (info.context or {}).get(_CROSS_CHECKED)  # parse_spec lists them with the rest
+        if not checked and (problems := _cross_problems(self.model_dump())):
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -276,8 +324,81 @@ class FactorySpec(_Strict):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+_CROSS_CHECKED = "cross_checked"
+
+
+def _cross_problems(raw: dict[str, Any]) -> list[str]:
+    """Problems between keys (a metric or model of another task, unknown model parameters).
+
+    Read from the raw mapping, so that they are reported together with every other
+    problem of the file, whatever else is wrong in it.
+    """
+    task_name = raw.get("task")
+    if not isinstance(task_name, str) or task_name not in TASKS:
+        return []
+    task = TASKS[task_name]
+    names = ", ".join(task.metric_names)
+    problems: list[str] = []
+    search = raw.get("search")
+    metric = search.get("metric") if isinstance(search, dict) else None
+    if isinstance(metric, str) and metric in METRICS and metric not in task.metric_names:
+        problems.append(
+            f"search.metric: {metric!r} is not a {task_name} metric; {task_name} metrics: {names}"
+        )
+    gates = raw.get("gates")
+    for bound in ("min", "max"):
+        values = gates.get(bound) if isinstance(gates, dict) else None
+        for name in values if isinstance(values, dict) else ():
+            if name in METRICS and name not in task.metric_names:
+                problems.append(
+                    f"gates.{bound}: {name!r} is not a {task_name} metric; {task_name} metrics: "
+                    f"{names}"
+                )
+    if raw.get("threshold") is not None and not task.thresholded:
+        problems.append(
+            f"threshold: a decision threshold applies to binary classification, not {task_name}"
+        )
+    models = raw.get("models")
+    if isinstance(models, list):
+        if not models:
+            problems.append("models: list at least one candidate model")
+        for i, model in enumerate(models):
+            problems += _model_problems(f"models[{i}]", model, task)
+    return problems
+
+
+def _model_problems(where: str, model: Any, task: Task) -> list[str]:
+    """A candidate that the task cannot use, or parameters its estimator does not take."""
+    name = model.get("name") if isinstance(model, dict) else model
+    if not isinstance(name, str) or name not in CATALOG:
+        return []  # the field's own check says so
+    entry = CATALOG[name]
+    if task.estimator not in entry.builders:
+        offering = [n for n, e in CATALOG.items() if task.estimator in e.builders and n != "dummy"]
+        return [
+            f"{where}: {name} has no {task.estimator} for task {task.name}; choose from "
+            f"{', '.join(offering)}"
+        ]
+    problems: list[str] = []
+    keys = {
+        part: [str(k) for k in model.get(part) or {}]
+        for part in ("params", "search")
+        if isinstance(model, dict) and isinstance(model.get(part), dict)
+    }
+    if any(keys.values()):
+        own, others = entry.parameters(task)
+        for part, given in keys.items():
+            for key in given:
+                if key not in own and key not in others:
+                    hint = _did_you_mean(key, sorted(own)) or _did_you_mean(key, sorted(others))
+                    problems.append(f"{where}.{part}: {name} has no parameter {key!r}{hint}")
+    return problems
+
+
 def _did_you_mean(word: str, options: Any) -> str:
-    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    names = [str(o) for o in options]
+    same_case = [n for n in names if n.lower() == str(word).lower()]
+    match = same_case or difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
@@ -345,16 +466,21 @@ def parse_spec(raw: Any, *, source: str = "factory.yaml") -> FactorySpec:
             f"{source}: expected a mapping of keys (name, task, data, ...), got "
             f"{type(raw).__name__}. See `mlfactory schema` for the format."
         )
+    cross = _cross_problems(raw)
+    problems: list[str] = []
     try:
-        return FactorySpec.model_validate(raw)
+        spec = FactorySpec.model_validate(raw, context={_CROSS_CHECKED: True})
     except ValidationError as exc:
         problems = [_describe(e) for e in exc.errors()]
+    problems += cross
+    if problems:
         raise SpecError.from_problems(
             f"{source} has {len(problems)} problem{'s' * (len(problems) > 1)}",
             problems,
             hint="Fix them and run `mlfactory validate` again; "
             "`mlfactory schema` prints every key.",
         ) from None
+    return spec
 
 
 def load_spec(path: str | Path) -> FactorySpec:

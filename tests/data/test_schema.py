@@ -65,6 +65,15 @@ def test_missing_target_and_features_suggest_names() -> None:
     assert "feature 'nmu' is not a column (did you mean 'num'?)" in found
 
 
+def test_an_excluded_column_that_does_not_exist_is_an_error_with_a_suggestion() -> None:
+    found = problems(frame(), exclude=("nmu", "whatever"), target="Y")
+    assert "data.exclude 'nmu' is not a column (did you mean 'num'?)" in found
+    assert "data.exclude 'whatever' is not a column" in found
+    assert any(p.startswith("data.target 'Y'") for p in found)  # listed with the rest
+    data = prepare_training(frame(), roles(exclude=("num",)), TASKS["classification"])
+    assert "num" not in data.schema.names
+
+
 def test_one_class_target() -> None:
     data = frame().assign(y="yes")
     assert problems(data) == [

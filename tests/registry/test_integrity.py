@@ -59,6 +59,7 @@ def test_every_file_is_listed_and_the_folder_loads(model: Path) -> None:
         "data/package/manifest.json",
         "data/package/pipeline.skops",
         "data/package/reference.parquet",
+        "data/package/split.parquet",
         "python_env.yaml",
         "requirements.txt",
     ]

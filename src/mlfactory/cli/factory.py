@@ -29,13 +29,11 @@ def schema() -> None:
 @app.command()
 def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]) -> None:
     """Check the spec and its data without training anything."""
-    from mlfactory.data import load_frame, prepare_training
     from mlfactory.spec import load_spec
-    from mlfactory.tasks import task_named
+    from mlfactory.training.prepare import prepare
 
     parsed = load_spec(spec)
-    frame = load_frame(parsed.data.source, parsed.data.sql)
-    data = prepare_training(frame, parsed.data.columns, task_named(parsed.task))
+    data = prepare(parsed).data
     table = Table(title=f"{parsed.name}: {len(data.schema.columns)} features", show_lines=False)
     for column in ("feature", "kind", "dtype", "missing"):
         table.add_column(column)
@@ -71,6 +69,8 @@ def _print_result(result: TrainResult) -> None:
             _fmt(result.baseline.metrics[name]),
         )
     out.print(table)
+    if (chosen := result.threshold) is not None:
+        out.print(f"decision threshold {chosen.value:.4g}: {chosen.rule}", highlight=False)
     decision = result.decision
     verdict = (
         f"[bold green]promoted[/]: version {result.version} is now {result.name}@champion"

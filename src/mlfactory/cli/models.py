@@ -95,6 +95,49 @@ def models_show(
     )
 
 
+@models_app.command("split")
+def models_split(
+    model: Annotated[str, typer.Argument(help="NAME/VERSION or NAME@ALIAS.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write: .parquet or .csv.")
+    ],
+    force: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+    registry: RegistryPath = Path(".mlfactory"),
+) -> None:
+    """Write which rows trained, validated and tested a version, to check it on the same rows."""
+    import os
+
+    if output.suffix not in (".parquet", ".csv"):
+        raise BadInputError(f"--output must end in .parquet or .csv, got {str(output)!r}.")
+    if output.exists() and not force:
+        raise BadInputError(f"{output} exists; pass --force to replace it.")
+    reg = _registry(registry)
+    package, info = reg.load(model)
+    rows = package.split
+    if rows is None:
+        raise BadInputError(
+            f"{info.name}/{info.version} was trained before mlfactory recorded splits; retrain it."
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.partial")
+    if output.suffix == ".csv":
+        rows.to_csv(partial, index=False)
+    else:
+        rows.to_parquet(partial, index=False)
+    os.replace(partial, output)  # a reader never sees half a file
+    counts = rows["part"].value_counts()
+    lineage = package.manifest.lineage
+    out.print(
+        f"{info.name}/{info.version}: {len(rows):,} rows → {output} ("
+        + ", ".join(f"{part} {counts.get(part, 0):,}" for part in ("train", "validation", "test"))
+        + f"); 'row' is the position in the data as read, whose fingerprint is "
+        f"{lineage.data_fingerprint[:16]}…"
+        + ("; refit on train + validation" if lineage.split.get("refit") else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @models_app.command("history")
 def models_history(
     name: Annotated[str, typer.Argument(help="Registered model name.")],

@@ -252,6 +252,9 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
     for key, name in named.items():
         if name is not None and name not in columns:
             problems.append(f"data.{key} {name!r} is not a column{_suggest(name, columns)}")
+    for name in roles.exclude:
+        if name not in columns:
+            problems.append(f"data.exclude {name!r} is not a column{_suggest(name, columns)}")
     reserved = {roles.target, roles.time_column, roles.id_column, *roles.exclude}
     if roles.features is not None:
         for name in roles.features:

@@ -61,6 +61,8 @@ class CatalogEntry:
     builders: dict[str, Builder]  # by the kind of estimator: "classifier", "regressor"
     spaces: dict[str, dict[str, SearchRange]] = field(default_factory=dict)  # by the same kinds
     boosting: bool = False  # accepts an eval set: early stopping and pruning
+    # names the estimator takes besides its get_params() (LightGBM's own parameters)
+    more_parameters: Callable[[], frozenset[str]] = frozenset
 
     def build(self, task: Task, params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
         """An unfitted estimator of the kind ``task`` needs."""
@@ -71,6 +73,12 @@ class CatalogEntry:
                 f"{', '.join(self.builders)}"
             )
         return builder(params, seed, categorical)
+
+    def parameters(self, task: Task) -> tuple[frozenset[str], frozenset[str]]:
+        """The parameter names the estimator ``task`` needs takes: its own (``get_params``),
+        and the others it passes on (LightGBM's native names and aliases)."""
+        own = frozenset(self.build(task, {}, 0, []).get_params())
+        return own, self.more_parameters() - own
 
     def space(self, task: Task) -> dict[str, SearchRange]:
         return self.spaces.get(task.estimator, {})

@@ -27,6 +27,17 @@ def _lightgbm(estimator: str) -> Builder:
     return build
 
 
+def _lightgbm_parameters() -> frozenset[str]:
+    """LightGBM's own parameters and their aliases, which its sklearn wrapper passes on."""
+    try:
+        from lightgbm.basic import _ConfigAliases
+
+        aliases = _ConfigAliases._get_all_param_aliases()
+    except (ImportError, AttributeError):  # another LightGBM: accept what get_params names
+        return frozenset()
+    return frozenset(name for names in aliases.values() for name in names) | frozenset(aliases)
+
+
 def _hist_gradient_boosting(estimator: str) -> Builder:
     def build(params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
         from sklearn import ensemble
@@ -58,6 +69,7 @@ register_model(
             }
         ),
         boosting=True,
+        more_parameters=_lightgbm_parameters,
     )
 )
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mlfactory.data.schema import Schema
 from mlfactory.errors import TamperedArtifactError
 
-__all__ = ["FORMAT", "Lineage", "Manifest", "Scores"]
+__all__ = ["FORMAT", "DecisionThreshold", "Lineage", "Manifest", "Scores"]
 
 # 2: digests.json covers the whole MLflow model folder, MLmodel included
 # 3: the pipeline's first step expands datetime columns (the skops file is the whole model)
@@ -33,6 +33,13 @@ class Scores(_Record):
     test: dict[str, float]
     test_ci95: dict[str, list[float]] = Field(default_factory=dict)
     train: dict[str, float] = Field(default_factory=dict)
+
+
+class DecisionThreshold(_Record):
+    """A binary classifier's decision threshold and how it was chosen, in words."""
+
+    value: float = Field(ge=0, le=1)  # the positive class from this probability up
+    rule: str  # e.g. "best f1 (0.61) on 1,200 validation rows"
 
 
 class Lineage(_Record):
@@ -62,6 +69,7 @@ class Manifest(_Record):
     baseline_metrics: dict[str, float]
     profile: dict[str, Any]  # reference profile of the training rows and test predictions
     id_column: str | None = None
+    threshold: DecisionThreshold | None = None  # None: the most probable class
     lineage: Lineage
 
     def to_json(self) -> str:

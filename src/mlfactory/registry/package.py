@@ -6,6 +6,8 @@ On disk it is the ``data/package`` folder of an MLflow model folder::
     pipeline.skops   the fitted scikit-learn pipeline, stored with skops (no pickle)
     reference.parquet  optional: a seeded sample of training rows (feature columns only)
                      for the multivariate drift check (``monitoring.reference_rows``)
+    split.parquet    which rows went to train, validation and test: ``row`` (position
+                     in the data as read), the id column if the spec has one, ``part``
 
 The model folder's ``digests.json`` covers these files and every other file of
 the model (``integrity``). ``ModelPackage.load`` refuses a model folder whose
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "Manifest", "ModelPackage"]
 
 MANIFEST, PIPELINE = "manifest.json", "pipeline.skops"
-REFERENCE = "reference.parquet"
+REFERENCE, SPLIT = "reference.parquet", "split.parquet"
 
 
 @dataclass
@@ -43,6 +45,7 @@ class ModelPackage:
     manifest: Manifest
     pipeline: Any  # sklearn Pipeline: datetimes (DatetimeParts), preprocess, model
     reference: pd.DataFrame | None = None  # sample of training rows; None in older packages
+    split: pd.DataFrame | None = None  # each row's part (``Split.table``); None in older ones
 
     @property
     def schema(self) -> Schema:
@@ -58,6 +61,12 @@ class ModelPackage:
     def classes(self) -> list[Any] | None:
         return self.manifest.input_schema.classes
 
+    @property
+    def threshold(self) -> float | None:
+        """The decision threshold on the positive class's probability (None: most probable)."""
+        chosen = self.manifest.threshold
+        return None if chosen is None else chosen.value
+
     @functools.cached_property
     def output_columns(self) -> list[OutputColumn]:
         """The columns of this model's answers, typed."""
@@ -70,7 +79,7 @@ class ModelPackage:
     def predict_conformed(self, conformed: pd.DataFrame) -> tuple[Any, Any | None]:
         """Like ``predict_encoded`` for rows that ``schema.conform`` already checked."""
         n_classes = len(self.classes) if self.classes is not None else None
-        return self.task.predict(self.pipeline, conformed, n_classes)
+        return self.task.predict(self.pipeline, conformed, n_classes, self.threshold)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The answer as a frame: one column per ``output_columns``, rows as in ``frame``."""
@@ -103,6 +112,8 @@ class ModelPackage:
         (directory / PIPELINE).write_bytes(stored)
         if self.reference is not None:
             self.reference.to_parquet(directory / REFERENCE, index=False)
+        if self.split is not None:
+            self.split.to_parquet(directory / SPLIT, index=False)
         return directory
 
     @classmethod
@@ -126,9 +137,11 @@ class ModelPackage:
         text = (directory / MANIFEST).read_text()
         manifest = Manifest.from_json(text, shown_as=f"{shown}/{MANIFEST}")
         pipeline = load_pipeline(directory / PIPELINE, shown_as=f"{shown}/{PIPELINE}")
-        reference = None
-        if (directory / REFERENCE).exists():
-            import pandas as pd
+        import pandas as pd
 
+        reference = split = None
+        if (directory / REFERENCE).exists():
             reference = pd.read_parquet(directory / REFERENCE)
-        return cls(manifest=manifest, pipeline=pipeline, reference=reference)
+        if (directory / SPLIT).exists():
+            split = pd.read_parquet(directory / SPLIT)
+        return cls(manifest=manifest, pipeline=pipeline, reference=reference, split=split)

@@ -254,7 +254,8 @@ def _head(estimator: Any, package: ModelPackage) -> Head | None:
     output = _lightgbm_output(estimator) or task.raw_output(estimator)
     present = getattr(estimator, "classes_", None)
     n_classes = len(classes) if classes is not None else None
-    return lambda X: task.decode(output(X), present, n_classes)
+    threshold = package.threshold
+    return lambda X: task.decide(*task.decode(output(X), present, n_classes), threshold)
 
 
 def _lightgbm_output(estimator: Any) -> Callable[[Matrix], Any] | None:

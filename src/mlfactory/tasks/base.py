@@ -10,8 +10,9 @@ is dealing with:
   ``undefined`` (when a metric says nothing on some labels);
 - the one mapping from a model's raw output to encoded predictions and
   probabilities (``raw_output`` names the estimator's method, ``decode`` maps
-  what it returns; ``predict`` does both), used by the search, the evaluation,
-  the package and the serving fast path;
+  what it returns, ``decide`` applies a decision threshold; ``predict`` does
+  all three), used by the search, the evaluation, the package and the serving
+  fast path;
 - typed output columns (``output_columns``, ``outputs``) instead of names
   that several modules agree on;
 - the values monitoring profiles and compares (``prediction_values``), and the
@@ -88,6 +89,7 @@ class Task(ABC):
     estimator: ClassVar[str]  # what the catalog builds for it: "classifier" | "regressor"
     metric_names: ClassVar[tuple[str, ...]]
     default_metric: ClassVar[str]
+    thresholded: ClassVar[bool] = False  # takes a decision threshold (``decode``'s threshold)
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -139,10 +141,24 @@ class Task(ABC):
         Booster) and decodes it with ``decode``.
         """
 
-    def predict(self, estimator: Any, X: Any, n_classes: int | None) -> tuple[Array, Array | None]:
-        """Call a fitted estimator (or pipeline) on ``X`` and decode its output."""
+    def decide(
+        self, pred: Array, proba: Array | None, threshold: float | None
+    ) -> tuple[Array, Array | None]:
+        """Decoded output with a decision threshold applied (tasks that take one).
+
+        ``threshold`` is the model's (``thresholded`` tasks: its manifest's); None
+        keeps the most probable class. Probabilities are never changed.
+        """
+        return pred, proba
+
+    def predict(
+        self, estimator: Any, X: Any, n_classes: int | None, threshold: float | None = None
+    ) -> tuple[Array, Array | None]:
+        """Call a fitted estimator (or pipeline) on ``X``, decode its output and decide."""
         present = getattr(estimator, "classes_", None)
-        return self.decode(self.raw_output(estimator)(X), present, n_classes)
+        return self.decide(
+            *self.decode(self.raw_output(estimator)(X), present, n_classes), threshold
+        )
 
     @abstractmethod
     def output_columns(self, classes: list[Any] | None) -> list[OutputColumn]:
@@ -176,5 +192,10 @@ class Task(ABC):
         proba: Array | None,
         classes: list[Any] | None,
         metrics: dict[str, float],
+        threshold: float | None = None,
     ) -> list[Diagnostic]:
-        """The report's plots of the test predictions: (title, caption, draw) each."""
+        """The report's plots of the test predictions: (title, caption, draw) each.
+
+        ``threshold`` is the model's decision threshold, if it has one (marked where
+        a plot can show it).
+        """

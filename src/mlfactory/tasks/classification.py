@@ -1,7 +1,9 @@
 """Classification: a target of two or more classes; probabilities for each.
 
-Classes are the target's distinct values sorted as text; a class's code is its
-position. The answer has ``prediction`` (the most probable class, as its
+Classes are the target's distinct values sorted as text, except that a binary
+target's positive class is the second; a class's code is its position. The
+answer has ``prediction`` (the most probable class, or for a binary model with
+a decision threshold the positive class from that probability up, as its
 original label) and one ``proba_<class>`` column per class. Monitoring follows
 the positive class's probability of a binary model, and the predicted class
 (by name) of a multiclass one.
@@ -53,6 +55,7 @@ class Classification(Task):
         "accuracy",
     )
     default_metric: ClassVar[str] = "roc_auc"
+    thresholded: ClassVar[bool] = True
 
     def prepare_target(
         self, values: pd.Series, column: str, options: TargetOptions
@@ -134,6 +137,13 @@ class Classification(Task):
         proba[:, np.arange(raw.shape[1]) if present is None else np.asarray(present, int)] = raw
         return proba.argmax(axis=1), proba
 
+    def decide(
+        self, pred: Array, proba: Array | None, threshold: float | None
+    ) -> tuple[Array, Array | None]:
+        if threshold is None or proba is None or proba.shape[1] != 2:
+            return pred, proba
+        return (proba[:, 1] >= threshold).astype(np.int64), proba
+
     def raw_output(self, estimator: Any) -> Callable[[Any], Array]:
         return estimator.predict_proba  # type: ignore[no-any-return]
 
@@ -185,14 +195,16 @@ class Classification(Task):
         proba: Array | None,
         classes: list[Any] | None,
         metrics: dict[str, float],
+        threshold: float | None = None,
     ) -> list[Diagnostic]:
         y = np.asarray(y).astype(int)
         proba = np.asarray(proba, dtype=float)
         names = [str(c) for c in classes or []]
         labels = names if len(names) == proba.shape[1] else [str(i) for i in range(proba.shape[1])]
         labels = [n if len(n) <= 18 else n[:17] + "…" for n in labels]
-        hard = proba.argmax(axis=1)
-        caption = "Rows: actual class; colour: share of the row; predicted = most probable."
+        hard = np.asarray(pred).astype(int)
+        decided = "most probable" if threshold is None else f"P({labels[1]}) ≥ {threshold:.3g}"
+        caption = f"Rows: actual class; colour: share of the row; predicted = {decided}."
         if proba.shape[1] > MAX_CLASSES:
             caption += f" The {MAX_CLASSES} most frequent classes in test; the rest are 'other'."
         confusion: Diagnostic = ("Confusion matrix", caption, lambda: _confusion(y, hard, labels))
@@ -215,8 +227,9 @@ class Classification(Task):
             ("ROC curve", f"Positive class: {positive}.", lambda: _roc(y, proba, labels)),
             (
                 "Precision-recall curve",
-                f"Positive class: {positive}.",
-                lambda: _precision_recall(y, proba[:, 1], ap),
+                f"Positive class: {positive}."
+                + ("" if threshold is None else " The dot is the decision threshold."),
+                lambda: _precision_recall(y, proba[:, 1], ap, threshold),
             ),
             (
                 "Calibration",
@@ -305,10 +318,12 @@ def _roc(y: Array, proba: Array, labels: list[str]) -> Chart | None:
     return chart if drawn else None
 
 
-def _precision_recall(y: Array, score: Array, ap: float | None) -> Chart | None:
+def _precision_recall(
+    y: Array, score: Array, ap: float | None, threshold: float | None = None
+) -> Chart | None:
     from sklearn.metrics import precision_recall_curve
 
-    from mlfactory.charts import BLUE, Chart, Panel
+    from mlfactory.charts import BLUE, RED, Chart, Panel
 
     if y.all() or not y.any():
         return None
@@ -321,6 +336,12 @@ def _precision_recall(y: Array, score: Array, ap: float | None) -> Chart | None:
     ax.step(recall, precision, color=BLUE, label=label)
     prevalence = float(np.mean(y))
     ax.hline(prevalence, label=f"prevalence {prevalence:.3f}")
+    if threshold is not None:  # where the model decides: its precision and recall on test
+        decided = score >= threshold
+        hits = int((decided & (y == 1)).sum())
+        if decided.any():
+            at = (hits / int(y.sum()), hits / int(decided.sum()))
+            ax.scatter([at[0]], [at[1]], radius=5, color=RED, label=f"threshold {threshold:.3g}")
     return chart
 
 

@@ -102,6 +102,7 @@ class Regression(Task):
         proba: Array | None,
         classes: list[Any] | None,
         metrics: dict[str, float],
+        threshold: float | None = None,
     ) -> list[Diagnostic]:
         y = np.asarray(y, dtype=float)
         pred = np.asarray(pred, dtype=float)

@@ -10,6 +10,7 @@ import numpy as np
 from mlfactory.metrics import bootstrap_intervals, compute
 
 if TYPE_CHECKING:
+    from mlfactory.registry.manifest import DecisionThreshold
     from mlfactory.spec import FactorySpec
     from mlfactory.tasks import Task
     from mlfactory.training.prepare import Encoded, Prepared
@@ -47,11 +48,16 @@ def evaluate(
     rounds: int,
     seed: int,
     intervals: bool = True,
+    threshold: float | None = None,
 ) -> Evaluation:
-    """Metrics on test (with intervals unless turned off) and on train (for the gap gate)."""
+    """Metrics on test (with intervals unless turned off) and on train (for the gap gate).
+
+    ``threshold`` is the model's decision threshold (``Task.decide``); None: the
+    most probable class.
+    """
     metrics = task.metrics(n_classes)
     X_test, y_test = test
-    pred, proba = task.predict(estimator, X_test, n_classes)
+    pred, proba = task.predict(estimator, X_test, n_classes, threshold)
     scores = compute(metrics, y_test, pred, proba)
     bounds = (
         bootstrap_intervals(metrics, y_test, pred, proba, rounds=rounds, seed=seed)
@@ -62,7 +68,7 @@ def evaluate(
     if len(y_train) > MAX_TRAIN_ROWS_SCORED:
         keep = np.random.default_rng(seed).choice(len(y_train), MAX_TRAIN_ROWS_SCORED, False)
         X_train, y_train = X_train[keep], y_train[keep]
-    train_pred, train_proba = task.predict(estimator, X_train, n_classes)
+    train_pred, train_proba = task.predict(estimator, X_train, n_classes, threshold)
     return Evaluation(
         metrics=scores,
         intervals=bounds,
@@ -79,15 +85,21 @@ class Evaluated:
 
     evaluation: Evaluation
     baseline: Evaluation
+    threshold: DecisionThreshold | None = None  # the chosen model's, applied to its metrics
 
 
 def evaluate_step(
-    spec: FactorySpec, prepared: Prepared, encoded: Encoded, searched: Searched
+    spec: FactorySpec,
+    prepared: Prepared,
+    encoded: Encoded,
+    searched: Searched,
+    threshold: DecisionThreshold | None = None,
 ) -> Evaluated:
-    """The evaluate step: the best candidate and the baseline on the same test rows."""
+    """The evaluate step: the best candidate (deciding at ``threshold``) and the baseline
+    (the most probable class) on the same test rows."""
     from mlfactory.models import CATALOG
 
-    def of(estimator: Any, style: str, intervals: bool) -> Evaluation:
+    def of(estimator: Any, style: str, intervals: bool, at: float | None = None) -> Evaluation:
         m = encoded.matrices[style].load()
         return evaluate(
             estimator,
@@ -98,9 +110,11 @@ def evaluate_step(
             rounds=spec.evaluation.bootstrap,
             seed=spec.search.seed,
             intervals=intervals,
+            threshold=at,
         )
 
     best = searched.best
-    evaluation = of(best.estimator, CATALOG[best.name].style, True)
+    at = None if threshold is None else threshold.value
+    evaluation = of(best.estimator, CATALOG[best.name].style, True, at)
     baseline = of(searched.baseline, CATALOG["dummy"].style, False)  # shown as a point
-    return Evaluated(evaluation, baseline)
+    return Evaluated(evaluation, baseline, threshold)

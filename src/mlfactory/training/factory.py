@@ -6,6 +6,8 @@
     split     time-ordered, or stratified at random (training.split)
     encode    the datetime step and one preprocessor per input style; matrices stored
     search    a seeded study per candidate; trials are picklable (training.trial)
+    threshold a binary model's decision threshold, on the validation rows (optional)
+    refit     the best candidate refitted on train + validation (``refit: true``)
     evaluate  the best candidate and the dummy baseline on the test rows
     package   the whole model, its manifest, profile and reference rows
     register  gates, the champion comparison, the MLflow run, version and alias
@@ -27,6 +29,7 @@ from typing import Any
 
 from mlfactory.models import CATALOG
 from mlfactory.registry import Registry
+from mlfactory.registry.manifest import DecisionThreshold
 from mlfactory.registry.signing import check_training_keys
 from mlfactory.spec import FactorySpec, load_spec
 from mlfactory.training import matrices
@@ -35,10 +38,12 @@ from mlfactory.training.events import ConsoleProgress, OnEvent, Step
 from mlfactory.training.gates import Decision
 from mlfactory.training.packaging import package_step
 from mlfactory.training.prepare import encode, prepare
+from mlfactory.training.refit import refit_step
 from mlfactory.training.registration import register_step
 from mlfactory.training.report import ReportInputs, write_report
 from mlfactory.training.search import search_models
 from mlfactory.training.split import split_rows
+from mlfactory.training.threshold import threshold_step
 
 __all__ = ["TrainResult", "train"]
 
@@ -57,6 +62,7 @@ class TrainResult:
     report_path: Path
     run_id: str
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    threshold: DecisionThreshold | None = None  # a binary model's decision threshold
 
     @property
     def promoted(self) -> bool:
@@ -134,9 +140,17 @@ def _steps(
     encoded = encode(prepared, split, styles, folder)
     try:
         searched = search_models(spec, prepared, encoded, on_event)
+        threshold = threshold_step(spec, prepared, encoded, searched)
+        if threshold is not None:
+            on_event(
+                Step("threshold", f"decision threshold {threshold.value:.4g}: {threshold.rule}")
+            )
+        if spec.refit:
+            on_event(Step("refit", f"refitting {searched.best.name} on train + validation rows"))
+            searched = refit_step(spec, prepared, encoded, searched)
         best = searched.best
         on_event(Step("evaluate", f"evaluating {best.name} on {len(split.test):,} test rows"))
-        evaluated = evaluate_step(spec, prepared, encoded, searched)
+        evaluated = evaluate_step(spec, prepared, encoded, searched, threshold)
         packaged = package_step(
             spec, prepared, split, encoded, searched, evaluated, spec_folder=spec_folder
         )
@@ -169,6 +183,7 @@ def _steps(
             classes=prepared.schema.classes,
             version=version,
             notes=data.notes,
+            threshold=evaluated.threshold,
         ),
         report_path,
     )
@@ -184,6 +199,7 @@ def _steps(
         report_path=report_path,
         run_id=registered.run_id,
         candidates=packaged.candidates,
+        threshold=evaluated.threshold,
     )
 
 

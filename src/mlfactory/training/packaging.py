@@ -98,7 +98,7 @@ def package_step(
             "validation": len(split.validation),
             "test": len(split.test),
         },
-        "split": {"method": split.method, "boundaries": split.boundaries},
+        "split": {"method": split.method, "boundaries": split.boundaries, "refit": spec.refit},
     }
     train_rows = data.X.iloc[split.train]
     profile = profile_frame(train_rows, schema)
@@ -116,11 +116,13 @@ def package_step(
         baseline_metrics=evaluated.baseline.metrics,
         profile=profile,
         id_column=spec.data.id_column,
+        threshold=evaluated.threshold,
         lineage=Lineage.model_validate(lineage),
     )
     keep = min(spec.monitoring.reference_rows, len(train_rows))
     reference = train_rows.sample(n=keep, random_state=seed) if keep else None
-    package = ModelPackage(manifest=manifest, pipeline=pipeline, reference=reference)
+    rows = split.table(data.positions, data.ids, spec.data.id_column)
+    package = ModelPackage(manifest=manifest, pipeline=pipeline, reference=reference, split=rows)
     test_rows, y_test = data.X.iloc[split.test], data.y[split.test]
     candidates = [
         {

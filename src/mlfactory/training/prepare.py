@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlfactory.data import load_frame, prepare_training
+from mlfactory.errors import DataError
 from mlfactory.features import Style, build_preprocessor, categorical_indices
 from mlfactory.tasks import Task, task_named
 from mlfactory.training.matrices import Matrices, MatrixRef, store
@@ -74,6 +75,12 @@ def prepare(spec: FactorySpec) -> Prepared:
     fingerprint = data_fingerprint(frame)
     task = task_named(spec.task)
     data = prepare_training(frame, spec.data.columns, task)
+    classes = data.schema.classes
+    if spec.threshold is not None and (classes is None or len(classes) != 2):
+        raise DataError(
+            f"threshold: a decision threshold needs a binary target; {spec.data.target!r} has "
+            f"{len(classes or [])} classes. Remove threshold, or make the target binary in data.sql"
+        )
     metric = spec.search.metric or data.metric or task.default_metric
     return Prepared(task, data, fingerprint, metric)
 

@@ -23,6 +23,7 @@ import numpy as np
 from mlfactory.charts import BLUE, GREY, Chart, Panel
 from mlfactory.metrics import METRICS
 from mlfactory.pages import escape, figure, page
+from mlfactory.registry.manifest import DecisionThreshold
 from mlfactory.tasks import Task
 from mlfactory.training.evaluate import Evaluation
 from mlfactory.training.gates import Decision
@@ -50,6 +51,7 @@ class ReportInputs:
     classes: list[Any] | None = None
     version: str | None = None
     notes: list[str] = field(default_factory=list)  # what was chosen for the user (target)
+    threshold: DecisionThreshold | None = None  # a binary model's decision threshold
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -224,13 +226,26 @@ def _metrics_section(r: ReportInputs) -> str:
     return _table(head, rows, numeric={1, 2, 3, 4}, highlight=primary) + (
         f'<p class="muted">{_fmt(len(ev.y_test))} test rows. Intervals are percentile bootstrap '
         "intervals over resampled test rows; the baseline is a dummy model (class prior or "
-        "training mean) scored on the same rows.</p>"
+        "training mean) scored on the same rows.</p>" + _threshold_note(r)
+    )
+
+
+def _threshold_note(r: ReportInputs) -> str:
+    if r.threshold is None:
+        return ""
+    positive = escape(str((r.classes or ["", ""])[-1]))
+    return (
+        f'<p class="note">Decision threshold <b>{r.threshold.value:.4g}</b> '
+        f"({escape(r.threshold.rule)}): the model predicts <code>{positive}</code> from this "
+        "probability up, here and when serving; metrics of the predicted class (f1, accuracy) "
+        "use it, probabilities are unchanged.</p>"
     )
 
 
 def _plots_section(r: ReportInputs) -> str:
     ev = r.evaluation
-    plots = r.task.diagnostics(ev.y_test, ev.pred, ev.proba, r.classes, ev.metrics)
+    at = None if r.threshold is None else r.threshold.value
+    plots = r.task.diagnostics(ev.y_test, ev.pred, ev.proba, r.classes, ev.metrics, at)
     figures = [figure(title, caption, draw) for title, caption, draw in plots]
     if not any(figures):
         return '<p class="muted">No diagnostic plot could be drawn for these predictions.</p>'
@@ -289,7 +304,8 @@ def _data_section(r: ReportInputs) -> str:
     items += [(k.capitalize(), f"{_fmt(v)} ({_share(v, used)})") for k, v in parts.items()]
     split = s.get("split") or {}
     if split:
-        items.append(("Split", escape(split.get("method"))))
+        refit = "; the chosen model was refit on train + validation" if split.get("refit") else ""
+        items.append(("Split", escape(split.get("method")) + refit))
     if bounds := split.get("boundaries"):
         items.append(
             (

@@ -12,9 +12,10 @@ from mlfactory.errors import DataError
 if TYPE_CHECKING:
     from mlfactory.tasks import Task
 
-__all__ = ["Split", "split_rows"]
+__all__ = ["PARTS", "Split", "split_rows"]
 
 MIN_ROWS_PER_PART = 5
+PARTS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,24 @@ class Split:
     test: np.ndarray[Any, np.dtype[np.int64]]
     method: str  # "time" | "stratified" | "random"
     boundaries: tuple[str, str] | None = None  # first validation / first test timestamp
+
+    def table(self, positions: Any, ids: Any | None, id_column: str | None) -> Any:
+        """Which part each row went to, as a frame in the order of the data as read.
+
+        ``positions`` are the rows' positions in the data as read (rows with a
+        missing target are not in any part); ``ids`` their ``id_column`` values.
+        """
+        import pandas as pd
+
+        index = np.concatenate([self.train, self.validation, self.test])
+        parts = np.repeat(np.arange(3), [len(self.train), len(self.validation), len(self.test)])
+        order = np.argsort(np.asarray(positions)[index], kind="stable")
+        index, parts = index[order], parts[order]
+        columns: dict[str, Any] = {"row": np.asarray(positions, dtype=np.int64)[index]}
+        if ids is not None and id_column is not None:
+            columns[id_column] = np.asarray(ids)[index]
+        columns["part"] = np.asarray(PARTS, dtype=object)[parts]
+        return pd.DataFrame(columns)
 
 
 def _stamp(value: Any) -> str:
