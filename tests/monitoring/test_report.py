@@ -22,6 +22,7 @@ from mlfactory.monitoring import (
     domain_classifier,
     write_report,
 )
+from mlfactory.monitoring.drift import REST
 from mlfactory.monitoring.report import MAX_PLOTS
 from mlfactory.tasks import TASKS
 
@@ -142,25 +143,29 @@ def test_one_plot_per_drifted_column_then_the_predictions(
         chart, dist = charts(plots)[column.column], column.distribution
         shown = texts(chart)
         assert {"reference (training)", "current"} <= set(shown)  # the legend
-        if column.kind == "numeric":  # reference area and current steps, one bin each
+        if "edges" in dist:  # reference area and current steps, one bin each
             assert "density" in shown
             assert len(list(chart.iter("path"))) >= 4
-        else:  # a bar per category and sample, the categories as tick labels
+        else:  # a bar per category (or value) and sample, the categories as tick labels
             assert len(list(chart.iter("rect"))) >= 2 * len(dist["categories"])
             assert {str(n)[:23] for n in dist["categories"]} <= {t.rstrip("…") for t in shown}
             # a rest of many small categories that dwarfs the named ones is cut, and says so
             rest = max(dist["reference"][-1], dist["current"][-1])
             named = max(dist["reference"][:-1] + dist["current"][:-1])
             cut = [t for t in shown if t.startswith("cut: ")]
-            assert bool(cut) == (rest > 2 * named)
+            assert bool(cut) == (rest > 2 * named and dist["categories"][-1] == REST)
             cuts += len(cut)
     assert cuts >= 1  # tailnum: thousands of aircraft, the 20 shown are a small share
-    # every current month is outside January-June: a red note and red lines at the range
-    month = charts(plots)["month"]
-    (note,) = [t for t in month.iter("text") if t.get("fill") == RED]
-    assert "100.0% of current rows above 6" in "".join(note.itertext())
-    assert len([p for p in month.iter("path") if p.get("stroke") == RED]) == 2
+    # six months in training: one bar each; every current month is above them
+    month = next(c for c in columns if c.column == "month")
+    assert month.distribution["categories"] == ["1", "2", "3", "4", "5", "6", "> 6"]
+    assert month.distribution["current"][-1] == 1.0
     assert "100.0% above" in plots
+    # a continuous column's rows outside the training range: a red note, red lines at it
+    dep_delay = charts(plots)["dep_delay"]
+    (note,) = [t for t in dep_delay.iter("text") if t.get("fill") == RED]
+    assert "of current rows below -33" in "".join(note.itertext())
+    assert len([p for p in dep_delay.iter("path") if p.get("stroke") == RED]) == 2
     (prediction,) = charts(section(page, "predictions")).values()
     assert "density" in texts(prediction)
     (separates,) = charts(section(page, "summary")).values()  # what separates the rows

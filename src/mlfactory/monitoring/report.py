@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mlfactory.charts import RED, Chart, Panel, percent
+from mlfactory.data.profile import FEW_VALUES
 from mlfactory.monitoring.domain import THRESHOLD as AUC_THRESHOLD
 from mlfactory.monitoring.drift import ALPHA, REST, ColumnDrift
 from mlfactory.monitoring.drift.categorical import CategoricalDrift
@@ -256,7 +257,9 @@ def _quality_section(findings: list[str]) -> str:
 
 
 _METHOD = (
-    "<p>Each column is compared with the training data's stored bins by a chi-square test; "
+    "<p>Each column is compared with the training data's stored bins by a chi-square test "
+    f"(a numeric column with at most {FEW_VALUES} distinct values in training, such as a 0/1 "
+    "flag, value by value); "
     "the p-values are adjusted for the number of columns (Benjamini-Hochberg). A column drifts "
     f"only when the adjusted p is below {ALPHA:g} <i>and</i> the effect exceeds its threshold: "
     "the Wasserstein distance divided by the training standard deviation above "
@@ -274,19 +277,19 @@ _METHOD = (
 def _column_figure(c: ColumnDrift) -> str:
     caption = f"Effect {c.effect:.3f} (threshold {c.threshold:g}); {c.detail}."
     dist = c.distribution
+    outside = [
+        f"{_share(dist.get(side, 0.0))} {side}"
+        for side in ("below", "above")
+        if dist.get(side, 0.0) > 0
+    ]
+    if outside:
+        caption += " Current rows outside the training range: " + ", ".join(outside) + "."
     if c.kind == "numeric" and dist.get("edges"):
-        outside = [
-            f"{_share(dist.get(side, 0.0))} {side}"
-            for side in ("below", "above")
-            if dist.get(side, 0.0) > 0
-        ]
-        if outside:
-            caption += " Current rows outside the training range: " + ", ".join(outside) + "."
         if _view(dist["edges"]) != (dist["edges"][0], dist["edges"][-1]):
             lo, hi = dist["edges"][0], dist["edges"][-1]
             caption += f" The x axis leaves out the far tails (training range {lo:g} to {hi:g})."
         return figure(c.column, caption, lambda: _numeric_plot(dist), always=True)
-    if c.kind == "categorical" and dist.get("categories"):
+    if dist.get("categories"):  # categories, or the values of a numeric column with few
         return figure(c.column, caption, lambda: _categorical_plot(dist), always=True)
     return figure(c.column, caption, lambda: None, always=True)
 
