@@ -292,3 +292,12 @@ def test_an_empty_distribution_gets_no_plot(drifted: MonitorResult) -> None:
     page = write_report(dataclasses.replace(drifted, data=data), Path("bare.html")).read_text()
     assert not charts(section(page, "plots"))
     assert section(page, "plots").count("<figcaption>") == sum(c.drifted for c in columns)
+
+
+def test_a_domain_auc_below_half_is_explained(drifted: MonitorResult) -> None:
+    assert drifted.domain is not None
+    overlapping = dataclasses.replace(drifted.domain, auc=0.21, drifted=False, overlap=0.63)
+    result = dataclasses.replace(drifted, domain=overlapping)
+    summary = section(write_report(result, Path("overlap.html")).read_text(), "summary")
+    assert "0.210 ±" in summary
+    assert "AUC below 0.5 because 63% of the sampled current rows repeat training rows" in summary

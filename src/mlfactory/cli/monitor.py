@@ -207,7 +207,8 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
         top = ", ".join(f"{c} {s:.0%}" for c, s in list(d.importance.items())[:3])
         out.print(
             f"domain classifier: AUC {d.auc:.3f} (threshold {d.threshold}; 0.5 = "
-            f"indistinguishable) on {d.n_reference:,} + {d.n_current:,} rows; separating: {top}",
+            f"indistinguishable) on {d.n_reference:,} + {d.n_current:,} rows; "
+            + (d.note if d.note else f"separating: {top}"),
             highlight=False,
         )
     if result.performance is not None:

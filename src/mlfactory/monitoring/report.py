@@ -164,7 +164,9 @@ def _summary_section(r: MonitorResult) -> str:
         top = ", ".join(f"{escape(c)} {s:.0%}" for c, s in list(dom.importance.items())[:3])
         note = (
             f"0.5 = indistinguishable, above {dom.threshold:g} = drift; on {dom.n_reference:,} "
-            f"+ {dom.n_current:,} sampled rows" + (f"; separated by {top}" if dom.drifted else "")
+            f"+ {dom.n_current:,} sampled rows"
+            + (f"; separated by {top}" if dom.drifted else "")
+            + (f". AUC {escape(dom.note)}." if dom.note else "")
         )
         auc = f"{dom.auc:.3f} ± {dom.auc_std:.3f}"
         cards.append(_card("Domain classifier AUC", auc, note, dom.drifted))
