@@ -88,6 +88,21 @@ def test_a_file_added_to_the_package_is_refused(registry: Registry, tmp_path: Pa
     assert registry.load("mroz/2")[1].version == "2"
 
 
+def test_a_versions_manifest_is_read_alone_and_verified(registry: Registry) -> None:
+    package, info = registry.load("mroz/2")
+    manifest, _ = registry.manifest(info)
+    assert manifest == package.manifest and manifest.metrics.test_ci95["roc_auc"]
+    stored = next(registry.path.joinpath("artifacts").rglob(f"*{info.run_id}*/**/manifest.json"))
+    original = stored.read_text()
+    stored.write_text(original.replace('"roc_auc": 0.', '"roc_auc": 0.9', 1))
+    try:
+        with pytest.raises(TamperedArtifactError, match=r"manifest.json has SHA-256"):
+            registry.manifest("mroz/2")
+    finally:
+        stored.write_text(original)
+    assert registry.manifest("mroz/2")[0] == manifest
+
+
 def test_model_folders_match_what_mlflow_save_model_writes(
     registry: Registry, tmp_path: Path
 ) -> None:

@@ -31,6 +31,19 @@ err = Console(stderr=True)
 RegistryPath = Annotated[
     Path, typer.Option("--registry", help="Embedded registry folder (MLFLOW_TRACKING_URI wins).")
 ]
+JsonPath = Annotated[
+    Path | None,
+    typer.Option(
+        "--json",
+        metavar="PATH",
+        help="Also write the result as JSON here ('-': to stdout, the tables to stderr).",
+    ),
+]
+
+
+def _tables(json_out: Path | None) -> Console:
+    """Where the human-readable output goes: stderr when the JSON takes stdout."""
+    return err if json_out is not None and str(json_out) == "-" else out
 
 
 def _registry(path: Path) -> Registry:

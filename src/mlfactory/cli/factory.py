@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlfactory.cli.app import RegistryPath, _registry, app, err, out
+from mlfactory.cli.app import JsonPath, RegistryPath, _registry, _tables, app, err, out
 from mlfactory.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def _fmt(value: float) -> str:
     return "—" if value != value else f"{value:.4f}"
 
 
-def _print_result(result: TrainResult) -> None:
+def _print_result(result: TrainResult, console: Console = out) -> None:
     table = Table(title=f"{result.name} v{result.version} ({result.model}), test metrics")
     for column in ("metric", "test", "95% CI", "train", "baseline"):
         table.add_column(column, justify="left" if column == "metric" else "right")
@@ -67,35 +67,41 @@ def _print_result(result: TrainResult) -> None:
             _fmt(result.evaluation.train_metrics[name]),
             _fmt(result.baseline.metrics[name]),
         )
-    out.print(table)
+    console.print(table)
     decision = result.decision
     verdict = (
         f"[bold green]promoted[/]: version {result.version} is now {result.name}@champion"
         if decision.promoted
         else f"[bold yellow]held back[/]: version {result.version} is {result.name}@challenger"
     )
-    out.print(verdict)
+    console.print(verdict)
     for check in decision.checks:
         mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
-        out.print(f"  {mark} {check.detail}")
-    out.print(f"report: {result.report_path}")
+        console.print(f"  {mark} {check.detail}")
+    console.print(f"report: {result.report_path}")
 
 
 @app.command()
 def train(
     spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")],
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+    json_out: JsonPath = None,
 ) -> int:
     """Train, tune, evaluate and gate; register the model (exit 0 promoted, 3 held back)."""
+    from mlfactory.cli.records import check_target, training_record, write_json
     from mlfactory.training import train as run
     from mlfactory.training.events import ConsoleProgress
+
+    check_target(json_out)  # before a training, not after it
 
     view = ConsoleProgress(Console(stderr=True, quiet=quiet, log_path=False))
     try:
         result = run(spec, on_event=view)
     finally:
         view.close()
-    _print_result(result)
+    _print_result(result, _tables(json_out))
+    if json_out is not None:
+        write_json(training_record(result), json_out)
     return result.exit_code
 
 

@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from mlfactory.cli.app import (
+    JsonPath,
     RegistryPath,
     _registry,
     _require_versions,
+    _tables,
     err,
     keys_app,
     models_app,
@@ -54,13 +56,17 @@ def models_list(registry: RegistryPath = Path(".mlfactory")) -> None:
 @models_app.command("show")
 def models_show(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
+    json_out: JsonPath = None,
     registry: RegistryPath = Path(".mlfactory"),
 ) -> None:
     """Versions of one model: aliases, metrics, the gate decision and its reason."""
     from datetime import datetime
 
+    from mlfactory.cli.records import check_target, model_record, write_json
     from mlfactory.registry import tags
 
+    check_target(json_out)
+    console = _tables(json_out)
     reg = _registry(registry)
     _recover(reg, name)
     versions = _require_versions(reg, name)
@@ -78,21 +84,23 @@ def models_show(
             f"{metric} {value:.4f}" if value is not None else "",
             "registering" if v.registering else v.decision,
         )
-    out.print(table)
+    console.print(table)
     for v in versions:
-        out.print(f"v{v.version} {v.reason}", highlight=False)
+        console.print(f"v{v.version} {v.reason}", highlight=False)
         if signer := v.tags.get(tags.SIGNED_BY):
-            out.print(f"v{v.version} signed by the key {signer[:16]}…", highlight=False)
+            console.print(f"v{v.version} signed by the key {signer[:16]}…", highlight=False)
         if v.registering:
-            out.print(
+            console.print(
                 f"v{v.version} is still being registered by {v.registering.describe()}; "
                 "its alias has not moved yet",
                 highlight=False,
             )
-    out.print(
+    console.print(
         "load it anywhere: mlflow.set_tracking_uri("
         f"{reg.tracking_uri!r}); mlflow.pyfunc.load_model('models:/{name}@champion')"
     )
+    if json_out is not None:
+        write_json(model_record(reg, versions), json_out)
 
 
 @models_app.command("history")
