@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlfactory.cli.app import JsonPath, RegistryPath, _registry, _tables, app, err, out
+from mlfactory.cli.app import JsonPath, RegistryPath, _numbers, _registry, _tables, app, err, out
 from mlfactory.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -37,8 +37,10 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     frame = load_frame(parsed.data.source, parsed.data.sql)
     data = prepare_training(frame, parsed.data.columns, task_named(parsed.task))
     table = Table(title=f"{parsed.name}: {len(data.schema.columns)} features", show_lines=False)
-    for column in ("feature", "kind", "dtype", "missing"):
-        table.add_column(column)
+    table.add_column("feature", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("dtype")  # 'datetime64[ns, UTC]' may wrap after the comma
+    table.add_column("missing", justify="right", no_wrap=True)
     for col in data.schema.columns:
         table.add_row(col.name, col.kind, col.dtype, f"{col.missing_rate:.1%}")
     out.print(table)
@@ -49,24 +51,17 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     )
 
 
-def _fmt(value: float) -> str:
-    return "—" if value != value else f"{value:.4f}"
-
-
 def _print_result(result: TrainResult, console: Console = out) -> None:
     table = Table(title=f"{result.name} v{result.version} ({result.model}), test metrics")
-    for column in ("metric", "test", "95% CI", "train", "baseline"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
+    table.add_column("metric")  # 'roc_auc (primary)' may wrap before '(primary)'
+    for column in ("test", "95% CI", "train", "baseline"):
+        table.add_column(column, justify="right", no_wrap=True)
     for name, value in result.evaluation.metrics.items():
         low, high = result.evaluation.intervals[name]
         label = f"[bold]{name}[/] (primary)" if name == result.metric else name
-        table.add_row(
-            label,
-            _fmt(value),
-            f"[{_fmt(low)}, {_fmt(high)}]",
-            _fmt(result.evaluation.train_metrics[name]),
-            _fmt(result.baseline.metrics[name]),
-        )
+        train, baseline = result.evaluation.train_metrics[name], result.baseline.metrics[name]
+        test, low_, high_, train_, baseline_ = _numbers(value, low, high, train, baseline)
+        table.add_row(label, test, f"[{low_}, {high_}]", train_, baseline_)
     console.print(table)
     decision = result.decision
     verdict = (
@@ -78,7 +73,7 @@ def _print_result(result: TrainResult, console: Console = out) -> None:
     for check in decision.checks:
         mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
         console.print(f"  {mark} {check.detail}")
-    console.print(f"report: {result.report_path}")
+    console.print(f"report: {result.report_path}", soft_wrap=True)
 
 
 @app.command()

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from mlfactory.registry import Registry, VersionInfo
     from mlfactory.training import TrainResult
 
-__all__ = ["STDOUT", "check_target", "model_record", "training_record", "write_json"]
+__all__ = [
+    "STDOUT",
+    "check_target",
+    "decision_words",
+    "model_record",
+    "training_record",
+    "write_json",
+]
 
 STDOUT = Path("-")
 _DECISIONS = {"champion": "promoted", "challenger": "held back"}
@@ -116,11 +123,17 @@ def write_json(record: dict[str, Any], target: Path) -> None:
         raise BadInputError(f"cannot write --json {str(target)!r}: {why}.") from None
 
 
+def decision_words(info: VersionInfo) -> str:
+    """What was decided at training: promoted, held back, interrupted or registering."""
+    if info.registering:
+        return "registering"
+    return _DECISIONS.get(info.decision, info.decision)
+
+
 def _version(info: VersionInfo) -> dict[str, Any]:
     from mlfactory.registry import tags
 
     owner = info.registering
-    decided = info.decision
     return {
         "name": info.name,
         "version": info.version,
@@ -128,7 +141,7 @@ def _version(info: VersionInfo) -> dict[str, Any]:
         "created": datetime.fromtimestamp(info.created, UTC).isoformat(),
         "model": info.tags.get(tags.MODEL),
         "metric": info.tags.get(tags.METRIC),
-        "decision": "registering" if owner else _DECISIONS.get(decided, decided or None),
+        "decision": decision_words(info) or None,
         "reason": info.reason or None,
         "registering": owner.describe() if owner else None,
         "signed_by": info.tags.get(tags.SIGNED_BY),
