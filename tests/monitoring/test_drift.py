@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from mlfactory.data import ColumnRoles, Schema, prepare_training, read_source
-from mlfactory.data.profile import profile_frame
+from mlfactory.data.profile import profile_frame, profile_values
 from mlfactory.errors import DataError
 from mlfactory.monitoring import check_drift
 from mlfactory.monitoring.drift import DRIFT_TESTS, register_drift_test
@@ -127,6 +127,68 @@ def test_quality_findings_are_separate_from_drift(flights: tuple[pd.DataFrame, S
     )
     assert any("not in the profile were ignored: ['extra']" in q for q in result.quality)
     assert "air_time" not in [c.column for c in result.columns]
+
+
+def few_values(rows: dict[str, Any]) -> dict[str, Any]:
+    """A reference profile of numeric columns (``rows``: name -> values)."""
+    columns = {name: profile_values(pd.Series(v), "numeric") for name, v in rows.items()}
+    return {"rows": len(next(iter(rows.values()))), "columns": columns}
+
+
+def test_a_0_1_column_that_flips_drifts_and_one_that_holds_does_not() -> None:
+    """16% ones in training, 100% now: the column used to have one bin and never drift."""
+    rng = np.random.default_rng(0)
+
+    def rows(n: int, ones: float) -> dict[str, Any]:
+        return {"kids": (rng.random(n) < ones).astype(int), "income": rng.lognormal(3, 0.5, n)}
+
+    profile = few_values(rows(2_000, 0.16))
+    flipped = check_drift(profile, pd.DataFrame(rows(500, 1.0)))
+    assert drifted(flipped) == ["kids"] and flipped.columns[0].column == "kids"
+    kids = flipped.columns[0]
+    assert kids.effect > 2 and kids.p_value is not None and kids.p_value < 1e-50
+    assert kids.detail.startswith("mean 1 vs 0.16") and "largest change: 0 8" in kids.detail
+    assert kids.distribution["categories"] == ["0", "1"]
+    assert kids.distribution["current"] == [0.0, 1.0]
+
+    held = check_drift(profile, pd.DataFrame(rows(500, 0.16)))
+    kids = next(c for c in held.columns if c.column == "kids")
+    assert not held.drifted and kids.p_value is not None  # tested, not "one cell"
+    five_points = check_drift(profile, pd.DataFrame(rows(20_000, 0.21)))
+    assert drifted(five_points) == ["kids"]
+    # a continuous column keeps its 50 equal-frequency bins
+    income = next(c for c in held.columns if c.column == "income")
+    assert income.test == "chi2+wasserstein" and "; 50 bins" in income.detail
+    assert "values" not in profile["columns"]["income"]
+
+
+def test_a_column_of_a_few_counts_is_tested_value_by_value() -> None:
+    """0-3 children: twos turning into threes shared one bin with them, so went unseen."""
+    rng = np.random.default_rng(1)
+    shares = [0.80, 0.15, 0.04, 0.01]
+    reference = rng.choice(4, 50_000, p=shares)
+    profile = few_values({"children": reference})
+    assert profile["columns"]["children"]["values"]["values"] == [0, 1, 2, 3]
+    twos_to_threes = rng.choice(4, 50_000, p=[0.80, 0.15, 0.0, 0.05])
+    result = check_drift(profile, pd.DataFrame({"children": twos_to_threes}))
+    (column,) = result.columns
+    assert column.drifted and column.test == "chi2-values+wasserstein"
+    assert "largest change: 3 1.0% -> 4.9%" in column.detail
+    same = check_drift(profile, pd.DataFrame({"children": rng.choice(4, 50_000, p=shares)}))
+    assert not same.drifted
+
+    # values never seen in training: outside the range, or between the values
+    odd = np.r_[rng.choice(4, 900, p=shares), np.full(50, 1.5), np.full(50, 7)]
+    result = check_drift(profile, pd.DataFrame({"children": odd}))
+    assert "column 'children': 5.0% of current values are outside the training range [0, 3]" in (
+        result.quality
+    )
+    assert "column 'children': 5.0% of current values are none of the 4 values seen in " in (
+        " ".join(result.quality)
+    )
+    (column,) = result.columns
+    assert column.distribution["categories"] == ["0", "1", "2", "3", "> 3", "other values"]
+    assert column.distribution["current"][-2:] == [0.05, 0.05]
 
 
 def test_categories_sent_as_numbers_are_a_quality_finding(

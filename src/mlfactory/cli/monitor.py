@@ -188,13 +188,14 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
         title=f"{model} (version {result.version}): {result.data.n_current:,} current rows vs "
         f"{result.data.n_reference:,} reference rows"
     )
-    for column in ("column", "kind", "effect", "limit", "p (BH)", "drift", "change"):
-        table.add_column(column, overflow="fold")
+    # the kind shows in the limit and the change; the change wraps, the rest never does
+    for column in ("column", "effect", "limit", "p (BH)", "drift"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("change")
     shown = result.data.columns + ([result.prediction] if result.prediction else [])
     for c in shown:
         table.add_row(
             c.column,
-            c.kind[:3] + ".",
             f"{c.effect:.3g}",
             f"{c.threshold:g}",
             "" if c.p_value is None else f"{c.p_value:.1g}",
@@ -207,7 +208,8 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
         top = ", ".join(f"{c} {s:.0%}" for c, s in list(d.importance.items())[:3])
         out.print(
             f"domain classifier: AUC {d.auc:.3f} (threshold {d.threshold}; 0.5 = "
-            f"indistinguishable) on {d.n_reference:,} + {d.n_current:,} rows; separating: {top}",
+            f"indistinguishable) on {d.n_reference:,} + {d.n_current:,} rows; "
+            + (d.note if d.note else f"separating: {top}"),
             highlight=False,
         )
     if result.performance is not None:
@@ -239,6 +241,6 @@ def _write_monitor_outputs(
         from mlfactory.monitoring.report import write_report
 
         write_report(result, report)
-        out.print(f"report: {report}")
+        out.print(f"report: {report}", soft_wrap=True)
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=1, default=str))

@@ -2,7 +2,10 @@
 
 A profile holds, per column, what a drift check or a report needs without the
 rows themselves: counts, missing rate, quantiles and a histogram for numbers,
-category frequencies for categories.
+category frequencies for categories. A numeric column with at most
+``FEW_VALUES`` distinct values (a 0/1 flag, a count of children) also keeps the
+exact count of each value: its equal-frequency bins collapse (a 0/1 column has
+one), so drift is tested on the values instead.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ if TYPE_CHECKING:
 
     from mlfactory.data.schema import Schema
 
-__all__ = ["QUANTILES", "profile_frame", "profile_values"]
+__all__ = ["FEW_VALUES", "QUANTILES", "profile_frame", "profile_values"]
 
 QUANTILES = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0]
 BINS = 20
 REFERENCE_BINS = 50  # equal-frequency bins with exact counts, for drift tests
 TOP_CATEGORIES = 1000  # as many as a schema keeps; beyond that ``other`` counts the rest
+FEW_VALUES = 20  # numeric columns with at most this many distinct values keep each value's count
 
 
 def profile_values(values: Any, kind: str) -> dict[str, Any]:
@@ -47,7 +51,8 @@ def profile_values(values: Any, kind: str) -> dict[str, Any]:
         return out
     floats = present.astype(float).to_numpy()
     numbers = floats[np.isfinite(floats)]
-    out["distinct"] = len(np.unique(numbers[:100_000]))
+    seen = np.unique(numbers[:100_000])
+    out["distinct"] = len(seen)
     if len(numbers):
         out["mean"] = float(numbers.mean())
         out["std"] = float(numbers.std())
@@ -60,6 +65,10 @@ def profile_values(values: Any, kind: str) -> dict[str, Any]:
         if len(quantile_edges) >= 2:
             exact, _ = np.histogram(numbers, bins=quantile_edges)
             out["bins"] = {"edges": quantile_edges.tolist(), "counts": exact.tolist()}
+        if len(seen) <= FEW_VALUES:
+            found, times = np.unique(numbers, return_counts=True)
+            if len(found) <= FEW_VALUES:
+                out["values"] = {"values": found.tolist(), "counts": times.tolist()}
     return out
 
 

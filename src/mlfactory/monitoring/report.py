@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mlfactory.charts import RED, Chart, Panel, percent
+from mlfactory.data.profile import FEW_VALUES
 from mlfactory.monitoring.domain import THRESHOLD as AUC_THRESHOLD
 from mlfactory.monitoring.drift import ALPHA, REST, ColumnDrift
 from mlfactory.monitoring.drift.categorical import CategoricalDrift
@@ -34,7 +35,10 @@ WIDTH, HEIGHT = 540, 270  # px of a plot, a few kB each
 MAX_PLOTS = 20  # drifted columns plotted; the table lists them all
 MAX_IMPORTANCE = 10  # bars in the domain classifier's importance chart
 METER_SPAN = 3.0  # the inline effect bar spans 0 to 3 x the threshold
+SHOWN_BINS = 30  # equal-width bars a numeric plot redraws the stored bins into
 REFERENCE, CURRENT = "#8c959f", "#0969da"
+TRAINING = "reference (training)"  # what a column is compared with
+TEST_SET = "test-set predictions at training"  # what the predictions are compared with
 
 
 def write_report(result: MonitorResult, path: Path) -> Path:
@@ -160,7 +164,9 @@ def _summary_section(r: MonitorResult) -> str:
         top = ", ".join(f"{escape(c)} {s:.0%}" for c, s in list(dom.importance.items())[:3])
         note = (
             f"0.5 = indistinguishable, above {dom.threshold:g} = drift; on {dom.n_reference:,} "
-            f"+ {dom.n_current:,} sampled rows" + (f"; separated by {top}" if dom.drifted else "")
+            f"+ {dom.n_current:,} sampled rows"
+            + (f"; separated by {top}" if dom.drifted else "")
+            + (f". AUC {escape(dom.note)}." if dom.note else "")
         )
         auc = f"{dom.auc:.3f} ± {dom.auc_std:.3f}"
         cards.append(_card("Domain classifier AUC", auc, note, dom.drifted))
@@ -238,7 +244,7 @@ def _prediction_section(pred: ColumnDrift) -> str:
         f"<p>The model's predictions on the current rows {verdict}, compared with its "
         "predictions on the test set at training.</p>"
     )
-    return intro + '<div class="grid">' + _column_figure(pred) + "</div>"
+    return intro + '<div class="grid">' + _column_figure(pred, TEST_SET) + "</div>"
 
 
 def _quality_section(findings: list[str]) -> str:
@@ -256,7 +262,9 @@ def _quality_section(findings: list[str]) -> str:
 
 
 _METHOD = (
-    "<p>Each column is compared with the training data's stored bins by a chi-square test; "
+    "<p>Each column is compared with the training data's stored bins by a chi-square test "
+    f"(a numeric column with at most {FEW_VALUES} distinct values in training, such as a 0/1 "
+    "flag, value by value); "
     "the p-values are adjusted for the number of columns (Benjamini-Hochberg). A column drifts "
     f"only when the adjusted p is below {ALPHA:g} <i>and</i> the effect exceeds its threshold: "
     "the Wasserstein distance divided by the training standard deviation above "
@@ -271,23 +279,25 @@ _METHOD = (
 # -- plots -----------------------------------------------------------------------------
 
 
-def _column_figure(c: ColumnDrift) -> str:
+def _column_figure(c: ColumnDrift, reference: str = TRAINING) -> str:
+    """The plot of one column (or the predictions) against ``reference``, with its caption."""
     caption = f"Effect {c.effect:.3f} (threshold {c.threshold:g}); {c.detail}."
     dist = c.distribution
+    outside = [
+        f"{_share(dist.get(side, 0.0))} {side}"
+        for side in ("below", "above")
+        if dist.get(side, 0.0) > 0
+    ]
+    if outside:
+        caption += " Current rows outside the training range: " + ", ".join(outside) + "."
     if c.kind == "numeric" and dist.get("edges"):
-        outside = [
-            f"{_share(dist.get(side, 0.0))} {side}"
-            for side in ("below", "above")
-            if dist.get(side, 0.0) > 0
-        ]
-        if outside:
-            caption += " Current rows outside the training range: " + ", ".join(outside) + "."
         if _view(dist["edges"]) != (dist["edges"][0], dist["edges"][-1]):
             lo, hi = dist["edges"][0], dist["edges"][-1]
             caption += f" The x axis leaves out the far tails (training range {lo:g} to {hi:g})."
-        return figure(c.column, caption, lambda: _numeric_plot(dist), always=True)
-    if c.kind == "categorical" and dist.get("categories"):
-        return figure(c.column, caption, lambda: _categorical_plot(dist), always=True)
+        caption += " Bars: share of rows in equal slices of the axis."
+        return figure(c.column, caption, lambda: _numeric_plot(dist, reference), always=True)
+    if dist.get("categories"):  # categories, or the values of a numeric column with few
+        return figure(c.column, caption, lambda: _categorical_plot(dist, reference), always=True)
     return figure(c.column, caption, lambda: None, always=True)
 
 
@@ -300,13 +310,27 @@ def _view(edges: list[float]) -> tuple[float, float]:
     return max(edges[0], edges[1] - margin), min(edges[-1], edges[-2] + margin)
 
 
-def _numeric_plot(dist: dict[str, Any]) -> Chart | None:
+def _shares(edges: Any, shares: Any, grid: Any) -> Any:
+    """The share of rows in each slice of ``grid``, a stored bin's rows spread evenly in it."""
+    cumulative = np.concatenate([[0.0], np.cumsum(shares)])
+    return np.diff(np.interp(grid, edges, cumulative))
+
+
+def _numeric_plot(dist: dict[str, Any], reference_label: str) -> Chart | None:
+    """Shares of rows in equal slices of the axis: reference bars, current steps.
+
+    The stored bins hold equal shares of the reference rows, so their widths vary by
+    orders of magnitude where values tie or crowd; drawn as densities, one narrow bin
+    was a spike and everything else a flat line. Slices of one width show shares a
+    reader can compare (and read off the axis).
+    """
     edges = np.asarray(dist["edges"], dtype=float)
     reference = np.asarray(dist["reference"], dtype=float)
     current = np.asarray(dist["current"], dtype=float)
     if len(edges) < 2 or len(reference) != len(edges) - 1 or len(current) != len(reference):
         return None
-    widths = np.diff(edges)
+    lo, hi = _view(dist["edges"])
+    grid = np.linspace(lo, hi, SHOWN_BINS + 1)
     notes = [
         f"{_share(dist[side])} of current rows {side} {edge:g}"
         for side, edge in (("below", edges[0]), ("above", edges[-1]))
@@ -314,18 +338,18 @@ def _numeric_plot(dist: dict[str, Any]) -> Chart | None:
     ]
     chart = Chart(width=WIDTH, height=HEIGHT)
     ax = chart.add(
-        Panel(ylabel="density", yticks=(), xlim=_view(dist["edges"]), note="; ".join(notes),
+        Panel(ylabel="share of rows", yformat=percent, xlim=(lo, hi), note="; ".join(notes),
               legend="top")
     )  # fmt: skip
-    ax.stairs(reference / widths, edges, fill=True, color=REFERENCE, alpha=0.45,
-              label="reference (training)")  # fmt: skip
-    ax.stairs(current / widths, edges, color=CURRENT, label="current")
+    ax.stairs(_shares(edges, reference, grid), grid, fill=True, color=REFERENCE, alpha=0.6,
+              label=reference_label)  # fmt: skip
+    ax.stairs(_shares(edges, current, grid), grid, color=CURRENT, label="current")
     for edge in (edges[0], edges[-1]) if notes else ():
         ax.vline(edge, color=RED)
     return chart
 
 
-def _categorical_plot(dist: dict[str, Any]) -> Chart:
+def _categorical_plot(dist: dict[str, Any], reference_label: str) -> Chart:
     names = [str(n) if len(str(n)) <= 24 else str(n)[:23] + "…" for n in dist["categories"]]
     y = np.arange(len(names))
     reference, current = dist["reference"], dist["current"]
@@ -338,7 +362,7 @@ def _categorical_plot(dist: dict[str, Any]) -> Chart:
         Panel(xlabel="share of rows", xformat=percent, xlim=(0, 1.3 * named) if cut else None,
               yticks=ticks, invert_y=True, grid="x", legend="top")
     )  # fmt: skip
-    ax.hbar(y - 0.2, reference, height=0.4, color=REFERENCE, label="reference (training)")
+    ax.hbar(y - 0.2, reference, height=0.4, color=REFERENCE, label=reference_label)
     ax.hbar(y + 0.2, current, height=0.4, color=CURRENT, label="current")
     if cut:
         text = f"cut: {_share(reference[-1])} → {_share(current[-1])}"

@@ -35,6 +35,7 @@ __all__ = [
     "model_root",
     "registration_tags",
     "seal",
+    "verify_files",
     "verify_folder",
 ]
 
@@ -118,14 +119,8 @@ def seal(folder: Path) -> None:
         (folder / signing.SIGNATURE).write_bytes(signing.sign((folder / DIGESTS).read_bytes(), key))
 
 
-def verify_folder(folder: Path, *, expected_digest: str | None = None, shown_as: str) -> None:
-    """Raise ``TamperedArtifactError`` unless every file of the folder matches the manifest.
-
-    ``expected_digest`` is the registry's record of the manifest; ``shown_as`` names
-    the folder in messages (its place in the artifact store). With
-    ``MLFACTORY_VERIFY_KEY`` set, the manifest's signature is checked before
-    anything else is read.
-    """
+def _checked_manifest(folder: Path, expected_digest: str | None, shown_as: str) -> dict[str, str]:
+    """The digests ``folder/digests.json`` lists, after its signature and registry record."""
     manifest = folder / DIGESTS
     if not manifest.is_file():
         if (folder / PACKAGE_PATH / DIGESTS).is_file():
@@ -145,7 +140,32 @@ def verify_folder(folder: Path, *, expected_digest: str | None = None, shown_as:
             f"{shown_as}/{DIGESTS} differs from the digest the registry recorded at "
             "registration: the model was modified after registration. Retrain or restore it."
         )
-    recorded = _listed(raw, f"{shown_as}/{DIGESTS}")
+    return _listed(raw, f"{shown_as}/{DIGESTS}")
+
+
+def verify_files(folder: Path, names: list[str], *, expected_digest: str, shown_as: str) -> None:
+    """Like ``verify_folder`` for a few files of a model downloaded alone (``names``).
+
+    ``digests.json`` (and ``digests.sig``, with ``MLFACTORY_VERIFY_KEY`` set) sit in
+    ``folder`` as in the model folder; each named file must be listed and match.
+    """
+    recorded = _checked_manifest(folder, expected_digest, shown_as)
+    for name in names:
+        shown = f"{shown_as}/{name}"
+        if name not in recorded:
+            raise TamperedArtifactError(f"{shown} is not part of the registered package.")
+        _compare(folder / name, recorded[name], shown)
+
+
+def verify_folder(folder: Path, *, expected_digest: str | None = None, shown_as: str) -> None:
+    """Raise ``TamperedArtifactError`` unless every file of the folder matches the manifest.
+
+    ``expected_digest`` is the registry's record of the manifest; ``shown_as`` names
+    the folder in messages (its place in the artifact store). With
+    ``MLFACTORY_VERIFY_KEY`` set, the manifest's signature is checked before
+    anything else is read.
+    """
+    recorded = _checked_manifest(folder, expected_digest, shown_as)
     files, folders = _contents(folder, shown_as)
     needed = {str(parent) for name in recorded for parent in PurePosixPath(name).parents}
     for extra in sorted(folders - needed):
@@ -162,9 +182,13 @@ def verify_folder(folder: Path, *, expected_digest: str | None = None, shown_as:
             )
         if name not in files:
             raise TamperedArtifactError(f"{shown} is missing from the model.")
-        actual = file_digest(path)
-        if actual != recorded[name]:
-            raise TamperedArtifactError(
-                f"{shown} has SHA-256 {actual[:12]}…, but {recorded[name][:12]}… was recorded: "
-                "the artifact was modified after registration; refusing to load it."
-            )
+        _compare(path, recorded[name], shown)
+
+
+def _compare(path: Path, recorded: str, shown: str) -> None:
+    actual = file_digest(path)
+    if actual != recorded:
+        raise TamperedArtifactError(
+            f"{shown} has SHA-256 {actual[:12]}…, but {recorded[:12]}… was recorded: "
+            "the artifact was modified after registration; refusing to load it."
+        )

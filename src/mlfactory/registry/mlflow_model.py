@@ -5,8 +5,10 @@ A registered version's folder is an ordinary MLflow model (pyfunc flavor,
 package under ``data/package``, sealed last by ``integrity.seal``. The files are
 made through MLflow's ``Model`` and ``pyfunc.add_to_model``: ``save_model`` would
 also check every pin against the installed packages (a ~0.5 s scan of all of
-them), and these pins are the installed versions. ``tests/registry/test_store.py``
-checks that the files stay the ones ``save_model`` writes.
+them), and these pins are the installed versions. The signature and input example
+(``registry/signature.py``) are written as ``save_model`` writes them, the example
+checked against the signature first. ``tests/registry/test_store.py`` checks that
+the files stay the ones ``save_model`` writes given the same signature and example.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlfactory.registry.integrity import PACKAGE_PATH, seal
+from mlfactory.registry.signature import input_example, signature
 from mlfactory.versions import installed_version, installed_versions
 
 if TYPE_CHECKING:
@@ -60,10 +63,15 @@ def _write_environment(directory: Path, pins: list[str]) -> None:
 def write_model_folder(package: ModelPackage, directory: Path) -> Path:
     """Save ``package`` as an MLflow model folder in ``directory``; returns it."""
     import mlflow.pyfunc
-    from mlflow.models import Model
+    from mlflow.models import Model, validate_schema
+    from mlflow.models.utils import _save_example  # what save_model calls: the same files
 
     package.save(directory / PACKAGE_PATH)
-    model = Model()
+    typed = signature(package)
+    example = input_example(package, typed)
+    validate_schema(example, typed.inputs)  # as save_model does: fails here, not on a load
+    model = Model(signature=typed)
+    _save_example(model, example, str(directory))
     model.model_size_bytes = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
     _write_environment(directory, _requirements())
     mlflow.pyfunc.add_to_model(

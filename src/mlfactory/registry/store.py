@@ -33,17 +33,19 @@ from pathlib import Path
 from typing import Any
 
 from mlfactory.errors import (
+    MlfactoryError,
     ModelReferenceError,
     RegistryError,
     RegistryLocationError,
     TamperedArtifactError,
 )
-from mlfactory.registry import ledger
+from mlfactory.registry import ledger, signing
 from mlfactory.registry import tags as tag
 from mlfactory.registry.embedded import dispose_engines, file_identity, seed_store, sqlite_file
-from mlfactory.registry.integrity import registration_tags
+from mlfactory.registry.integrity import DIGESTS, PACKAGE_PATH, registration_tags, verify_files
+from mlfactory.registry.manifest import Manifest
 from mlfactory.registry.mlflow_model import write_model_folder
-from mlfactory.registry.package import ModelPackage
+from mlfactory.registry.package import MANIFEST, ModelPackage
 
 __all__ = ["ALIASES", "ModelRef", "Registry", "VersionInfo", "load_model"]
 
@@ -473,15 +475,54 @@ class Registry:
         with self._errors(f"reading the alias history of {name!r}"):
             return [event.record() for event in ledger.read(self.client, name).done]
 
-    def load(self, ref: str | ModelRef | VersionInfo) -> tuple[ModelPackage, VersionInfo]:
-        """The verified package of a version: the fast path every mlfactory loader uses."""
-        info = ref if isinstance(ref, VersionInfo) else self.resolve(ref)
+    @staticmethod
+    def _expected_digest(info: VersionInfo) -> str:
         expected = info.tags.get(tag.PACKAGE_DIGEST)
         if expected is None:
             raise TamperedArtifactError(
                 f"{info.name}/{info.version} has no {tag.PACKAGE_DIGEST} tag: it was not "
                 "registered by mlfactory, so its artifacts cannot be verified."
             )
+        return expected
+
+    def manifest(self, ref: str | ModelRef | VersionInfo) -> tuple[Manifest, VersionInfo]:
+        """A version's verified manifest (metrics with intervals, schema, lineage) alone.
+
+        Only ``digests.json`` (and its signature, when one is required) and the
+        manifest are downloaded, not the model: cheap enough for every version.
+        """
+        info = ref if isinstance(ref, VersionInfo) else self.resolve(ref)
+        expected = self._expected_digest(info)
+        import mlflow.artifacts
+
+        manifest = f"{PACKAGE_PATH}/{MANIFEST}"
+        workdir = Path(tempfile.mkdtemp(prefix="mlfactory-manifest-"))
+
+        def fetch(name: str) -> None:
+            (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+            with self._errors(f"downloading {info.source}/{name}"):
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"{info.source}/{name}",
+                    dst_path=str((workdir / name).parent),
+                    tracking_uri=self.tracking_uri,
+                )
+
+        try:
+            fetch(DIGESTS)
+            fetch(manifest)
+            if signing.verify_keys() is not None:
+                with contextlib.suppress(MlfactoryError, OSError):  # absent: refused as unsigned
+                    fetch(signing.SIGNATURE)
+            verify_files(workdir, [manifest], expected_digest=expected, shown_as=info.source)
+            text = (workdir / manifest).read_text()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return Manifest.from_json(text, shown_as=f"{info.source}/{manifest}"), info
+
+    def load(self, ref: str | ModelRef | VersionInfo) -> tuple[ModelPackage, VersionInfo]:
+        """The verified package of a version: the fast path every mlfactory loader uses."""
+        info = ref if isinstance(ref, VersionInfo) else self.resolve(ref)
+        expected = self._expected_digest(info)
         import mlflow.artifacts
 
         workdir = Path(tempfile.mkdtemp(prefix="mlfactory-load-"))

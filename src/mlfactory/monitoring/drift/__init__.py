@@ -13,7 +13,11 @@ the whole dataset) at any sample size.
   often than the nominal rate); effect =
   Wasserstein-1 distance between the binned distributions / the reference std.
   The profile's ``bins`` (see ``data/profile.py``) are used when present, else
-  its 20 equal-width ``histogram`` bins.
+  its 20 equal-width ``histogram`` bins. A column with at most 20 distinct values
+  in training (a 0/1 flag: its equal-frequency bins collapse to one or two) is
+  tested on the count of each value instead, the values in order with what falls
+  below, between or above them, merged the same way; effect = the exact
+  Wasserstein-1 distance / the reference std.
 - categorical: two-sample chi-square on the stored categories plus ``other``, small
   cells pooled; effect = Jensen-Shannon distance (base 2) over those same cells (per
   category, a thousand rare categories and a thousand rows would differ by chance

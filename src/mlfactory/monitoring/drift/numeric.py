@@ -1,4 +1,11 @@
-"""Numeric columns: chi-square on the reference bins, Wasserstein distance / std as effect."""
+"""Numeric columns: chi-square on the reference bins, Wasserstein distance / std as effect.
+
+A column whose profile keeps its few values (``values``: at most ``FEW_VALUES``
+distinct ones in training, see ``data/profile.py``) is tested on the count of
+each value instead of the bins, which collapse for such columns (a 0/1 column
+has one bin, so it could never drift): the cells are the training values in
+order, with what falls below, between or above them, merged as bins are.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +61,8 @@ def _numeric(
     if not finite.all():
         quality.append(f"column {name!r} has {int((~finite).sum())} inf value(s); ignored")
         values = values[finite]
+    if ref.get("values") and len(values):
+        return _by_value(name, ref, values, threshold, quality)
     spec = ref.get("bins") or ref.get("histogram")
     if not spec or not len(values):
         quality.append(f"column {name!r} has no reference histogram; its drift was not checked")
@@ -96,6 +105,67 @@ def _numeric(
     }
     column = ColumnDrift(name, "numeric", "chi2+wasserstein", statistic, w1 / scale, threshold,
                          None, False, detail, distribution)  # fmt: skip
+    return column, p
+
+
+def _by_value(
+    name: str, ref: dict[str, Any], values: Any, threshold: float, quality: list[str]
+) -> tuple[ColumnDrift, float | None]:
+    """Few values in training: chi-square on the count of each; exact W1 / std."""
+    from scipy.stats import wasserstein_distance
+
+    known = np.asarray(ref["values"]["values"], dtype=float)
+    ref_counts = np.asarray(ref["values"]["counts"], dtype=float)
+    k, n = len(known), len(values)
+    # Cells in order: below the first value, the first value, between it and the next, ...,
+    # the last value, above it. A current value's cell: 2 x (the known values below it),
+    # plus one when it is one of them.
+    at = np.searchsorted(known, values)
+    exact = known[np.minimum(at, k - 1)] == values
+    cur_counts = np.bincount(2 * at + exact, minlength=2 * k + 1).astype(float)
+    ref_full = np.zeros(2 * k + 1)
+    ref_full[1::2] = ref_counts
+    statistic, p, _ = chi_square(ref_full, cur_counts, ordered=True)
+    below, above = cur_counts[0] / n, cur_counts[-1] / n
+    between = float(cur_counts[2:-1:2].sum() / n)
+    if below + above > 0.005:
+        quality.append(
+            f"column {name!r}: {below + above:.1%} of current values are outside the training "
+            f"range [{known[0]:g}, {known[-1]:g}]"
+        )
+    if between > 0.005:
+        unseen = np.unique(values[~exact & (at > 0) & (at < k)])
+        quality.append(
+            f"column {name!r}: {between:.1%} of current values are none of the {k} values seen "
+            f"in training ({', '.join(f'{v:g}' for v in unseen[:5])})"
+        )
+    w1 = float(wasserstein_distance(known, values, u_weights=ref_counts))
+    std = float(ref.get("std") or 0.0)
+    scale = std if std > 0 else float(known[-1] - known[0]) or 1.0
+    ref_p, cur_p = ref_counts / ref_counts.sum(), cur_counts[1::2] / n
+    labels = [f"{v:g}" for v in known]
+    if len(set(labels)) < k:  # values that differ only beyond six digits
+        labels = [repr(float(v)) for v in known]
+    moved = int(np.argmax(np.abs(cur_p - ref_p)))
+    detail = (
+        f"mean {np.mean(values):.4g} vs {ref.get('mean', float('nan')):.4g}; "
+        f"W1 {w1:.4g} = {w1 / scale:.3f} std; largest change: {labels[moved]} "
+        f"{ref_p[moved]:.1%} -> {cur_p[moved]:.1%}; {k} values"
+    )
+    # For the plot, the values as categories, in order; what lies outside them when present.
+    outside = [(f"< {labels[0]}", below), (f"> {labels[-1]}", above), ("other values", between)]
+    cells = [(label, 0.0, float(share)) for label, share in outside if share > 0]
+    first = int(below > 0)  # "< first value" goes above the values, the rest below them
+    cells = cells[:first] + list(zip(labels, ref_p, cur_p, strict=True)) + cells[first:]
+    distribution = {
+        "categories": [label for label, _, _ in cells],
+        "reference": [float(r) for _, r, _ in cells],
+        "current": [float(c) for _, _, c in cells],
+        "below": float(below),
+        "above": float(above),
+    }
+    column = ColumnDrift(name, "numeric", "chi2-values+wasserstein", statistic, w1 / scale,
+                         threshold, None, False, detail, distribution)  # fmt: skip
     return column, p
 
 
