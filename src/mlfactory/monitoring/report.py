@@ -286,7 +286,7 @@ def _column_figure(c: ColumnDrift) -> str:
             lo, hi = dist["edges"][0], dist["edges"][-1]
             caption += f" The x axis leaves out the far tails (training range {lo:g} to {hi:g})."
         return figure(c.column, caption, lambda: _numeric_plot(dist), always=True)
-    if c.kind == "categorical" and dist.get("categories"):
+    if c.kind in ("categorical", "ordinal") and dist.get("categories"):  # ordinal: in order
         return figure(c.column, caption, lambda: _categorical_plot(dist), always=True)
     return figure(c.column, caption, lambda: None, always=True)
 
