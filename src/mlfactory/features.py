@@ -12,6 +12,10 @@ model's input style:
 - ``onehot``: median imputation with missing indicators, one-hot categories
   (rare and unseen ones share an "infrequent" column).
 - ``scaled``: ``onehot`` plus standard scaling, for linear models.
+
+An ordinal column (``ColumnSchema.categories`` holds its order) becomes its
+rank, a number, in every style: after the numeric columns, before the
+categorical ones, and treated like a number from there on (never as a category).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "expand_datetimes",
     "expand_parts",
     "feature_kinds",
+    "ordinal_orders",
 ]
 
 Style = Literal["native", "onehot", "scaled"]
@@ -58,7 +63,7 @@ def expand_parts(frame: pd.DataFrame, columns: Sequence[str], parts: Sequence[st
 
 
 def feature_kinds(schema: Schema) -> tuple[list[str], list[str]]:
-    """Numeric and categorical column names after datetime expansion."""
+    """Numeric and categorical column names after datetime expansion (ordinal: neither)."""
     numeric: list[str] = []
     categorical: list[str] = []
     for col in schema.columns:
@@ -66,13 +71,18 @@ def feature_kinds(schema: Schema) -> tuple[list[str], list[str]]:
             numeric.append(col.name)
         elif col.kind == "categorical":
             categorical.append(col.name)
-        else:
+        elif col.kind == "datetime":
             numeric.extend(f"{col.name}__{part}" for part in schema.datetime_parts)
     return numeric, categorical
 
 
+def ordinal_orders(schema: Schema) -> dict[str, list[str]]:
+    """Each ordinal column's order, lowest first (the encoder's categories)."""
+    return {c.name: list(c.categories or []) for c in schema.columns if c.kind == "ordinal"}
+
+
 def build_preprocessor(schema: Schema, style: Style) -> Any:
-    """An unfitted ``ColumnTransformer``: numeric columns first, then categorical."""
+    """An unfitted ``ColumnTransformer``: numeric, then ordinal, then categorical columns."""
     import numpy as np
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -80,10 +90,19 @@ def build_preprocessor(schema: Schema, style: Style) -> Any:
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
     numeric, categorical = feature_kinds(schema)
+    orders = ordinal_orders(schema)
+    ranks = OrdinalEncoder(  # the declared order, so a level training never saw keeps its rank
+        categories=list(orders.values()),
+        handle_unknown="use_encoded_value",  # conform refuses such values; missing is NaN
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
+    )
     steps: list[tuple[str, Any, list[str]]] = []
     if style == "native":
         if numeric:
             steps.append(("num", "passthrough", numeric))
+        if orders:
+            steps.append(("ord", ranks, list(orders)))
         if categorical:
             # Counting categories for the cap costs a Python loop over every row; the
             # schema already says whether any column has more (it keeps up to 1000).
@@ -105,6 +124,11 @@ def build_preprocessor(schema: Schema, style: Style) -> Any:
             if style == "scaled":
                 num.append(StandardScaler())
             steps.append(("num", make_pipeline(*num), numeric))
+        if orders:
+            rank: list[Any] = [ranks, SimpleImputer(strategy="median", add_indicator=True)]
+            if style == "scaled":
+                rank.append(StandardScaler())
+            steps.append(("ord", make_pipeline(*rank), list(orders)))
         if categorical:
             cat = make_pipeline(
                 SimpleImputer(strategy="constant", fill_value="__missing__"),
@@ -121,4 +145,5 @@ def build_preprocessor(schema: Schema, style: Style) -> Any:
 def categorical_indices(schema: Schema) -> list[int]:
     """Positions of the categorical columns in the ``native`` preprocessor's output."""
     numeric, categorical = feature_kinds(schema)
-    return list(range(len(numeric), len(numeric) + len(categorical)))
+    start = len(numeric) + len(ordinal_orders(schema))
+    return list(range(start, start + len(categorical)))

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from mlfactory.data.schema import ColumnRoles
+from mlfactory.data.schema import ColumnRoles, ordinal_text
 from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG, SearchRange
@@ -86,6 +86,13 @@ class DataSpec(_Strict):
         description="A classification target with more distinct values than this is refused "
         "(it usually means task: regression); raise it to train over more classes.",
     )
+    ordinal: dict[str, list[str | int | float]] = Field(
+        default_factory=dict,
+        description="Features whose values have an order, each with its values lowest first, "
+        "e.g. {size: [S, M, L, XL]}. Such a column is encoded as its rank (1, 1.0 and '1' "
+        "are one value); a value outside its list is an error in training and a 422 when "
+        "served. A pandas ordered Categorical (e.g. from Parquet) is detected without it.",
+    )
 
     @property
     def columns(self) -> ColumnRoles:
@@ -98,7 +105,41 @@ class DataSpec(_Strict):
             id_column=self.id_column,
             positive_class=self.positive_class,
             max_classes=self.max_classes,
+            ordinal={name: tuple(values) for name, values in self.ordinal.items()},
         )
+
+    @field_validator("ordinal", mode="before")
+    @classmethod
+    def _plain_values(cls, ordinal: Any) -> Any:
+        for name, values in ordinal.items() if isinstance(ordinal, dict) else ():
+            if not isinstance(values, list):
+                continue
+            if any(isinstance(v, bool) for v in values):
+                raise ValueError(
+                    f"{name}: YAML reads unquoted yes/no/true/false/on/off as booleans; "
+                    f"quote the values ({values})"
+                )
+            if any(v is None for v in values):
+                raise ValueError(
+                    f"{name}: the list holds a null (YAML reads an empty item or ~ as null); "
+                    "missing values need no place in the order"
+                )
+        return ordinal
+
+    @field_validator("ordinal")
+    @classmethod
+    def _orders(cls, ordinal: dict[str, list[str | int | float]]) -> dict[str, list[Any]]:
+        for name, values in ordinal.items():
+            if not values:
+                raise ValueError(f"{name}: the list is empty; give its values, lowest first")
+            texts = [ordinal_text(v) for v in values]
+            twice = sorted({t for t in texts if texts.count(t) > 1})
+            if twice:
+                raise ValueError(
+                    f"{name}: {', '.join(map(repr, twice))} listed more than once (1, 1.0 and "
+                    "'1' are one value); list each value once, lowest first"
+                )
+        return ordinal
 
     @model_validator(mode="after")
     def _has_a_source(self) -> DataSpec:

@@ -193,3 +193,98 @@ def test_a_boolean_training_column_takes_true_and_false() -> None:
     with pytest.raises(DataError) as info:
         schema.conform(text)
     assert info.value.problems == ["column 'member' must be numeric; got 'true' (text) in 1 row(s)"]
+
+
+SIZES = ("S", "M", "L", "XL")
+
+
+def sized(n: int = 100) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    return frame(n).assign(
+        size=rng.choice(list(SIZES), n), stars=rng.integers(1, 4, n).astype(float)
+    )
+
+
+def test_data_ordinal_declares_an_order_compared_as_text() -> None:
+    data = sized()
+    data.loc[0, "stars"] = np.nan  # a CSV column of integers with a gap reads as 1.0, 2.0
+    td = prepare_training(
+        data, roles(ordinal={"size": SIZES, "stars": (1, 2, 3)}), TASKS["classification"]
+    )
+    size, stars = td.schema.column("size"), td.schema.column("stars")
+    assert (size.kind, size.categories) == ("ordinal", ["S", "M", "L", "XL"])
+    assert (stars.kind, stars.categories, stars.allows_missing) == (
+        "ordinal",
+        ["1", "2", "3"],
+        True,
+    )
+    assert set(td.X["stars"].dropna()) == {"1", "2", "3"} and td.X["stars"].isna().sum() == 1
+    assert td.schema.column("cat").kind == "categorical"  # undeclared text stays a category
+    sent = pd.DataFrame(
+        {"num": 0.0, "cat": "a", "when": "2024-05-01", "size": "L", "stars": [1, "2", 3.0, None]}
+    )
+    assert td.schema.conform(sent)["stars"].tolist()[:3] == ["1", "2", "3"]  # JSON 1 or "1"
+
+
+def test_values_outside_the_declared_order_are_a_training_error_with_counts() -> None:
+    data = sized()
+    data.loc[:2, "size"] = "XXL"
+    data.loc[3, "size"] = "s"
+    found = problems(data, ordinal={"size": SIZES})
+    assert found == [
+        "feature 'size' has value(s) outside its order in data.ordinal ('S', 'M', 'L', 'XL'): "
+        "'XXL' (3 rows), 's' (1 row); add them to the list in their place, or fix the data"
+    ]
+
+
+def test_data_ordinal_must_name_a_feature() -> None:
+    found = problems(
+        sized(),
+        ordinal={"sise": SIZES, "y": ("no", "yes"), "when": ("a",), "cat": ("a", "b", "c")},
+        time_column="when",
+        exclude=("cat",),
+    )
+    assert found == [
+        "data.ordinal names 'sise', which is not a column (did you mean 'size'?)",
+        "data.ordinal names 'y', which is data.target; it declares the order of a feature's values",
+        "data.ordinal names 'when', which is data.time_column; it declares the order of a "
+        "feature's values",
+        "data.ordinal names 'cat', which is not a feature (data.exclude or data.features leaves "
+        "it out); remove it from data.ordinal",
+    ]
+
+
+def test_an_ordered_categorical_is_ordinal_by_itself() -> None:
+    data = sized().assign(
+        size=lambda f: pd.Categorical(f["size"], categories=list(SIZES), ordered=True),
+        cat=lambda f: pd.Categorical(f["cat"]),  # unordered: a category as before
+    )
+    td = prepare_training(data, roles(), TASKS["classification"])
+    assert td.schema.column("size").kind == "ordinal"
+    assert td.schema.column("size").categories == list(SIZES)
+    assert td.schema.column("cat").kind == "categorical"
+    assert "feature 'size' is an ordered Categorical, encoded as its rank (S < M < L < XL)" in (
+        " ".join(td.notes)
+    )
+    declared = prepare_training(data, roles(ordinal={"size": SIZES[::-1]}), TASKS["classification"])
+    assert declared.schema.column("size").categories == ["XL", "L", "M", "S"]  # the spec wins
+
+
+def test_conform_refuses_values_outside_the_order_and_names_them() -> None:
+    schema = prepare_training(
+        sized(), roles(ordinal={"size": SIZES}), TASKS["classification"]
+    ).schema
+    rows = pd.DataFrame(
+        {"num": 0.0, "cat": "a", "when": "2024-05-01", "stars": 1.0,
+         "size": ["XXL", "M", "xs", "XXL", None]}
+    )  # fmt: skip
+    with pytest.raises(DataError) as info:
+        schema.conform(rows)
+    assert info.value.problems == [
+        "column 'size' has value(s) outside its order: 'XXL' (2 rows), 'xs' (1 row); "
+        "allowed, lowest first: 'S', 'M', 'L', 'XL'"
+    ]
+    outside, said = schema.outside_order(rows)  # what a caller that skips rows drops
+    assert outside.tolist() == [True, False, True, True, False] and len(said) == 1
+    kept = schema.conform(rows[~outside])
+    assert kept["size"].tolist()[0] == "M" and pd.isna(kept["size"].iloc[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -320,3 +321,40 @@ def test_a_drift_test_for_a_new_kind_in_a_new_file_registers_itself(
 def test_one_drift_test_per_kind() -> None:
     with pytest.raises(ValueError, match="columns of kind 'numeric' already have a drift test"):
         register_drift_test(NumericDrift())
+
+
+def test_an_ordinal_column_is_tested_on_its_ranks_and_shown_by_its_levels() -> None:
+    levels, shares = ["S", "M", "L", "XL"], [0.4, 0.3, 0.2, 0.1]
+    rng = np.random.default_rng(5)
+
+    def rows(n: int, p: list[float]) -> pd.DataFrame:
+        return pd.DataFrame({"size": rng.choice(levels, n, p=p), "y": rng.normal(size=n)})
+
+    roles = ColumnRoles(target="y", ordinal={"size": tuple(levels)})
+    exact = np.repeat(levels, [8_000, 6_000, 4_000, 2_000])  # shares exactly 40/30/20/10%
+    training = pd.DataFrame({"size": rng.permutation(exact), "y": rng.normal(size=len(exact))})
+    data = prepare_training(training, roles, TASKS["regression"])
+    profile = profile_frame(data.X, data.schema)
+    assert profile["columns"]["size"]["order"] == levels
+    assert list(profile["columns"]["size"]["top"]) == levels  # counts in order, not by size
+    for _ in range(3):
+        assert not check_drift(profile, rows(2_000, shares)).drifted
+    shifted = check_drift(profile, rows(2_000, [0.25, 0.3, 0.25, 0.2]))
+    (size,) = shifted.columns
+    assert shifted.drifted and size.kind == "ordinal" and size.test == "chi2+wasserstein"
+    assert size.distribution["categories"] == levels  # the report's bars, lowest first
+    assert re.search(
+        r"^mean rank 1\.\d+ vs 1\.0\d .* largest change: 'S' 40\.\d% -> 2", size.detail
+    )
+
+    # a share moved to the far end weighs as far as it moved: W1 over ranks
+    def effect(current: list[str]) -> float:
+        frame = pd.DataFrame({"size": current})
+        return check_drift(profile, frame, columns=["size"]).columns[0].effect
+
+    base = ["S"] * 400 + ["M"] * 300 + ["L"] * 200 + ["XL"] * 100
+    near = ["M"] * 100 + base[100:]
+    far = ["XL"] * 100 + base[100:]
+    assert effect(far) == pytest.approx(3 * effect(near), rel=0.01)
+    odd = check_drift(profile, pd.DataFrame({"size": ["XXL"] * 5 + base}), columns=["size"])
+    assert "5 current value(s) outside its order ('XXL')" in " ".join(odd.quality)

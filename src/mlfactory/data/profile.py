@@ -2,10 +2,11 @@
 
 A profile holds, per column, what a drift check or a report needs without the
 rows themselves: counts, missing rate, quantiles and a histogram for numbers,
-category frequencies for categories. A numeric column with at most
-``FEW_VALUES`` distinct values (a 0/1 flag, a count of children) also keeps the
-exact count of each value: its equal-frequency bins collapse (a 0/1 column has
-one), so drift is tested on the values instead.
+category frequencies for categories; for an ordinal column its ``order`` and the
+count of every level in that order (``top``), with the mean and std of the rank. A
+numeric column with at most ``FEW_VALUES`` distinct values (a 0/1 flag, a count
+of children) also keeps the exact count of each value: its equal-frequency bins
+collapse (a 0/1 column has one), so drift is tested on the values instead.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ TOP_CATEGORIES = 1000  # as many as a schema keeps; beyond that ``other`` counts
 FEW_VALUES = 20  # numeric columns with at most this many distinct values keep each value's count
 
 
-def profile_values(values: Any, kind: str) -> dict[str, Any]:
-    """The profile of one column (a pandas Series)."""
+def profile_values(values: Any, kind: str, order: list[str] | None = None) -> dict[str, Any]:
+    """The profile of one column (a pandas Series); ``order``: an ordinal column's levels."""
     import pandas as pd
 
     series = pd.Series(values)
@@ -37,6 +38,18 @@ def profile_values(values: Any, kind: str) -> dict[str, Any]:
     missing = int(series.isna().sum())
     out: dict[str, Any] = {"kind": kind, "count": n, "missing": missing}
     present = series.dropna()
+    if kind == "ordinal":
+        levels = order or []
+        counts = present.astype(str).value_counts()
+        ranks = present.astype(str).map({level: i for i, level in enumerate(levels)}).dropna()
+        out["distinct"] = int(counts.index.isin(levels).sum())
+        out["order"] = list(levels)
+        out["top"] = {level: int(counts.get(level, 0)) for level in levels}
+        out["other"] = 0
+        if len(ranks):
+            out["mean"] = float(ranks.mean())
+            out["std"] = float(ranks.std(ddof=0))
+        return out
     if kind == "categorical":
         counts = present.astype(str).value_counts()
         out["distinct"] = len(counts)
@@ -76,5 +89,10 @@ def profile_frame(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
     """Profiles of every schema column of ``frame``."""
     return {
         "rows": len(frame),
-        "columns": {c.name: profile_values(frame[c.name], c.kind) for c in schema.columns},
+        "columns": {
+            c.name: profile_values(
+                frame[c.name], c.kind, c.categories if c.kind == "ordinal" else None
+            )
+            for c in schema.columns
+        },
     }

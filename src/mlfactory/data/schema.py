@@ -4,11 +4,17 @@
 part (``ColumnRoles``), and reports every problem at once. ``Schema.conform``
 checks rows sent for prediction against what the model was trained on and
 returns a frame the pipeline accepts.
+
+An ordinal column (``data.ordinal``, or a pandas ordered ``Categorical``) keeps its
+order in ``ColumnSchema.categories``, lowest first; its values are compared as
+text (``ordinal_text``), any value outside the order is refused, and the
+pipeline's preprocessor encodes each value as its rank.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,9 +25,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-__all__ = ["ColumnRoles", "ColumnSchema", "Schema", "TrainingData", "prepare_training"]
+__all__ = [
+    "ColumnRoles",
+    "ColumnSchema",
+    "Schema",
+    "TrainingData",
+    "ordinal_text",
+    "ordinal_texts",
+    "prepare_training",
+]
 
-Kind = Literal["numeric", "categorical", "datetime"]
+Kind = Literal["numeric", "categorical", "ordinal", "datetime"]
 MAX_STORED_CATEGORIES = 1000
 ID_LIKE_MIN_DISTINCT = 1000
 ID_LIKE_RATIO = 0.9
@@ -36,11 +50,17 @@ class ColumnSchema:
     missing_rate: float
     min: float | None = None
     max: float | None = None
-    categories: list[str] | None = None  # most frequent first, at most MAX_STORED_CATEGORIES
+    # categorical: most frequent first, at most MAX_STORED_CATEGORIES; ordinal: the order,
+    # lowest first (a value's rank is its position)
+    categories: list[str] | None = None
 
     @property
     def allows_missing(self) -> bool:
         return self.missing_rate > 0
+
+    def outside_order(self, texts: pd.Series) -> pd.Series:
+        """Which of an ordinal column's values (``ordinal_texts``) its order does not hold."""
+        return texts.notna() & ~texts.isin(self.categories or [])
 
 
 @dataclass(frozen=True)
@@ -67,7 +87,10 @@ class Schema:
         extra columns are ignored; unknown categories are passed on (the
         pipeline encodes them as it did unseen values in training). A numeric
         column takes numbers only: text (even ``"1400"``) is an error, and so
-        are booleans unless the column was boolean in training.
+        are booleans unless the column was boolean in training. An ordinal
+        column takes the values of its order only, compared as text
+        (``ordinal_text``: ``1``, ``1.0`` and ``"1"`` are one value), and yields
+        them as that text.
         """
         import numpy as np
         import pandas as pd
@@ -96,11 +119,76 @@ class Schema:
                     )
                     continue
                 out[col.name] = converted
+            elif col.kind == "ordinal":
+                texts = ordinal_texts(values)
+                outside = col.outside_order(texts)
+                if outside.any():
+                    problems.append(_outside_problem(col, texts[outside]))
+                    continue
+                out[col.name] = texts
             else:
                 out[col.name] = values.astype(str).where(values.notna(), np.nan).astype(object)
         if problems:
             raise DataError.from_problems("input does not match the model's schema", problems)
         return pd.DataFrame(out, index=frame.index)
+
+    def outside_order(self, frame: pd.DataFrame) -> tuple[Any, list[str]]:
+        """Rows with a value outside an ordinal column's order, and one problem per column.
+
+        ``conform`` refuses such rows; a caller that skips bad rows drops these first.
+        """
+        import numpy as np
+
+        rows, problems = np.zeros(len(frame), dtype=bool), []
+        for col in self.columns:
+            if col.kind != "ordinal" or col.name not in frame.columns:
+                continue
+            texts = ordinal_texts(frame[col.name])
+            outside = col.outside_order(texts)
+            if outside.any():
+                rows |= outside.to_numpy()
+                problems.append(_outside_problem(col, texts[outside]))
+        return rows, problems
+
+
+def _outside_problem(col: ColumnSchema, outside: pd.Series) -> str:
+    return (
+        f"column {col.name!r} has value(s) outside its order: {_counted(outside)}; "
+        f"allowed, lowest first: {_listed(col.categories or [])}"
+    )
+
+
+def ordinal_text(value: Any) -> str:
+    """A value of an ordinal column as its order compares it: text, a whole float as an int.
+
+    ``1`` (YAML, JSON), ``1.0`` (a CSV column of integers with a missing cell) and
+    ``"1"`` (a client that quotes) are the one value ``"1"``.
+    """
+    if hasattr(value, "item"):  # numpy and pandas scalars
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def ordinal_texts(values: pd.Series) -> pd.Series:
+    """``ordinal_text`` of each value (missing ones stay NaN), one call per distinct value."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    texts = np.array([*(ordinal_text(u) for u in uniques), np.nan], dtype=object)
+    return pd.Series(texts[codes], index=values.index, dtype=object)  # code -1 (missing): NaN
+
+
+def _counted(values: pd.Series, shown: int = 5) -> str:
+    counts = values.value_counts()
+    out = ", ".join(f"{v!r} ({n:,} row{'s' * (n > 1)})" for v, n in counts.iloc[:shown].items())
+    return out + (f" and {len(counts) - shown} more" if len(counts) > shown else "")
+
+
+def _listed(order: Sequence[str]) -> str:
+    return ", ".join(map(repr, order))
 
 
 def _numbers(col: ColumnSchema, values: pd.Series) -> tuple[pd.Series, str | None]:
@@ -174,6 +262,9 @@ class ColumnRoles:
     id_column: str | None = None
     positive_class: Any = None  # a binary target's positive class; None: chosen
     max_classes: int = 100  # a classifier over more classes needs this raised
+    # column -> its values, lowest first (compared as ordinal_text); an ordered pandas
+    # Categorical needs no entry
+    ordinal: Mapping[str, Sequence[Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -207,14 +298,18 @@ def _kind(series: pd.Series) -> Kind | None:
         return None if pd.api.types.is_complex_dtype(dtype) else "numeric"
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
-    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype):
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "ordinal" if dtype.ordered else "categorical"
+    if pd.api.types.is_object_dtype(dtype):
         return "categorical"
     if pd.api.types.is_string_dtype(dtype):
         return "categorical"
     return None
 
 
-def _column_schema(name: str, series: pd.Series, kind: Kind) -> ColumnSchema:
+def _column_schema(
+    name: str, series: pd.Series, kind: Kind, order: list[str] | None = None
+) -> ColumnSchema:
     import numpy as np
 
     missing = float(series.isna().mean()) if len(series) else 0.0
@@ -234,7 +329,27 @@ def _column_schema(name: str, series: pd.Series, kind: Kind) -> ColumnSchema:
         return ColumnSchema(
             name, kind, str(series.dtype), missing, categories=[str(c) for c in top]
         )
+    if kind == "ordinal":
+        return ColumnSchema(name, kind, str(series.dtype), missing, categories=order)
     return ColumnSchema(name, kind, str(series.dtype), missing)
+
+
+def _order(
+    name: str, series: pd.Series, declared: Sequence[Any] | None
+) -> tuple[list[str], str | None]:
+    """An ordinal feature's order (declared, else its Categorical's), or why its values
+    do not fit it."""
+    values = declared if declared is not None else getattr(series.dtype, "categories", [])
+    order = [ordinal_text(v) for v in values]
+    texts = ordinal_texts(series)
+    outside = texts.notna() & ~texts.isin(order)
+    if not outside.any():
+        return order, None
+    return order, (
+        f"feature {name!r} has value(s) outside its order in data.ordinal "
+        f"({_listed(order)}): {_counted(texts[outside])}; add them to the list in their "
+        "place, or fix the data"
+    )
 
 
 def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> TrainingData:
@@ -267,11 +382,27 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
         features = [c for c in columns if c not in reserved]
     if not features and roles.target in columns:
         problems.append("no feature columns are left; list some in data.features")
+    for name in roles.ordinal:
+        role = next((key for key, value in named.items() if value == name), None)
+        if name not in columns:
+            problems.append(f"data.ordinal names {name!r}, which is not a column"
+                            f"{_suggest(name, columns)}")  # fmt: skip
+        elif role is not None:
+            problems.append(
+                f"data.ordinal names {name!r}, which is data.{role}; it declares the order "
+                "of a feature's values"
+            )
+        elif name not in features:
+            problems.append(
+                f"data.ordinal names {name!r}, which is not a feature (data.exclude or "
+                "data.features leaves it out); remove it from data.ordinal"
+            )
 
+    notes: list[str] = []
     schemas: list[ColumnSchema] = []
     for name in features:
         series = frame[name]
-        kind = _kind(series)
+        kind = "ordinal" if name in roles.ordinal else _kind(series)
         if kind is None:
             problems.append(f"feature {name!r} has unsupported dtype {series.dtype}; exclude it")
             continue
@@ -294,7 +425,18 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
                     "data.id_column or add it to data.exclude"
                 )
                 continue
-        schemas.append(_column_schema(name, series, kind))
+        order = None
+        if kind == "ordinal":
+            order, problem = _order(name, series, roles.ordinal.get(name))
+            if problem:
+                problems.append(problem)
+                continue
+            if name not in roles.ordinal:
+                notes.append(
+                    f"feature {name!r} is an ordered Categorical, encoded as its rank "
+                    f"({' < '.join(order)}); data.ordinal can declare another order"
+                )
+        schemas.append(_column_schema(name, series, kind, order))
 
     y_raw = frame[roles.target] if roles.target in columns else None
     target: Target | None = None
@@ -340,7 +482,7 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
         time=time,
         rows_read=rows_read,
         dropped_missing_target=int((~keep).sum()),
-        notes=list(target.notes),
+        notes=[*target.notes, *notes],
         metric=target.metric,
         positions=np.flatnonzero(keep),
         ids=None if roles.id_column is None else kept[roles.id_column].to_numpy(),

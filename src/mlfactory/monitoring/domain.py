@@ -78,19 +78,24 @@ def domain_classifier(
 ) -> DomainResult | None:
     """Separate ``reference`` from ``current`` on the columns of ``kinds`` (name -> kind).
 
-    Numeric and categorical columns are used; datetime columns are left out (time
-    always separates past from present). Returns None when either side has fewer
-    than ``MIN_ROWS_PER_SIDE`` rows or no column is usable.
+    Numeric, categorical and ordinal columns are used (an ordinal one as its levels'
+    text); datetime columns are left out (time always separates past from present).
+    Returns None when either side has fewer than ``MIN_ROWS_PER_SIDE`` rows or no
+    column is usable.
     """
     import lightgbm as lgb
     import pandas as pd
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
+    from mlfactory.data.schema import ordinal_texts
+
     usable = [
         c
         for c, kind in kinds.items()
-        if kind in ("numeric", "categorical") and c in reference.columns and c in current.columns
+        if kind in ("numeric", "categorical", "ordinal")
+        and c in reference.columns
+        and c in current.columns
     ]
     n = min(rows, len(reference), len(current))
     if n < MIN_ROWS_PER_SIDE or not usable:
@@ -103,6 +108,8 @@ def domain_classifier(
     for c in usable:
         if kinds[c] == "numeric":
             X[c] = pd.to_numeric(both[c], errors="coerce").astype(float)
+        elif kinds[c] == "ordinal":  # the reference rows hold the schema's text: 1.0 reads "1"
+            X[c] = ordinal_texts(both[c]).astype("category")
         else:
             X[c] = both[c].astype(str).where(both[c].notna()).astype("category")
     y = np.r_[np.zeros(n), np.ones(n)]

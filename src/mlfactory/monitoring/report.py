@@ -296,7 +296,7 @@ def _column_figure(c: ColumnDrift, reference: str = TRAINING) -> str:
             caption += f" The x axis leaves out the far tails (training range {lo:g} to {hi:g})."
         caption += " Bars: share of rows in equal slices of the axis."
         return figure(c.column, caption, lambda: _numeric_plot(dist, reference), always=True)
-    if dist.get("categories"):  # categories, or the values of a numeric column with few
+    if dist.get("categories"):  # categories (ordinal: in order), or a few numeric values
         return figure(c.column, caption, lambda: _categorical_plot(dist, reference), always=True)
     return figure(c.column, caption, lambda: None, always=True)
 

@@ -138,7 +138,7 @@ def _typical_row(package: ModelPackage) -> dict[str, Any]:
             median = quantiles[5] if quantiles else (col.min or 0.0)
             integral = "int" in col.dtype.lower() or "bool" in col.dtype.lower()
             row[col.name] = round(median) if integral else median
-        elif col.kind == "categorical":
+        elif col.kind in ("categorical", "ordinal"):  # the most frequent; the lowest level
             row[col.name] = (col.categories or ["?"])[0]
         else:
             row[col.name] = stats.get("min") or "2020-01-01"

@@ -3,8 +3,9 @@
 For a few rows the fitted ``ColumnTransformer`` is most of the cost of
 ``ModelPackage.predict_conformed``. ``compile_predictor`` reads it once into a
 plan (numeric columns, datetime parts, a ``{category: code}`` dict per
-categorical column, taken from the ``OrdinalEncoder``'s own ``transform`` so
-grouped infrequent categories get sklearn's code; unknown and missing are NaN)
+categorical or ordinal column, taken from the ``OrdinalEncoder``'s own
+``transform`` so grouped infrequent categories get sklearn's code and an
+ordinal value its rank; unknown and missing are NaN)
 and builds the same float64 matrix with numpy. LightGBM gets it through its
 ``Booster`` with the arguments ``LGBMModel.predict`` passes; other estimators get
 it as is. Anything else (``onehot``/``scaled`` styles, other shapes), or a plan
@@ -65,7 +66,7 @@ class FastPredictor:
         """Like ``predict_conformed`` for ``{column: values}`` holding conformed values.
 
         Values must be what ``Schema.conform`` yields: floats for numeric columns,
-        ``str`` or None/NaN for categorical ones, ``datetime64`` for datetime ones
+        ``str`` or None/NaN for categorical and ordinal ones, ``datetime64`` for datetime ones
         (anything else there goes through ``pandas.to_datetime``). Nothing is
         validated here.
         """
@@ -164,7 +165,7 @@ def _plan(pre: Any, schema: Schema) -> tuple[Numeric, Dated, Categorical, int] |
                     return None
                 width += 1
         elif isinstance(trans, OrdinalEncoder) and _nan_for_unknown_and_missing(trans):
-            if any(kinds.get(col) != "categorical" for col in cols):
+            if any(kinds.get(col) not in ("categorical", "ordinal") for col in cols):
                 return None
             for col, codes in zip(cols, _codes(trans, cols), strict=True):
                 categorical.append((col, codes, width))
@@ -335,11 +336,12 @@ def _probe(schema: Schema, rows: int = 12) -> pd.DataFrame:
         if col.kind == "numeric":
             low, high = col.min or 0.0, col.max or 1.0
             values: list[Any] = [low, high, _NAN, (low + high) / 2, 0.0, -1.0, 1e12]
-        elif col.kind == "categorical":
+        elif col.kind in ("categorical", "ordinal"):
             cats = col.categories or []
             values = [*cats[:6], *cats[-3:], "\x00unseen", _NAN]
         else:
             values = list(pd.to_datetime(dates, format="ISO8601"))
         values = (values * rows)[:rows]
-        columns[col.name] = pd.Series(values, dtype=object if col.kind == "categorical" else None)
+        text = col.kind in ("categorical", "ordinal")
+        columns[col.name] = pd.Series(values, dtype=object if text else None)
     return pd.DataFrame(columns)

@@ -9,7 +9,8 @@ allows it and the model is warmed with one row built from the training profile.
 The validation policy (``validate``):
 
 - the rows must match the input schema (``Schema.conform``: every column
-  present, numbers where training had numbers, dates where it had dates);
+  present, numbers where training had numbers, dates where it had dates, an
+  ordinal column's values within its order);
 - a column that had no missing value in training takes none (null or NaN);
 - categories never seen in training are scored as in training (the encoders
   treat them as unseen) and counted per column.
@@ -139,7 +140,7 @@ class Scorer:
             if col.kind == "numeric":
                 quantiles = stats.get("quantiles")
                 row[col.name] = quantiles[5] if quantiles else (col.min or 0.0)
-            elif col.kind == "categorical":
+            elif col.kind in ("categorical", "ordinal"):
                 row[col.name] = (col.categories or ["?"])[0]
             else:
                 row[col.name] = stats.get("min") or "2020-01-01"
@@ -151,12 +152,20 @@ class Scorer:
         """Check rows against the policy (module docstring).
 
         ``DataError`` lists every problem, unless ``skip_invalid``: then rows with a
-        missing value where training had none are left out and said why; problems
-        of whole columns (missing, wrong type) still raise.
+        missing value where training had none, or a value outside an ordinal
+        column's order, are left out and said why; problems of whole columns
+        (missing, wrong type) still raise.
         """
         schema = self.package.schema
+        rows = np.arange(len(frame))
+        problems: list[str] = []
+        if skip_invalid:
+            outside, problems = schema.outside_order(frame)
+            if outside.any():
+                rows = np.flatnonzero(~outside)
+                frame = frame.iloc[rows]
         conformed = schema.conform(frame)
-        problems, bad = [], np.zeros(len(conformed), dtype=bool)
+        bad = np.zeros(len(conformed), dtype=bool)
         for col in schema.columns:
             if col.allows_missing:
                 continue
@@ -171,8 +180,8 @@ class Scorer:
             raise DataError.from_problems("input does not match the model's schema", problems)
         kept = None
         if problems:
-            kept = np.flatnonzero(~bad)
-            conformed = conformed.iloc[kept]
+            kept = rows[~bad]
+            conformed = conformed.iloc[np.flatnonzero(~bad)]
         unknown = {}
         for name, known in self.known_categories.items():
             if known:

@@ -3,7 +3,8 @@
 Every catalog model is fitted, the way ``train`` fits it, for every task (binary
 and multiclass classification, regression) on small frames with numeric,
 integer, boolean, categorical (few categories with missing values; more than the
-ordinal encoder's cap) and datetime columns, alone and together; each pipeline
+ordinal encoder's cap), ordinal (an ordered Categorical with missing values) and
+datetime columns, alone and together; each pipeline
 is dumped with skops and every name it holds is collected. A library upgrade
 that changes what a fitted pipeline holds fails ``tests/training/test_allowlist.py``;
 review the new names, then::
@@ -27,7 +28,10 @@ ROWS = 600
 VALIDATION = 150
 # (columns, tasks): every column kind together for every task, and each kind alone
 _LAYOUTS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
-    (("number", "count", "flag", "few", "many", "label", "when"), ("binary", "multi", "reg")),
+    (
+        ("number", "count", "flag", "few", "many", "label", "grade", "when"),
+        ("binary", "multi", "reg"),
+    ),
     (("number",), ("binary", "multi", "reg")),
     (("few",), ("binary", "reg")),
     (("many",), ("binary",)),
@@ -57,6 +61,11 @@ def _frame() -> Any:
             "few": pd.Series(rng.choice(np.array(["a", "b", "c", None], dtype=object), n)),
             "many": many,
             "label": pd.Categorical(rng.choice(["x", "y"], n)),
+            "grade": pd.Categorical(
+                rng.choice(np.array(["low", "mid", "high", None], dtype=object), n),
+                categories=["low", "mid", "high"],
+                ordered=True,
+            ),
             "when": pd.Timestamp("2024-01-01")
             + pd.to_timedelta(rng.integers(0, 10**6, n), unit="min"),
             "binary": rng.choice(["no", "yes"], n),

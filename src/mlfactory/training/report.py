@@ -331,6 +331,12 @@ def _profile_table(columns: dict[str, dict[str, Any]]) -> str:
             summary = ", ".join(f"{escape(k)} ({_share(v, count - missing)})" for k, v in top[:3])
             summary += ", …" if len(top) > 3 or p.get("other") else ""
             shape = _spark([v for _, v in top[:20]])
+        elif kind == "ordinal":  # every level, lowest first
+            levels = list(p.get("top", {}).items())
+            present = count - missing
+            summary = " &lt; ".join(f"{escape(k)} ({_share(v, present)})" for k, v in levels[:6])
+            summary += " &lt; …" if len(levels) > 6 else ""
+            shape = _spark([v for _, v in levels[:20]])
         elif kind == "datetime":
             summary, shape = f"{escape(p.get('min'))} → {escape(p.get('max'))}", ""
         elif "mean" not in p:

@@ -28,6 +28,10 @@ the whole dataset) at any sample size.
   stored, the pool also gets the Good-Turing estimate of the unseen mass (the
   training singletons). New categories beyond that estimate, and current values
   mostly outside a stored top, are quality findings.
+- ordinal: two-sample chi-square on the count of each level of the stored order,
+  adjacent levels merged the same way; effect = Wasserstein-1 distance between the
+  rank distributions / the training std of the rank. Values outside the order are
+  a quality finding.
 
 Missing-rate jumps, unseen categories, out-of-range values and unusable columns
 are data-quality findings (``DriftResult.quality``), never drift. A check that
@@ -35,8 +39,8 @@ cannot run at all (missing column, non-numeric values in a numeric column, fewer
 than ``MIN_ROWS`` rows, a profile without columns) raises ``DataError``.
 Datetime columns are not checked (the profile holds only their range).
 
-Each kind's test is a ``DriftTest`` in ``DRIFT_TESTS`` (``base.py``): ``numeric.py``
-and ``categorical.py`` register the two above, ``stats.py`` holds what they share,
+Each kind's test is a ``DriftTest`` in ``DRIFT_TESTS`` (``base.py``): ``numeric.py``,
+``categorical.py`` and ``ordinal.py`` register the three above, ``stats.py`` holds what they share,
 and ``check.py`` runs them. A test for another kind is a new module that calls
 ``register_drift_test``, named in the import line below (or imported by its own
 code); columns of a kind without a test are not checked.
@@ -53,7 +57,7 @@ from mlfactory.monitoring.drift.base import (
 from mlfactory.monitoring.drift.check import ALPHA, MIN_ROWS, check_drift
 
 # isort: off
-from mlfactory.monitoring.drift import numeric, categorical  # noqa: F401  (they register)
+from mlfactory.monitoring.drift import numeric, categorical, ordinal  # noqa: F401  (they register)
 # isort: on
 
 __all__ = [
