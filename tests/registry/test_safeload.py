@@ -41,7 +41,7 @@ def _rows(pipeline: Any) -> Any:
     import pandas as pd
 
     columns = pipeline.named_steps["datetimes"].feature_names_in_  # the raw columns
-    text = {"few": ["a", "b"], "many": ["c1", "c2"], "label": ["x", "y"]}
+    text = {"few": ["a", "b"], "many": ["c1", "c2"], "label": ["x", "y"], "grade": ["low", "high"]}
     dates = {"when": pd.to_datetime(["2024-01-01 00:00", "2024-06-30 12:00"])}
     return pd.DataFrame({c: dates.get(c, text.get(c, [1.0, 2.0])) for c in columns})
 
