@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlfactory.errors import DataError
+from mlfactory.scoring.explain import Explainer, Explanation, explainer
 from mlfactory.scoring.fastpath import FastPredictor, compile_predictor
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class Scorer:
             for c in package.schema.columns
             if c.kind == "categorical"
         }
+        self._explainer: Explainer | None = None  # built on the first explanation asked for
 
     # -- loading -----------------------------------------------------------------------
 
@@ -191,6 +193,16 @@ class Scorer:
         if proba is not None and not np.isfinite(proba).all():
             raise ValueError("the model produced non-finite probabilities")
         return pred, proba
+
+    def explain(self, conformed: pd.DataFrame) -> Explanation:
+        """Each input column's contribution to validated rows' raw scores (``scoring.explain``).
+
+        ``BadInputError`` for a model other than LightGBM or linear. Nothing is
+        prepared for explanations until one is asked for.
+        """
+        if self._explainer is None:
+            self._explainer = explainer(self.package)
+        return self._explainer.explain(conformed)
 
     def answer(self, pred: Any, proba: Any | None) -> dict[str, Any]:
         """Encoded predictions as the answer's columns (``output_columns``)."""

@@ -11,7 +11,8 @@ is dealing with:
 - the one mapping from a model's raw output to encoded predictions and
   probabilities (``raw_output`` names the estimator's method, ``decode`` maps
   what it returns; ``predict`` does both), used by the search, the evaluation,
-  the package and the serving fast path;
+  the package and the serving fast path; what the raw score that explanations
+  add up to is (``raw_score``);
 - typed output columns (``output_columns``, ``outputs``) instead of names
   that several modules agree on;
 - the values monitoring profiles and compares (``prediction_values``), and the
@@ -126,6 +127,17 @@ class Task(ABC):
         """Call a fitted estimator (or pipeline) on ``X`` and decode its output."""
         present = getattr(estimator, "classes_", None)
         return self.decode(self.raw_output(estimator)(X), present, n_classes)
+
+    def raw_score(
+        self, classes: list[Any] | None, present: Array | None, outputs: int
+    ) -> tuple[str, list[str] | None]:
+        """What a model's ``outputs`` raw scores are, which explanations add up to.
+
+        A description of the scale, and a label per score when there are several
+        (None for one). ``present`` is what ``decode`` gets.
+        """
+        labels = None if outputs == 1 else [str(i) for i in range(outputs)]
+        return "the model's raw score", labels
 
     @abstractmethod
     def output_columns(self, classes: list[Any] | None) -> list[OutputColumn]:
