@@ -3,6 +3,6 @@ the fast path it compiles for ``native`` pipelines (``fastpath.py``), and the
 explanations of its predictions (``explain.py``)."""
 
 from mlfactory.scoring.explain import Explanation
-from mlfactory.scoring.scorer import Scorer, Scores, Validated
+from mlfactory.scoring.scorer import FarValues, Scorer, Scores, Validated
 
-__all__ = ["Explanation", "Scorer", "Scores", "Validated"]
+__all__ = ["Explanation", "FarValues", "Scorer", "Scores", "Validated"]

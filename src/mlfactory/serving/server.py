@@ -6,15 +6,18 @@ dependency (see ``serving.auth``). The routes come from the protocols of the
 the small ``Models`` interface. A scoring route hands ``Server.score`` its
 protocol's ``decode`` and ``encode``; ``score`` does what all of them share: size
 limits, the model lookup, validation against the model's schema, micro-batched
-prediction, the prediction log and metrics. Every refusal, on any route, is an ``MlfactoryError``
-raised to the app's one error handler (``Server.failed``): it answers the error's
-``http_status`` with the JSON error body and counts the error's ``kind``.
+prediction, the prediction log and metrics, and the ``X-Out-Of-Range`` header (the
+columns of numbers far outside the training range, on every protocol). Every
+refusal, on any route, is an ``MlfactoryError`` raised to the app's one error
+handler (``Server.failed``): it answers the error's ``http_status`` with the JSON
+error body and counts the error's ``kind``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -45,6 +48,7 @@ Context = TypeVar("Context")
 
 log = logging.getLogger("mlfactory.serving")
 CLIENT_CLOSED = 499  # the status label of a request whose client hung up (nginx's code)
+OUT_OF_RANGE = "X-Out-Of-Range"  # a JSON list of the columns that had far-out numbers
 
 
 @dataclass(frozen=True)
@@ -279,6 +283,9 @@ class Server:
             self.check_rows(len(rows))
             scored = await host.predict(rows, request_id)
             response = encode(context, Result(scored, request_id, host.name))
+            if scored.out_of_range:  # flagged on every protocol, whatever its body holds
+                columns = [far.column for far in scored.out_of_range]
+                response.headers[OUT_OF_RANGE] = json.dumps(columns)  # ASCII, any name
             status = 200
             return response
         except MlfactoryError:
@@ -429,8 +436,6 @@ CONFIG_ENV = "MLFACTORY_SERVE_CONFIG"
 
 def app_from_env() -> FastAPI:
     """The app ``mlfactory serve --workers N`` starts in each worker process."""
-    import json
-
     from mlfactory.serving.startup import ReportStartupFailures
 
     raw = json.loads(os.environ[CONFIG_ENV])

@@ -2,7 +2,9 @@
 
 Request: ``{"records": [{...}, ...]}`` or ``{"columns": [...], "data": [[...], ...]}``.
 Response: ``predictions`` (and ``classes`` + ``probabilities`` for classifiers),
-``model_name``, ``model_version``, ``request_id``.
+``model_name``, ``model_version``, ``request_id``. When numbers were far outside
+the training range (``scoring.scorer``), also ``out_of_range`` (each such column:
+the positions of its rows) and ``warnings`` (a sentence per column).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ def encode(context: None, result: Result) -> Response:
     if proba:
         out["classes"] = [str(c.label) for c in proba]
         out["probabilities"] = np.column_stack([scored.outputs[c.name] for c in proba])
+    if scored.out_of_range:
+        out["out_of_range"] = {far.column: far.rows.tolist() for far in scored.out_of_range}
+        out["warnings"] = [far.warning for far in scored.out_of_range]
     return Response(
         dumps(out),
         media_type="application/json",
