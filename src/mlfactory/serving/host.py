@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlfactory.errors import DataError, ModelReferenceError
+from mlfactory.errors import BadInputError, DataError, ModelReferenceError
 from mlfactory.registry import ModelRef, Registry
-from mlfactory.scoring import FarValues, Scorer, Validated
+from mlfactory.scoring import Explanation, FarValues, Scorer, Validated
 from mlfactory.serving.batching import BatchConfig, MicroBatcher
 from mlfactory.serving.frames import Rows
 
@@ -46,6 +46,7 @@ class Scored:
     of the request; ``columns`` says what each column is (``OutputColumn``).
     ``out_of_range`` holds the request's numbers far outside the training range,
     per column (row positions in the request): scored, but flagged in the answer.
+    ``explanation`` is there when the request asked for one.
     """
 
     outputs: dict[str, Any]
@@ -53,6 +54,7 @@ class Scored:
     role: str = "champion"  # champion | canary | shadow
     columns: Sequence[OutputColumn] = ()
     out_of_range: Sequence[FarValues] = ()
+    explanation: Explanation | None = None
 
     def frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -65,6 +67,7 @@ class Request:
     rows: pd.DataFrame | Rows
     role: str  # which version should answer: champion | canary | shadow
     request_id: str = ""
+    explain: bool = False  # answer each row's contributions too
 
 
 class ModelHost:
@@ -180,11 +183,14 @@ class ModelHost:
             self.metrics.far_values.labels(self.name, far.column).inc(len(far.rows))
         return validated
 
-    async def predict(self, rows: pd.DataFrame | Rows, request_id: str = "") -> Scored:
+    async def predict(
+        self, rows: pd.DataFrame | Rows, request_id: str = "", *, explain: bool = False
+    ) -> Scored:
         """Validate and score one request's rows (batched with concurrent requests).
 
         With a canary, that share of requests goes to the challenger; with shadow, the
         challenger also scores every request after the answer is sent, for the log only.
+        ``explain`` adds each row's contributions (``Scorer.explain``) to the answer.
         """
         canary = self.challenger is not None and self.canary_percent > 0
         role = (
@@ -192,7 +198,7 @@ class ModelHost:
             if canary and self._random.random() * 100 < self.canary_percent
             else ("champion")
         )
-        scored = await self.batcher.submit(Request(rows, role, request_id), len(rows))
+        scored = await self.batcher.submit(Request(rows, role, request_id, explain), len(rows))
         if self.shadow and self.challenger is not None and role == "champion":
             task = asyncio.create_task(self._shadow(rows, request_id))
             self._shadow_tasks.add(task)
@@ -281,8 +287,16 @@ class ModelHost:
         start = 0
         for k, flagged in zip(valid, far, strict=True):
             end = start + sizes[k]
+            explanation = None
+            if requests[k].explain:  # only for the requests that ask: the others pay nothing
+                try:
+                    explanation = served.explain(combined.iloc[start:end])
+                except BadInputError as exc:  # a model that cannot explain: this request's 400
+                    results[indexes[k]] = exc
+                    start = end
+                    continue
             chunk = {name: values[start:end] for name, values in outputs.items()}
-            scored = Scored(chunk, served.version, role, columns, flagged)
+            scored = Scored(chunk, served.version, role, columns, flagged, explanation)
             results[indexes[k]] = scored
             if self.predlog is not None:  # submit never blocks; a full queue drops and counts
                 inputs = combined.iloc[start:end].reset_index(drop=True)

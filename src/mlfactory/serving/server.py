@@ -268,8 +268,13 @@ class Server:
         name: str,
         decode: Callable[[Call], tuple[pd.DataFrame | Rows, Context]],
         encode: Callable[[Context, Result], Response],
+        *,
+        explain: Callable[[Context], bool] | None = None,
     ) -> Response:
-        """Answer a scoring request for model ``name``: ``decode`` it, score, ``encode``."""
+        """Answer a scoring request for model ``name``: ``decode`` it, score, ``encode``.
+
+        When ``explain(context)`` says so, the answer holds each row's contributions.
+        """
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         request.state.request_id = request_id  # for the error handler's answer
@@ -281,7 +286,8 @@ class Server:
                 raise ServingError(503, f"{name} is still loading; retry shortly", kind="not_ready")
             rows, context = decode(Call(request, await self.read_body(request), host))
             self.check_rows(len(rows))
-            scored = await host.predict(rows, request_id)
+            asked = explain is not None and explain(context)
+            scored = await host.predict(rows, request_id, explain=asked)
             response = encode(context, Result(scored, request_id, host.name))
             if scored.out_of_range:  # flagged on every protocol, whatever its body holds
                 columns = [far.column for far in scored.out_of_range]
