@@ -188,6 +188,14 @@ def test_the_frame_has_a_column_per_input_and_class(registry: Registry) -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("model", list(MODELS))
+def test_no_rows_have_no_contributions(model: str, registry: Registry) -> None:
+    scorer = Scorer.load(registry, f"multiclass-{model}@champion")
+    explanation = scorer.explain(rows(scorer).iloc[:0])  # an empty file to predict
+
+    assert explanation.contributions.shape == (0, 3, 5) and len(explanation.frame()) == 0
+
+
 def test_a_model_that_cannot_be_explained_says_which_can(registry: Registry) -> None:
     scorer = Scorer.load(registry, "regression-random-forest@champion")
     with pytest.raises(BadInputError, match="random_forest model, and explanations need "

@@ -105,6 +105,15 @@ def predict(
     input: Annotated[Path, typer.Option("--input", help="CSV or Parquet file to score.")],
     output: Annotated[Path, typer.Option("--output", help="Where to write (.csv or .parquet).")],
     registry: RegistryPath = Path(".mlfactory"),
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Also write each input column's contribution to the raw score "
+            "(contrib_COLUMN) and base_value, which add up to it; per class for a "
+            "multiclass model. LightGBM and linear models.",
+        ),
+    ] = False,
 ) -> None:
     """Score a small file with a registered model (input columns plus predictions).
 
@@ -124,6 +133,8 @@ def predict(
     frame = read_source(str(input))
     scores = scorer.score(frame)
     parts = [frame, pd.DataFrame(scores.outputs, index=frame.index)]
+    if explain:  # the rows as validated: the values the predictions were made from
+        parts.append(scorer.explain(scores.validated.frame).frame(index=frame.index))
     for warning in scores.validated.warnings():
         err.print(f"[yellow]warning[/]: {escape(warning)}")
     scored = pd.concat(parts, axis=1)

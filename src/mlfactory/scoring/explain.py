@@ -125,7 +125,10 @@ class Explainer:
 
     def explain(self, conformed: pd.DataFrame) -> Explanation:
         """Contributions of the input columns for rows that ``Scorer.validate`` passed."""
-        X = np.asarray(self.package.pipeline[:-1].transform(conformed), dtype=np.float64)
+        if conformed.empty:  # the preprocessor refuses no rows
+            X = np.empty((0, self.owners.shape[0]))
+        else:
+            X = np.asarray(self.package.pipeline[:-1].transform(conformed), dtype=np.float64)
         encoded, base = self.contributions(X)
         return Explanation(self.columns, encoded @ self.owners, base, self.scale, self.labels)
 
