@@ -32,6 +32,7 @@ from starlette.requests import ClientDisconnect
 
 from mlfactory.errors import BadInputError, MlfactoryError, RegistryError, ServingError
 from mlfactory.registry import ModelRef, Registry
+from mlfactory.serving.access import MODEL_KEY, AccessLog
 from mlfactory.serving.auth import TOKEN_ENV, Guard
 from mlfactory.serving.batching import BatchConfig
 from mlfactory.serving.frames import Rows, dumps
@@ -65,6 +66,7 @@ class ServingConfig:
     protocols: tuple[str, ...] = field(default_factory=lambda: tuple(PROTOCOLS))  # all of them
     canary_percent: float = 0.0  # share of requests the `challenger` alias answers
     shadow: bool = False  # the `challenger` also scores every request, for the log only
+    access_log: bool = True  # one line per request (serving.access); off: no cost at all
 
     def __post_init__(self) -> None:
         if not 0 <= self.canary_percent <= 100:
@@ -284,10 +286,14 @@ class Server:
             host = self.host(name)
             if not host.ready:
                 raise ServingError(503, f"{name} is still loading; retry shortly", kind="not_ready")
+            served = host.current
+            if served is not None:  # the access log's version, should the request be refused
+                setattr(request.state, MODEL_KEY, f"{host.name}/{served.version}")
             rows, context = decode(Call(request, await self.read_body(request), host))
             self.check_rows(len(rows))
             asked = explain is not None and explain(context)
             scored = await host.predict(rows, request_id, explain=asked)
+            setattr(request.state, MODEL_KEY, f"{host.name}/{scored.version}")
             response = encode(context, Result(scored, request_id, host.name))
             if scored.out_of_range:  # flagged on every protocol, whatever its body holds
                 columns = [far.column for far in scored.out_of_range]
@@ -434,6 +440,8 @@ def create_app(
         router = protocol.routes()
         server.protocol_of.update((getattr(r, "path", ""), protocol) for r in router.routes)
         app.include_router(router)
+    if config.access_log:
+        app.add_middleware(AccessLog)
     return app
 
 
