@@ -115,6 +115,7 @@ class Explainer:
         owners: Matrix,
         scale: str,
         labels: list[str] | None,
+        method: str = "",
     ) -> None:
         self.package = package
         self.contributions = contributions
@@ -122,6 +123,7 @@ class Explainer:
         self.columns = package.schema.names
         self.scale = scale
         self.labels = labels
+        self.method = method  # how the contributions are computed, for people to read
 
     def explain(self, conformed: pd.DataFrame) -> Explanation:
         """Contributions of the input columns for rows that ``Scorer.validate`` passed."""
@@ -136,7 +138,9 @@ class Explainer:
 def explainer(package: ModelPackage) -> Explainer:
     """The ``Explainer`` of a LightGBM or linear package; ``BadInputError`` for any other."""
     estimator = package.pipeline[-1]
-    contributions = _lightgbm(estimator) or _linear(estimator, package)
+    trees = _lightgbm(estimator)
+    contributions = trees or _linear(estimator, package)
+    method = "LightGBM's own TreeSHAP" if trees is not None else "coefficient × (value − mean)"
     owners = _owners(package) if contributions is not None else None
     if contributions is None or owners is None:
         manifest = package.manifest
@@ -148,7 +152,12 @@ def explainer(package: ModelPackage) -> Explainer:
     outputs = _outputs(estimator)
     scale, labels = package.task.raw_score(package.classes, present, outputs)
     return Explainer(
-        package=package, contributions=contributions, owners=owners, scale=scale, labels=labels
+        package=package,
+        contributions=contributions,
+        owners=owners,
+        scale=scale,
+        labels=labels,
+        method=method,
     )
 
 

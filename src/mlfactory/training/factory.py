@@ -32,6 +32,7 @@ from mlfactory.spec import FactorySpec, load_spec
 from mlfactory.training import matrices
 from mlfactory.training.evaluate import Evaluation, evaluate_step
 from mlfactory.training.events import ConsoleProgress, OnEvent, Step
+from mlfactory.training.explanations import explain_test_rows
 from mlfactory.training.gates import Decision
 from mlfactory.training.packaging import package_step
 from mlfactory.training.prepare import encode, prepare
@@ -166,6 +167,9 @@ def _steps(
             lineage=lineage,
             classes=prepared.schema.classes,
             version=version,
+            explanations=explain_test_rows(
+                packaged.package, packaged.test_rows, seed=spec.search.seed
+            ),
         ),
         report_path,
     )

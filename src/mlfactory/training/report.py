@@ -25,6 +25,7 @@ from mlfactory.metrics import METRICS
 from mlfactory.pages import escape, figure, page
 from mlfactory.tasks import Task
 from mlfactory.training.evaluate import Evaluation
+from mlfactory.training.explanations import TestExplanations, explanation_section
 from mlfactory.training.gates import Decision
 
 __all__ = ["ReportInputs", "write_report"]
@@ -50,6 +51,7 @@ class ReportInputs:
     classes: list[Any] | None = None
     version: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    explanations: TestExplanations | None = None  # contributions on test rows
 
 
 def write_report(inputs: ReportInputs, path: Path) -> Path:
@@ -65,6 +67,7 @@ def _render(r: ReportInputs) -> str:
         ("metrics", "Test metrics", _metrics_section(r)),
         ("plots", "Diagnostics", _plots_section(r)),
         ("importance", "Which inputs matter", _importance_section(r)),
+        ("explanations", "How inputs move predictions", explanation_section(r.explanations)),
         ("search", "Model search", _candidates_section(r)),
         ("data", "Data", _data_section(r)),
         ("lineage", "Lineage", _lineage_section(r)),
