@@ -20,7 +20,7 @@ come from: a one-hot column and a missing-value indicator to their column, a
 datetime part (year, month, ...) to its datetime column. So there is always
 one contribution per input column, in the schema's order.
 
-The report (``training.effects``), the server (``"explain": true``) and
+The report (``training.explanations``), the server (``"explain": true``) and
 ``mlfactory predict --explain`` all explain rows through this module.
 """
 
