@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from mlfactory.registry import ModelPackage
 
-__all__ = ["TestExplanations", "explain_test_rows", "explanation_section"]
+__all__ = ["ExplainedRows", "explain_test_rows", "explanation_section"]
 
 MAX_ROWS = 5_000  # test rows explained
 MAX_DOTS = 1_500  # dots in a dependence plot (a seeded sample of the explained rows)
@@ -48,7 +48,7 @@ WIDTH, HEIGHT = 540, 387  # px of a plot in the report's two-column grid
 
 
 @dataclass(frozen=True)
-class TestExplanations:
+class ExplainedRows:
     """The explained test rows, or why there are none (``why_not``)."""
 
     explanation: Explanation | None
@@ -67,7 +67,7 @@ class TestExplanations:
         return dict(sorted(pairs, key=lambda kv: -kv[1]))
 
 
-def explain_test_rows(package: ModelPackage, rows: pd.DataFrame, *, seed: int) -> TestExplanations:
+def explain_test_rows(package: ModelPackage, rows: pd.DataFrame, *, seed: int) -> ExplainedRows:
     """Explain up to ``MAX_ROWS`` of the test rows with the packaged model."""
     total = len(rows)
     if total > MAX_ROWS:
@@ -76,12 +76,12 @@ def explain_test_rows(package: ModelPackage, rows: pd.DataFrame, *, seed: int) -
         conformed = package.schema.conform(rows)
         explaining = explainer(package)
         explanation = explaining.explain(conformed)
-        return TestExplanations(explanation, conformed, total, method=explaining.method)
+        return ExplainedRows(explanation, conformed, total, method=explaining.method)
     except BadInputError as exc:  # a model that cannot be explained
-        return TestExplanations(None, total=total, why_not=str(exc))
+        return ExplainedRows(None, total=total, why_not=str(exc))
 
 
-def explanation_section(found: TestExplanations | None) -> str:
+def explanation_section(found: ExplainedRows | None) -> str:
     """The report's section: the bar chart, then the dependence plots in a grid."""
     if found is None:
         return '<p class="muted">No explanation was computed.</p>'

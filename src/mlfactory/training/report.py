@@ -25,7 +25,7 @@ from mlfactory.metrics import METRICS
 from mlfactory.pages import escape, figure, page
 from mlfactory.tasks import Task
 from mlfactory.training.evaluate import Evaluation
-from mlfactory.training.explanations import TestExplanations, explanation_section
+from mlfactory.training.explanations import ExplainedRows, explanation_section
 from mlfactory.training.gates import Decision
 
 __all__ = ["ReportInputs", "write_report"]
@@ -51,7 +51,7 @@ class ReportInputs:
     classes: list[Any] | None = None
     version: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    explanations: TestExplanations | None = None  # contributions on test rows
+    explanations: ExplainedRows | None = None  # contributions on test rows
 
 
 def write_report(inputs: ReportInputs, path: Path) -> Path:
