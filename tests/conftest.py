@@ -30,6 +30,11 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     ):
         monkeypatch.delenv(name, raising=False)
     yield
+    # mlflow.set_tracking_uri in a test sets the variable (which monkeypatch does not undo
+    # when it was unset) and a module global: neither may reach the next test's fixtures
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    if (tracking := sys.modules.get("mlflow.tracking._tracking_service.utils")) is not None:
+        tracking._tracking_uri = None  # type: ignore[attr-defined]
 
 
 def mroz_spec(**overrides: Any) -> dict[str, Any]:

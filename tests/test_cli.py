@@ -306,6 +306,48 @@ def test_predict_with_bad_input_rows(
     assert pd.read_csv(tmp_path / "out.csv").proba_yes.between(0, 1).all()
 
 
+def test_predict_explain_writes_contributions_that_add_up_to_the_score(
+    write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from mlfactory.cli import main
+
+    assert main(["train", str(write_spec()), "--quiet"]) == 0
+    args = ["predict", "mroz@champion", "--input", str(ROWS), "--explain"]
+    assert main([*args, "--output", str(tmp_path / "out.csv")]) == 0
+    frame = pd.read_csv(tmp_path / "out.csv")
+    inputs = list(pd.read_csv(ROWS).columns)
+    contributions = [f"contrib_{c}" for c in inputs]
+    assert list(frame.columns) == [*inputs, "prediction", "proba_no", "proba_yes",
+                                   *contributions, "base_value"]  # fmt: skip
+    raw = frame[contributions].sum(axis=1) + frame.base_value
+    assert np.allclose(raw, np.log(frame.proba_yes / frame.proba_no))
+    # a regression's raw score is the predicted value (a linear model here)
+    wage = mroz_spec(
+        name="mroz-wage", task="regression", data={"target": "lwg", "exclude": ["lfp"]},
+        models=[{"name": "linear"}], gates={"min": {}},
+    )  # fmt: skip
+    assert main(["train", str(write_spec(wage, "wage.yaml")), "--quiet"]) == 0
+    args = ["predict", "mroz-wage@champion", "--input", str(ROWS), "--explain"]
+    assert main([*args, "--output", str(tmp_path / "wage.parquet")]) == 0
+    wages = pd.read_parquet(tmp_path / "wage.parquet")
+    named = [f"contrib_{c}" for c in inputs if c != "lwg"]
+    assert [c for c in wages.columns if c.startswith("contrib_")] == named
+    assert np.allclose(wages[named].sum(axis=1) + wages.base_value, wages.prediction)
+
+    forest = mroz_spec(
+        name="mroz-forest", models=[{"name": "random_forest", "params": {"n_estimators": 5}}]
+    )
+    assert main(["train", str(write_spec(forest, "forest.yaml")), "--quiet"]) == 0
+    capsys.readouterr()
+    args = ["predict", "mroz-forest@champion", "--input", str(ROWS), "--explain"]
+    assert main([*args, "--output", str(tmp_path / "forest.csv")]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "mroz-forest is a random_forest model, and explanations need lightgbm or linear" in said
+    assert not (tmp_path / "forest.csv").exists()
+
+
 def test_ui_serves_the_registry_on_loopback(
     write_spec: Callable[..., Path], cli_env: dict[str, str]
 ) -> None:

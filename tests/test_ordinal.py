@@ -188,3 +188,20 @@ def test_monitoring_flags_a_shift_towards_larger_sizes(
     figure = html[html.rindex("<figure", 0, caption) : caption]  # the size column's chart
     labels = [figure.index(f">{level}</text>") for level in LEVELS]
     assert labels == sorted(labels)  # the bars are the sizes, lowest first
+
+
+def test_the_reports_dependence_plot_shows_the_levels_in_order(
+    trained: tuple[Registry, dict[str, TrainResult]],
+) -> None:
+    import re
+
+    from mlfactory.training.explanations import explain_test_rows, explanation_section
+
+    registry, _ = trained
+    package, _ = registry.load("sizes@champion")
+    rows = sizes(800, seed=5, shares=(0.1, 0.2, 0.3, 0.4)).drop(columns="price")  # XL most often
+    html = explanation_section(explain_test_rows(package, rows, seed=0))
+    start = html.index("Dependence on size")
+    figure = html[html.rindex("<figure", 0, start) : html.index("</figure>", start)]
+    ticks = [t for t in re.findall(r">([A-Z]{1,2})</text>", figure) if t in LEVELS]
+    assert ticks == LEVELS  # S, M, L, XL: not by how often each occurs

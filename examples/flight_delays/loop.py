@@ -77,6 +77,7 @@ def main() -> int:
     print("\n=== 2. serve the champion, logging predictions ===", flush=True)
     serve = ["serve", f"{MODEL}@champion", "--registry", str(REGISTRY), "--port", str(port)]
     serve += ["--prediction-log", str(PREDICTIONS), "--log-seconds", "2", "--poll-seconds", "2"]
+    serve += ["--no-access-log"]  # the replay's thousands of requests would bury the story
     print(f"$ mlfactory {' '.join(serve)}", flush=True)
     server = subprocess.Popen([sys.executable, "-m", "mlfactory", *serve], start_new_session=True)
     try:

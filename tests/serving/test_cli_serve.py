@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,11 +27,25 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
-    """Run ``mlfactory serve`` (its own process group); yield its URL once it is ready."""
+def serving(
+    command: list[str], env: dict[str, str], port: int, said: list[str] | None = None
+) -> Iterator[str]:
+    """Run ``mlfactory serve`` (its own process group); yield its URL once it is ready.
+
+    Its stderr is read all along (a full pipe would stop the server), a line at a
+    time into ``said``, complete once the block is left.
+    """
+    lines = said if said is not None else []
     proc = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
+    reader.start()
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -39,13 +55,16 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
                     break
             except httpx.TransportError:
                 pass
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            if proc.poll() is not None:
+                reader.join(timeout=10)
+                raise AssertionError("".join(lines))
             assert time.monotonic() < deadline, "server did not become ready"
             time.sleep(0.2)
         yield base
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+        reader.join(timeout=10)
 
 
 def test_serve_with_two_workers_answers_every_protocol(
@@ -161,3 +180,37 @@ def test_serve_takes_its_protocols_from_the_table(
     assert done.returncode == 2
     assert "unknown protocol(s) 'grpc'; serve one or more of mlfactory, mlflow, v2" in done.stderr
     assert "serving mroz@champion" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_logs_one_access_line_per_request_unless_told_not_to(
+    trained: Registry, rows: list[dict[str, Any]], cli_env: dict[str, str]
+) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
+    command += ["--registry", str(trained.path)]
+    said: list[str] = []
+    with serving(command, cli_env, port, said) as base:
+        scored = httpx.post(f"{base}/v1/models/mroz/predict?explain=true", json={"records": rows})
+        refused = httpx.post(f"{base}/invocations", json={"dataframe_records": [{"age": 40}]})
+        live = httpx.get(f"{base}/health/live")
+    assert (scored.status_code, refused.status_code, live.status_code) == (200, 422, 200)
+    lines = [line.rstrip("\n") for line in said if ' - "' in line]
+    waited = [line for line in lines if "/health/ready" in line]  # serving() waits for ready
+    start = r'INFO: +127\.0\.0\.1:\d+ - "'
+    expected = [
+        start + r'POST /v1/models/mroz/predict\?explain=true HTTP/1\.1" 200 OK \d+\.\d ms mroz/1',
+        start + r'POST /invocations HTTP/1\.1" 422 Unprocessable \w+ \d+\.\d ms mroz/1',
+        start + r'GET /health/live HTTP/1\.1" 200 OK \d+\.\d ms -',
+    ]
+    ready = start + r'GET /health/ready HTTP/1\.1" 200 OK \d+\.\d ms -'
+    assert waited and re.fullmatch(ready, waited[-1])
+    assert len(lines) - len(waited) == 3, lines  # one line per request
+    for line, pattern in zip(lines[len(waited) :], expected, strict=True):
+        assert re.fullmatch(pattern, line), (line, pattern)
+
+    port = free_port()
+    quiet = [*command[:6], str(port), *command[7:], "--no-access-log"]
+    said = []
+    with serving(quiet, cli_env, port, said) as base:
+        assert httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows}).is_success
+    assert said and not [line for line in said if ' - "' in line]  # it did say it was serving

@@ -188,6 +188,38 @@ def test_nan_where_training_had_none_and_unknown_categories(
     assert 'mlfactory_unknown_categories_total{column="wc",model="mroz"} 1.0' in metrics
 
 
+def test_numbers_far_outside_the_training_range_are_scored_counted_and_flagged(
+    url: str, rows: list[dict[str, Any]]
+) -> None:
+    """Training saw age 30-60: beyond 0-90 is far out; 80 is outside but not far."""
+    series = 'mlfactory_far_out_of_range_values_total{column="age",model="mroz"}'
+
+    def counted() -> float:
+        lines = httpx.get(f"{url}/metrics").text.splitlines()
+        return next((float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(series)), 0)
+
+    before = counted()
+    sent = [rows[0], {**rows[1], "age": 1e308}, {**rows[2], "age": -5e4}, {**rows[3], "age": 80}]
+    native = httpx.post(f"{url}/v1/models/mroz/predict", json={"records": sent})
+    split = {"columns": list(rows[0]), "data": [list(r.values()) for r in sent]}
+    mlflow = httpx.post(f"{url}/invocations", json={"dataframe_split": split})
+    plain = httpx.post(f"{url}/invocations", json={"dataframe_records": [rows[0], rows[3]]})
+
+    assert native.status_code == mlflow.status_code == 200
+    body = native.json()
+    assert len(body["predictions"]) == 4 and body["out_of_range"] == {"age": [1, 2]}
+    assert body["warnings"] == [
+        "column 'age' has 2 value(s) far outside the training range [30, 60]; scored, but the "
+        "model has seen nothing like them"
+    ]
+    assert native.headers["x-out-of-range"] == mlflow.headers["x-out-of-range"] == '["age"]'
+    assert list(mlflow.json()) == list(plain.json()) == ["predictions"]  # MLflow's shape
+    assert "x-out-of-range" not in plain.headers
+    assert counted() - before == 4  # both requests' two values
+    near = httpx.post(f"{url}/v1/models/mroz/predict", json={"records": [{**rows[0], "age": 80}]})
+    assert "out_of_range" not in near.json() and "x-out-of-range" not in near.headers
+
+
 def test_limits_unknown_model_and_version(url: str, rows: list[dict[str, Any]]) -> None:
     huge = httpx.post(f"{url}/invocations", content=b"x" * 2_000_000)
     assert huge.status_code == 413 and "limit" in huge.json()["message"]

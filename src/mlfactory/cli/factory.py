@@ -109,11 +109,22 @@ def predict(
     input: Annotated[Path, typer.Option("--input", help="CSV or Parquet file to score.")],
     output: Annotated[Path, typer.Option("--output", help="Where to write (.csv or .parquet).")],
     registry: RegistryPath = Path(".mlfactory"),
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Also write each input column's contribution to the raw score "
+            "(contrib_COLUMN) and base_value, which add up to it; per class for a "
+            "multiclass model. LightGBM and linear models.",
+        ),
+    ] = False,
 ) -> None:
     """Score a small file with a registered model (input columns plus predictions).
 
-    The rows are checked as the server checks them; a row it would refuse stops the run."""
+    The rows are checked as the server checks them; a row it would refuse stops the run,
+    and numbers far outside the training range are scored with a warning."""
     import pandas as pd
+    from rich.markup import escape
 
     from mlfactory.data import read_source
     from mlfactory.scoring import Scorer
@@ -124,8 +135,13 @@ def predict(
         raise BadInputError(f"--input {str(input)!r}: give one .csv or .parquet file.")
     scorer = Scorer.load(_registry(registry), model)
     frame = read_source(str(input))
-    answer = pd.DataFrame(scorer.score(frame).outputs, index=frame.index)
-    scored = pd.concat([frame, answer], axis=1)
+    scores = scorer.score(frame)
+    parts = [frame, pd.DataFrame(scores.outputs, index=frame.index)]
+    if explain:  # the rows as validated: the values the predictions were made from
+        parts.append(scorer.explain(scores.validated.frame).frame(index=frame.index))
+    for warning in scores.validated.warnings():
+        err.print(f"[yellow]warning[/]: {escape(warning)}")
+    scored = pd.concat(parts, axis=1)
     if output.suffix == ".csv":
         scored.to_csv(output, index=False)
     else:

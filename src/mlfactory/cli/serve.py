@@ -42,6 +42,12 @@ def serve(
         list[str] | None,
         typer.Option(help="A protocol to serve (repeat for several); default: all of them."),
     ] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="One line per request on stderr: method, path, status, ms, model version."
+        ),
+    ] = True,
 ) -> None:
     """Serve registered models over HTTP (mlfactory JSON, MLflow /invocations, V2)."""
     import os
@@ -82,6 +88,7 @@ def serve(
         "protocols": list(config.protocols),
         "canary_percent": canary_percent,
         "shadow": shadow,
+        "access_log": access_log,
     }
     if prediction_log is not None:  # a log that cannot be written would drop every row
         check_folder(prediction_log, [ModelRef.parse(m).name for m in models])

@@ -229,6 +229,7 @@ def _prediction_drift(
             f"{left:,} current row(s) were left out of the prediction check: "
             + "; ".join(validated.problems)
         )
+    quality.extend(validated.warnings())  # what the server flags: numbers far out of range
     package = scorer.package
     values, _ = package.task.prediction_values(pred, proba, package.classes)
     scored = pd.DataFrame({"prediction": values})

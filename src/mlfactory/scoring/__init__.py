@@ -1,6 +1,8 @@
 """Scoring: the one Scorer that serving, ``predict`` and monitoring share (``scorer.py``),
-and the fast path it compiles for ``native`` pipelines (``fastpath.py``)."""
+the fast path it compiles for ``native`` pipelines (``fastpath.py``), and the
+explanations of its predictions (``explain.py``)."""
 
-from mlfactory.scoring.scorer import Scorer, Scores, Validated
+from mlfactory.scoring.explain import Explanation
+from mlfactory.scoring.scorer import FarValues, Scorer, Scores, Validated
 
-__all__ = ["Scorer", "Scores", "Validated"]
+__all__ = ["Explanation", "FarValues", "Scorer", "Scores", "Validated"]

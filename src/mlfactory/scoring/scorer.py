@@ -13,7 +13,13 @@ The validation policy (``validate``):
   ordinal column's values within its order);
 - a column that had no missing value in training takes none (null or NaN);
 - categories never seen in training are scored as in training (the encoders
-  treat them as unseen) and counted per column.
+  treat them as unseen) and counted per column;
+- a number far outside the training range ``[min, max]``, that is more than
+  the range's width beyond it (below ``min - (max - min)`` or above
+  ``max + (max - min)``; for a column constant in training the width is its
+  value's magnitude, at least 1), is scored, but counted per column and flagged
+  (``Validated.out_of_range``): the model has seen nothing like it, and a tree
+  answers ``1e308`` as it answers the edge of the range.
 
 A caller either refuses rows that fail it (the server answers 422, ``predict``
 exits 2: ``skip_invalid=False``) or skips them and says how many (monitoring,
@@ -28,8 +34,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from mlfactory.errors import DataError
+from mlfactory.scoring.explain import Explainer, Explanation, explainer
 from mlfactory.scoring.fastpath import FastPredictor, compile_predictor
 
 if TYPE_CHECKING:
@@ -38,9 +46,28 @@ if TYPE_CHECKING:
     from mlfactory.registry import ModelPackage, ModelRef, Registry, VersionInfo
     from mlfactory.tasks import OutputColumn
 
-__all__ = ["Scorer", "Scores", "Validated"]
+__all__ = ["FAR", "FarValues", "Scorer", "Scores", "Validated"]
 
 log = logging.getLogger("mlfactory.scoring")
+FAR = 1.0  # a number more than this many widths of the training range beyond it is far out
+
+
+@dataclass(frozen=True)
+class FarValues:
+    """The values of one numeric column far outside its training range ``[min, max]``."""
+
+    column: str
+    rows: npt.NDArray[np.intp]  # their positions, in the validated frame or in one request
+    min: float
+    max: float
+
+    @property
+    def warning(self) -> str:
+        """What an answer says about them."""
+        return (
+            f"column {self.column!r} has {len(self.rows)} value(s) far outside the training "
+            f"range [{self.min:g}, {self.max:g}]; scored, but the model has seen nothing like them"
+        )
 
 
 @dataclass(frozen=True)
@@ -51,10 +78,27 @@ class Validated:
     kept: Any | None = None  # positions of the input rows in ``frame``; None: all of them
     problems: list[str] = field(default_factory=list)  # why the other rows were skipped
     unknown: dict[str, int] = field(default_factory=dict)  # unseen categories, per column
+    far: list[FarValues] = field(default_factory=list)  # numbers far outside the training range
 
     @property
     def skipped(self) -> bool:
         return bool(self.problems)
+
+    def out_of_range(self, start: int = 0, end: int | None = None) -> list[FarValues]:
+        """The far-out values among rows ``start`` to ``end``, positions counted from ``start``."""
+        if start == 0 and end is None:
+            return self.far
+        stop = len(self.frame) if end is None else end
+        found = []
+        for far in self.far:
+            rows = far.rows[(far.rows >= start) & (far.rows < stop)] - start
+            if len(rows):
+                found.append(FarValues(far.column, rows, far.min, far.max))
+        return found
+
+    def warnings(self) -> list[str]:
+        """One sentence per column with values far outside its training range."""
+        return [far.warning for far in self.far]
 
 
 @dataclass(frozen=True)
@@ -80,6 +124,12 @@ class Scorer:
             for c in package.schema.columns
             if c.kind == "categorical"
         }
+        self._explainer: Explainer | None = None  # built on the first explanation asked for
+        self.ranges = [
+            _far_bounds(c.name, c.min, c.max)
+            for c in package.schema.columns
+            if c.kind == "numeric" and c.min is not None and c.max is not None
+        ]
 
     # -- loading -----------------------------------------------------------------------
 
@@ -189,7 +239,13 @@ class Scorer:
                 count = int((~values.isin(known) & values.notna()).sum())
                 if count:
                     unknown[name] = count
-        return Validated(conformed, kept, problems, unknown)
+        far = []
+        for name, lo, hi, low, high in self.ranges:
+            numbers = conformed[name].to_numpy()
+            outside = (numbers < low) | (numbers > high)  # NaN is neither
+            if outside.any():
+                far.append(FarValues(name, np.flatnonzero(outside), lo, hi))
+        return Validated(conformed, kept, problems, unknown, far)
 
     def predict(self, conformed: pd.DataFrame) -> tuple[Any, Any | None]:
         """Encoded predictions of validated rows (the fast path when compiled)."""
@@ -201,6 +257,16 @@ class Scorer:
             raise ValueError("the model produced non-finite probabilities")
         return pred, proba
 
+    def explain(self, conformed: pd.DataFrame) -> Explanation:
+        """Each input column's contribution to validated rows' raw scores (``scoring.explain``).
+
+        ``BadInputError`` for a model other than LightGBM or linear. Nothing is
+        prepared for explanations until one is asked for.
+        """
+        if self._explainer is None:
+            self._explainer = explainer(self.package)
+        return self._explainer.explain(conformed)
+
     def answer(self, pred: Any, proba: Any | None) -> dict[str, Any]:
         """Encoded predictions as the answer's columns (``output_columns``)."""
         return self.package.answer(pred, proba)
@@ -211,3 +277,9 @@ class Scorer:
         if validated.frame.empty:
             return Scores({c.name: np.empty(0) for c in self.output_columns}, validated)
         return Scores(self.answer(*self.predict(validated.frame)), validated)
+
+
+def _far_bounds(name: str, lo: float, hi: float) -> tuple[str, float, float, float, float]:
+    """A column's training range and the bounds beyond which a value is far outside it."""
+    width = hi - lo if hi > lo else max(abs(hi), 1.0)
+    return name, lo, hi, lo - FAR * width, hi + FAR * width

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlfactory.errors import DataError, ModelReferenceError
+from mlfactory.errors import BadInputError, DataError, ModelReferenceError
 from mlfactory.registry import ModelRef, Registry
-from mlfactory.scoring import Scorer
+from mlfactory.scoring import Explanation, FarValues, Scorer, Validated
 from mlfactory.serving.batching import BatchConfig, MicroBatcher
 from mlfactory.serving.frames import Rows
 
@@ -44,12 +44,17 @@ class Scored:
 
     ``outputs`` maps each output column to a numpy array with one value per row
     of the request; ``columns`` says what each column is (``OutputColumn``).
+    ``out_of_range`` holds the request's numbers far outside the training range,
+    per column (row positions in the request): scored, but flagged in the answer.
+    ``explanation`` is there when the request asked for one.
     """
 
     outputs: dict[str, Any]
     version: str
     role: str = "champion"  # champion | canary | shadow
     columns: Sequence[OutputColumn] = ()
+    out_of_range: Sequence[FarValues] = ()
+    explanation: Explanation | None = None
 
     def frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -62,6 +67,7 @@ class Request:
     rows: pd.DataFrame | Rows
     role: str  # which version should answer: champion | canary | shadow
     request_id: str = ""
+    explain: bool = False  # answer each row's contributions too
 
 
 class ModelHost:
@@ -168,18 +174,23 @@ class ModelHost:
 
     # -- predicting --------------------------------------------------------------------
 
-    def validate(self, frame: pd.DataFrame, served: Scorer) -> pd.DataFrame:
-        """The scorer's policy on one request's rows; unseen categories are counted."""
+    def validate(self, frame: pd.DataFrame, served: Scorer) -> Validated:
+        """The scorer's policy on rows; unseen categories and far-out numbers are counted."""
         validated = served.validate(frame)
         for column, count in validated.unknown.items():
             self.metrics.unknown_categories.labels(self.name, column).inc(count)
-        return validated.frame
+        for far in validated.far:
+            self.metrics.far_values.labels(self.name, far.column).inc(len(far.rows))
+        return validated
 
-    async def predict(self, rows: pd.DataFrame | Rows, request_id: str = "") -> Scored:
+    async def predict(
+        self, rows: pd.DataFrame | Rows, request_id: str = "", *, explain: bool = False
+    ) -> Scored:
         """Validate and score one request's rows (batched with concurrent requests).
 
         With a canary, that share of requests goes to the challenger; with shadow, the
         challenger also scores every request after the answer is sent, for the log only.
+        ``explain`` adds each row's contributions (``Scorer.explain``) to the answer.
         """
         canary = self.challenger is not None and self.canary_percent > 0
         role = (
@@ -187,7 +198,7 @@ class ModelHost:
             if canary and self._random.random() * 100 < self.canary_percent
             else ("champion")
         )
-        scored = await self.batcher.submit(Request(rows, role, request_id), len(rows))
+        scored = await self.batcher.submit(Request(rows, role, request_id, explain), len(rows))
         if self.shadow and self.challenger is not None and role == "champion":
             task = asyncio.create_task(self._shadow(rows, request_id))
             self._shadow_tasks.add(task)
@@ -233,17 +244,25 @@ class ModelHost:
         id_column = served.package.manifest.id_column if self.predlog else None
         try:
             raw = _one_frame([r.rows for r in requests])
-            combined = self.validate(raw, served)
+            validated = self.validate(raw, served)
+            combined = validated.frame
             valid = list(range(len(requests)))
             id_values = _ids(raw, id_column)
+            far: list[Sequence[FarValues]] = [()] * len(valid)
+            if validated.far:  # rare: each request is told of its own
+                bounds = np.cumsum([0, *sizes]).tolist()
+                far = [validated.out_of_range(bounds[k], bounds[k + 1]) for k in valid]
         except (DataError, ValueError, TypeError):
             parts = []
             ids: list[Any] = []
+            far = []
             for k, request in enumerate(requests):
                 rows = request.rows
                 try:
                     frame = rows.frame() if isinstance(rows, Rows) else rows
-                    parts.append(self.validate(frame, served))
+                    checked = self.validate(frame, served)
+                    parts.append(checked.frame)
+                    far.append(checked.far)
                     ids.append(_ids(frame, id_column))
                     valid.append(k)
                 except DataError as exc:
@@ -266,10 +285,18 @@ class ModelHost:
         columns = served.output_columns
         self.metrics.predictions.labels(self.name, served.version, role).inc(len(combined))
         start = 0
-        for k in valid:
+        for k, flagged in zip(valid, far, strict=True):
             end = start + sizes[k]
+            explanation = None
+            if requests[k].explain:  # only for the requests that ask: the others pay nothing
+                try:
+                    explanation = served.explain(combined.iloc[start:end])
+                except BadInputError as exc:  # a model that cannot explain: this request's 400
+                    results[indexes[k]] = exc
+                    start = end
+                    continue
             chunk = {name: values[start:end] for name, values in outputs.items()}
-            scored = Scored(chunk, served.version, role, columns)
+            scored = Scored(chunk, served.version, role, columns, flagged, explanation)
             results[indexes[k]] = scored
             if self.predlog is not None:  # submit never blocks; a full queue drops and counts
                 inputs = combined.iloc[start:end].reset_index(drop=True)

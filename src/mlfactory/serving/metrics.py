@@ -104,6 +104,13 @@ class ServingMetrics:
             ["model", "column"],
             registry=r,
         )
+        self.far_values = Counter(
+            "mlfactory_far_out_of_range_values",
+            "Numbers scored though far outside the training range (more than the range's "
+            "width beyond it), per input column.",
+            ["model", "column"],
+            registry=r,
+        )
         self.reload_failures = Counter(
             "mlfactory_reload_failures",
             "New versions that could not be loaded.",

@@ -6,15 +6,18 @@ dependency (see ``serving.auth``). The routes come from the protocols of the
 the small ``Models`` interface. A scoring route hands ``Server.score`` its
 protocol's ``decode`` and ``encode``; ``score`` does what all of them share: size
 limits, the model lookup, validation against the model's schema, micro-batched
-prediction, the prediction log and metrics. Every refusal, on any route, is an ``MlfactoryError``
-raised to the app's one error handler (``Server.failed``): it answers the error's
-``http_status`` with the JSON error body and counts the error's ``kind``.
+prediction, the prediction log and metrics, and the ``X-Out-Of-Range`` header (the
+columns of numbers far outside the training range, on every protocol). Every
+refusal, on any route, is an ``MlfactoryError`` raised to the app's one error
+handler (``Server.failed``): it answers the error's ``http_status`` with the JSON
+error body and counts the error's ``kind``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -29,6 +32,7 @@ from starlette.requests import ClientDisconnect
 
 from mlfactory.errors import BadInputError, MlfactoryError, RegistryError, ServingError
 from mlfactory.registry import ModelRef, Registry
+from mlfactory.serving.access import MODEL_KEY, AccessLog
 from mlfactory.serving.auth import TOKEN_ENV, Guard
 from mlfactory.serving.batching import BatchConfig
 from mlfactory.serving.frames import Rows, dumps
@@ -45,6 +49,7 @@ Context = TypeVar("Context")
 
 log = logging.getLogger("mlfactory.serving")
 CLIENT_CLOSED = 499  # the status label of a request whose client hung up (nginx's code)
+OUT_OF_RANGE = "X-Out-Of-Range"  # a JSON list of the columns that had far-out numbers
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class ServingConfig:
     protocols: tuple[str, ...] = field(default_factory=lambda: tuple(PROTOCOLS))  # all of them
     canary_percent: float = 0.0  # share of requests the `challenger` alias answers
     shadow: bool = False  # the `challenger` also scores every request, for the log only
+    access_log: bool = True  # one line per request (serving.access); off: no cost at all
 
     def __post_init__(self) -> None:
         if not 0 <= self.canary_percent <= 100:
@@ -264,8 +270,13 @@ class Server:
         name: str,
         decode: Callable[[Call], tuple[pd.DataFrame | Rows, Context]],
         encode: Callable[[Context, Result], Response],
+        *,
+        explain: Callable[[Context], bool] | None = None,
     ) -> Response:
-        """Answer a scoring request for model ``name``: ``decode`` it, score, ``encode``."""
+        """Answer a scoring request for model ``name``: ``decode`` it, score, ``encode``.
+
+        When ``explain(context)`` says so, the answer holds each row's contributions.
+        """
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         request.state.request_id = request_id  # for the error handler's answer
@@ -275,10 +286,18 @@ class Server:
             host = self.host(name)
             if not host.ready:
                 raise ServingError(503, f"{name} is still loading; retry shortly", kind="not_ready")
+            served = host.current
+            if served is not None:  # the access log's version, should the request be refused
+                setattr(request.state, MODEL_KEY, f"{host.name}/{served.version}")
             rows, context = decode(Call(request, await self.read_body(request), host))
             self.check_rows(len(rows))
-            scored = await host.predict(rows, request_id)
+            asked = explain is not None and explain(context)
+            scored = await host.predict(rows, request_id, explain=asked)
+            setattr(request.state, MODEL_KEY, f"{host.name}/{scored.version}")
             response = encode(context, Result(scored, request_id, host.name))
+            if scored.out_of_range:  # flagged on every protocol, whatever its body holds
+                columns = [far.column for far in scored.out_of_range]
+                response.headers[OUT_OF_RANGE] = json.dumps(columns)  # ASCII, any name
             status = 200
             return response
         except MlfactoryError:
@@ -421,6 +440,8 @@ def create_app(
         router = protocol.routes()
         server.protocol_of.update((getattr(r, "path", ""), protocol) for r in router.routes)
         app.include_router(router)
+    if config.access_log:
+        app.add_middleware(AccessLog)
     return app
 
 
@@ -429,8 +450,6 @@ CONFIG_ENV = "MLFACTORY_SERVE_CONFIG"
 
 def app_from_env() -> FastAPI:
     """The app ``mlfactory serve --workers N`` starts in each worker process."""
-    import json
-
     from mlfactory.serving.startup import ReportStartupFailures
 
     raw = json.loads(os.environ[CONFIG_ENV])

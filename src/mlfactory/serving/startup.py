@@ -96,14 +96,20 @@ class _HideNotesOfRecordedFailures(logging.Filter):
 
 
 def log_config() -> dict[str, Any]:
-    """uvicorn's logging configuration, hiding notes of failures the CLI reports."""
+    """uvicorn's logging configuration, hiding notes of failures the CLI reports.
+
+    It also sends the access log (``serving.access``) to stderr in uvicorn's format.
+    """
     from uvicorn.config import LOGGING_CONFIG
+
+    from mlfactory.serving.access import LOGGER
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["recorded_failures"] = {
         "()": f"{__name__}._HideNotesOfRecordedFailures"
     }
     config["loggers"]["uvicorn.error"]["filters"] = ["recorded_failures"]
+    config["loggers"][LOGGER] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config
 
 

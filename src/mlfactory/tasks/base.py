@@ -12,7 +12,7 @@ is dealing with:
   probabilities (``raw_output`` names the estimator's method, ``decode`` maps
   what it returns, ``decide`` applies a decision threshold; ``predict`` does
   all three), used by the search, the evaluation, the package and the serving
-  fast path;
+  fast path; what the raw score that explanations add up to is (``raw_score``);
 - typed output columns (``output_columns``, ``outputs``) instead of names
   that several modules agree on;
 - the values monitoring profiles and compares (``prediction_values``), and the
@@ -159,6 +159,17 @@ class Task(ABC):
         return self.decide(
             *self.decode(self.raw_output(estimator)(X), present, n_classes), threshold
         )
+
+    def raw_score(
+        self, classes: list[Any] | None, present: Array | None, outputs: int
+    ) -> tuple[str, list[str] | None]:
+        """What a model's ``outputs`` raw scores are, which explanations add up to.
+
+        A description of the scale, and a label per score when there are several
+        (None for one). ``present`` is what ``decode`` gets.
+        """
+        labels = None if outputs == 1 else [str(i) for i in range(outputs)]
+        return "the model's raw score", labels
 
     @abstractmethod
     def output_columns(self, classes: list[Any] | None) -> list[OutputColumn]:

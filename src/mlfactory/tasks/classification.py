@@ -147,6 +147,15 @@ class Classification(Task):
     def raw_output(self, estimator: Any) -> Callable[[Any], Array]:
         return estimator.predict_proba  # type: ignore[no-any-return]
 
+    def raw_score(
+        self, classes: list[Any] | None, present: Array | None, outputs: int
+    ) -> tuple[str, list[str] | None]:
+        assert classes is not None
+        codes = list(range(len(classes))) if present is None else [int(c) for c in present]
+        if outputs == 1:  # a binary model scores the second class against the first
+            return f"log-odds of {str(classes[codes[-1]])!r}", None
+        return "raw score of each class (before the softmax)", [str(classes[c]) for c in codes]
+
     def output_columns(self, classes: list[Any] | None) -> list[OutputColumn]:
         assert classes is not None
         labels = np.asarray(classes)

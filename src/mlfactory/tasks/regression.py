@@ -76,6 +76,11 @@ class Regression(Task):
     def raw_output(self, estimator: Any) -> Callable[[Any], Array]:
         return estimator.predict  # type: ignore[no-any-return]
 
+    def raw_score(
+        self, classes: list[Any] | None, present: Array | None, outputs: int
+    ) -> tuple[str, list[str] | None]:
+        return "the predicted value", None
+
     def output_columns(self, classes: list[Any] | None) -> list[OutputColumn]:
         return [OutputColumn("prediction", "prediction", np.dtype(float))]
 

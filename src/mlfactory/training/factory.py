@@ -35,6 +35,7 @@ from mlfactory.spec import FactorySpec, load_spec
 from mlfactory.training import matrices
 from mlfactory.training.evaluate import Evaluation, evaluate_step
 from mlfactory.training.events import ConsoleProgress, OnEvent, Step
+from mlfactory.training.explanations import explain_test_rows
 from mlfactory.training.gates import Decision
 from mlfactory.training.packaging import package_step
 from mlfactory.training.prepare import encode, prepare
@@ -184,6 +185,9 @@ def _steps(
             version=version,
             notes=data.notes,
             threshold=evaluated.threshold,
+            explanations=explain_test_rows(
+                packaged.package, packaged.test_rows, seed=spec.search.seed
+            ),
         ),
         report_path,
     )

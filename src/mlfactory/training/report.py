@@ -26,6 +26,7 @@ from mlfactory.pages import escape, figure, page
 from mlfactory.registry.manifest import DecisionThreshold
 from mlfactory.tasks import Task
 from mlfactory.training.evaluate import Evaluation
+from mlfactory.training.explanations import ExplainedRows, explanation_section
 from mlfactory.training.gates import Decision
 
 __all__ = ["ReportInputs", "write_report"]
@@ -53,6 +54,7 @@ class ReportInputs:
     notes: list[str] = field(default_factory=list)  # what was chosen for the user (target)
     threshold: DecisionThreshold | None = None  # a binary model's decision threshold
     extra: dict[str, Any] = field(default_factory=dict)
+    explanations: ExplainedRows | None = None  # contributions on test rows
 
 
 def write_report(inputs: ReportInputs, path: Path) -> Path:
@@ -68,6 +70,7 @@ def _render(r: ReportInputs) -> str:
         ("metrics", "Test metrics", _metrics_section(r)),
         ("plots", "Diagnostics", _plots_section(r)),
         ("importance", "Which inputs matter", _importance_section(r)),
+        ("explanations", "How inputs move predictions", explanation_section(r.explanations)),
         ("search", "Model search", _candidates_section(r)),
         ("data", "Data", _data_section(r)),
         ("lineage", "Lineage", _lineage_section(r)),

@@ -9,7 +9,9 @@ scores hands ``Models.score`` two functions:
 - ``decode(call) -> (rows, context)``: the request (``Call``: its body already
   read within the limits, and the model's host) as rows, plus whatever the
   answer will need (the context);
-- ``encode(context, result) -> Response``: the scored rows as the protocol's answer.
+- ``encode(context, result) -> Response``: the scored rows as the protocol's answer;
+- optionally ``explain(context) -> bool``: whether the request asks for each row's
+  contributions (``Scored.explanation``; computed for the requests that ask only).
 
 The server does the rest: the model lookup, limits, validation, micro-batching,
 the prediction log and metrics. A protocol refuses a request by raising an
@@ -83,8 +85,13 @@ class Models(Protocol):
         name: str,
         decode: Callable[[Call], tuple[pd.DataFrame | Rows, Context]],
         encode: Callable[[Context, Result], Response],
+        *,
+        explain: Callable[[Context], bool] | None = None,
     ) -> Response:
-        """Answer a scoring request for model ``name`` with ``decode`` and ``encode``."""
+        """Answer a scoring request for model ``name`` with ``decode`` and ``encode``.
+
+        ``explain`` says from the decoded context whether to explain the rows too.
+        """
 
 
 class ServingProtocol:
