@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -71,6 +71,10 @@ def _print_result(result: TrainResult) -> None:
             _fmt(result.baseline.metrics[name]),
         )
     out.print(table)
+    if result.candidates:
+        out.print(f"search, best validation {result.metric} per model:")
+    for row in result.candidates:
+        out.print(_search_line(row, chosen=row["name"] == result.model))
     decision = result.decision
     verdict = (
         f"[bold green]promoted[/]: version {result.version} is now {result.name}@champion"
@@ -82,6 +86,18 @@ def _print_result(result: TrainResult) -> None:
         mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
         out.print(f"  {mark} {check.detail}")
     out.print(f"report: {result.report_path}")
+
+
+def _search_line(row: dict[str, Any], *, chosen: bool) -> str:
+    """A candidate's search in one line: trials run, pruned and failed, and which won."""
+    pruned, failed = row.get("pruned", 0), row.get("failed", 0)
+    ran = row.get("trials", 0) + pruned + failed
+    number = row.get("best_trial")
+    won = "trial 0 (library defaults) won" if number == 0 else f"trial {number} won"
+    return (
+        f"  {row['name']} {_fmt(row['validation_score'])}{' (chosen)' if chosen else ''}: "
+        f"{ran} trial{'s' * (ran != 1)} ran, {pruned} pruned, {failed} failed; {won}"
+    )
 
 
 @app.command()
