@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlfactory.errors import SpecError
 from mlfactory.models import CATALOG, SearchRange
 from mlfactory.spec import parse_spec
 from mlfactory.training.prepare import encode, prepare
@@ -168,3 +169,12 @@ def test_the_sampler_draws_every_searched_parameter_jointly() -> None:
     assert isinstance(sampler, optuna.samplers.TPESampler)
     joint = sampler.infer_relative_search_space(study, study.ask())
     assert set(joint) == {"rate", "leaves"}
+
+
+def test_fixed_params_the_estimator_refuses_fail_as_trials_with_the_reason(
+    mroz: dict[str, Any],
+) -> None:
+    """Reading the defaults builds the estimator before trial 0: a refusal there is not a
+    traceback, but trial 0 failing like every other trial, and the error names why."""
+    with pytest.raises(SpecError, match=r"no trial of random_forest trained.*'bogus'"):
+        _search(mroz, "random_forest", params={"bogus": 1}, trials=2)

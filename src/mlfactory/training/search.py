@@ -236,7 +236,10 @@ def search_candidate(
         return best
 
     study = new_study(maximize=m.greater_is_better, seed=seed)
-    unfitted = entry.build(task, dict(params), seed, list(categorical))
+    try:
+        unfitted = entry.build(task, dict(params), seed, list(categorical))
+    except Exception:  # bad fixed params: trial 0 fails below like any trial, and says why
+        unfitted = None
     told = _library_defaults(unfitted, ranges, kinds)
     study.enqueue_trial(told, user_attrs={"library_defaults": True})
     deadline = None if timeout is None else time.monotonic() + timeout
