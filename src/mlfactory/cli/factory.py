@@ -92,10 +92,11 @@ def _search_line(row: dict[str, Any], *, chosen: bool) -> str:
     """A candidate's search in one line: trials run, pruned and failed, and which won."""
     pruned, failed = row.get("pruned", 0), row.get("failed", 0)
     ran = row.get("trials", 0) + pruned + failed
-    number = row.get("best_trial")
+    number, score = row.get("best_trial"), float(row["validation_score"])
     won = "trial 0 (library defaults) won" if number == 0 else f"trial {number} won"
     return (
-        f"  {row['name']} {_fmt(row['validation_score'])}{' (chosen)' if chosen else ''}: "
+        f"  {row['name']} {'—' if score != score else f'{score:.4f}'}"
+        f"{' (chosen)' if chosen else ''}: "
         f"{ran} trial{'s' * (ran != 1)} ran, {pruned} pruned, {failed} failed; {won}"
     )
 
