@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -385,3 +386,52 @@ def test_ui_serves_the_registry_on_loopback(
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_train_says_how_many_trials_ran_were_pruned_or_failed_and_which_won(
+    write_spec: Callable[..., Path], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """LightGBM's range holds a value it refuses: those trials fail, the search goes on, and
+    the output and the report count them (seeded: some are pruned too). The forest's range
+    holds only stumps, so its library defaults (unlimited depth) win."""
+    lightgbm = {
+        "name": "lightgbm",
+        "params": {"n_estimators": 200},
+        "search": {
+            "boosting_type": {"choices": ["gbdt", "nonsense"]},  # "nonsense" fails to train
+            "learning_rate": {"low": 0.001, "high": 0.3, "log": True},
+        },
+    }
+    forest = {
+        "name": "random_forest",
+        "params": {"n_estimators": 50},
+        "search": {"max_depth": {"low": 1, "high": 2, "type": "int"}},
+    }
+    spec = mroz_spec(models=[lightgbm, forest], search={"trials": 12, "seed": 7})
+    done = mlfactory("train", str(write_spec(spec)), env=cli_env)
+    assert done.returncode == 0, done.stderr
+
+    assert "search, best validation roc_auc per model:" in done.stdout
+    found = re.search(
+        r"  lightgbm 0\.\d{4}( \(chosen\))?: 12 trials ran, (\d+) pruned, (\d+) failed; "
+        r"trial (\d+) won",
+        done.stdout,
+    )
+    assert found, done.stdout
+    pruned, failed, won = map(int, found.groups()[1:])
+    assert failed > 0 and pruned > 0 and won > 0
+    assert re.search(
+        r"  random_forest 0\.\d{4}( \(chosen\))?: 12 trials ran, 0 pruned, 0 failed; "
+        r"trial 0 \(library defaults\) won",
+        done.stdout,
+    ), done.stdout
+    report = (tmp_path / ".mlfactory" / "reports" / "mroz-v1.html").read_text()
+    assert (
+        f"<b>lightgbm</b>: 12 trials ran, {pruned} {'was' if pruned == 1 else 'were'} pruned, "
+        f"{failed} failed; trial {won} won."
+    ) in report
+    assert (
+        "<b>random_forest</b>: 12 trials ran, 0 were pruned, 0 failed; trial 0, the library "
+        "defaults, won."
+    ) in report
+    assert "Warning" not in done.stdout + done.stderr  # Optuna's included

@@ -193,7 +193,12 @@ class ModelSpec(_Strict):
 class SearchSpec(_Strict):
     """Hyperparameter search budget (Optuna TPE, seeded, with pruning)."""
 
-    trials: int = Field(20, ge=1, le=10_000, description="Trials per candidate model.")
+    trials: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="Trials per candidate model; the first is the library's defaults.",
+    )
     timeout_seconds: float | None = Field(None, gt=0, description="Per candidate model.")
     metric: str | None = Field(None, description="Metric to optimize; default by task.")
     seed: int = 42

@@ -358,3 +358,28 @@ def test_an_ordinal_column_is_tested_on_its_ranks_and_shown_by_its_levels() -> N
     assert effect(far) == pytest.approx(3 * effect(near), rel=0.01)
     odd = check_drift(profile, pd.DataFrame({"size": ["XXL"] * 5 + base}), columns=["size"])
     assert "5 current value(s) outside its order ('XXL')" in " ".join(odd.quality)
+
+
+@pytest.mark.parametrize(
+    ("reference", "current"),
+    [
+        ([369, 63, 19, 0], [0, 616, 118, 19]),  # three cells, the last one under-filled
+        ([500, 10], [480, 30]),  # two cells, the second under-filled: one cell, no test
+        ([100, 100, 100, 100, 5, 3], [90, 110, 95, 105, 4, 2]),
+    ],
+)
+def test_chi_square_cells_cover_every_value_once(reference: list, current: list) -> None:
+    from scipy.stats import chi2_contingency
+
+    from mlfactory.monitoring.drift.stats import chi_square
+
+    ref, cur = np.array(reference, float), np.array(current, float)
+    statistic, p, groups = chi_square(ref, cur, ordered=True)
+    cells = sorted(i for g in groups for i in g)
+    assert cells == [i for i in range(len(ref)) if ref[i] + cur[i] > 0]  # each exactly once
+    if p is None:
+        assert len(groups) == 1
+        return
+    table = np.array([[ref[g].sum(), cur[g].sum()] for g in groups])
+    expected = chi2_contingency(table, correction=False)
+    assert statistic == pytest.approx(expected.statistic) and p == pytest.approx(expected.pvalue)

@@ -351,3 +351,45 @@ def test_text_from_names_and_data_is_escaped(binary: dict[str, Any], tmp_path: P
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
     assert "<i>col</i>" not in page
     assert "<i>col</i>" in _texts(_charts(page)["Permutation importance"])  # as text, parsed
+
+
+def test_the_search_says_how_many_trials_ran_were_pruned_or_failed_and_which_won(
+    binary: dict[str, Any], tmp_path: Path
+) -> None:
+    candidates = [
+        {
+            "name": "linear",
+            "validation_score": 0.8,
+            "trials": 12,
+            "pruned": 0,
+            "failed": 0,
+            "best_trial": 7,
+            "params": {"C": 0.5},
+        },
+        {
+            "name": "lightgbm",
+            "validation_score": 0.9,
+            "trials": 9,
+            "pruned": 2,
+            "failed": 1,
+            "best_trial": 0,
+            "params": {"n_estimators": 60},
+        },
+    ]
+    page = _page(_inputs(binary, model="lightgbm", candidates=candidates), tmp_path)
+    search = page[page.index('<section id="search">') : page.index('<section id="data">')]
+
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", search)
+    cells = [
+        [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        for row in rows
+    ]
+    assert cells[0][2:6] == ["Trials run", "Pruned", "Failed", "Won by"]
+    assert cells[1][2:6] == ["12", "2", "1", "trial 0: library defaults"]  # chosen, first
+    assert cells[1][6] == "library defaults + n_estimators=60"
+    assert cells[2][2:6] == ["12", "0", "0", "trial 7"]
+    assert (
+        "<b>lightgbm</b>: 12 trials ran, 2 were pruned, 1 failed; trial 0, the library "
+        "defaults, won." in search
+    )
+    assert "<b>linear</b>: 12 trials ran, 0 were pruned, 0 failed; trial 7 won." in search

@@ -125,7 +125,7 @@ def test_the_chosen_threshold_is_stored_and_decides_every_prediction(
     chosen = result.threshold
     assert chosen is not None and 0 < chosen.value < 0.5  # misses cost more: flag more
     assert "least cost" in chosen.rule and "validation rows" in chosen.rule
-    package, _ = registry.load("mroz@champion")
+    package, _ = registry.load("mroz/1")
     assert package.manifest.threshold == chosen
     rows = _rows()
     fast, slow = Scorer.of(package), Scorer.of(package, fast=False)
@@ -136,11 +136,11 @@ def test_the_chosen_threshold_is_stored_and_decides_every_prediction(
         assert (out.prediction == expected).all()
         assert ((out.proba_yes > 0.5) != (out.prediction == "yes")).any()  # not the argmax
     mlflow.set_tracking_uri(registry.tracking_uri)
-    pyfunc = mlflow.pyfunc.load_model("models:/mroz@champion").predict(rows)
+    pyfunc = mlflow.pyfunc.load_model("models:/mroz/1").predict(rows)
     assert (pyfunc.prediction == np.where(pyfunc.proba_yes >= chosen.value, "yes", "no")).all()
 
     records = rows.head(50).to_dict(orient="records")
-    with serve(["mroz@champion"], registry) as url:
+    with serve(["mroz/1"], registry) as url:
         served = httpx.post(f"{url}/v1/models/mroz/predict", json={"records": records}).json()
     yes = np.array([p[1] for p in served["probabilities"]])
     assert served["predictions"] == np.where(yes >= chosen.value, "yes", "no").tolist()
@@ -160,14 +160,14 @@ def test_test_metrics_and_monitoring_use_the_threshold(
     rows.to_csv(tmp_path / "current.csv", index=False)
     rows[["k", "lfp"]].to_csv(tmp_path / "labels.csv", index=False)
     checked = monitor(
-        "mroz@champion",
+        "mroz/1",
         registry=registry,
         current=str(tmp_path / "current.csv"),
         labels=str(tmp_path / "labels.csv"),
         id_column="k",
         multivariate=False,
     )
-    package, _ = registry.load("mroz@champion")
+    package, _ = registry.load("mroz/1")
     proba = package.predict(rows).proba_yes
     expected = f1_score(rows.lfp == "yes", proba >= chosen.value)
     assert checked.performance is not None and checked.performance.metric == "f1"

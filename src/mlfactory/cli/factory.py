@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -66,6 +66,10 @@ def _print_result(result: TrainResult, console: Console = out) -> None:
     console.print(table)
     if (chosen := result.threshold) is not None:
         console.print(f"decision threshold {chosen.value:.4g}: {chosen.rule}", highlight=False)
+    if result.candidates:
+        console.print(f"search, best validation {result.metric} per model:")
+    for row in result.candidates:
+        console.print(_search_line(row, chosen=row["name"] == result.model))
     decision = result.decision
     verdict = (
         f"[bold green]promoted[/]: version {result.version} is now {result.name}@champion"
@@ -77,6 +81,19 @@ def _print_result(result: TrainResult, console: Console = out) -> None:
         mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
         console.print(f"  {mark} {check.detail}")
     console.print(f"report: {result.report_path}", soft_wrap=True)
+
+
+def _search_line(row: dict[str, Any], *, chosen: bool) -> str:
+    """A candidate's search in one line: trials run, pruned and failed, and which won."""
+    pruned, failed = row.get("pruned", 0), row.get("failed", 0)
+    ran = row.get("trials", 0) + pruned + failed
+    number, score = row.get("best_trial"), float(row["validation_score"])
+    won = "trial 0 (library defaults) won" if number == 0 else f"trial {number} won"
+    return (
+        f"  {row['name']} {'—' if score != score else f'{score:.4f}'}"
+        f"{' (chosen)' if chosen else ''}: "
+        f"{ran} trial{'s' * (ran != 1)} ran, {pruned} pruned, {failed} failed; {won}"
+    )
 
 
 @app.command()

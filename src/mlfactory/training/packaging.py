@@ -131,6 +131,7 @@ def package_step(
             "trials": c.trials,
             "pruned": c.pruned,
             "failed": c.failed,
+            "best_trial": c.best_trial,  # 0: the library defaults won
             "params": c.params,
         }
         for c in searched.candidates

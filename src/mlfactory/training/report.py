@@ -283,17 +283,69 @@ def _candidates_section(r: ReportInputs) -> str:
     rows = [
         [
             f'<span class="nw">{escape(row.get("name"))}'
-            f"{_badge('chosen') if i == chosen else ''}</span>"
+            f"{_badge('chosen') if i == chosen else ''}</span>",
+            _fmt(row.get("validation_score")),
+            _fmt(_ran(row)),
+            _fmt(row.get("pruned")),
+            _fmt(row.get("failed")),
+            _won_by(row.get("best_trial")),
+            _best_params(row),
         ]
-        + [_fmt(row.get(k)) for k in ("validation_score", "trials", "pruned", "failed")]
-        + [_params(row.get("params") or {})]
         for i, row in enumerate(ordered)
     ]
-    head = ["Model", f"Validation {r.metric}", "Trials", "Pruned", "Failed", "Best parameters"]
-    return _table(head, rows, numeric={1, 2, 3, 4}, highlight=chosen) + (
-        '<p class="muted">Best validation score of each candidate, best first. Only the chosen '
+    head = [
+        "Model",
+        f"Validation {r.metric}",
+        "Trials run",
+        "Pruned",
+        "Failed",
+        "Won by",
+        "Best parameters",
+    ]
+    return (
+        _table(head, rows, numeric={1, 2, 3, 4}, highlight=chosen)
+        + "".join(f"<p>{_search_sentence(row)}</p>" for row in ordered)
+        + '<p class="muted">Best validation score of each candidate, best first. Trial 0 of '
+        "every model is its library defaults (the spec's fixed parameters, nothing sampled), "
+        "so a tuned model is kept only when it beats them on validation. A pruned trial was "
+        "stopped early by the median pruner; a failed one raised an error. Only the chosen "
         "model is scored on the test rows.</p>"
     )
+
+
+def _ran(row: dict[str, Any]) -> int:
+    """Every trial of a candidate: completed (``trials``), pruned and failed."""
+    return sum(int(row.get(k) or 0) for k in ("trials", "pruned", "failed"))
+
+
+def _won_by(number: Any) -> str:
+    if number is None:
+        return "–"
+    text = "trial 0: library defaults" if number == 0 else f"trial {_fmt(number)}"
+    return f'<span class="nw">{text}</span>'
+
+
+def _best_params(row: dict[str, Any]) -> str:
+    params = row.get("params") or {}
+    if row.get("best_trial") != 0:
+        return _params(params)
+    fixed = f" + {_params(params)}" if params else ""
+    return f'<span class="muted">library defaults</span>{fixed}'
+
+
+def _search_sentence(row: dict[str, Any]) -> str:
+    """One plain sentence: how many trials ran, were pruned or failed, and which won."""
+    ran, pruned, failed = _ran(row), int(row.get("pruned") or 0), int(row.get("failed") or 0)
+    text = (
+        f"<b>{escape(row.get('name'))}</b>: {ran} trial{'s' * (ran != 1)} ran, "
+        f"{pruned} {'was' if pruned == 1 else 'were'} pruned, {failed} failed"
+    )
+    number = row.get("best_trial")
+    if number == 0:
+        return text + "; trial 0, the library defaults, won."
+    if number is not None:
+        return text + f"; trial {_fmt(number)} won."
+    return text + "."
 
 
 def _data_section(r: ReportInputs) -> str:

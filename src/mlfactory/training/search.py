@@ -6,16 +6,29 @@ is told the result. Today the trials run one after another in this process,
 where LightGBM reports its validation metric every few rounds so the median
 pruner can stop hopeless trials; the same loop can hand trials to an engine.
 The fitted estimator of the best trial is kept; nothing is refit.
+
+Trial 0 of every candidate is its library defaults: the estimator as the catalog
+builds it with the spec's fixed ``params`` and nothing sampled, so a search keeps
+a tuned model only when it beats the defaults on validation (a tie keeps the
+defaults). The study hears of it as a trial whose parameters are the searched
+ones whose default lies inside their range (LightGBM's ``reg_lambda`` of 0 lies
+outside its log range and is left out: the study is never told a point that was
+not tried). The sampler is multivariate TPE with ``group``, so parameters are
+sampled jointly, and a trial 0 with fewer parameters splits the space into
+groups instead of sending the rest back to independent sampling.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +45,17 @@ if TYPE_CHECKING:
     from mlfactory.training.matrices import MatrixRef
     from mlfactory.training.prepare import Encoded, Prepared
 
-__all__ = ["Candidate", "Searched", "interruptible", "search_candidate", "search_models"]
+__all__ = [
+    "DEFAULTS_TRIAL",
+    "Candidate",
+    "Searched",
+    "interruptible",
+    "new_study",
+    "search_candidate",
+    "search_models",
+]
+
+DEFAULTS_TRIAL = 0  # the number of every candidate's library-defaults trial
 
 
 @dataclass
@@ -43,18 +66,69 @@ class Candidate:
     estimator: Any
     params: dict[str, Any]
     validation_score: float
-    trials: int = 0
+    trials: int = 0  # completed
     pruned: int = 0
     failed: int = 0
+    best_trial: int | None = None  # the kept trial's number; DEFAULTS_TRIAL: the library defaults
 
 
-def _suggest(trial: Any, name: str, r: Any, default: SearchRange | None) -> Any:
+def _kind(r: SearchRange, default: SearchRange | None) -> str:
+    """``choices``, ``int`` or ``float``: a spec range without a type takes the catalog's."""
     if r.choices is not None:
+        return "choices"
+    return r.type or (default.type if default is not None and default.type else None) or "float"
+
+
+def _suggest(trial: Any, name: str, r: SearchRange, kind: str) -> Any:
+    if kind == "choices":
         return trial.suggest_categorical(name, r.choices)
-    kind = r.type or (default.type if default is not None else None)
     if kind == "int":
-        return trial.suggest_int(name, int(r.low), int(r.high), log=r.log)
-    return trial.suggest_float(name, float(r.low), float(r.high), log=r.log)
+        return trial.suggest_int(name, int(r.low or 0), int(r.high or 0), log=r.log)
+    return trial.suggest_float(name, float(r.low or 0), float(r.high or 0), log=r.log)
+
+
+def _inside(value: Any, r: SearchRange, kind: str) -> Any | None:
+    """``value`` as the study would hold it when it lies in the range, else None."""
+    if kind == "choices":
+        found = [c for c in r.choices or () if type(c) is type(value) and c == value]
+        return found[0] if found else None
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return None
+    number = float(value)
+    if not (math.isfinite(number) and r.low is not None and r.high is not None):
+        return None
+    if not r.low <= number <= r.high:
+        return None
+    if kind == "int":
+        return int(value) if isinstance(value, Integral) else None
+    return number
+
+
+def _library_defaults(
+    estimator: Any, ranges: dict[str, SearchRange], kinds: dict[str, str]
+) -> dict[str, Any]:
+    """The searched parameters whose default (in the unfitted estimator) lies in their range."""
+    current = estimator.get_params() if hasattr(estimator, "get_params") else {}
+    inside = {k: _inside(current[k], r, kinds[k]) for k, r in ranges.items() if k in current}
+    return {k: v for k, v in inside.items() if v is not None}
+
+
+def new_study(*, maximize: bool, seed: int) -> Any:
+    """A seeded study: multivariate TPE (grouped) and the median pruner."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        # ``group`` is marked experimental (so was ``multivariate`` before Optuna 4):
+        # its warning is about Optuna's API, not the user's spec, and must not reach
+        # the CLI. Only this construction is silenced.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    return optuna.create_study(
+        direction="maximize" if maximize else "minimize",
+        sampler=sampler,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=50),
+    )
 
 
 @contextlib.contextmanager
@@ -109,15 +183,18 @@ def search_candidate(
 ) -> Candidate:
     """Run the study for one catalog entry and return its best fitted estimator.
 
-    ``where`` is the spec path of the model entry (for error messages);
-    ``on_trial`` hears of every trial: the candidate so far and the trial's state.
+    Trial 0 is the library defaults (see the module's docstring); the other
+    ``trials - 1`` are sampled. ``where`` is the spec path of the model entry (for
+    error messages); ``on_trial`` hears of every trial: the candidate so far and
+    the trial's state.
     """
     import optuna
 
     m = METRICS[metric]
-    defaults = entry.space(task)
-    searched = defaults if space is None else space
+    catalog_space = entry.space(task)
+    searched = catalog_space if space is None else space
     ranges = {k: r for k, r in searched.items() if k not in params}  # fixed params win
+    kinds = {k: _kind(r, catalog_space.get(k)) for k, r in ranges.items()}
     best = Candidate(entry.name, None, {}, float("nan"))
     errors: list[str] = []
 
@@ -143,43 +220,45 @@ def search_candidate(
             else (value < best.validation_score)
         )
 
-    def keep(merged: dict[str, Any], result: TrialResult) -> None:
-        if better(result.score):
+    def keep(merged: dict[str, Any], result: TrialResult, number: int) -> None:
+        if better(result.score):  # strictly: a tie keeps the earlier trial, the defaults first
             best.estimator, best.params = result.estimator, merged
-            best.validation_score = result.score
+            best.validation_score, best.best_trial = result.score, number
         best.trials += 1
         on_trial(best, "complete")
 
-    if not ranges or trials <= 0:
+    if not ranges or trials <= 0:  # nothing to search: the library defaults alone
         try:
-            result = run_trial(trial_of(dict(params), 0))
+            result = run_trial(trial_of(dict(params), DEFAULTS_TRIAL))
         except Exception as exc:
             raise SpecError(f"{where}: {entry.name} failed to train: {exc}") from None
-        best.estimator, best.params, best.validation_score = (
-            result.estimator,
-            dict(params),
-            result.score,
-        )
-        best.trials = 1
-        on_trial(best, "complete")
+        keep(dict(params), result, DEFAULTS_TRIAL)
         return best
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize" if m.greater_is_better else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=50),
-    )
+    study = new_study(maximize=m.greater_is_better, seed=seed)
+    try:
+        unfitted = entry.build(task, dict(params), seed, list(categorical))
+    except Exception:  # bad fixed params: trial 0 fails below like any trial, and says why
+        unfitted = None
+    told = _library_defaults(unfitted, ranges, kinds)
+    study.enqueue_trial(told, user_attrs={"library_defaults": True})
     deadline = None if timeout is None else time.monotonic() + timeout
     with interruptible() as stop_if_interrupted:
         for _ in range(trials):
             if deadline is not None and time.monotonic() >= deadline:
                 break
             asked = study.ask()
-            sampled = {k: _suggest(asked, k, r, defaults.get(k)) for k, r in ranges.items()}
-            merged = {**params, **sampled}
+            if asked.number == DEFAULTS_TRIAL:
+                # the study records the defaults it can place; the estimator gets none of them
+                for k in told:
+                    _suggest(asked, k, ranges[k], kinds[k])
+                merged = dict(params)
+            else:
+                sampled = {k: _suggest(asked, k, r, kinds[k]) for k, r in ranges.items()}
+                merged = {**params, **sampled}
+            report = _pruner(asked, may_prune=asked.number != DEFAULTS_TRIAL)
             try:
-                result = run_trial(trial_of(merged, asked.number), _pruner(asked))
+                result = run_trial(trial_of(merged, asked.number), report)
             except Pruned:
                 best.pruned += 1
                 study.tell(asked, state=optuna.trial.TrialState.PRUNED)
@@ -191,7 +270,7 @@ def search_candidate(
                 on_trial(best, "failed")
             else:
                 study.tell(asked, result.score)
-                keep(merged, result)
+                keep(merged, result, asked.number)
             stop_if_interrupted()
     if best.estimator is None:
         detail = errors[0] if errors else "every trial was pruned"
@@ -201,12 +280,15 @@ def search_candidate(
     return best
 
 
-def _pruner(trial: Any) -> Report:
-    """``report`` for a trial run here: the study's median pruner decides."""
+def _pruner(trial: Any, *, may_prune: bool) -> Report:
+    """``report`` for a trial run here: the study's median pruner decides.
+
+    The library defaults are never pruned; their rounds still inform the pruner.
+    """
 
     def report(step: int, value: float) -> bool:
         trial.report(value, step=step)
-        return bool(trial.should_prune())
+        return may_prune and bool(trial.should_prune())
 
     return report
 

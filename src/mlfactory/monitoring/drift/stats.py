@@ -35,7 +35,8 @@ def chi_square(
             groups.append([])
         groups[-1].append(int(i))
     if len(groups) > 1 and expected[groups[-1]].sum() < MIN_EXPECTED:
-        groups[-2] += groups.pop()
+        last = groups.pop()  # popped first: `groups[-2] += groups.pop()` stores one too early
+        groups[-1] += last
     if len(groups) < 2:
         return 0.0, None, groups
     table = np.array([[reference[g].sum(), current[g].sum()] for g in groups]).T
