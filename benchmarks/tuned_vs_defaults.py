@@ -230,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=1000, help="paired bootstrap resamples")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--refit", action="store_true", help="both sides refit on train + validation (refit: true)"
+    )
     args = parser.parse_args(argv)
     if (args.sample is not None and args.sample < 100) or (
         args.trials is not None and args.trials < 1
@@ -245,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         for index, (name, raw) in enumerate(load_sets(args.sets.split(",")).items()):
             if args.sample is not None:
                 raw = sampled(raw, args.sample, folder)
+            if args.refit:
+                raw["refit"] = True
             if index == 0:  # imports and caches are paid here, before anything is timed
                 console.log(f"{name}: warm-up (defaults, untimed)")
                 train_timed(raw, 1, folder / "warm-up")
@@ -286,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         soft_wrap=True,
     )
     sample = f"a seeded sample of {args.sample:,} rows per table" if args.sample else "every row"
-    console.print(f"data: {sample}; seed {SEED}", soft_wrap=True)
+    refit = "; refit on train + validation" if args.refit else ""
+    console.print(f"data: {sample}; seed {SEED}{refit}", soft_wrap=True)
     versions = ", ".join(
         f"{n} {metadata.version(n)}" for n in ("mlfactory", "lightgbm", "optuna", "scikit-learn")
     )
