@@ -168,10 +168,13 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+MLFACTORY_OPTIONS: list[str] = []  # more `mlfactory serve` options (--no-access-log)
+
+
 def _mlfactory(s: Setup) -> Server:
     command = [sys.executable, "-m", "mlfactory", "serve", REF, "--host", "127.0.0.1"]
     command += ["--port", str(s.port), "--workers", "1", "--poll-seconds", "0"]
-    command += ["--registry", str(s.registry)]
+    command += ["--registry", str(s.registry), *MLFACTORY_OPTIONS]
     routes = (
         Route("mlfactory", f"/v1/models/{MODEL}/predict", _columns_data, _last_proba_of_rows),
         Route("mlfactory (MLflow route)", "/invocations", _dataframe_split, _last_proba_of_records),
@@ -776,7 +779,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", nargs="+", choices=SERVERS, default=list(SERVERS))
     parser.add_argument("--registry", type=Path, help="registry with the model (default: train)")
     parser.add_argument("--trials", type=int, help="search.trials when training")
+    parser.add_argument(
+        "--no-access-log", action="store_true", help="serve mlfactory without its access log"
+    )
     args = parser.parse_args(argv)
+    if args.no_access_log:
+        MLFACTORY_OPTIONS.append("--no-access-log")
     if min(args.duration, *args.concurrency, *args.rows, args.trials or 1) < 1:
         parser.error("--duration, --concurrency, --rows and --trials must be at least 1")
     if max(args.rows) > 10_000:
