@@ -12,6 +12,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 import mlfactory
+from mlfactory.cli import main
 from mlfactory.data import load_frame
 from mlfactory.errors import DataError, SpecError
 from mlfactory.monitoring import monitor
@@ -138,6 +139,13 @@ def test_the_chosen_threshold_is_stored_and_decides_every_prediction(
     mlflow.set_tracking_uri(registry.tracking_uri)
     pyfunc = mlflow.pyfunc.load_model("models:/mroz/1").predict(rows)
     assert (pyfunc.prediction == np.where(pyfunc.proba_yes >= chosen.value, "yes", "no")).all()
+
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    args = ["predict", "mroz/1", "--input", str(tmp_path / "rows.csv")]
+    args += ["--output", str(tmp_path / "scored.csv"), "--registry", str(registry.path)]
+    assert main(args) == 0
+    scored = pd.read_csv(tmp_path / "scored.csv")
+    assert (scored.prediction == np.where(scored.proba_yes >= chosen.value, "yes", "no")).all()
 
     records = rows.head(50).to_dict(orient="records")
     with serve(["mroz/1"], registry) as url:
