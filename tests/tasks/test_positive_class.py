@@ -65,6 +65,7 @@ def test_a_rare_positive_class_is_called_imbalanced_and_asks_for_pr_auc() -> Non
     ("values", "options", "message"),
     [
         (["a", "b"] * 10, {"positive_class": "c"}, "data.positive_class 'c' is not a value"),
+        (["no", "yes"] * 10, {"positive_class": True}, "YAML reads an unquoted yes/no/on/off"),
         (["a", "b", "c"] * 10, {"positive_class": "a"}, "applies to a binary target; 'y' has 3"),
         (
             list(np.random.default_rng(0).normal(size=5000)),

@@ -274,9 +274,14 @@ def _positive(
     if wanted is not None:
         found = [c for c in classes if c == wanted or str(c) == str(wanted)]
         if not found:
+            quote = (
+                "; YAML reads an unquoted yes/no/on/off as true/false: quote the value"
+                if isinstance(wanted, bool) and all(isinstance(c, str) for c in classes)
+                else ""
+            )
             return None, [
                 f"data.positive_class {wanted!r} is not a value of target {column!r}; its "
-                f"values are {[_label(c) for c in classes]}"
+                f"values are {[_label(c) for c in classes]}{quote}"
             ]
         return found[0], []
     if _is_flag(classes):
