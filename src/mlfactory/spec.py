@@ -33,6 +33,7 @@ from mlfactory.tasks import TASKS, Task
 
 __all__ = [
     "DataSpec",
+    "EngineSpec",
     "EvaluationSpec",
     "FactorySpec",
     "GateSpec",
@@ -241,6 +242,32 @@ class ThresholdSpec(_Strict):
         return self
 
 
+class EngineSpec(_Strict):
+    """Where independent work (the search's trials) runs."""
+
+    name: str = Field("local", description="An engine in mlfactory.engines.ENGINES.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Trials run at once. 1: one after another in this process, where "
+        "hopeless LightGBM trials are pruned; more: batches of this many in spawned "
+        "processes, each run to the end.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from mlfactory.engines import ENGINES
+
+        if name not in ENGINES:
+            raise ValueError(
+                f"unknown engine{_did_you_mean(name, list(ENGINES))}; choose from "
+                f"{', '.join(sorted(ENGINES))}"
+            )
+        return name
+
+
 class EvaluationSpec(_Strict):
     bootstrap: int = Field(200, ge=20, le=10_000, description="Bootstrap resamples for CIs.")
 
@@ -315,6 +342,7 @@ class FactorySpec(_Strict):
         description="Refit the chosen parameters on train + validation rows before the test "
         "evaluation (boosting keeps the number of rounds early stopping found).",
     )
+    engine: EngineSpec = Field(default_factory=EngineSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     gates: GateSpec = Field(default_factory=GateSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)

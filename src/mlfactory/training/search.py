@@ -2,9 +2,10 @@
 
 The study is driven by ask and tell: it proposes parameters, ``run_trial``
 (a pure function of a picklable ``Trial``) fits and scores them, and the study
-is told the result. Today the trials run one after another in this process,
-where LightGBM reports its validation metric every few rounds so the median
-pruner can stop hopeless trials; the same loop can hand trials to an engine.
+is told the result. By default the trials run one after another in this
+process, where LightGBM reports its validation metric every few rounds so the
+median pruner can stop hopeless trials; with ``engine: {workers: N}`` the same
+loop hands batches of N trials to the engine (``mlfactory.engines``).
 The fitted estimator of the best trial is kept; nothing is refit.
 
 Trial 0 of every candidate is its library defaults: the estimator as the catalog
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlfactory.engines import engine_named
 from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
 from mlfactory.models import CatalogEntry, SearchRange
@@ -40,6 +42,7 @@ from mlfactory.training.events import OnEvent, SearchFinished, SearchStarted, Tr
 from mlfactory.training.trial import Pruned, Report, Trial, TrialResult, run_trial
 
 if TYPE_CHECKING:
+    from mlfactory.engines import Engine
     from mlfactory.spec import FactorySpec
     from mlfactory.tasks import Task
     from mlfactory.training.matrices import MatrixRef
@@ -180,13 +183,17 @@ def search_candidate(
     seed: int,
     where: str,
     on_trial: Callable[[Candidate, str], None] = lambda c, state: None,
+    engine: Engine | None = None,
 ) -> Candidate:
     """Run the study for one catalog entry and return its best fitted estimator.
 
     Trial 0 is the library defaults (see the module's docstring); the other
     ``trials - 1`` are sampled. ``where`` is the spec path of the model entry (for
     error messages); ``on_trial`` hears of every trial: the candidate so far and
-    the trial's state.
+    the trial's state. With an ``engine`` of more than one worker, trials are
+    asked for in batches of ``workers``, run there to the end (no pruning: the
+    pruner lives in this process) and told in order, so the study is the same
+    object whatever runs the trials.
     """
     import optuna
 
@@ -243,19 +250,40 @@ def search_candidate(
     told = _library_defaults(unfitted, ranges, kinds)
     study.enqueue_trial(told, user_attrs={"library_defaults": True})
     deadline = None if timeout is None else time.monotonic() + timeout
+
+    def propose() -> tuple[Any, dict[str, Any]]:
+        """The study's next trial and the parameters the estimator gets."""
+        asked = study.ask()
+        if asked.number == DEFAULTS_TRIAL:
+            # the study records the defaults it can place; the estimator gets none of them
+            for k in told:
+                _suggest(asked, k, ranges[k], kinds[k])
+            return asked, dict(params)
+        sampled = {k: _suggest(asked, k, r, kinds[k]) for k, r in ranges.items()}
+        return asked, {**params, **sampled}
+
+    def failed(asked: Any, exc: BaseException | str) -> None:
+        best.failed += 1
+        errors.append(exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}")
+        study.tell(asked, state=optuna.trial.TrialState.FAIL)
+        on_trial(best, "failed")
+
     with interruptible() as stop_if_interrupted:
-        for _ in range(trials):
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            asked = study.ask()
-            if asked.number == DEFAULTS_TRIAL:
-                # the study records the defaults it can place; the estimator gets none of them
-                for k in told:
-                    _suggest(asked, k, ranges[k], kinds[k])
-                merged = dict(params)
-            else:
-                sampled = {k: _suggest(asked, k, r, kinds[k]) for k, r in ranges.items()}
-                merged = {**params, **sampled}
+        left = trials
+        while left > 0 and (deadline is None or time.monotonic() < deadline):
+            if engine is not None and engine.workers > 1:  # a batch at once, run to the end
+                batch = [propose() for _ in range(min(engine.workers, left))]
+                outcomes = engine.map(_outcome, [trial_of(m, a.number) for a, m in batch])
+                for (asked, merged), outcome in zip(batch, outcomes, strict=True):
+                    if isinstance(outcome, str):
+                        failed(asked, outcome)
+                    else:
+                        study.tell(asked, outcome.score)
+                        keep(merged, outcome, asked.number)
+                left -= len(batch)
+                stop_if_interrupted()
+                continue
+            asked, merged = propose()
             report = _pruner(asked, may_prune=asked.number != DEFAULTS_TRIAL)
             try:
                 result = run_trial(trial_of(merged, asked.number), report)
@@ -264,13 +292,11 @@ def search_candidate(
                 study.tell(asked, state=optuna.trial.TrialState.PRUNED)
                 on_trial(best, "pruned")
             except Exception as exc:
-                best.failed += 1
-                errors.append(f"{type(exc).__name__}: {exc}")
-                study.tell(asked, state=optuna.trial.TrialState.FAIL)
-                on_trial(best, "failed")
+                failed(asked, exc)
             else:
                 study.tell(asked, result.score)
                 keep(merged, result, asked.number)
+            left -= 1
             stop_if_interrupted()
     if best.estimator is None:
         detail = errors[0] if errors else "every trial was pruned"
@@ -278,6 +304,14 @@ def search_candidate(
             f"{where}: no trial of {entry.name} trained ({detail}); check its params and search."
         )
     return best
+
+
+def _outcome(trial: Trial) -> TrialResult | str:
+    """``run_trial`` for an engine's worker: the result, or why the trial failed."""
+    try:
+        return run_trial(trial)
+    except Exception as exc:  # the study records it as failed, like a trial run here
+        return f"{type(exc).__name__}: {exc}"
 
 
 def _pruner(trial: Any, *, may_prune: bool) -> Report:
@@ -315,29 +349,32 @@ def search_models(
     )
     on_event(SearchStarted(total))
     candidates = []
-    for index, model_spec in enumerate(spec.models):
-        entry = CATALOG[model_spec.name]
+    engine = engine_named(spec.engine.name, workers=spec.engine.workers)
+    with engine:
+        for index, model_spec in enumerate(spec.models):
+            entry = CATALOG[model_spec.name]
 
-        def on_trial(c: Candidate, state: str, name: str = entry.name) -> None:
-            on_event(TrialFinished(name, state, metric, c.validation_score))
+            def on_trial(c: Candidate, state: str, name: str = entry.name) -> None:
+                on_event(TrialFinished(name, state, metric, c.validation_score))
 
-        candidates.append(
-            search_candidate(
-                entry,
-                task=task,
-                params=model_spec.params,
-                space=model_spec.search,
-                data=encoded.matrices[entry.style],
-                categorical=encoded.categorical,
-                metric=metric,
-                n_classes=prepared.n_classes,
-                trials=spec.search.trials,
-                timeout=spec.search.timeout_seconds,
-                seed=spec.search.seed,
-                where=f"models[{index}]",
-                on_trial=on_trial,
+            candidates.append(
+                search_candidate(
+                    entry,
+                    task=task,
+                    params=model_spec.params,
+                    space=model_spec.search,
+                    data=encoded.matrices[entry.style],
+                    categorical=encoded.categorical,
+                    metric=metric,
+                    n_classes=prepared.n_classes,
+                    trials=spec.search.trials,
+                    timeout=spec.search.timeout_seconds,
+                    seed=spec.search.seed,
+                    where=f"models[{index}]",
+                    on_trial=on_trial,
+                    engine=engine,
+                )
             )
-        )
     on_event(SearchFinished())
     m = METRICS[metric]
     ranked = sorted(

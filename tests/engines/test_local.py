@@ -1,0 +1,72 @@
+"""The local engine, and the search handing it batches of trials."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mlfactory.engines import ENGINES, LocalEngine, engine_named
+from mlfactory.errors import SpecError
+from mlfactory.registry import Registry
+from mlfactory.spec import parse_spec
+from mlfactory.training import train
+from workers import pid
+
+from conftest import mroz_spec
+
+
+def test_two_workers_are_other_processes_and_results_keep_their_order() -> None:
+    with engine_named("local", workers=2) as engine:
+        assert isinstance(engine, LocalEngine) and engine.workers == 2
+        assert engine.map(pid, []) == []  # no items: no pool started
+        squares = engine.map(abs, [-3, 2, -1, 0, -5])
+        assert squares == [3, 2, 1, 0, 5]
+        assert os.getpid() not in set(engine.map(pid, range(4)))
+    with engine_named("local", workers=1) as engine:
+        assert set(engine.map(pid, range(3))) == {os.getpid()}  # one worker: this process
+
+
+def test_an_error_in_a_worker_is_raised_by_map() -> None:
+    with engine_named("local", workers=2) as engine, pytest.raises(ValueError, match="'x'"):
+        engine.map(int, ["1", "x", "3"])
+
+
+def test_unknown_engines_are_spec_errors_with_a_suggestion() -> None:
+    assert "local" in ENGINES
+    with pytest.raises(SpecError, match="unknown engine 'lcal'"):
+        engine_named("lcal")
+    with pytest.raises(SpecError, match=r"engine.name: unknown engine \(did you mean 'local'\?\)"):
+        parse_spec(mroz_spec(engine={"name": "lcal"}))
+    with pytest.raises(SpecError, match=r"engine\.workers: Input should be greater than or equal"):
+        parse_spec(mroz_spec(engine={"workers": 0}))
+
+
+def _train(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+    registry = Registry(path=tmp_path / ".mlfactory")
+    return train(parse_spec(mroz_spec(**overrides)), registry=registry, progress=False)
+
+
+def test_a_search_on_two_workers_runs_every_trial_and_repeats_itself(tmp_path: Path) -> None:
+    spec = {"engine": {"workers": 2}, "search": {"trials": 5, "seed": 7}}
+    first = _train(tmp_path / "a", **spec)
+    again = _train(tmp_path / "b", **spec)
+    (row,) = first.candidates
+    assert row["trials"] == 5 and row["pruned"] == 0 and row["failed"] == 0
+    assert first.evaluation.metrics == again.evaluation.metrics  # seeded batches: same study
+    assert first.evaluation.metrics["roc_auc"] > first.baseline.metrics["roc_auc"]
+
+
+def test_trials_that_fail_in_a_worker_are_counted_and_the_rest_kept(tmp_path: Path) -> None:
+    models = [
+        {
+            "name": "lightgbm",
+            "params": {"n_estimators": 40},
+            "search": {"boosting_type": {"choices": ["gbdt", "nonsense"]}},
+        }
+    ]
+    result = _train(tmp_path, models=models, engine={"workers": 2}, search={"trials": 6, "seed": 3})
+    (row,) = result.candidates
+    assert row["failed"] > 0 and row["trials"] + row["failed"] == 6
+    assert result.model == "lightgbm"
