@@ -178,7 +178,10 @@ def read_chunk(chunk: Chunk) -> pd.DataFrame:
             header = handle.read(chunk.header_end)
             handle.seek(chunk.start)
             body = handle.read(chunk.end - chunk.start)
-        return pd.read_csv(io.BytesIO(header + body))
+        frame = pd.read_csv(io.BytesIO(header + body))
+        if not isinstance(frame.index, pd.RangeIndex):  # pandas took extra fields for an index
+            raise ValueError("the chunk's first record has more fields than the header")
+        return frame
     except Exception as exc:
         last = chunk.first_row + chunk.rows
         raise DataError(

@@ -91,7 +91,13 @@ class BatchManifest:
                 "(it has no _batch.json); choose an empty or new folder, or pass --overwrite"
             )
         _remove_temporary(folder)
-        fresh.save(folder)
+        try:
+            fresh.save(folder)
+        except OSError as exc:
+            raise BadInputError(
+                f"cannot write in the --output folder {str(folder)!r} ({exc.strerror or exc}); "
+                "give a folder this process can write"
+            ) from None
         return fresh
 
     def save(self, folder: Path) -> None:
