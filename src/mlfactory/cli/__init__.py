@@ -16,6 +16,7 @@ from typing import Any
 # isort: off
 from mlfactory.cli import factory  # noqa: F401
 from mlfactory.cli import serve  # noqa: F401
+from mlfactory.cli import batch  # noqa: F401
 from mlfactory.cli import monitor  # noqa: F401
 from mlfactory.cli import models  # noqa: F401
 

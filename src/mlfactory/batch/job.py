@@ -1,0 +1,158 @@
+"""A batch job: plan the chunks, skip those committed, score the rest in a loop.
+
+``run_chunk`` (read, score, write, in one call) depends on nothing but the
+scorer, the chunk and the output folder, so an engine can map it over chunks in
+other processes; here the chunks run one after the other and the manifest is
+updated after each. Memory is bounded by one chunk (a Parquet row group, or
+``csv_rows`` CSV records), whatever the input's size.
+
+A chunk that cannot be read (a corrupt file, a CSV line with too many fields)
+is reported and left out of the manifest; the others are scored, and the
+result's ``problems`` say what to fix before running again, which then scores
+only what is missing.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import monotonic
+from time import time as wall_time
+from typing import TYPE_CHECKING
+
+from mlfactory.batch.inputs import CSV_ROWS, Chunk, plan_chunks, read_chunk
+from mlfactory.batch.parts import BatchManifest, PartRecord, write_part
+from mlfactory.batch.score import score_chunk
+from mlfactory.errors import BadInputError, DataError
+
+if TYPE_CHECKING:
+    from mlfactory.registry import Registry
+    from mlfactory.scoring import Scorer
+
+__all__ = ["BatchResult", "Progress", "run_batch", "run_chunk"]
+
+Progress = Callable[[int, int], None]  # (rows done, rows in all chunks)
+
+
+@dataclass
+class BatchResult:
+    model: str
+    version: str
+    output: str
+    rows: int = 0  # rows in the input's readable chunks
+    scored: int = 0
+    rejected: int = 0
+    parts: int = 0  # chunks committed in all
+    resumed: int = 0  # of which were committed by an earlier run
+    seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every chunk is committed; 2 when some input could not be read."""
+        return 2 if self.problems else 0
+
+    def record(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "output": self.output,
+            "rows": self.rows,
+            "scored": self.scored,
+            "rejected": self.rejected,
+            "parts": self.parts,
+            "resumed": self.resumed,
+            "seconds": round(self.seconds, 3),
+            "peak_memory_mb": round(self.peak_memory_mb, 1),
+            "problems": self.problems,
+            "exit_code": self.exit_code,
+        }
+
+
+def run_chunk(scorer: Scorer, chunk: Chunk, output: Path) -> PartRecord:
+    """Read, score and write one chunk's parts; the record the manifest commits."""
+    scored = score_chunk(scorer, chunk, read_chunk(chunk), time=wall_time())
+    try:
+        write_part(output, scorer.name, chunk.key, scored.scored, scored.rejects)
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot write the parts of {chunk.path!r} (chunk {chunk.index}) in "
+            f"{str(output)!r}: {exc.strerror or exc}. The parts already committed are "
+            "complete; free space or fix the folder's permissions and run again to finish"
+        ) from None
+    return PartRecord(
+        chunk.key, chunk.path, chunk.index, chunk.rows, len(scored.scored), len(scored.rejects)
+    )
+
+
+def run_batch(
+    registry: Registry,
+    model: str,
+    input: str,
+    output: Path,
+    *,
+    overwrite: bool = False,
+    csv_rows: int = CSV_ROWS,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """Score ``input`` with ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) into ``output``."""
+    from mlfactory.scoring import Scorer
+
+    started = monotonic()
+    plan = plan_chunks(input, csv_rows=csv_rows)
+    scorer = Scorer.load(registry, model)
+    missing = [c for c in scorer.package.schema.names if c not in plan.columns]
+    if plan.chunks and missing:
+        raise DataError(
+            f"the files of --input {input!r} lack the model's column(s) {missing}; "
+            f"{scorer.name} version {scorer.version} needs {scorer.package.schema.names}"
+        )
+    manifest = BatchManifest.open(
+        output, model=scorer.name, version=scorer.version, input=input, overwrite=overwrite
+    )
+    result = BatchResult(scorer.name, scorer.version, str(output), problems=list(plan.problems))
+    result.rows = sum(c.rows for c in plan.chunks)
+    done = 0
+    for chunk in plan.chunks:
+        record = manifest.parts.get(chunk.key)
+        if record is None:
+            try:
+                record = run_chunk(scorer, chunk, output)
+            except DataError as exc:  # this chunk cannot be read: say so, score the others
+                result.problems.append(str(exc))
+                done += chunk.rows
+                _tell(progress, done, result.rows)
+                continue
+            try:
+                manifest.commit(output, record)
+            except OSError as exc:
+                raise BadInputError(
+                    f"cannot write the batch manifest in {str(output)!r}: "
+                    f"{exc.strerror or exc}. The parts already committed are complete; fix "
+                    "the folder and run again to finish"
+                ) from None
+        else:
+            result.resumed += 1
+        result.parts += 1
+        result.scored += record.scored
+        result.rejected += record.rejected
+        done += chunk.rows
+        _tell(progress, done, result.rows)
+    result.seconds = monotonic() - started
+    result.peak_memory_mb = peak_memory_mb()
+    return result
+
+
+def _tell(progress: Progress | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory (``getrusage``: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024

@@ -1,0 +1,103 @@
+"""mlfactory batch: score a table of any size to Parquet parts, resumably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mlfactory.cli.app import JsonPath, RegistryPath, _registry, _tables, app, err
+
+
+@app.command()
+def batch(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    input: Annotated[
+        str,
+        typer.Option(
+            "--input", help="A CSV or Parquet file, a folder of them, or a glob ('data/*.pq')."
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            help="Folder for the parts: model=NAME/ (scores), rejects/, _batch.json.",
+        ),
+    ],
+    registry: RegistryPath = Path(".mlfactory"),
+    json_out: JsonPath = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace another model's, version's or input's results there."
+        ),
+    ] = False,
+    csv_rows: Annotated[
+        int, typer.Option("--csv-rows", min=1, help="Records per CSV chunk.")
+    ] = 100_000,
+) -> int:
+    """Score files in bounded memory; a rerun finishes only the missing parts.
+
+    Exit 0 when every chunk is scored, 2 when some input could not be read (the rest
+    is scored; run again after fixing it)."""
+    from rich.markup import escape
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from mlfactory.batch import run_batch
+    from mlfactory.cli.records import write_json
+
+    columns = (
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("rows", total=None, rate="")
+
+        def advance(done: int, total: int) -> None:
+            elapsed = bar.tasks[0].elapsed or 0.0
+            rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+            bar.update(task, completed=done, total=total, rate=rate)
+
+        result = run_batch(
+            _registry(registry),
+            model,
+            input,
+            output,
+            overwrite=overwrite,
+            csv_rows=csv_rows,
+            progress=advance,
+        )
+    console = _tables(json_out)
+    table = Table(title=f"{result.model} version {result.version} → {result.output}")
+    for column in ("rows", "scored", "rejected", "parts", "resumed", "seconds", "peak MB"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_row(
+        f"{result.rows:,}",
+        f"{result.scored:,}",
+        f"{result.rejected:,}",
+        f"{result.parts:,}",
+        f"{result.resumed:,}",
+        f"{result.seconds:.1f}",
+        f"{result.peak_memory_mb:,.0f}",
+    )
+    console.print(table)
+    if result.rejected:
+        console.print(f"refused rows and why: {result.output}/rejects/", soft_wrap=True)
+    for problem in result.problems:
+        err.print(f"[bold red]error[/]: {escape(problem)}", soft_wrap=True)
+    if json_out is not None:
+        write_json(result.record(), json_out)
+    return result.exit_code

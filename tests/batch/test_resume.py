@@ -1,0 +1,81 @@
+"""Kill a real `mlfactory batch` with SIGKILL at random points, run it again, and get
+exactly what one uninterrupted run writes: the same rows, none twice, every part whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from batchfiles import read_parts, write_parquet
+
+pytestmark = pytest.mark.slow
+
+
+def _command(registry: Path, output: str) -> list[str]:
+    return [
+        sys.executable, "-m", "mlfactory", "batch", "mroz/1", "--registry", str(registry),
+        "--input", "rows.parquet", "--output", output, "--json", f"{output}.json",
+    ]  # fmt: skip
+
+
+def _parts(folder: Path) -> int:
+    return len(list(folder.glob("model=mroz/part-*.parquet")))
+
+
+def _rows(folder: Path) -> pd.DataFrame:
+    scored = read_parts(folder / "model=mroz").drop(columns=["_time"])
+    return scored.sort_values(["_source", "_row"], ignore_index=True)
+
+
+def test_killed_runs_resume_to_the_uninterrupted_output(
+    registry: Path, mroz_rows: pd.DataFrame, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    rows = pd.concat([mroz_rows] * 3, ignore_index=True)  # 2,259 rows in 226 row groups
+    write_parquet(rows, tmp_path / "rows.parquet", row_group_size=10)
+    subprocess.run(_command(registry, "whole"), env=cli_env, check=True, capture_output=True)
+    expected = _rows(tmp_path / "whole")
+    assert len(expected) == 2259 - 6 and _parts(tmp_path / "whole") == 226
+
+    chooser = random.Random(12)
+    output = tmp_path / "killed"
+    kills = 0
+    for _ in range(4):
+        seen = _parts(output) if output.exists() else 0
+        target = seen + chooser.randint(5, 40)
+        process = subprocess.Popen(
+            _command(registry, "killed"), env=cli_env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if output.exists() and _parts(output) >= target:
+                os.kill(process.pid, signal.SIGKILL)
+                kills += 1
+                break
+            time.sleep(0.002)
+        process.wait(timeout=30)
+        assert process.returncode in (-signal.SIGKILL, 0)
+        # between runs: every part on disk is a whole Parquet file, and the manifest reads
+        read_parts(output / "model=mroz")
+        json.loads((output / "_batch.json").read_text())
+    assert kills >= 3, "the runs finished before they could be killed; slow the input down"
+
+    subprocess.run(_command(registry, "killed"), env=cli_env, check=True, capture_output=True)
+    summary = json.loads((tmp_path / "killed.json").read_text())
+    assert summary["resumed"] > 0 and summary["parts"] == 226 and summary["scored"] == 2253
+    got = _rows(output)
+    assert not got.duplicated(["_source", "_row"]).any()
+    pd.testing.assert_frame_equal(got, expected)
+    assert sorted(read_parts(output / "rejects")["_row"]) == sorted(
+        read_parts(tmp_path / "whole" / "rejects")["_row"]
+    )
+    assert not [p for p in output.rglob(".*") if p.is_file()]  # no temporary file left
