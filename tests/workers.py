@@ -8,3 +8,8 @@ import os
 def pid(_: object) -> int:
     """The process that ran the call."""
     return os.getpid()
+
+
+def threads(_: object) -> str | None:
+    """The native thread count a worker was given."""
+    return os.environ.get("OMP_NUM_THREADS")

@@ -12,7 +12,7 @@ from mlfactory.errors import SpecError
 from mlfactory.registry import Registry
 from mlfactory.spec import parse_spec
 from mlfactory.training import train
-from workers import pid
+from workers import pid, threads
 
 from conftest import mroz_spec
 
@@ -24,6 +24,8 @@ def test_two_workers_are_other_processes_and_results_keep_their_order() -> None:
         squares = engine.map(abs, [-3, 2, -1, 0, -5])
         assert squares == [3, 2, 1, 0, 5]
         assert os.getpid() not in set(engine.map(pid, range(4)))
+        share = str(max(1, (os.cpu_count() or 1) // 2))
+        assert set(engine.map(threads, range(2))) == {share}  # two workers split the cores
     with engine_named("local", workers=1) as engine:
         assert set(engine.map(pid, range(3))) == {os.getpid()}  # one worker: this process
 
