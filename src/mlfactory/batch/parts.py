@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlfactory.errors import BadInputError
+from mlfactory.files import write_atomically
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,7 +102,8 @@ class BatchManifest:
 
     def save(self, folder: Path) -> None:
         record = {**asdict(self), "parts": {k: asdict(v) for k, v in self.parts.items()}}
-        _atomic(folder / MANIFEST, json.dumps(record, indent=1).encode())
+        text = json.dumps(record, indent=1).encode()
+        write_atomically(folder / MANIFEST, lambda handle: handle.write(text))
 
     def commit(self, folder: Path, record: PartRecord) -> None:
         self.parts[record.key] = record
@@ -158,27 +159,9 @@ def _remove_temporary(folder: Path) -> None:
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    import io
-
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(path, buffer.getvalue())
-
-
-def _atomic(path: Path, data: bytes) -> None:
-    """Write under a hidden name next to ``path``, sync, then move into place."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+    write_atomically(path, lambda handle: pq.write_table(table, handle))

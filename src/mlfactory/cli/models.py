@@ -121,8 +121,6 @@ def models_split(
     registry: RegistryPath = Path(".mlfactory"),
 ) -> None:
     """Write which rows trained, validated and tested a version, to check it on the same rows."""
-    import os
-
     if output.suffix not in (".parquet", ".csv"):
         raise BadInputError(f"--output must end in .parquet or .csv, got {str(output)!r}.")
     if output.exists() and not force:
@@ -134,13 +132,13 @@ def models_split(
         raise BadInputError(
             f"{info.name}/{info.version} was trained before mlfactory recorded splits; retrain it."
         )
+    from mlfactory.files import write_atomically
+
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.partial")
     if output.suffix == ".csv":
-        rows.to_csv(partial, index=False)
+        write_atomically(output, lambda handle: rows.to_csv(handle, index=False))
     else:
-        rows.to_parquet(partial, index=False)
-    os.replace(partial, output)  # a reader never sees half a file
+        write_atomically(output, lambda handle: rows.to_parquet(handle, index=False))
     counts = rows["part"].value_counts()
     lineage = package.manifest.lineage
     out.print(

@@ -57,6 +57,7 @@ from typing import Any
 import pandas as pd
 
 from mlfactory.errors import BadInputError
+from mlfactory.files import write_atomically
 
 __all__ = ["META_COLUMNS", "PredictionLog", "check_folder", "read_log"]
 
@@ -462,20 +463,10 @@ def _as_text(value: object) -> str | None:
 
 
 def _write_parquet(table: Any, path: Path) -> None:
-    """Write under a hidden name next to ``path``, sync, then move into place atomically."""
+    """Write the part whole or not at all (``files.write_atomically``)."""
     import pyarrow.parquet as pq
 
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            pq.write_table(table, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+    write_atomically(path, lambda handle: pq.write_table(table, handle))
 
 
 def read_log(
