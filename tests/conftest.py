@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    from mlfactory.engines import Engine
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +36,11 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     # mlflow.set_tracking_uri in a test sets the variable (which monkeypatch does not undo
     # when it was unset) and a module global: neither may reach the next test's fixtures
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
     if (tracking := sys.modules.get("mlflow.tracking._tracking_service.utils")) is not None:
         tracking._tracking_uri = None  # type: ignore[attr-defined]
+    if (registry := sys.modules.get("mlflow.tracking._model_registry.utils")) is not None:
+        registry._registry_uri = None  # type: ignore[attr-defined]
 
 
 def mroz_spec(**overrides: Any) -> dict[str, Any]:
@@ -128,3 +134,24 @@ def plugin_module(tmp_path: Path) -> Iterator[Callable[..., ModuleType]]:
             del table[key]
     for name in names:
         sys.modules.pop(name, None)
+
+
+CLUSTER_ENGINES = ("ray", "spark", "dask")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Callable[[str], Engine]]:
+    """A real two-worker cluster of an engine, started on this machine once per test module
+    (and stopped after it, so that no cluster runs beside the other modules' tests)."""
+    from mlfactory.engines import engine_named
+
+    started: dict[str, Engine] = {}
+
+    def get(name: str) -> Engine:
+        if name not in started:
+            started[name] = engine_named(name, workers=2)
+        return started[name]
+
+    yield get
+    for engine in started.values():
+        engine.close()

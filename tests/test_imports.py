@@ -35,6 +35,7 @@ def test_public_names_are_pinned() -> None:
     assert mlfactory.__all__ == [
         "BadInputError",
         "DataError",
+        "EngineError",
         "FactorySpec",
         "MlfactoryError",
         "ModelPackage",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mlfactory.errors import (
     BadInputError,
     DataError,
+    EngineError,
     MlfactoryError,
     ModelReferenceError,
     RegistryError,
@@ -31,6 +32,7 @@ from mlfactory.versions import __version__
 __all__ = [
     "BadInputError",
     "DataError",
+    "EngineError",
     "FactorySpec",
     "MlfactoryError",
     "ModelPackage",

@@ -19,6 +19,9 @@ model behind it is; a traceback is a bug.
     │   │                                                         names nothing
     │   ├── RegistryLocationError  2     500   registry_location  the registry folder cannot
     │   │                                                         be written
+    │   ├── EngineError            2     500   engine             an engine cannot be used: its
+    │   │                                                         extra is not installed, its
+    │   │                                                         address does not answer
     │   └── V2Error                2     400   bad_input          a malformed V2 request
     │                                                             (serving/v2codec.py)
     ├── RegistryError              1     503   registry           the MLflow store cannot be used
@@ -49,6 +52,7 @@ from typing import Any, Self
 __all__ = [
     "BadInputError",
     "DataError",
+    "EngineError",
     "MlfactoryError",
     "ModelReferenceError",
     "RegistryError",
@@ -124,6 +128,14 @@ class RegistryLocationError(BadInputError):
 
     http_status = 500
     kind = "registry_location"
+
+
+class EngineError(BadInputError):
+    """An engine cannot be used: its library (a pip extra) is missing, or its address is
+    silent. The setup the command was given is at fault (exit 2); fixing it fixes the run."""
+
+    http_status = 500
+    kind = "engine"
 
 
 class RegistryError(MlfactoryError):

@@ -30,6 +30,7 @@ from mlfactory.registry import tags
 if TYPE_CHECKING:
     from mlfactory.monitoring import MonitorResult
     from mlfactory.registry import Registry
+    from mlfactory.spec import FactorySpec
     from mlfactory.training import TrainResult
 
 __all__ = [
@@ -100,7 +101,7 @@ def parse_when(when: str) -> tuple[str, float | None]:
 
 
 def retrain(
-    spec_path: str | Path,
+    spec_path: str | Path | FactorySpec,
     *,
     when: str,
     source: Source | None = None,
@@ -116,7 +117,7 @@ def retrain(
     """
     from mlfactory.monitoring import record_result
     from mlfactory.registry import Registry
-    from mlfactory.spec import load_spec
+    from mlfactory.spec import FactorySpec, load_spec
     from mlfactory.training import train
 
     kind, limit = parse_when(when)
@@ -126,7 +127,7 @@ def retrain(
             "--when drift compares the champion with current rows: give --current "
             "(a file, folder or builtin:...), --sql, or --prediction-log"
         )
-    spec = load_spec(spec_path)
+    spec = spec_path if isinstance(spec_path, FactorySpec) else load_spec(spec_path)
     registry = registry or Registry(
         tracking_uri=spec.registry.tracking_uri, path=spec.registry.path
     )
@@ -169,7 +170,7 @@ def retrain(
     )
     if go:
         reason_tags = {tags.RETRAIN_REASON: f"--when {when}: {reason}"[:4900]}
-        outcome.trained = train(spec_path, registry=registry, progress=progress, tags=reason_tags)
+        outcome.trained = train(spec, registry=registry, progress=progress, tags=reason_tags)
     return outcome
 
 

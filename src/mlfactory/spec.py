@@ -243,17 +243,44 @@ class ThresholdSpec(_Strict):
 
 
 class EngineSpec(_Strict):
-    """Where independent work (the search's trials) runs."""
+    """Where independent work (the search's trials, per-group fits) runs."""
 
-    name: str = Field("local", description="An engine in mlfactory.engines.ENGINES.")
-    workers: int = Field(
-        1,
+    name: str = Field(
+        "local",
+        description="local (this machine's processes), ray, spark or dask: an engine in "
+        "mlfactory.engines.ENGINES. ray, spark and dask are extras: pip install "
+        "'mlfactory[ray]' (or [spark], [dask]).",
+    )
+    workers: int | None = Field(
+        None,
         ge=1,
         le=256,
-        description="Trials run at once. 1: one after another in this process, where "
-        "hopeless LightGBM trials are pruned; more: batches of this many in spawned "
-        "processes, each run to the end.",
+        description="Tasks run at once; for ray, spark and dask without an address also the "
+        "size of the cluster started on this machine. Default: 1 for local (one trial "
+        "after another in this process, where hopeless LightGBM trials are pruned), this "
+        "machine's cores for the others. More than 1: batches of this many trials, each "
+        "run to the end.",
     )
+    address: str | None = Field(
+        None,
+        description="A running cluster: ray (auto, host:6379, ray://host:10001), spark "
+        "(the master: spark://host:7077, yarn, k8s://...), dask (tcp://host:8786). "
+        "Default: MLFACTORY_RAY_ADDRESS, MLFACTORY_SPARK_ADDRESS or MLFACTORY_DASK_ADDRESS, "
+        "else a cluster started on this machine.",
+    )
+    timeout: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Seconds the address has to answer before the run stops with an error.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_local_worker(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and raw.get("name", "local") == "local":
+            return {"workers": 1, **raw}
+        return raw
 
     @field_validator("name")
     @classmethod

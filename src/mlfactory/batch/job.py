@@ -1,10 +1,15 @@
-"""A batch job: plan the chunks, skip those committed, score the rest in a loop.
+"""A batch job: plan the chunks, skip those committed, score the rest on an engine.
 
 ``run_chunk`` (read, score, write, in one call) depends on nothing but the
-scorer, the chunk and the output folder, so an engine can map it over chunks in
-other processes; here the chunks run one after the other and the manifest is
-updated after each. Memory is bounded by one chunk (a Parquet row group, or
-``csv_rows`` CSV records), whatever the input's size.
+scorer, the chunk and the output folder, so an engine maps it over the chunks
+(``mlfactory.engines``): in this process with the scorer already loaded (one
+local worker), or in other processes or on a cluster, where the verified model
+files are shared once and loaded once per worker (``scoring.shipped``). Each
+worker reads its own chunk and writes its own parts; only this process writes
+the manifest, as each chunk's result comes back in order. Memory is bounded by
+a chunk per worker (a Parquet row group, or ``csv_rows`` CSV records), whatever
+the input's size; the workers must see the input and the output folder (on a
+cluster: shared storage).
 
 A chunk that cannot be read (a corrupt file, a CSV line with too many fields)
 is reported and left out of the manifest; the others are scored, and the
@@ -14,10 +19,12 @@ only what is missing.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import resource
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from time import monotonic
 from time import time as wall_time
@@ -27,8 +34,10 @@ from mlfactory.batch.inputs import CSV_ROWS, Chunk, plan_chunks, read_chunk
 from mlfactory.batch.parts import BatchManifest, PartRecord, write_part
 from mlfactory.batch.score import score_chunk
 from mlfactory.errors import BadInputError, DataError
+from mlfactory.scoring.shipped import Here, ScorerSource
 
 if TYPE_CHECKING:
+    from mlfactory.engines import Engine
     from mlfactory.registry import Registry
     from mlfactory.scoring import Scorer
 
@@ -73,9 +82,16 @@ class BatchResult:
         }
 
 
-def run_chunk(scorer: Scorer, chunk: Chunk, output: Path) -> PartRecord:
-    """Read, score and write one chunk's parts; the record the manifest commits."""
-    scored = score_chunk(scorer, chunk, read_chunk(chunk), time=wall_time())
+def run_chunk(scorer: Scorer, chunk: Chunk, output: Path, *, cwd: str = "") -> PartRecord:
+    """Read, score and write one chunk's parts; the record the manifest commits.
+
+    ``cwd`` is the folder relative paths are relative to (the submitting process's:
+    a cluster's workers run elsewhere); ``_source`` keeps the path as given.
+    """
+    elsewhere = cwd and cwd != os.getcwd()
+    where = replace(chunk, path=os.path.join(cwd, chunk.path)) if elsewhere else chunk
+    output = Path(cwd, output) if elsewhere else output
+    scored = score_chunk(scorer, chunk, read_chunk(where), time=wall_time())
     try:
         write_part(output, scorer.name, chunk.key, scored.scored, scored.rejects)
     except OSError as exc:
@@ -97,14 +113,24 @@ def run_batch(
     *,
     overwrite: bool = False,
     csv_rows: int = CSV_ROWS,
+    engine: Engine | None = None,
     progress: Progress | None = None,
 ) -> BatchResult:
-    """Score ``input`` with ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) into ``output``."""
+    """Score ``input`` with ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) into ``output``.
+
+    ``engine`` runs the chunks (None: one after another in this process).
+    """
     from mlfactory.scoring import Scorer
+    from mlfactory.scoring.shipped import ship
 
     started = monotonic()
     plan = plan_chunks(input, csv_rows=csv_rows)
-    scorer = Scorer.load(registry, model)
+    in_process = engine is None or (engine.name == "local" and engine.workers == 1)
+    if in_process:
+        scorer = Scorer.load(registry, model)
+        source: ScorerSource = Here(scorer)
+    else:
+        scorer, source = ship(registry, model)
     missing = [c for c in scorer.package.schema.names if c not in plan.columns]
     if plan.chunks and missing:
         raise DataError(
@@ -117,34 +143,64 @@ def run_batch(
     result = BatchResult(scorer.name, scorer.version, str(output), problems=list(plan.problems))
     result.rows = sum(c.rows for c in plan.chunks)
     done = 0
+    todo = []
     for chunk in plan.chunks:
         record = manifest.parts.get(chunk.key)
         if record is None:
-            try:
-                record = run_chunk(scorer, chunk, output)
-            except DataError as exc:  # this chunk cannot be read: say so, score the others
-                result.problems.append(str(exc))
-                done += chunk.rows
-                _tell(progress, done, result.rows)
-                continue
-            try:
-                manifest.commit(output, record)
-            except OSError as exc:
-                raise BadInputError(
-                    f"cannot write the batch manifest in {str(output)!r}: "
-                    f"{exc.strerror or exc}. The parts already committed are complete; fix "
-                    "the folder and run again to finish"
-                ) from None
-        else:
-            result.resumed += 1
+            todo.append(chunk)
+            continue
+        result.resumed += 1
         result.parts += 1
         result.scored += record.scored
         result.rejected += record.rejected
         done += chunk.rows
-        _tell(progress, done, result.rows)
+    _tell(progress, done, result.rows)
+    if todo:
+        with _engine(engine) as running:
+            shared = running.share(source)
+            tasks = [(chunk, output, os.getcwd()) for chunk in todo]
+            for chunk, outcome in zip(todo, running.imap(_chunk_task, tasks, shared), strict=True):
+                done += chunk.rows
+                if isinstance(outcome, str):  # this chunk cannot be read: said, others scored
+                    result.problems.append(outcome)
+                    _tell(progress, done, result.rows)
+                    continue
+                try:
+                    manifest.commit(output, outcome)
+                except OSError as exc:
+                    raise BadInputError(
+                        f"cannot write the batch manifest in {str(output)!r}: "
+                        f"{exc.strerror or exc}. The parts already committed are complete; "
+                        "fix the folder and run again to finish"
+                    ) from None
+                result.parts += 1
+                result.scored += outcome.scored
+                result.rejected += outcome.rejected
+                _tell(progress, done, result.rows)
     result.seconds = monotonic() - started
     result.peak_memory_mb = peak_memory_mb()
     return result
+
+
+def _chunk_task(task: tuple[Chunk, Path, str], source: ScorerSource) -> PartRecord | str:
+    """One chunk, in whichever process the engine runs it: its record, or why it is unreadable."""
+    chunk, output, cwd = task
+    try:
+        return run_chunk(source.scorer(), chunk, output, cwd=cwd)
+    except DataError as exc:
+        return str(exc)
+
+
+@contextlib.contextmanager
+def _engine(engine: Engine | None) -> Iterator[Engine]:
+    """The caller's engine as it is, or one worker in this process (closed after)."""
+    if engine is not None:
+        yield engine
+        return
+    from mlfactory.engines import LocalEngine
+
+    with LocalEngine(1) as local:
+        yield local
 
 
 def _tell(progress: Progress | None, done: int, total: int) -> None:

@@ -21,6 +21,8 @@ from mlfactory.cli import monitor  # noqa: F401
 from mlfactory.cli import models  # noqa: F401
 
 # isort: on
+from rich.markup import escape
+
 from mlfactory.cli.app import app, err
 from mlfactory.errors import MlfactoryError
 
@@ -49,14 +51,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         # soft wrap: a long path or URI in the message stays whole, to copy and paste
         err.print(
-            f"[bold red]error[/] ({type(exc).__name__}): {exc}", highlight=False, soft_wrap=True
+            f"[bold red]error[/] ({type(exc).__name__}): {escape(str(exc))}",
+            highlight=False,
+            soft_wrap=True,
         )
         return exc.exit_code
     except Exception as exc:
         if debug:
             raise
         err.print(
-            f"[bold red]internal error[/]: {type(exc).__name__}: {exc}\n"
+            f"[bold red]internal error[/]: {type(exc).__name__}: {escape(str(exc))}\n"
             "This is a bug in mlfactory; run again with --debug for the traceback and report it.",
             highlight=False,
         )

@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from mlfactory.engines import Engine
     from mlfactory.registry import Registry
+    from mlfactory.spec import FactorySpec
 
 app = typer.Typer(
     name="mlfactory",
@@ -44,6 +46,81 @@ JsonPath = Annotated[
         help="Also write the result as JSON here ('-': to stdout, the tables to stderr).",
     ),
 ]
+
+EngineName = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        metavar="NAME",
+        help="Where the work runs: local, ray, spark or dask (default: the spec's, or local).",
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=256,
+        help="Tasks at once (default: the spec's; local: 1, the others: this machine's cores).",
+    ),
+]
+EngineAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--engine-address",
+        metavar="ADDRESS",
+        help="A running ray, spark or dask cluster (default: MLFACTORY_<ENGINE>_ADDRESS, "
+        "else one started here).",
+    ),
+]
+
+EngineTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--engine-timeout",
+        metavar="SECONDS",
+        min=0.1,
+        help="Seconds the engine's address has to answer (default: the spec's, or 10).",
+    ),
+]
+
+
+def _with_engine(
+    spec: FactorySpec,
+    name: str | None,
+    workers: int | None,
+    address: str | None,
+    timeout: float | None = None,
+) -> FactorySpec:
+    """The spec with the command line's engine options over its ``engine:`` keys."""
+    from mlfactory.errors import SpecError
+    from mlfactory.spec import EngineSpec
+
+    given = {"name": name, "workers": workers, "address": address, "timeout": timeout}
+    if not any(given.values()):
+        return spec
+    keys = spec.engine.model_dump(exclude_unset=True) if name in (None, spec.engine.name) else {}
+    try:
+        engine = EngineSpec.model_validate({**keys, **{k: v for k, v in given.items() if v}})
+    except ValueError as exc:
+        raise SpecError(f"--engine: {exc}") from None
+    return spec.model_copy(update={"engine": engine})
+
+
+def _engine(
+    name: str | None, workers: int | None, address: str | None, timeout: float | None
+) -> Engine:
+    """The engine the command line names (default: local, one worker in this process)."""
+    from mlfactory.engines import engine_named
+    from mlfactory.engines.base import TIMEOUT
+
+    name = name or "local"
+    return engine_named(
+        name,
+        workers=workers or (1 if name == "local" else None),
+        address=address,
+        timeout=timeout or TIMEOUT,
+    )
 
 
 def _numbers(*values: float) -> list[str]:

@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mlfactory.cli.app import JsonPath, RegistryPath, _registry, _tables, app, err
+from mlfactory.cli.app import (
+    EngineAddress,
+    EngineName,
+    EngineTimeout,
+    JsonPath,
+    RegistryPath,
+    Workers,
+    _engine,
+    _registry,
+    _tables,
+    app,
+    err,
+)
 
 
 @app.command()
@@ -38,6 +50,10 @@ def batch(
     csv_rows: Annotated[
         int, typer.Option("--csv-rows", min=1, help="Records per CSV chunk.")
     ] = 100_000,
+    engine: EngineName = None,
+    workers: Workers = None,
+    engine_address: EngineAddress = None,
+    engine_timeout: EngineTimeout = None,
 ) -> int:
     """Score files in bounded memory; a rerun finishes only the missing parts.
 
@@ -71,15 +87,17 @@ def batch(
             rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 else ""
             bar.update(task, completed=done, total=total, rate=rate)
 
-        result = run_batch(
-            _registry(registry),
-            model,
-            input,
-            output,
-            overwrite=overwrite,
-            csv_rows=csv_rows,
-            progress=advance,
-        )
+        with _engine(engine, workers, engine_address, engine_timeout) as running:
+            result = run_batch(
+                _registry(registry),
+                model,
+                input,
+                output,
+                overwrite=overwrite,
+                csv_rows=csv_rows,
+                engine=running,
+                progress=advance,
+            )
     console = _tables(json_out)
     table = Table(title=f"{result.model} version {result.version} → {result.output}")
     for column in ("rows", "scored", "rejected", "parts", "resumed", "seconds", "peak MB"):

@@ -11,7 +11,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlfactory.cli.app import JsonPath, RegistryPath, _numbers, _registry, _tables, app, err, out
+from mlfactory.cli.app import (
+    EngineAddress,
+    EngineName,
+    EngineTimeout,
+    JsonPath,
+    RegistryPath,
+    Workers,
+    _numbers,
+    _registry,
+    _tables,
+    _with_engine,
+    app,
+    err,
+    out,
+)
 from mlfactory.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -101,17 +115,23 @@ def train(
     spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")],
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
     json_out: JsonPath = None,
+    engine: EngineName = None,
+    workers: Workers = None,
+    engine_address: EngineAddress = None,
+    engine_timeout: EngineTimeout = None,
 ) -> int:
     """Train, tune, evaluate and gate; register the model (exit 0 promoted, 3 held back)."""
     from mlfactory.cli.records import check_target, training_record, write_json
+    from mlfactory.spec import load_spec
     from mlfactory.training import train as run
     from mlfactory.training.events import ConsoleProgress
 
     check_target(json_out)  # before a training, not after it
+    parsed = _with_engine(load_spec(spec), engine, workers, engine_address, engine_timeout)
 
     view = ConsoleProgress(Console(stderr=True, quiet=quiet, log_path=False))
     try:
-        result = run(spec, on_event=view)
+        result = run(parsed, on_event=view)
     finally:
         view.close()
     _print_result(result, _tables(json_out))

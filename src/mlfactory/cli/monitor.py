@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from mlfactory.cli.app import RegistryPath, _registry, app, err, out
+from mlfactory.cli.app import (
+    EngineAddress,
+    EngineName,
+    EngineTimeout,
+    RegistryPath,
+    Workers,
+    _registry,
+    _with_engine,
+    app,
+    err,
+    out,
+)
 from mlfactory.cli.factory import _print_result
 from mlfactory.errors import BadInputError, MlfactoryError
 
@@ -90,14 +101,20 @@ def retrain(
     prediction_log: LogOption = None,
     hours: HoursOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+    engine: EngineName = None,
+    workers: Workers = None,
+    engine_address: EngineAddress = None,
+    engine_timeout: EngineTimeout = None,
 ) -> int:
     """Retrain if the condition holds for the champion (exit 0 nothing to do or promoted,
     3 retrained but held back by a gate, 2 bad input)."""
     from mlfactory.loop import Source
     from mlfactory.loop import retrain as run
+    from mlfactory.spec import load_spec
 
+    parsed = _with_engine(load_spec(spec), engine, workers, engine_address, engine_timeout)
     source = Source(current=current, sql=sql, prediction_log=prediction_log, hours=hours)
-    outcome = run(spec, when=when, source=source, progress=not quiet)
+    outcome = run(parsed, when=when, source=source, progress=not quiet)
     verb = "retraining" if outcome.retrained else "no retraining"
     if outcome.check is not None:
         _print_monitor(outcome.check, f"{outcome.check.model}@champion")

@@ -1,45 +1,113 @@
-"""The engine protocol, the table of engines and the one way to build one."""
+"""The engine protocol, the table of engines and the one way to build one.
+
+An engine maps a picklable function over picklable items and gives the results
+back in the items' order. Work that needs one large value everywhere (a model
+package, the search's training matrices) hands it to ``share`` once and passes
+the handle to ``map``: each call is then ``fn(item, value)``, and the engine
+moves the value to each worker at most once (a file on this machine, Ray's
+object store, a Spark broadcast, a Dask scatter). An exception raised by ``fn``
+is raised again by ``map`` as it was raised there, on every engine.
+"""
 
 from __future__ import annotations
 
+import os
+import pickle
+import signal
+import socket
+import threading
+import traceback
+import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
-from mlfactory.errors import SpecError
+from mlfactory.errors import EngineError, SpecError
 
-__all__ = ["ENGINES", "Engine", "engine_named", "register_engine"]
+__all__ = ["ENGINES", "Engine", "Shared", "engine_named", "register_engine"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+TIMEOUT = 10.0  # seconds an engine's address has to answer
+
+
+class Shared:
+    """A handle on a value ``Engine.share`` placed where the workers can read it.
+
+    ``fetch`` gets the value (in a worker); ``value`` fetches it once per process
+    and keeps the few most recent. Engines subclass it with how their workers
+    fetch (``local``: a file; ``ray``: an object reference; ``spark``: a broadcast
+    variable); it must pickle small.
+    """
+
+    def __init__(self) -> None:
+        self.key = uuid.uuid4().hex
+
+    def fetch(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def value(self) -> Any:
+        with _CACHE_LOCK:
+            if self.key not in _CACHE:
+                while len(_CACHE) >= 4:
+                    _CACHE.pop(next(iter(_CACHE)))
+                _CACHE[self.key] = self.fetch()
+            return _CACHE[self.key]
+
+
+_CACHE: dict[str, Any] = {}
+_CACHE_LOCK = threading.Lock()
 
 
 class Engine(ABC):
     """Runs ``fn`` over items somewhere; results come back in the items' order.
 
     ``fn`` and the items must be picklable (module-level functions, plain data or
-    references such as ``MatrixRef``); an exception inside ``fn`` is raised by
-    ``map`` as it was raised there. An engine holds its workers until ``close``
-    (or the end of a ``with`` block).
+    references); an exception inside ``fn`` is raised by ``map`` as it was raised
+    there. An engine holds its workers (and the cluster it started, if any) until
+    ``close`` (or the end of a ``with`` block).
     """
 
     name: ClassVar[str]
+    extra: ClassVar[str | None] = None  # the pip extra that installs the engine's library
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
     @classmethod
     @abstractmethod
-    def create(cls, *, workers: int | None = None, **settings: Any) -> Engine:
-        """The engine from ``factory.yaml``'s ``engine:`` keys (None: its default workers)."""
+    def create(
+        cls, *, workers: int | None = None, address: str | None = None, timeout: float = TIMEOUT
+    ) -> Engine:
+        """The engine for ``factory.yaml``'s ``engine:`` keys (None: its defaults).
+
+        ``address`` names a running cluster (None: start one on this machine with
+        ``workers`` workers); it must answer within ``timeout`` seconds.
+        """
 
     @abstractmethod
-    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    def imap(
+        self, fn: Callable[..., R], items: Sequence[T], shared: Shared | None = None
+    ) -> Iterator[R]:
+        """``fn(item)`` (or ``fn(item, shared value)``) per item, yielded in order as they end."""
+
+    def map(
+        self, fn: Callable[..., R], items: Sequence[T], shared: Shared | None = None
+    ) -> list[R]:
         """``[fn(item) for item in items]``, computed by up to ``workers`` at once."""
+        return list(self.imap(fn, items, shared))
+
+    def share(self, value: Any) -> Shared:
+        """Place ``value`` where the workers can read it, once; pass the handle to ``map``."""
+        return Inline(value=value)
 
     @abstractmethod
     def close(self) -> None:
-        """Stop the workers (a later ``map`` starts them again)."""
+        """Stop the workers and any cluster the engine started (a later ``map`` starts again)."""
 
     def __enter__(self) -> Engine:
         return self
@@ -49,6 +117,56 @@ class Engine(ABC):
 
     def __repr__(self) -> str:
         return f"<{self.name} engine, {self.workers} worker(s)>"
+
+
+class Inline(Shared):
+    """A value used where it is (one worker: this process); nothing is copied or cached."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self._value = value
+
+    @property
+    def value(self) -> Any:
+        return self._value
+
+
+# -- what runs in a worker -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An exception raised in a worker, carried back to be raised by ``map``."""
+
+    error: BaseException
+    trace: str
+
+    def throw(self) -> Any:
+        raise self.error
+
+
+def run_task(fn: Callable[..., Any], item: Any, shared: Shared | None) -> Any:
+    """A cluster engine's task: ``fn``'s result, or its exception wrapped to travel back.
+
+    An exception that cannot be pickled comes back as an ``EngineError`` with its text.
+    """
+    try:
+        return fn(item) if shared is None else fn(item, shared.value)
+    except Exception as exc:
+        trace = traceback.format_exc()
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = EngineError(f"{type(exc).__name__} in a worker: {exc}\n{trace}")
+        return Failure(exc, trace)
+
+
+def unwrap(outcome: Any) -> Any:
+    """The result of ``run_task``, or its exception raised here."""
+    return outcome.throw() if isinstance(outcome, Failure) else outcome
+
+
+# -- building engines ------------------------------------------------------------------
 
 
 ENGINES: dict[str, type[Engine]] = {}
@@ -62,9 +180,103 @@ def register_engine(cls: type[Engine]) -> type[Engine]:
     return cls
 
 
-def engine_named(name: str, *, workers: int | None = None, **settings: Any) -> Engine:
-    """The engine ``name`` with ``workers`` (None: the engine's default) and its settings."""
+def engine_named(
+    name: str,
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    timeout: float = TIMEOUT,
+) -> Engine:
+    """The engine ``name`` with ``workers`` (None: the engine's default) at ``address``.
+
+    Without ``address``, a cluster engine reads ``MLFACTORY_<NAME>_ADDRESS``
+    (``MLFACTORY_RAY_ADDRESS``, ...), else starts a cluster on this machine.
+    """
     cls = ENGINES.get(name)
     if cls is None:
         raise SpecError(f"unknown engine {name!r}; choose from {', '.join(sorted(ENGINES))}")
-    return cls.create(workers=workers, **settings)
+    if address is None and name != "local":
+        address = os.environ.get(f"MLFACTORY_{name.upper()}_ADDRESS") or None
+    return cls.create(workers=workers, address=address, timeout=timeout)
+
+
+def kept_signals() -> Callable[[], None]:
+    """Put back, when called, the SIGINT and SIGTERM handlers this process has now.
+
+    Starting Spark (and Ray) installs handlers of their own that outlive the
+    session; an engine that started one restores the caller's at ``close``, so
+    Ctrl-C means what it meant before.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        if threading.current_thread() is threading.main_thread():
+            for number, handler in saved.items():
+                if handler is not None:
+                    signal.signal(number, handler)
+
+    return restore
+
+
+def need(module: str, engine: str) -> Any:
+    """Import an engine's library, or say which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise EngineError(
+            f"the {engine} engine needs {module!r}, which is not installed ({exc}); "
+            f"install it with: pip install 'mlfactory[{engine}]'"
+        ) from None
+
+
+def within(seconds: float, fn: Callable[[], R], *, what: str) -> R:
+    """``fn()``, or an ``EngineError`` naming ``what`` if it has not returned in ``seconds``.
+
+    For a cluster that accepts a connection and then says nothing: the call is left
+    behind in a daemon thread, so the command still ends.
+    """
+    box: list[Any] = []
+
+    def call() -> None:
+        try:
+            box.append((True, fn()))
+        except BaseException as exc:
+            box.append((False, exc))
+
+    thread = threading.Thread(target=call, name=f"mlfactory {what}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not box:
+        raise EngineError(
+            f"{what} did not finish within {seconds:g} s; check that the cluster is running "
+            "and reachable (and raise engine.timeout if it is only slow)"
+        )
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+def check_answers(address: str, *, engine: str, default_port: int, timeout: float) -> None:
+    """Fail within ``timeout`` seconds, naming the address, if nothing listens there.
+
+    ``address`` is ``host:port`` or a URL (``ray://host:port``, ``tcp://…``,
+    ``spark://…``); without a port, ``default_port``.
+    """
+    parts = urlsplit(address if "://" in address else f"//{address}")
+    host, port = parts.hostname, parts.port or default_port
+    if not host:
+        raise EngineError(f"the {engine} engine's address {address!r} names no host")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise EngineError(
+            f"the {engine} engine's address {address!r} did not answer within {timeout:g} s "
+            f"({exc.strerror or exc}); check that the cluster is running and reachable, or "
+            "leave the address out to start one on this machine"
+        ) from None

@@ -519,8 +519,14 @@ class Registry:
             shutil.rmtree(workdir, ignore_errors=True)
         return Manifest.from_json(text, shown_as=f"{info.source}/{manifest}"), info
 
-    def load(self, ref: str | ModelRef | VersionInfo) -> tuple[ModelPackage, VersionInfo]:
-        """The verified package of a version: the fast path every mlfactory loader uses."""
+    def load(
+        self, ref: str | ModelRef | VersionInfo, *, files: dict[str, bytes] | None = None
+    ) -> tuple[ModelPackage, VersionInfo]:
+        """The verified package of a version: the fast path every mlfactory loader uses.
+
+        ``files``, when given, receives every file of the verified model folder
+        (relative path -> bytes), to ship the model to an engine's workers.
+        """
         info = ref if isinstance(ref, VersionInfo) else self.resolve(ref)
         expected = self._expected_digest(info)
         import mlflow.artifacts
@@ -532,6 +538,11 @@ class Registry:
                     artifact_uri=info.source, dst_path=str(workdir), tracking_uri=self.tracking_uri
                 )
             package = ModelPackage.load(Path(local), expected_digest=expected, shown_as=info.source)
+            if files is not None:
+                root = Path(local)
+                for path in sorted(root.rglob("*")):
+                    if path.is_file():
+                        files[path.relative_to(root).as_posix()] = path.read_bytes()
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         return package, info

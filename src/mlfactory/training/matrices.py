@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Matrices", "MatrixRef", "forget", "store"]
+__all__ = ["Matrices", "MatrixRef", "adopt", "forget", "store"]
 
 _PARTS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 _LOADED: dict[str, Matrices] = {}  # folder -> arrays, in each process that needed them
@@ -61,6 +61,12 @@ def store(folder: Path, matrices: Matrices) -> MatrixRef:
     with _LOCK:
         _LOADED[ref.folder] = matrices
     return ref
+
+
+def adopt(ref: MatrixRef, matrices: Matrices) -> None:
+    """Keep ``matrices`` as this process's copy of ``ref`` (shipped by an engine)."""
+    with _LOCK:
+        _LOADED.setdefault(ref.folder, matrices)
 
 
 def forget(ref: MatrixRef) -> None:

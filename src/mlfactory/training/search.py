@@ -39,10 +39,11 @@ from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
 from mlfactory.models import CatalogEntry, SearchRange
 from mlfactory.training.events import OnEvent, SearchFinished, SearchStarted, TrialFinished
+from mlfactory.training.matrices import Matrices, adopt
 from mlfactory.training.trial import Pruned, Report, Trial, TrialResult, run_trial
 
 if TYPE_CHECKING:
-    from mlfactory.engines import Engine
+    from mlfactory.engines import Engine, Shared
     from mlfactory.spec import FactorySpec
     from mlfactory.tasks import Task
     from mlfactory.training.matrices import MatrixRef
@@ -268,12 +269,14 @@ def search_candidate(
         study.tell(asked, state=optuna.trial.TrialState.FAIL)
         on_trial(best, "failed")
 
+    shipped: Shared | None = None  # the matrices, sent to the engine's workers once
     with interruptible() as stop_if_interrupted:
         left = trials
         while left > 0 and (deadline is None or time.monotonic() < deadline):
             if engine is not None and engine.workers > 1:  # a batch at once, run to the end
                 batch = [propose() for _ in range(min(engine.workers, left))]
-                outcomes = engine.map(_outcome, [trial_of(m, a.number) for a, m in batch])
+                shipped = shipped or engine.share(data.load())
+                outcomes = engine.map(_outcome, [trial_of(m, a.number) for a, m in batch], shipped)
                 for (asked, merged), outcome in zip(batch, outcomes, strict=True):
                     if isinstance(outcome, str):
                         failed(asked, outcome)
@@ -306,8 +309,13 @@ def search_candidate(
     return best
 
 
-def _outcome(trial: Trial) -> TrialResult | str:
-    """``run_trial`` for an engine's worker: the result, or why the trial failed."""
+def _outcome(trial: Trial, data: Matrices) -> TrialResult | str:
+    """``run_trial`` for an engine's worker: the result, or why the trial failed.
+
+    ``data`` is the trial's matrices as the engine shipped them (a cluster's
+    workers need not see this machine's temporary folder).
+    """
+    adopt(trial.data, data)
     try:
         return run_trial(trial)
     except Exception as exc:  # the study records it as failed, like a trial run here
@@ -349,7 +357,12 @@ def search_models(
     )
     on_event(SearchStarted(total))
     candidates = []
-    engine = engine_named(spec.engine.name, workers=spec.engine.workers)
+    engine = engine_named(
+        spec.engine.name,
+        workers=spec.engine.workers,
+        address=spec.engine.address,
+        timeout=spec.engine.timeout,
+    )
     with engine:
         for index, model_spec in enumerate(spec.models):
             entry = CATALOG[model_spec.name]

@@ -1,0 +1,125 @@
+"""The ``dask`` engine: futures on a Dask cluster (``pip install 'mlfactory[dask]'``).
+
+Without an address it starts a ``LocalCluster`` of ``workers`` single-threaded
+worker processes and closes it at ``close``; with one (``tcp://host:8786``) it
+connects, giving up after the timeout. Shared values are scattered to every
+worker once; each task is one item.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from mlfactory.engines.base import (
+    TIMEOUT,
+    Engine,
+    Inline,
+    Shared,
+    check_answers,
+    need,
+    register_engine,
+    run_task,
+    unwrap,
+    within,
+)
+from mlfactory.errors import EngineError
+
+__all__ = ["DaskEngine"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@register_engine
+class DaskEngine(Engine):
+    name: ClassVar[str] = "dask"
+    extra: ClassVar[str | None] = "dask"
+
+    def __init__(self, workers: int, *, address: str | None, timeout: float) -> None:
+        super().__init__(workers)
+        self.address, self.timeout = address, timeout
+        self._client: Any = None
+        self._cluster: Any = None
+
+    @classmethod
+    def create(
+        cls, *, workers: int | None = None, address: str | None = None, timeout: float = TIMEOUT
+    ) -> DaskEngine:
+        need("distributed", "dask")
+        return cls(workers or os.cpu_count() or 1, address=address, timeout=timeout)
+
+    def _start(self) -> Any:
+        if self._client is not None:
+            return self._client
+        distributed = need("distributed", "dask")
+        if self.address:
+            check_answers(self.address, engine="dask", default_port=8786, timeout=self.timeout)
+            try:
+                self._client = within(
+                    self.timeout,
+                    lambda: distributed.Client(self.address, timeout=self.timeout),
+                    what=f"connecting to the dask scheduler at {self.address!r}",
+                )
+            except EngineError:
+                raise
+            except Exception as exc:  # not a scheduler: a timeout, or bytes it cannot read
+                raise EngineError(
+                    f"the dask engine could not use the scheduler at {self.address!r} within "
+                    f"{self.timeout:g} s ({type(exc).__name__}: {exc}); check that a dask "
+                    "scheduler is running there, or leave the address out to start one here"
+                ) from None
+        else:
+            self._cluster = distributed.LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            self._client = distributed.Client(self._cluster)
+        return self._client
+
+    def share(self, value: Any) -> Shared:
+        client = self._start()
+        return _Scattered(client.scatter(value, broadcast=True))
+
+    def imap(
+        self, fn: Callable[..., R], items: Sequence[T], shared: Shared | None = None
+    ) -> Iterator[R]:
+        if not items:
+            return iter(())
+        client = self._start()
+        if isinstance(shared, _Scattered):  # a future as an argument: Dask hands its value
+            futures = client.map(
+                _run_with, [fn] * len(items), items, value=shared.future, pure=False
+            )
+        else:
+            futures = client.map(
+                run_task, [fn] * len(items), items, [shared] * len(items), pure=False
+            )
+        return (unwrap(future.result()) for future in futures)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+
+class _Scattered(Shared):
+    """A value scattered to every Dask worker; ``map`` passes its future as an argument."""
+
+    def __init__(self, future: Any) -> None:
+        super().__init__()
+        self.future = future
+
+    def fetch(self) -> Any:
+        return self.future.result()
+
+
+def _run_with(fn: Callable[..., Any], item: Any, *, value: Any) -> Any:
+    return run_task(fn, item, Inline(value))

@@ -1,0 +1,122 @@
+"""The ``ray`` engine: tasks on a Ray cluster (``pip install 'mlfactory[ray]'``).
+
+Without an address it starts a local Ray instance with ``workers`` CPUs and
+stops it at ``close``; with one (``auto``, ``host:6379``, ``ray://host:10001``),
+it connects, after checking that the address answers within the timeout. A
+Ray session this process already holds is used as it is and left running.
+Shared values go through Ray's object store once; each task is one item.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from mlfactory.engines.base import (
+    TIMEOUT,
+    Engine,
+    Shared,
+    check_answers,
+    kept_signals,
+    need,
+    register_engine,
+    run_task,
+    unwrap,
+    within,
+)
+from mlfactory.errors import EngineError
+
+__all__ = ["RayEngine"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@register_engine
+class RayEngine(Engine):
+    name: ClassVar[str] = "ray"
+    extra: ClassVar[str | None] = "ray"
+
+    def __init__(self, workers: int, *, address: str | None, timeout: float) -> None:
+        super().__init__(workers)
+        self.address, self.timeout = address, timeout
+        self._ray: Any = None
+        self._started: Callable[[], None] | None = None  # set when this engine ran ray.init:
+        # close shuts Ray down, then puts back the signal handlers from before
+        self._task: Any = None
+
+    @classmethod
+    def create(
+        cls, *, workers: int | None = None, address: str | None = None, timeout: float = TIMEOUT
+    ) -> RayEngine:
+        need("ray", "ray")
+        return cls(workers or os.cpu_count() or 1, address=address, timeout=timeout)
+
+    def _start(self) -> Any:
+        if self._ray is not None:
+            return self._ray
+        ray = need("ray", "ray")
+        if not ray.is_initialized():
+            if self.address and self.address != "auto":
+                check_answers(self.address, engine="ray", default_port=6379, timeout=self.timeout)
+            settings: dict[str, Any] = {
+                "log_to_driver": False,
+                "logging_level": logging.WARNING,
+                "configure_logging": True,
+            }
+            if self.address:
+                settings["address"] = self.address
+            else:
+                settings.update(num_cpus=self.workers, include_dashboard=False)
+            restore = kept_signals()
+            try:
+                if self.address:
+                    within(
+                        self.timeout,
+                        lambda: ray.init(**settings),
+                        what=f"connecting to the ray cluster at {self.address!r}",
+                    )
+                else:
+                    ray.init(**settings)
+            except ConnectionError as exc:
+                raise EngineError(
+                    f"the ray engine could not connect to {self.address!r}: {exc}"
+                ) from None
+            self._started = restore
+        self._ray = ray
+        self._task = ray.remote(run_task)
+        return ray
+
+    def share(self, value: Any) -> Shared:
+        ray = self._start()
+        return _ObjectRef(ray.put(value))
+
+    def imap(
+        self, fn: Callable[..., R], items: Sequence[T], shared: Shared | None = None
+    ) -> Iterator[R]:
+        if not items:
+            return iter(())
+        ray = self._start()
+        refs = [self._task.remote(fn, item, shared) for item in items]
+        return (unwrap(ray.get(ref)) for ref in refs)
+
+    def close(self) -> None:
+        if self._ray is not None and self._started is not None:
+            self._ray.shutdown()
+            self._started()
+        self._ray, self._task, self._started = None, None, None
+
+
+class _ObjectRef(Shared):
+    """A value in Ray's object store (a worker reads it from there once)."""
+
+    def __init__(self, ref: Any) -> None:
+        super().__init__()
+        self.ref = ref
+
+    def fetch(self) -> Any:
+        import ray
+
+        return ray.get(self.ref)

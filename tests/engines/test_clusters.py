@@ -1,0 +1,91 @@
+"""The ray, spark and dask engines: real local clusters, the same protocol as local.
+
+Each engine maps in order, raises a worker's exception as it was raised, ships a
+shared value once, runs the search's trials to the same study as the local
+engine, and says clearly when its extra is missing or its address is silent.
+"""
+
+from __future__ import annotations
+
+import operator
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlfactory.engines import ENGINES, Engine, engine_named
+from mlfactory.errors import EngineError
+from mlfactory.registry import Registry
+from mlfactory.spec import parse_spec
+from mlfactory.training import train
+
+from conftest import CLUSTER_ENGINES, mroz_spec
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("name", CLUSTER_ENGINES)
+def test_a_cluster_engine_maps_in_order_and_raises_a_workers_error(
+    name: str, cluster: Callable[[str], Engine]
+) -> None:
+    engine = cluster(name)
+    assert type(engine) is ENGINES[name] and engine.workers == 2
+    assert engine.map(abs, []) == []
+    assert engine.map(abs, list(range(0, -23, -1))) == list(range(23))  # more than a wave
+    offset = engine.share(100)
+    assert engine.map(operator.add, [1, 2, 3], offset) == [101, 102, 103]
+    with pytest.raises(ValueError, match="invalid literal for int"):
+        engine.map(int, ["1", "x", "3"])
+
+
+@pytest.mark.parametrize("name", CLUSTER_ENGINES)
+def test_a_search_on_a_cluster_is_the_study_the_local_engine_runs(
+    name: str, cluster: Callable[[str], Engine], tmp_path: Path
+) -> None:
+    cluster(name)  # the session's cluster: a training uses it and leaves it running
+
+    def trained(engine: dict[str, object]) -> dict[str, float]:
+        spec = mroz_spec(engine=engine, search={"trials": 4, "seed": 5})
+        registry = Registry(path=tmp_path / str(engine["name"]) / ".mlfactory")
+        result = train(parse_spec(spec), registry=registry, progress=False)
+        (row,) = result.candidates
+        assert row["trials"] == 4 and row["failed"] == 0
+        return result.evaluation.metrics
+
+    assert trained({"name": name, "workers": 2}) == trained({"name": "local", "workers": 2})
+
+
+@pytest.mark.parametrize(
+    ("name", "module"), [("ray", "ray"), ("spark", "pyspark"), ("dask", "distributed")]
+)
+def test_a_missing_extra_is_named_with_the_command_that_installs_it(
+    name: str, module: str, write_spec: Callable[..., Path]
+) -> None:
+    code = (
+        f"import sys; sys.modules[{module!r}] = None\n"  # as if the extra were not installed
+        "from mlfactory.cli import main\n"
+        f"sys.exit(main(['train', {str(write_spec(mroz_spec()))!r}, '--engine', {name!r}]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert f"pip install 'mlfactory[{name}]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _silent_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_address_comes_from_the_environment_when_the_spec_has_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given = f"tcp://127.0.0.1:{_silent_port()}"
+    monkeypatch.setenv("MLFACTORY_DASK_ADDRESS", given)
+    with pytest.raises(EngineError, match=f"dask engine's address '{given}'"):
+        engine_named("dask", timeout=1).map(abs, [1])
