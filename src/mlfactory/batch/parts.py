@@ -1,7 +1,8 @@
 """The output folder: parts committed atomically, and the manifest naming them.
 
 Layout, the prediction log's (``serving/predlog.py``), so ``mlfactory monitor
-NAME@ALIAS --prediction-log DIR`` reads the scores::
+NAME@ALIAS --current DIR`` (or ``--prediction-log DIR``) reads the scores, and only
+them (``scored_by`` names the model whose parts to read)::
 
     DIR/_batch.json                       the manifest
     DIR/model=<name>/part-<key>.parquet   scored rows of one chunk
@@ -30,7 +31,7 @@ from mlfactory.files import write_atomically
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMAT", "MANIFEST", "BatchManifest", "PartRecord", "write_part"]
+__all__ = ["FORMAT", "MANIFEST", "BatchManifest", "PartRecord", "scored_by", "write_part"]
 
 FORMAT = "mlfactory.batch/1"
 MANIFEST = "_batch.json"
@@ -108,6 +109,12 @@ class BatchManifest:
     def commit(self, folder: Path, record: PartRecord) -> None:
         self.parts[record.key] = record
         self.save(folder)
+
+
+def scored_by(folder: Path) -> str | None:
+    """The model whose scores ``folder`` holds, if ``mlfactory batch`` wrote it; else None."""
+    path = folder / MANIFEST
+    return _read(path).model if folder.is_dir() and path.is_file() else None
 
 
 def write_part(folder: Path, model: str, key: str, scored: pd.DataFrame, rejects: Any) -> None:
