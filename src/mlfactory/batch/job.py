@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from mlfactory.batch.inputs import CSV_ROWS, Chunk, plan_chunks, read_chunk
 from mlfactory.batch.parts import BatchManifest, PartRecord, write_part
+from mlfactory.batch.query import plan_query
 from mlfactory.batch.score import score_chunk
 from mlfactory.errors import BadInputError, DataError
 
@@ -92,28 +93,41 @@ def run_chunk(scorer: Scorer, chunk: Chunk, output: Path) -> PartRecord:
 def run_batch(
     registry: Registry,
     model: str,
-    input: str,
+    input: str | None,
     output: Path,
     *,
+    sql: str | None = None,
     overwrite: bool = False,
     csv_rows: int = CSV_ROWS,
     progress: Progress | None = None,
 ) -> BatchResult:
-    """Score ``input`` with ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) into ``output``."""
+    """Score ``input`` with ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) into ``output``.
+
+    With ``sql``, the query's result over ``input`` (or over files it reads itself)
+    is scored instead (``query.py``); ``csv_rows`` is then its rows per chunk.
+    """
     from mlfactory.scoring import Scorer
 
     started = monotonic()
-    plan = plan_chunks(input, csv_rows=csv_rows)
-    scorer = Scorer.load(registry, model)
-    missing = [c for c in scorer.package.schema.names if c not in plan.columns]
-    if plan.chunks and missing:
-        raise DataError(
-            f"the files of --input {input!r} lack the model's column(s) {missing}; "
-            f"{scorer.name} version {scorer.version} needs {scorer.package.schema.names}"
+    if sql is not None:
+        scorer = Scorer.load(registry, model)
+        plan, manifest = plan_query(
+            sql, input, output, scorer=scorer, overwrite=overwrite, rows=csv_rows
         )
-    manifest = BatchManifest.open(
-        output, model=scorer.name, version=scorer.version, input=input, overwrite=overwrite
-    )
+    elif input is None:
+        raise BadInputError("give --input (CSV or Parquet files), --sql (a query), or both")
+    else:
+        plan = plan_chunks(input, csv_rows=csv_rows)
+        scorer = Scorer.load(registry, model)
+        missing = [c for c in scorer.package.schema.names if c not in plan.columns]
+        if plan.chunks and missing:
+            raise DataError(
+                f"the files of --input {input!r} lack the model's column(s) {missing}; "
+                f"{scorer.name} version {scorer.version} needs {scorer.package.schema.names}"
+            )
+        manifest = BatchManifest.open(
+            output, model=scorer.name, version=scorer.version, input=input, overwrite=overwrite
+        )
     result = BatchResult(scorer.name, scorer.version, str(output), problems=list(plan.problems))
     result.rows = sum(c.rows for c in plan.chunks)
     done = 0

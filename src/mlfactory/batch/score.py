@@ -11,7 +11,8 @@ the prediction log (``serving/predlog.py``), so the parts read like a log:
 The model's input columns are written as validated (cast to the training
 dtypes), so every part has the same schema; other columns as read.
 ``_row`` is the row's number in its input file (counted from 0, the header
-not counted) and ``_source`` the file, so every output row names its input row;
+not counted) and ``_source`` the file (for ``--sql``: ``sql:<hash>`` and the row's
+number in the query's result), so every output row names its input row;
 ``_request_id`` is the chunk's key. Rows the policy refuses go to the rejects
 with the same ``_source`` and ``_row`` and the policy's own sentence in
 ``_reason``.
@@ -90,7 +91,7 @@ def score_chunk(scorer: Scorer, chunk: Chunk, frame: pd.DataFrame, *, time: floa
     rejected = sorted(reasons)
     rejects = frame.iloc[rejected].reset_index(drop=True)
     rejects = rejects.assign(
-        _source=chunk.path,
+        _source=chunk.source,
         _row=rows[rejected].astype("int64"),
         _reason=[reasons[i] for i in rejected],
     )
@@ -105,7 +106,7 @@ def _bookkeeping(
         _request_id=chunk.key,
         _time=stamp,
         _model=scorer.name,
-        _source=chunk.path,
+        _source=chunk.source,
         _row=rows.astype("int64"),
     )
 
