@@ -146,8 +146,8 @@ def run_batch(
             except OSError as exc:
                 raise BadInputError(
                     f"cannot write the batch manifest in {str(output)!r}: "
-                    f"{exc.strerror or exc}. The parts already committed are complete; fix "
-                    "the folder and run again to finish"
+                    f"{exc.strerror or exc}. The parts already committed are complete; free "
+                    "space or fix the folder's permissions and run again to finish"
                 ) from None
         else:
             result.resumed += 1
