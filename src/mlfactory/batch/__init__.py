@@ -4,8 +4,9 @@
 files into chunks (Parquet row groups, CSV blocks of whole records);
 ``score.py`` scores one chunk, a pure function of the scorer and the chunk, so an
 engine can map it; ``parts.py`` writes a chunk's parts atomically and keeps the
-manifest of committed parts; ``job.py`` runs the chunks in a loop, skipping
-those already committed.
+manifest of committed parts; ``query.py`` turns ``--sql`` into one Parquet file
+of the query's result, kept in the output folder, whose row groups are the chunks;
+``job.py`` runs the chunks in a loop, skipping those already committed.
 """
 
 from mlfactory.batch.inputs import Chunk, plan_chunks

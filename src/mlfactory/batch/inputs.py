@@ -16,7 +16,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +25,7 @@ from mlfactory.errors import BadInputError, DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Chunk", "InputPlan", "find_files", "plan_chunks", "read_chunk"]
+__all__ = ["Chunk", "InputPlan", "find_files", "plan_chunks", "plan_parquet", "read_chunk"]
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CSV_ROWS = 100_000  # records per CSV chunk
@@ -44,10 +44,16 @@ class Chunk:
     start: int = 0  # CSV: byte range of the chunk's records
     end: int = 0
     header_end: int = 0  # CSV: bytes of the header line
+    label: str = ""  # what output rows name as their _source, when not the path ("sql:<hash>")
+
+    @property
+    def source(self) -> str:
+        """The input the chunk's rows come from, as ``_source`` names it."""
+        return self.label or self.path
 
     @property
     def key(self) -> str:
-        digest = hashlib.sha256(self.path.encode()).hexdigest()[:12]
+        digest = hashlib.sha256(self.source.encode()).hexdigest()[:12]
         return f"{digest}-{self.index:06d}"
 
 
@@ -110,6 +116,12 @@ def plan_chunks(source: str, *, csv_rows: int = CSV_ROWS) -> InputPlan:
         )
     names = list(next(iter(columns), ()))
     return InputPlan([str(p) for p in files], names, chunks, problems)
+
+
+def plan_parquet(path: Path, *, label: str = "") -> InputPlan:
+    """The row groups of one Parquet file (hidden or not), their rows named ``label``."""
+    names, chunks = _parquet_chunks(path)
+    return InputPlan([str(path)], names, [replace(c, label=label) for c in chunks], [])
 
 
 def _parquet_chunks(path: Path) -> tuple[list[str], list[Chunk]]:

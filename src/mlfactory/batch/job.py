@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from mlfactory.batch.inputs import CSV_ROWS, Chunk, plan_chunks, read_chunk
 from mlfactory.batch.parts import BatchManifest, PartRecord, write_part
+from mlfactory.batch.query import plan_query
 from mlfactory.batch.score import score_chunk
 from mlfactory.errors import BadInputError, DataError
 from mlfactory.scoring.shipped import Here, ScorerSource
@@ -108,9 +109,10 @@ def run_chunk(scorer: Scorer, chunk: Chunk, output: Path, *, cwd: str = "") -> P
 def run_batch(
     registry: Registry,
     model: str,
-    input: str,
+    input: str | None,
     output: Path,
     *,
+    sql: str | None = None,
     overwrite: bool = False,
     csv_rows: int = CSV_ROWS,
     engine: Engine | None = None,
@@ -119,27 +121,41 @@ def run_batch(
     """Score ``input`` with ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) into ``output``.
 
     ``engine`` runs the chunks (None: one after another in this process).
+    With ``sql``, the query's result over ``input`` (or over files it reads itself)
+    is scored instead (``query.py``); ``csv_rows`` is then its rows per chunk.
     """
     from mlfactory.scoring import Scorer
     from mlfactory.scoring.shipped import ship
 
     started = monotonic()
-    plan = plan_chunks(input, csv_rows=csv_rows)
     in_process = engine is None or (engine.name == "local" and engine.workers == 1)
-    if in_process:
-        scorer = Scorer.load(registry, model)
-        source: ScorerSource = Here(scorer)
-    else:
-        scorer, source = ship(registry, model)
-    missing = [c for c in scorer.package.schema.names if c not in plan.columns]
-    if plan.chunks and missing:
-        raise DataError(
-            f"the files of --input {input!r} lack the model's column(s) {missing}; "
-            f"{scorer.name} version {scorer.version} needs {scorer.package.schema.names}"
+
+    def load() -> tuple[Scorer, ScorerSource]:
+        """The scorer here, and what the engine's workers score with."""
+        if in_process:
+            here = Scorer.load(registry, model)
+            return here, Here(here)
+        return ship(registry, model)
+
+    if sql is not None:
+        scorer, source = load()
+        plan, manifest = plan_query(
+            sql, input, output, scorer=scorer, overwrite=overwrite, rows=csv_rows
         )
-    manifest = BatchManifest.open(
-        output, model=scorer.name, version=scorer.version, input=input, overwrite=overwrite
-    )
+    elif input is None:
+        raise BadInputError("give --input (CSV or Parquet files), --sql (a query), or both")
+    else:
+        plan = plan_chunks(input, csv_rows=csv_rows)
+        scorer, source = load()
+        missing = [c for c in scorer.package.schema.names if c not in plan.columns]
+        if plan.chunks and missing:
+            raise DataError(
+                f"the files of --input {input!r} lack the model's column(s) {missing}; "
+                f"{scorer.name} version {scorer.version} needs {scorer.package.schema.names}"
+            )
+        manifest = BatchManifest.open(
+            output, model=scorer.name, version=scorer.version, input=input, overwrite=overwrite
+        )
     result = BatchResult(scorer.name, scorer.version, str(output), problems=list(plan.problems))
     result.rows = sum(c.rows for c in plan.chunks)
     done = 0
@@ -171,7 +187,7 @@ def run_batch(
                     raise BadInputError(
                         f"cannot write the batch manifest in {str(output)!r}: "
                         f"{exc.strerror or exc}. The parts already committed are complete; "
-                        "fix the folder and run again to finish"
+                        "free space or fix the folder's permissions and run again to finish"
                     ) from None
                 result.parts += 1
                 result.scored += outcome.scored

@@ -1,11 +1,13 @@
 """The output folder: parts committed atomically, and the manifest naming them.
 
 Layout, the prediction log's (``serving/predlog.py``), so ``mlfactory monitor
-NAME@ALIAS --prediction-log DIR`` reads the scores::
+NAME@ALIAS --current DIR`` (or ``--prediction-log DIR``) reads the scores, and only
+them (``scored_by`` names the model whose parts to read)::
 
     DIR/_batch.json                       the manifest
     DIR/model=<name>/part-<key>.parquet   scored rows of one chunk
     DIR/rejects/part-<key>.parquet        its refused rows, with _reason
+    DIR/.query-<hash>.parquet             with --sql: the query's result (``query.py``)
 
 A part is written under a hidden temporary name in its folder, synced, and
 moved into place with ``os.replace``; then the manifest, rewritten the same way,
@@ -30,11 +32,12 @@ from mlfactory.files import write_atomically
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMAT", "MANIFEST", "BatchManifest", "PartRecord", "write_part"]
+__all__ = ["FORMAT", "MANIFEST", "BatchManifest", "PartRecord", "scored_by", "write_part"]
 
 FORMAT = "mlfactory.batch/1"
 MANIFEST = "_batch.json"
 REJECTS = "rejects"
+QUERY_RESULTS = ".query-*.parquet"
 
 
 @dataclass(frozen=True)
@@ -55,34 +58,42 @@ class BatchManifest:
 
     model: str
     version: str
-    input: str
+    input: str | None  # None: a query that reads files itself
     parts: dict[str, PartRecord] = field(default_factory=dict)
     format: str = FORMAT
+    query: str | None = None  # --sql
 
     @classmethod
     def open(
-        cls, folder: Path, *, model: str, version: str, input: str, overwrite: bool
+        cls,
+        folder: Path,
+        *,
+        model: str,
+        version: str,
+        input: str | None,
+        overwrite: bool,
+        query: str | None = None,
     ) -> BatchManifest:
         """The folder's manifest for this job: resumed, started, or refused.
 
-        A folder holding another model's, version's or input's results is refused
-        unless ``overwrite``, which removes those results (and nothing else).
+        A folder holding another model's, version's, input's or query's results is
+        refused unless ``overwrite``, which removes those results (and nothing else).
         """
-        fresh = cls(model=model, version=version, input=input)
+        fresh = cls(model=model, version=version, input=input, query=query)
         _make(folder)
         path = folder / MANIFEST
         if path.exists():
             found = _read(path)
-            same = (found.model, found.version, found.input) == (model, version, input)
-            if same and not overwrite:
+            job = (found.model, found.version, found.input, found.query)
+            if job == (model, version, input, query) and not overwrite:
                 _remove_temporary(folder)
                 return found
             if not overwrite:
                 raise BadInputError(
                     f"--output {str(folder)!r} holds the scores of {found.model} version "
-                    f"{found.version} for --input {found.input!r}, not of {model} version "
-                    f"{version} for {input!r}; choose another folder, or pass --overwrite to "
-                    "replace them"
+                    f"{found.version} for {_job(found.input, found.query)}, not of {model} "
+                    f"version {version} for {_job(input, query)}; choose another folder, or "
+                    "pass --overwrite to replace them"
                 )
             clear(folder, found.model)
         elif any(folder.iterdir()) and not overwrite:
@@ -110,6 +121,12 @@ class BatchManifest:
         self.save(folder)
 
 
+def scored_by(folder: Path) -> str | None:
+    """The model whose scores ``folder`` holds, if ``mlfactory batch`` wrote it; else None."""
+    path = folder / MANIFEST
+    return _read(path).model if folder.is_dir() and path.is_file() else None
+
+
 def write_part(folder: Path, model: str, key: str, scored: pd.DataFrame, rejects: Any) -> None:
     """Write a chunk's parts atomically (the rejects only when there are some)."""
     if len(scored):
@@ -119,11 +136,18 @@ def write_part(folder: Path, model: str, key: str, scored: pd.DataFrame, rejects
 
 
 def clear(folder: Path, model: str) -> None:
-    """Remove a job's results: its manifest, its model's parts and the rejects."""
+    """Remove a job's results: its manifest, its model's parts, the rejects, a query's result."""
     for sub in (folder / f"model={model}", folder / REJECTS):
         shutil.rmtree(sub, ignore_errors=True)
-    with contextlib.suppress(FileNotFoundError):
-        (folder / MANIFEST).unlink()
+    for path in [folder / MANIFEST, *folder.glob(QUERY_RESULTS)]:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _job(input: str | None, query: str | None) -> str:
+    """A job's input as the options that gave it."""
+    given = [f"--input {input!r}"] if input is not None else []
+    return " with ".join(given + ([f"--sql {query!r}"] if query is not None else []))
 
 
 def _make(folder: Path) -> None:

@@ -11,12 +11,23 @@ the prediction log (``serving/predlog.py``), so the parts read like a log:
 The model's input columns are written as validated (cast to the training
 dtypes), so every part has the same schema; other columns as read.
 ``_row`` is the row's number in its input file (counted from 0, the header
-not counted) and ``_source`` the file, so every output row names its input row;
+not counted) and ``_source`` the file (for ``--sql``: ``sql:<hash>`` and the row's
+number in the query's result), so every output row names its input row;
 ``_request_id`` is the chunk's key. Rows the policy refuses go to the rejects
 with the same ``_source`` and ``_row`` and the policy's own sentence in
-``_reason``. When a chunk as a whole fails the policy (a column missing, text
-in a numeric column), its rows are checked one by one, so the good ones are
-still scored and each bad one says what is wrong with it.
+``_reason``.
+
+When a chunk as a whole fails the policy (text in a numeric column, an inf),
+it is cut in halves, and each half that still fails in halves again: a stretch
+of good rows passes in one call, and only the rows at fault are checked alone,
+each refused with the policy's sentence for that row. A chunk of 50,000 rows
+with three bad ones takes about a hundred checks instead of 50,000.
+
+A CSV cell has no type of its own: pandas reads a whole column as text when
+one of its cells is not a number. So in a CSV chunk, the cells of a model's
+numeric column that read as numbers are numbers (and ``True``/``False`` are
+booleans where training had booleans), whatever their neighbours hold; only
+the cells that are not are refused as text.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlfactory.data.schema import BOOLEAN_DTYPES
 from mlfactory.errors import DataError
 
 if TYPE_CHECKING:
@@ -35,6 +47,8 @@ if TYPE_CHECKING:
 __all__ = ["ScoredChunk", "score_chunk"]
 
 META = ("_model_version", "_request_id", "_time", "_model", "_source", "_row")
+ALONE = 16  # a failing stretch this short is checked row by row
+_TRUTH = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False, "false": False}
 
 
 @dataclass(frozen=True)
@@ -53,13 +67,15 @@ def score_chunk(scorer: Scorer, chunk: Chunk, frame: pd.DataFrame, *, time: floa
     import pandas as pd
 
     frame = frame.reset_index(drop=True)
+    if chunk.format == "csv":
+        frame = _csv_cells(scorer, frame)
     rows = chunk.first_row + np.arange(len(frame))
     try:
         validated = scorer.validate(frame, skip_invalid=True)
         kept = np.arange(len(frame)) if validated.kept is None else np.asarray(validated.kept)
         reasons = _reasons(scorer, frame, np.setdiff1d(np.arange(len(frame)), kept))
     except DataError:  # the chunk as a whole fails: find the rows at fault
-        kept, reasons = _row_by_row(scorer, frame)
+        kept, reasons = _bisect(scorer, frame)
         validated = scorer.validate(frame.iloc[kept], skip_invalid=True)
     outputs: dict[str, Any] = (
         scorer.answer(*scorer.predict(validated.frame)) if len(validated.frame) else {}
@@ -75,7 +91,7 @@ def score_chunk(scorer: Scorer, chunk: Chunk, frame: pd.DataFrame, *, time: floa
     rejected = sorted(reasons)
     rejects = frame.iloc[rejected].reset_index(drop=True)
     rejects = rejects.assign(
-        _source=chunk.path,
+        _source=chunk.source,
         _row=rows[rejected].astype("int64"),
         _reason=[reasons[i] for i in rejected],
     )
@@ -90,7 +106,7 @@ def _bookkeeping(
         _request_id=chunk.key,
         _time=stamp,
         _model=scorer.name,
-        _source=chunk.path,
+        _source=chunk.source,
         _row=rows.astype("int64"),
     )
 
@@ -107,17 +123,55 @@ def _reasons(scorer: Scorer, frame: pd.DataFrame, refused: Any) -> dict[int, str
     return reasons
 
 
-def _row_by_row(scorer: Scorer, frame: pd.DataFrame) -> tuple[Any, dict[int, str]]:
+def _bisect(scorer: Scorer, frame: pd.DataFrame) -> tuple[Any, dict[int, str]]:
+    """The rows that pass, and why each other row fails, for a frame that fails as a whole.
+
+    A stretch that passes (rows the policy skips in it aside) is done in one
+    check; one that fails is halved, down to ``ALONE`` rows checked one by one.
+    """
     import numpy as np
 
-    kept, reasons = [], {}
-    for position in range(len(frame)):
+    kept: list[Any] = []
+    reasons: dict[int, str] = {}
+    stretches = [np.arange(len(frame))]
+    while stretches:
+        stretch = stretches.pop()
+        if len(stretch) <= ALONE:
+            for position in stretch:
+                try:
+                    scorer.validate(frame.iloc[[int(position)]])
+                    kept.append(stretch[stretch == position])
+                except DataError as exc:
+                    reasons[int(position)] = _sentence(exc)
+            continue
         try:
-            scorer.validate(frame.iloc[[position]])
-            kept.append(position)
-        except DataError as exc:
-            reasons[position] = _sentence(exc)
-    return np.asarray(kept, dtype=np.intp), reasons
+            validated = scorer.validate(frame.iloc[stretch], skip_invalid=True)
+        except DataError:
+            half = len(stretch) // 2
+            stretches += [stretch[half:], stretch[:half]]
+            continue
+        passed = stretch if validated.kept is None else stretch[np.asarray(validated.kept)]
+        kept.append(passed)
+        reasons.update(_reasons(scorer, frame, np.setdiff1d(stretch, passed)))
+    together = np.sort(np.concatenate(kept)) if kept else np.empty(0, dtype=np.intp)
+    return together.astype(np.intp), reasons
+
+
+def _csv_cells(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
+    """A CSV chunk's numeric model columns read cell by cell (module docstring)."""
+    import pandas as pd
+
+    for column in scorer.package.schema.columns:
+        if column.kind != "numeric" or column.name not in frame.columns:
+            continue
+        values = frame[column.name]
+        if values.dtype != object:  # pandas read every cell as a number (or boolean)
+            continue
+        read = pd.to_numeric(values, errors="coerce").astype(object)
+        if column.dtype in BOOLEAN_DTYPES:
+            read = read.where(read.notna(), values.map(_TRUTH))
+        frame[column.name] = read.where(read.notna(), values)
+    return frame
 
 
 def _sentence(exc: DataError) -> str:

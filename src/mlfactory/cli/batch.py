@@ -26,12 +26,6 @@ from mlfactory.cli.app import (
 @app.command()
 def batch(
     model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
-    input: Annotated[
-        str,
-        typer.Option(
-            "--input", help="A CSV or Parquet file, a folder of them, or a glob ('data/*.pq')."
-        ),
-    ],
     output: Annotated[
         Path,
         typer.Option(
@@ -39,16 +33,33 @@ def batch(
             help="Folder for the parts: model=NAME/ (scores), rejects/, _batch.json.",
         ),
     ],
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input", help="A CSV or Parquet file, a folder of them, or a glob ('data/*.pq')."
+        ),
+    ] = None,
+    sql: Annotated[
+        str | None,
+        typer.Option(
+            "--sql",
+            help="A DuckDB query over the --input files (the table input), or reading files "
+            "itself; its result is scored, and kept in the output folder for reruns.",
+        ),
+    ] = None,
     registry: RegistryPath = Path(".mlfactory"),
     json_out: JsonPath = None,
     overwrite: Annotated[
         bool,
         typer.Option(
-            "--overwrite", help="Replace another model's, version's or input's results there."
+            "--overwrite", help="Replace another model's, version's, input's or query's results."
         ),
     ] = False,
     csv_rows: Annotated[
-        int, typer.Option("--csv-rows", min=1, help="Records per CSV chunk.")
+        int,
+        typer.Option(
+            "--csv-rows", min=1, help="Rows per chunk: CSV records, or rows of the --sql result."
+        ),
     ] = 100_000,
     engine: EngineName = None,
     workers: Workers = None,
@@ -93,6 +104,7 @@ def batch(
                 model,
                 input,
                 output,
+                sql=sql,
                 overwrite=overwrite,
                 csv_rows=csv_rows,
                 engine=running,

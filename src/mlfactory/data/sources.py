@@ -30,6 +30,7 @@ __all__ = [
     "FileFormat",
     "Reader",
     "load_frame",
+    "query_frame",
     "read_source",
     "register_file_format",
     "register_reader",
@@ -130,6 +131,11 @@ def load_frame(source: str | None, sql: str | None = None) -> pd.DataFrame:
     if sql is None:
         assert frame is not None
         return frame
+    return query_frame(sql, frame)
+
+
+def query_frame(sql: str, frame: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of a DuckDB query, which sees ``frame`` (when given) as the table ``data``."""
     import duckdb
 
     con = duckdb.connect()

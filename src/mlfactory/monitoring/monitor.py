@@ -1,9 +1,11 @@
 """``monitor``: everything a person checks about a model in production, in one result.
 
 The current rows come from any data source (CSV, Parquet file or folder,
-``builtin:``), optionally through a DuckDB query, or from the model server's
-prediction log over a time window. Only the model package is needed, never the
-training data. One check gives:
+``builtin:``), optionally through a DuckDB query, from the model server's
+prediction log over a time window, or from ``mlfactory batch``'s output folder
+given as ``current`` (its scored parts only, read as a log is read: not its
+rejects, nor a query's result kept there). Only the model package is needed,
+never the training data. One check gives:
 
 - data drift per column and data quality (``check_drift`` on the stored profile);
 - prediction drift: the model scores the current rows, compared with the
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlfactory.data import load_frame
+from mlfactory.data.sources import query_frame
 from mlfactory.errors import BadInputError, DataError, MlfactoryError
 from mlfactory.monitoring.domain import DomainResult, domain_classifier
 from mlfactory.monitoring.drift import ColumnDrift, DriftResult, check_drift
@@ -161,6 +164,10 @@ def monitor(
     if prediction_log is not None:
         frame, skipped = _from_log(prediction_log, info.name, since, until, package.output_columns)
         source = f"prediction log {prediction_log}"
+    elif current is not None and (scored := _batch_model(current)) is not None:
+        frame, skipped = _from_log(Path(current), scored, None, None, package.output_columns)
+        frame = frame if sql is None else query_frame(sql, frame)
+        source = " with ".join([f"batch output {current}", *([sql] if sql else [])])
     elif current is not None or sql is not None:
         frame = load_frame(current, sql)
         source = " with ".join(str(s) for s in (current, sql) if s is not None)
@@ -237,6 +244,13 @@ def _prediction_drift(
     return checked.columns[0] if checked.columns else None
 
 
+def _batch_model(current: str) -> str | None:
+    """The model whose scores ``current`` holds, when it is a batch output folder."""
+    from mlfactory.batch.parts import scored_by
+
+    return scored_by(Path(current))
+
+
 def _from_log(
     folder: Path,
     name: str,
@@ -248,12 +262,11 @@ def _from_log(
     from mlfactory.serving.predlog import read_log
 
     frame, problems = read_log(folder, name, since=since, until=until)
+    what = "prediction log" if _batch_model(str(folder)) is None else "batch output"
     if frame.empty:
         detail = "; ".join(problems) if problems else "no rows in that time window"
-        raise DataError(
-            f"the prediction log {str(folder)!r} has nothing to check for {name!r}: {detail}"
-        )
-    skipped = [f"prediction log: {p}" for p in problems]
+        raise DataError(f"the {what} {str(folder)!r} has nothing to check for {name!r}: {detail}")
+    skipped = [f"{what}: {p}" for p in problems]
     answers = {c.name for c in outputs}
     logged = [c for c in frame.columns if c.startswith("_") or c in answers]
     return frame.drop(columns=logged), skipped
