@@ -8,7 +8,6 @@ path, the value received and the fix. ``json_schema`` is what
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -29,7 +28,10 @@ from mlfactory.data.schema import ColumnRoles, ordinal_text
 from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG, SearchRange
-from mlfactory.tasks import TASKS, Task
+from mlfactory.spec_checks import cross_problems as _cross_problems
+from mlfactory.spec_checks import did_you_mean as _did_you_mean
+from mlfactory.spec_checks import unknown_metric as _unknown_metric
+from mlfactory.tasks import TASKS
 
 __all__ = [
     "DataSpec",
@@ -399,88 +401,6 @@ class FactorySpec(_Strict):
 
 
 _CROSS_CHECKED = "cross_checked"
-
-
-def _cross_problems(raw: dict[str, Any]) -> list[str]:
-    """Problems between keys (a metric or model of another task, unknown model parameters).
-
-    Read from the raw mapping, so that they are reported together with every other
-    problem of the file, whatever else is wrong in it.
-    """
-    task_name = raw.get("task")
-    if not isinstance(task_name, str) or task_name not in TASKS:
-        return []
-    task = TASKS[task_name]
-    names = ", ".join(task.metric_names)
-    problems: list[str] = []
-    search = raw.get("search")
-    metric = search.get("metric") if isinstance(search, dict) else None
-    if isinstance(metric, str) and metric in METRICS and metric not in task.metric_names:
-        problems.append(
-            f"search.metric: {metric!r} is not a {task_name} metric; {task_name} metrics: {names}"
-        )
-    gates = raw.get("gates")
-    for bound in ("min", "max"):
-        values = gates.get(bound) if isinstance(gates, dict) else None
-        for name in values if isinstance(values, dict) else ():
-            if name in METRICS and name not in task.metric_names:
-                problems.append(
-                    f"gates.{bound}: {name!r} is not a {task_name} metric; {task_name} metrics: "
-                    f"{names}"
-                )
-    if raw.get("threshold") is not None and not task.thresholded:
-        problems.append(
-            f"threshold: a decision threshold applies to binary classification, not {task_name}"
-        )
-    models = raw.get("models")
-    if isinstance(models, list):
-        if not models:
-            problems.append("models: list at least one candidate model")
-        for i, model in enumerate(models):
-            problems += _model_problems(f"models[{i}]", model, task)
-    return problems
-
-
-def _model_problems(where: str, model: Any, task: Task) -> list[str]:
-    """A candidate that the task cannot use, or parameters its estimator does not take."""
-    name = model.get("name") if isinstance(model, dict) else model
-    if not isinstance(name, str) or name not in CATALOG:
-        return []  # the field's own check says so
-    entry = CATALOG[name]
-    if task.estimator not in entry.builders:
-        offering = [n for n, e in CATALOG.items() if task.estimator in e.builders and n != "dummy"]
-        return [
-            f"{where}: {name} has no {task.estimator} for task {task.name}; choose from "
-            f"{', '.join(offering)}"
-        ]
-    problems: list[str] = []
-    keys = {
-        part: [str(k) for k in model.get(part) or {}]
-        for part in ("params", "search")
-        if isinstance(model, dict) and isinstance(model.get(part), dict)
-    }
-    if any(keys.values()):
-        own, others = entry.parameters(task)
-        for part, given in keys.items():
-            for key in given:
-                if key not in own and key not in others:
-                    hint = _did_you_mean(key, sorted(own)) or _did_you_mean(key, sorted(others))
-                    problems.append(f"{where}.{part}: {name} has no parameter {key!r}{hint}")
-    return problems
-
-
-def _did_you_mean(word: str, options: Any) -> str:
-    names = [str(o) for o in options]
-    same_case = [n for n in names if n.lower() == str(word).lower()]
-    match = same_case or difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def _unknown_metric(name: str) -> str:
-    return (
-        f"unknown metric {name!r}{_did_you_mean(name, list(METRICS))}; "
-        f"known metrics: {', '.join(METRICS)}"
-    )
 
 
 def _yaml_path(loc: tuple[int | str, ...]) -> str:
