@@ -15,7 +15,13 @@ from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG
 from mlfactory.tasks import TASKS, Task
 
-__all__ = ["cross_problems", "did_you_mean", "model_problems", "unknown_metric"]
+__all__ = [
+    "cross_problems",
+    "did_you_mean",
+    "group_problems",
+    "model_problems",
+    "unknown_metric",
+]
 
 
 def cross_problems(raw: dict[str, Any]) -> list[str]:
@@ -49,12 +55,47 @@ def cross_problems(raw: dict[str, Any]) -> list[str]:
         problems.append(
             f"threshold: a decision threshold applies to binary classification, not {task_name}"
         )
+    problems += group_problems(raw)
     models = raw.get("models")
     if isinstance(models, list):
         if not models:
             problems.append("models: list at least one candidate model")
         for i, model in enumerate(models):
             problems += model_problems(f"models[{i}]", model, task)
+    return problems
+
+
+_ROLES = ("target", "id_column", "time_column")
+
+
+def group_problems(raw: dict[str, Any]) -> list[str]:
+    """A ``group_by`` column that is not a feature: the target, id, time or an excluded column.
+
+    The models read the group column as a feature and the routing reads it in every
+    row scored, so it must be one. Whether it is in the data is the data's check.
+    """
+    group_by, data = raw.get("group_by"), raw.get("data")
+    if isinstance(group_by, str):
+        group_by = [group_by]
+    columns = group_by.get("columns") if isinstance(group_by, dict) else group_by
+    if not isinstance(columns, list) or not isinstance(data, dict):
+        return []
+    problems: list[str] = []
+    features, excluded = data.get("features"), data.get("exclude")
+    for column in (c for c in columns if isinstance(c, str)):
+        role = next((k for k in _ROLES if data.get(k) == column), None)
+        if role is not None:
+            problems.append(f"group_by: {column!r} is data.{role}; group by a feature column")
+        elif isinstance(excluded, list) and column in excluded:
+            problems.append(
+                f"group_by: {column!r} is in data.exclude; a group column is a feature that "
+                "every scored row carries: remove it from data.exclude"
+            )
+        elif isinstance(features, list) and column not in features:
+            problems.append(
+                f"group_by: {column!r} is not in data.features; add it there (every scored "
+                "row carries it, and the models use it)"
+            )
     return problems
 
 
