@@ -204,3 +204,51 @@ def test_data_ordinal_is_passed_on_and_its_lists_are_checked(tmp_path: Path) -> 
             load_spec(path)
         assert len(info.value.problems) == 1 and said in info.value.problems[0], entry
         assert info.value.problems[0].startswith("data.ordinal: ")
+
+
+def test_group_by_takes_a_list_a_name_or_its_keys() -> None:
+    for given in (["wc"], "wc", {"columns": ["wc"]}):
+        group_by = parse_spec(mroz_spec(group_by=given)).group_by
+        assert group_by is not None and group_by.columns == ["wc"] and group_by.min_rows == 200
+    mapping = parse_spec(mroz_spec(group_by={"columns": ["wc", "hc"], "min_rows": 30})).group_by
+    assert mapping is not None and mapping.columns == ["wc", "hc"] and mapping.min_rows == 30
+    assert parse_spec(mroz_spec()).group_by is None
+    described = json_schema()["$defs"]["GroupBySpec"]["properties"]["min_rows"]["description"]
+    assert "training part AND in the validation part" in described
+
+
+@pytest.mark.parametrize(
+    ("group_by", "problem"),
+    [
+        ([], "group_by.columns: list at least one column, e.g. group_by: [carrier] (got [])"),
+        (["wc", "wc"], "group_by.columns: 'wc' listed more than once"),
+        ({"columns": ["wc"], "min_rows": 0}, "group_by.min_rows: Input should be greater than"),
+        ({"columns": ["wc"], "min_rows": "lots"}, "group_by.min_rows: Input should be a valid int"),
+        ({"columns": ["wc"], "min_rows": 2.5}, "group_by.min_rows: Input should be a valid int"),
+        ({"columns": ["wc"], "min_rows": True}, "group_by.min_rows: Input should be a valid int"),
+        ({"colums": ["wc"]}, "group_by: unknown key 'colums' (did you mean 'columns'?)"),
+        (["lfp"], "group_by: 'lfp' is data.target; group by a feature column"),
+    ],
+)
+def test_a_bad_group_by_is_named_with_its_fix(group_by: object, problem: str) -> None:
+    problems = problems_of(mroz_spec(group_by=group_by))
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_a_group_column_that_is_not_a_feature_is_listed_with_every_other_problem() -> None:
+    raw = mroz_spec(group_by=["k5", "wc", "age", "inc"], search={"trials": 0})
+    raw["data"] = {**raw["data"], "id_column": "k5", "exclude": ["wc"], "time_column": "age"}
+    problems = problems_of(raw)
+    assert problems[0].startswith("search.trials:")
+    assert problems[1:] == [
+        "group_by: 'k5' is data.id_column; group by a feature column",
+        "group_by: 'wc' is in data.exclude; a group column is a feature that every scored row "
+        "carries: remove it from data.exclude",
+        "group_by: 'age' is data.time_column; group by a feature column",
+    ]
+    raw = mroz_spec(group_by=["wc"])
+    raw["data"] = {**raw["data"], "features": ["age", "inc"]}
+    assert problems_of(raw) == [
+        "group_by: 'wc' is not in data.features; add it there (every scored row carries it, and "
+        "the models use it)"
+    ]

@@ -74,6 +74,19 @@ def test_an_excluded_column_that_does_not_exist_is_an_error_with_a_suggestion() 
     assert "num" not in data.schema.names
 
 
+def test_a_group_column_must_be_a_feature_of_the_data() -> None:
+    found = problems(frame(), group_by=("kat", "when", "num"), exclude=("num",))
+    assert found == [
+        "group_by: 'kat' is not a column (did you mean 'cat'?)",
+        "group_by: 'num' is not a feature (the target, time, id or an excluded column, or left "
+        "out of data.features); group by a feature column",
+        "group_by: 'when' is a date/time, which would make a group of every instant; group by a "
+        "part of it made in data.sql (e.g. EXTRACT(month FROM ...))",
+    ]
+    data = prepare_training(frame(), roles(group_by=("cat",)), TASKS["classification"])
+    assert "cat" in data.schema.names
+
+
 def test_one_class_target() -> None:
     data = frame().assign(y="yes")
     assert problems(data) == [

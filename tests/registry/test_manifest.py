@@ -45,3 +45,18 @@ def test_a_manifest_that_does_not_describe_a_model_is_refused_where_it_is_wrong(
     change(written)  # type: ignore[operator]
     with pytest.raises(TamperedArtifactError, match=message):
         Manifest.from_json(json.dumps(written), shown_as="store/manifest.json")
+
+
+def test_a_single_models_manifest_has_no_family_and_a_family_names_only_its_own_files(
+    written: dict[str, object],
+) -> None:
+    assert "family" not in written  # as before families: older mlfactory reads it
+    member = {"values": ["AA"], "file": "../../MLmodel", "reason": "own model", "rows": {}}
+    written["family"] = {"columns": ["carrier"], "min_rows": 1, "members": [member]}
+    written["family"]["global_metrics"] = {}  # type: ignore[index]
+    with pytest.raises(TamperedArtifactError, match=r"family.members.0.file: String should match"):
+        Manifest.from_json(json.dumps(written), shown_as="store/manifest.json")
+    member["file"] = "family/0.skops"
+    manifest = Manifest.from_json(json.dumps(written), shown_as="store/manifest.json")
+    assert manifest.family is not None and manifest.family.own[0].values == ["AA"]
+    assert json.loads(manifest.to_json())["family"]["members"][0]["file"] == "family/0.skops"

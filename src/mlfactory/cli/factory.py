@@ -80,6 +80,8 @@ def _print_result(result: TrainResult, console: Console = out) -> None:
     console.print(table)
     if (chosen := result.threshold) is not None:
         console.print(f"decision threshold {chosen.value:.4g}: {chosen.rule}", highlight=False)
+    if result.family is not None:
+        console.print(result.family.summary(), highlight=False)
     if result.candidates:
         console.print(f"search, best validation {result.metric} per model:")
     for row in result.candidates:

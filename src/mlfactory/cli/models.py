@@ -96,6 +96,13 @@ def models_show(
     for v in versions:
         created = datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M")
         console.print(f"v{v.version} ({created}) {v.reason}", highlight=False)
+        if family := v.family:
+            columns = ", ".join(map(str, family.get("columns", [])))
+            console.print(
+                f"v{v.version} is a family of {family.get('groups')} groups of {columns}: "
+                f"{family.get('own')} with a model of their own, the global model scoring the rest",
+                highlight=False,
+            )
         if signer := v.tags.get(tags.SIGNED_BY):
             console.print(f"v{v.version} signed by the key {signer[:16]}…", highlight=False)
         if v.registering:

@@ -8,7 +8,10 @@ bootstrap interval ``ci95``, and the ``train`` and ``baseline`` values), the
 alias) and its ``reason``.
 A training adds the ``alias`` it received, each gate ``check``, the champion
 comparison and its ``exit_code``; a version listed by ``models show`` adds the
-``aliases`` it holds now. A number that is not finite (a metric undefined on
+``aliases`` it holds now. ``family`` is None for one model; for a model family
+(``group_by``) a training gives every group (values, rows, scores, who scores it
+and why) and ``models show`` its ``columns`` and how many ``groups`` and ``own``
+models it has. A number that is not finite (a metric undefined on
 the test rows) is ``null``. The path ``-`` writes to stdout.
 """
 
@@ -63,6 +66,7 @@ def training_record(result: TrainResult) -> dict[str, Any]:
             result.baseline.metrics,
         ),
         "threshold": None if result.threshold is None else result.threshold.model_dump(),
+        "family": None if result.family is None else result.family.model_dump(by_alias=True),
         "run_id": result.run_id,
         "report": str(result.report_path),
         "exit_code": result.exit_code,
@@ -149,6 +153,7 @@ def _version(info: VersionInfo) -> dict[str, Any]:
         "registering": owner.describe() if owner else None,
         "signed_by": info.tags.get(tags.SIGNED_BY),
         "drift": info.drift,
+        "family": info.family,
         "metrics": {name: {"test": value} for name, value in info.metrics.items()},
     }
 

@@ -265,6 +265,7 @@ class ColumnRoles:
     # column -> its values, lowest first (compared as ordinal_text); an ordered pandas
     # Categorical needs no entry
     ordinal: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    group_by: tuple[str, ...] = ()  # features whose values name a row's group (a family)
 
 
 @dataclass
@@ -398,6 +399,15 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
                 "data.features leaves it out); remove it from data.ordinal"
             )
 
+    for name in roles.group_by:
+        if name not in columns:
+            problems.append(f"group_by: {name!r} is not a column{_suggest(name, columns)}")
+        elif name not in features:
+            problems.append(
+                f"group_by: {name!r} is not a feature (the target, time, id or an excluded "
+                "column, or left out of data.features); group by a feature column"
+            )
+
     notes: list[str] = []
     schemas: list[ColumnSchema] = []
     for name in features:
@@ -425,6 +435,12 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
                     "data.id_column or add it to data.exclude"
                 )
                 continue
+        if kind == "datetime" and name in roles.group_by:
+            problems.append(
+                f"group_by: {name!r} is a date/time, which would make a group of every "
+                "instant; group by a part of it made in data.sql (e.g. EXTRACT(month FROM ...))"
+            )
+            continue
         order = None
         if kind == "ordinal":
             order, problem = _order(name, series, roles.ordinal.get(name))

@@ -16,7 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mlfactory.data.schema import Schema
 from mlfactory.errors import TamperedArtifactError
 
-__all__ = ["FORMAT", "DecisionThreshold", "Lineage", "Manifest", "Scores"]
+__all__ = [
+    "FORMAT",
+    "DecisionThreshold",
+    "Family",
+    "FamilyComparison",
+    "Lineage",
+    "Manifest",
+    "Member",
+    "Scores",
+]
 
 # 2: digests.json covers the whole MLflow model folder, MLmodel included
 # 3: the pipeline's first step expands datetime columns (the skops file is the whole model)
@@ -55,6 +64,74 @@ class Lineage(_Record):
     split: dict[str, Any]
 
 
+class Member(_Record):
+    """One group of a model family: its values, the model that scores it, and why."""
+
+    values: list[str]  # the group's value in each group column, as text (``group_keys``)
+    # its own pipeline, in the package folder; None: the family's global model scores it
+    file: str | None = Field(None, pattern=r"^family/[0-9]+\.skops$")
+    reason: str  # in words: why the group has its own model, or not
+    rows: dict[str, int]  # the group's rows in the train, validation and test parts
+    validation: dict[str, float] = Field(default_factory=dict)  # primary metric: own, global
+    test: dict[str, float] = Field(default_factory=dict)  # primary metric: family, global
+
+
+class FamilyComparison(_Record):
+    """The family against its global model alone on the same test rows (paired bootstrap)."""
+
+    metric: str
+    family: float
+    global_: float = Field(alias="global")
+    improvement: float  # > 0: the family is better
+    low: float  # 95% interval of the improvement
+    high: float
+
+
+class Family(_Record):
+    """One model per group of rows (``group_by``), the global model scoring the rest.
+
+    The package's ``pipeline.skops`` is the global model; each member with a ``file``
+    has its own pipeline there, so one group can be loaded without the others.
+    """
+
+    columns: list[str]  # the group columns, in the spec's order
+    min_rows: int
+    members: list[Member]  # every group the training rows hold, most rows first
+    global_metrics: dict[str, float]  # the global model alone on the same test rows
+    comparison: FamilyComparison | None = None
+
+    @property
+    def own(self) -> list[Member]:
+        """The members scored by a model of their own."""
+        return [m for m in self.members if m.file is not None]
+
+    def summary(self) -> str:
+        """In one line: the groups, how many have a model of their own, why the others do
+        not, and the family against its global model on the test rows."""
+        groups, own = len(self.members), len(self.own)
+        why: dict[str, int] = {}
+        for member in self.members:
+            if member.file is None:
+                cause = member.reason.split(":")[0]
+                why[cause] = why.get(cause, 0) + 1
+        line = (
+            f"a family of {groups:,} group{'s' * (groups != 1)} of {', '.join(self.columns)}: "
+            f"{own:,} with a model of their own"
+        )
+        if why:
+            line += (
+                "; the global model scores the rest ("
+                + ", ".join(f"{n:,} {cause}" for cause, n in why.items())
+                + ")"
+            )
+        if (vs := self.comparison) is not None:
+            line += (
+                f"; test {vs.metric} {vs.family:.4f} vs {vs.global_:.4f} for the global model "
+                f"alone ({vs.improvement:+.4f}, 95% CI {vs.low:+.4f} to {vs.high:+.4f})"
+            )
+        return line
+
+
 class Manifest(_Record):
     """Everything a model package says about its model, besides the model itself."""
 
@@ -71,10 +148,14 @@ class Manifest(_Record):
     id_column: str | None = None
     threshold: DecisionThreshold | None = None  # None: the most probable class
     lineage: Lineage
+    family: Family | None = None  # one model per group (``group_by``); None: one model
 
     def to_json(self) -> str:
         # Python mode keeps NaN and inf as json.dumps writes them (a metric can be NaN)
-        return json.dumps(self.model_dump(by_alias=True), indent=1, default=str)
+        record = self.model_dump(by_alias=True)
+        if record["family"] is None:  # a single model's manifest stays as it was before families
+            del record["family"]
+        return json.dumps(record, indent=1, default=str)
 
     @classmethod
     def from_json(cls, text: str, *, shown_as: str) -> Manifest:

@@ -108,6 +108,15 @@ class VersionInfo:
         return json.loads(self.tags.get(tag.METRICS, "{}"))  # type: ignore[no-any-return]
 
     @property
+    def family(self) -> dict[str, Any] | None:
+        """A model family's shape (``tag.FAMILY``: columns, groups, own); None for one model."""
+        try:
+            value = json.loads(self.tags[tag.FAMILY])
+        except (KeyError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    @property
     def drift(self) -> dict[str, Any] | None:
         """The latest monitoring summary recorded on this version (``tag.DRIFT``)."""
         try:

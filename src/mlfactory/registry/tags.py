@@ -10,6 +10,7 @@ Version tags, written when a version is registered::
     PACKAGE_DIGEST    SHA-256 of the model folder's digests.json (checked on every load)
     SIGNED_BY         the signing key's fingerprint, when the model is signed
     REGISTRATION      pending (JSON with its owner) until the first alias move, then complete
+    FAMILY            a model family's shape, JSON {columns, groups, own}: absent for one model
 
 and later: DRIFT (the latest monitoring summary, JSON), RETRAIN_CHECK (on the
 champion: the latest retrain decision), RETRAIN_REASON (why a version was retrained).
@@ -24,6 +25,7 @@ __all__ = [
     "DATA_FINGERPRINT",
     "DECISION",
     "DRIFT",
+    "FAMILY",
     "GIT_COMMIT",
     "METRIC",
     "METRICS",
@@ -55,4 +57,5 @@ REGISTRATION = "mlfactory.registration"
 DRIFT = "mlfactory.drift"
 RETRAIN_CHECK = "mlfactory.retrain_check"
 RETRAIN_REASON = "mlfactory.retrain_reason"
+FAMILY = "mlfactory.family"
 ALIAS_EVENT_PREFIX = "mlfactory.alias_event."

@@ -21,6 +21,9 @@ The validation policy (``validate``):
   (``Validated.out_of_range``): the model has seen nothing like it, and a tree
   answers ``1e308`` as it answers the edge of the range.
 
+A model family (``group_by``) scores each row with its group's model, the fast path
+compiled for each member, and any other row with the global model (``registry.family``).
+
 A caller either refuses rows that fail it (the server answers 422, ``predict``
 exits 2: ``skip_invalid=False``) or skips them and says how many (monitoring,
 batch: ``skip_invalid=True``); the verdict itself is the same.
@@ -29,14 +32,15 @@ batch: ``skip_invalid=True``); the verdict itself is the same.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from mlfactory.errors import DataError
+from mlfactory.errors import BadInputError, DataError
+from mlfactory.registry.family import GLOBAL, assign, combine
 from mlfactory.scoring.explain import Explainer, Explanation, explainer
 from mlfactory.scoring.fastpath import FastPredictor, compile_predictor
 
@@ -113,12 +117,19 @@ class Scorer:
     """Scores rows with one model version, the same way on every path."""
 
     def __init__(
-        self, package: ModelPackage, *, name: str, version: str, fast: FastPredictor | None
+        self,
+        package: ModelPackage,
+        *,
+        name: str,
+        version: str,
+        fast: FastPredictor | None,
+        members: Mapping[str, FastPredictor | None] | None = None,
     ) -> None:
         self.package = package
         self.name = name
         self.version = version
-        self.fast = fast
+        self.fast = fast  # a family's global model's
+        self.members = dict(members or {})  # a family's members' fast paths, by file
         self.known_categories = {
             c.name: frozenset(c.categories or [])
             for c in package.schema.columns
@@ -161,11 +172,13 @@ class Scorer:
         ``threads`` caps the estimator's threads (a server's workers must not fight
         over the cores: 1 each); None keeps what it was trained with.
         """
-        estimator = package.pipeline[-1]
-        if threads is not None and "n_jobs" in estimator.get_params():
-            estimator.set_params(n_jobs=threads)  # before compiling: LightGBM reads it then
-        compiled = compile_predictor(package) if fast else None
-        scorer = cls(package, name=name, version=version, fast=compiled)
+        for pipeline in [package.pipeline, *package.members.values()]:
+            estimator = pipeline[-1]
+            if threads is not None and "n_jobs" in estimator.get_params():
+                estimator.set_params(n_jobs=threads)  # before compiling: LightGBM reads it then
+        compiled = compile_predictor(package.member(None)) if fast else None
+        members = {f: compile_predictor(package.member(f)) for f in package.members if fast}
+        scorer = cls(package, name=name, version=version, fast=compiled, members=members)
         log.info("%s v%s: %s", name, version, "fast path" if compiled else "pipeline path")
         example = scorer.validate(scorer.example()).frame
         package.predict_conformed(example)  # warm: the first call builds caches
@@ -248,14 +261,29 @@ class Scorer:
         return Validated(conformed, kept, problems, unknown, far)
 
     def predict(self, conformed: pd.DataFrame) -> tuple[Any, Any | None]:
-        """Encoded predictions of validated rows (the fast path when compiled)."""
-        if self.fast is not None:
-            pred, proba = self.fast.predict_conformed(conformed)
+        """Encoded predictions of validated rows (the fast path when compiled); a family's
+        rows each by their group's model."""
+        family = self.package.family
+        if family is None:
+            pred, proba = self._predict(None, conformed)
         else:
-            pred, proba = self.package.predict_conformed(conformed)
+            files = [m.file for m in family.members]
+
+            def predict(member: int, rows: Any) -> tuple[Any, Any | None]:
+                part = conformed if len(rows) == len(conformed) else conformed.iloc[rows]
+                return self._predict(None if member == GLOBAL else files[member], part)
+
+            pred, proba = combine(assign(family, conformed), predict)
         if proba is not None and not np.isfinite(proba).all():
             raise ValueError("the model produced non-finite probabilities")
         return pred, proba
+
+    def _predict(self, file: str | None, conformed: pd.DataFrame) -> tuple[Any, Any | None]:
+        """One model's predictions: a family member's (None: the global or only model)."""
+        fast = self.fast if file is None else self.members.get(file)
+        if fast is not None:
+            return fast.predict_conformed(conformed)
+        return self.package.member(file).predict_conformed(conformed)
 
     def explain(self, conformed: pd.DataFrame) -> Explanation:
         """Each input column's contribution to validated rows' raw scores (``scoring.explain``).
@@ -263,6 +291,12 @@ class Scorer:
         ``BadInputError`` for a model other than LightGBM or linear. Nothing is
         prepared for explanations until one is asked for.
         """
+        if self.package.family is not None:
+            raise BadInputError(
+                f"{self.name or self.package.manifest.name} is a model family (one model per "
+                f"group of {', '.join(self.package.family.columns)}), which cannot explain its "
+                "predictions yet; ask without explain"
+            )
         if self._explainer is None:
             self._explainer = explainer(self.package)
         return self._explainer.explain(conformed)

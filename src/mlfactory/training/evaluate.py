@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +17,10 @@ if TYPE_CHECKING:
     from mlfactory.training.prepare import Encoded, Prepared
     from mlfactory.training.search import Searched
 
-__all__ = ["Evaluated", "Evaluation", "evaluate", "evaluate_step"]
+__all__ = ["Evaluated", "Evaluation", "Predict", "evaluate", "evaluate_step", "evaluate_with"]
 
 MAX_TRAIN_ROWS_SCORED = 200_000
+Predict = Callable[[str, Any], tuple[Any, Any | None]]  # (part, rows) -> encoded predictions
 
 
 @dataclass
@@ -55,20 +57,50 @@ def evaluate(
     ``threshold`` is the model's decision threshold (``Task.decide``); None: the
     most probable class.
     """
+    matrices = {"test": test[0], "train": train[0]}
+
+    def predict(part: str, rows: Any | None) -> tuple[Any, Any | None]:
+        X = matrices[part] if rows is None else matrices[part][rows]
+        return task.predict(estimator, X, n_classes, threshold)
+
+    return evaluate_with(
+        predict,
+        task=task,
+        n_classes=n_classes,
+        y_test=test[1],
+        y_train=train[1],
+        rounds=rounds,
+        seed=seed,
+        intervals=intervals,
+    )
+
+
+def evaluate_with(
+    predict: Predict,
+    *,
+    task: Task,
+    n_classes: int | None,
+    y_test: Any,
+    y_train: Any,
+    rounds: int,
+    seed: int,
+    intervals: bool = True,
+) -> Evaluation:
+    """``evaluate`` for predictions made by ``predict(part, rows)`` (a model family's:
+    each row by its group's model). ``rows`` are positions in the part, None: all."""
     metrics = task.metrics(n_classes)
-    X_test, y_test = test
-    pred, proba = task.predict(estimator, X_test, n_classes, threshold)
+    pred, proba = predict("test", None)
     scores = compute(metrics, y_test, pred, proba)
     bounds = (
         bootstrap_intervals(metrics, y_test, pred, proba, rounds=rounds, seed=seed)
         if intervals
         else {}
     )
-    X_train, y_train = train
+    keep = None
     if len(y_train) > MAX_TRAIN_ROWS_SCORED:
         keep = np.random.default_rng(seed).choice(len(y_train), MAX_TRAIN_ROWS_SCORED, False)
-        X_train, y_train = X_train[keep], y_train[keep]
-    train_pred, train_proba = task.predict(estimator, X_train, n_classes, threshold)
+        y_train = y_train[keep]
+    train_pred, train_proba = predict("train", keep)
     return Evaluation(
         metrics=scores,
         intervals=bounds,

@@ -70,6 +70,9 @@ class ExplainedRows:
 def explain_test_rows(package: ModelPackage, rows: pd.DataFrame, *, seed: int) -> ExplainedRows:
     """Explain up to ``MAX_ROWS`` of the test rows with the packaged model."""
     total = len(rows)
+    if package.family is not None:  # each group's model would need its own base value
+        why = "a model family (one model per group) cannot explain its predictions yet"
+        return ExplainedRows(None, total=total, why_not=why)
     if total > MAX_ROWS:
         rows = rows.sample(n=MAX_ROWS, random_state=seed)
     try:

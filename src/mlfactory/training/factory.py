@@ -7,8 +7,11 @@
     encode    the datetime step and one preprocessor per input style; matrices stored
     search    a seeded study per candidate; trials are picklable (training.trial)
     threshold a binary model's decision threshold, on the validation rows (optional)
+    family    ``group_by``: each group's model, kept where it beats the global one on
+              the group's validation rows (training.family)
     refit     the best candidate refitted on train + validation (``refit: true``)
-    evaluate  the best candidate and the dummy baseline on the test rows
+    evaluate  the best candidate and the dummy baseline on the test rows; a family,
+              each row by its group's model, beside the global model alone
     package   the whole model, its manifest, profile and reference rows
     register  gates, the champion comparison, the MLflow run, version and alias
     report    the HTML report, logged to the run
@@ -29,13 +32,14 @@ from typing import Any
 
 from mlfactory.models import CATALOG
 from mlfactory.registry import Registry
-from mlfactory.registry.manifest import DecisionThreshold
+from mlfactory.registry.manifest import DecisionThreshold, Family
 from mlfactory.registry.signing import check_training_keys
 from mlfactory.spec import FactorySpec, load_spec
 from mlfactory.training import matrices
 from mlfactory.training.evaluate import Evaluation, evaluate_step
 from mlfactory.training.events import ConsoleProgress, OnEvent, Step
 from mlfactory.training.explanations import explain_test_rows
+from mlfactory.training.family import evaluate_family, fit_family
 from mlfactory.training.gates import Decision
 from mlfactory.training.packaging import package_step
 from mlfactory.training.prepare import encode, prepare
@@ -64,6 +68,7 @@ class TrainResult:
     run_id: str
     candidates: list[dict[str, Any]] = field(default_factory=list)
     threshold: DecisionThreshold | None = None  # a binary model's decision threshold
+    family: Family | None = None  # one model per group (group_by): the groups, who scores them
 
     @property
     def promoted(self) -> bool:
@@ -146,14 +151,28 @@ def _steps(
             on_event(
                 Step("threshold", f"decision threshold {threshold.value:.4g}: {threshold.rule}")
             )
+        family = None
+        if spec.group_by is not None:  # decided on validation rows, so before any refit
+            family = fit_family(spec, prepared, split, encoded, searched, threshold, on_event)
         if spec.refit:
             on_event(Step("refit", f"refitting {searched.best.name} on train + validation rows"))
             searched = refit_step(spec, prepared, encoded, searched)
         best = searched.best
         on_event(Step("evaluate", f"evaluating {best.name} on {len(split.test):,} test rows"))
         evaluated = evaluate_step(spec, prepared, encoded, searched, threshold)
+        if family is not None:  # the family's metrics are the ones the gates see
+            family, evaluated = evaluate_family(
+                spec, prepared, encoded, searched, family, evaluated
+            )
         packaged = package_step(
-            spec, prepared, split, encoded, searched, evaluated, spec_folder=spec_folder
+            spec,
+            prepared,
+            split,
+            encoded,
+            searched,
+            evaluated,
+            spec_folder=spec_folder,
+            family=family,
         )
     finally:
         for ref in encoded.matrices.values():
@@ -188,6 +207,7 @@ def _steps(
             explanations=explain_test_rows(
                 packaged.package, packaged.test_rows, seed=spec.search.seed
             ),
+            family=packaged.package.family,
         ),
         report_path,
     )
@@ -204,6 +224,7 @@ def _steps(
         run_id=registered.run_id,
         candidates=packaged.candidates,
         threshold=evaluated.threshold,
+        family=packaged.package.family,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Matrices", "MatrixRef", "adopt", "forget", "store"]
+__all__ = ["Matrices", "MatrixRef", "RowsRef", "adopt", "forget", "store"]
 
 _PARTS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 _LOADED: dict[str, Matrices] = {}  # folder -> arrays, in each process that needed them
@@ -50,6 +50,31 @@ class MatrixRef:
                 arrays = [np.load(root / f"{part}.npy", mmap_mode="r") for part in _PARTS]
                 found = _LOADED[self.folder] = Matrices(*arrays)
             return found
+
+
+@dataclass(frozen=True, eq=False)
+class RowsRef(MatrixRef):
+    """Some rows of a style's ``Matrices``: one group's, for a family member's fit.
+
+    ``train``, ``validation`` and ``test`` are positions in the matrices of that part.
+    """
+
+    train: np.ndarray[Any, np.dtype[np.intp]]
+    validation: np.ndarray[Any, np.dtype[np.intp]]
+    test: np.ndarray[Any, np.dtype[np.intp]]
+
+    def load(self) -> Matrices:
+        """The rows' matrices (copies of the memory-mapped ones)."""
+        m = super().load()
+        train, val, test = self.train, self.validation, self.test
+        return Matrices(
+            m.X_train[train],
+            m.y_train[train],
+            m.X_val[val],
+            m.y_val[val],
+            m.X_test[test],
+            m.y_test[test],
+        )
 
 
 def store(folder: Path, matrices: Matrices) -> MatrixRef:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from mlfactory.spec import FactorySpec
     from mlfactory.training.evaluate import Evaluated
+    from mlfactory.training.family import FamilyFit
     from mlfactory.training.prepare import Encoded, Prepared
     from mlfactory.training.search import Searched
     from mlfactory.training.split import Split
@@ -71,19 +72,23 @@ def package_step(
     evaluated: Evaluated,
     *,
     spec_folder: Path,
+    family: FamilyFit | None = None,
 ) -> Packaged:
-    """Build the model package of the best candidate."""
+    """Build the model package of the best candidate (with ``family``: the global model,
+    and each group's own model)."""
     from sklearn.pipeline import Pipeline
 
     data, schema, task, best = prepared.data, prepared.schema, prepared.task, searched.best
     seed, evaluation = spec.search.seed, evaluated.evaluation
-    pipeline = Pipeline(
-        [
-            ("datetimes", encoded.dates),
-            ("preprocess", encoded.preprocessors[CATALOG[best.name].style]),
-            ("model", best.estimator),
-        ]
-    )
+    preprocess = encoded.preprocessors[CATALOG[best.name].style]
+
+    def whole(estimator: Any) -> Pipeline:
+        return Pipeline(
+            [("datetimes", encoded.dates), ("preprocess", preprocess), ("model", estimator)]
+        )
+
+    pipeline = whole(best.estimator)
+    members = {f: whole(e) for f, e in family.estimators.items()} if family is not None else {}
     lineage: dict[str, Any] = {
         "data_fingerprint": prepared.fingerprint,
         "spec_sha256": spec.digest(),
@@ -118,11 +123,14 @@ def package_step(
         id_column=spec.data.id_column,
         threshold=evaluated.threshold,
         lineage=Lineage.model_validate(lineage),
+        family=None if family is None else family.family,
     )
     keep = min(spec.monitoring.reference_rows, len(train_rows))
     reference = train_rows.sample(n=keep, random_state=seed) if keep else None
     rows = split.table(data.positions, data.ids, spec.data.id_column)
-    package = ModelPackage(manifest=manifest, pipeline=pipeline, reference=reference, split=rows)
+    package = ModelPackage(
+        manifest=manifest, pipeline=pipeline, reference=reference, split=rows, members=members
+    )
     test_rows, y_test = data.X.iloc[split.test], data.y[split.test]
     candidates = [
         {

@@ -10,6 +10,7 @@ written once (``matrices.store``) so that trials reach them by reference.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,10 @@ def prepare(spec: FactorySpec) -> Prepared:
     frame = load_frame(spec.data.source, spec.data.sql)
     fingerprint = data_fingerprint(frame)
     task = task_named(spec.task)
-    data = prepare_training(frame, spec.data.columns, task)
+    roles = spec.data.columns
+    if spec.group_by is not None:
+        roles = dataclasses.replace(roles, group_by=tuple(spec.group_by.columns))
+    data = prepare_training(frame, roles, task)
     classes = data.schema.classes
     if spec.threshold is not None and (classes is None or len(classes) != 2):
         raise DataError(

@@ -12,16 +12,18 @@ held-out rows left to stop on. The preprocessors stay fitted on the training row
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from mlfactory.spec import FactorySpec
+    from mlfactory.tasks import Task
     from mlfactory.training.prepare import Encoded, Prepared
     from mlfactory.training.search import Searched
 
-__all__ = ["refit_step"]
+__all__ = ["refit", "refit_step"]
 
 
 def refit_step(
@@ -31,19 +33,48 @@ def refit_step(
     from mlfactory.models import CATALOG
 
     best = searched.best
-    entry = CATALOG[best.name]
-    params: dict[str, Any] = dict(best.params)
-    rounds = getattr(best.estimator, "best_iteration_", None) if entry.boosting else None
-    if rounds:  # LightGBM: the rounds early stopping kept
-        params["n_estimators"] = int(rounds)
-    estimator = entry.build(prepared.task, params, spec.search.seed, encoded.categorical)
-    m = encoded.matrices[entry.style].load()
-    X = np.concatenate([m.X_train, m.X_val])
-    y = np.concatenate([m.y_train, m.y_val])
-    if entry.boosting:
-        estimator.fit(X, y, categorical_feature=list(encoded.categorical) or "auto")
-    else:
-        estimator.fit(X, y)
+    m = encoded.matrices[CATALOG[best.name].style].load()
+    estimator, params = refit(
+        best.name,
+        best.estimator,
+        best.params,
+        task=prepared.task,
+        seed=spec.search.seed,
+        categorical=encoded.categorical,
+        X=np.concatenate([m.X_train, m.X_val]),
+        y=np.concatenate([m.y_train, m.y_val]),
+    )
     refitted = dataclasses.replace(best, estimator=estimator, params=params)
     candidates = [refitted if c is best else c for c in searched.candidates]
     return dataclasses.replace(searched, candidates=candidates, best=refitted)
+
+
+def refit(
+    model: str,
+    fitted: Any,
+    params: dict[str, Any],
+    *,
+    task: Task,
+    seed: int,
+    categorical: Sequence[int],
+    X: Any,
+    y: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """The catalog ``model`` with ``params`` fitted on ``X``, ``y``, and the params used.
+
+    ``fitted`` is the model fitted with early stopping, whose rounds a boosting
+    model keeps (also for a family member on its group's rows).
+    """
+    from mlfactory.models import CATALOG
+
+    entry = CATALOG[model]
+    params = dict(params)
+    rounds = getattr(fitted, "best_iteration_", None) if entry.boosting else None
+    if rounds:  # LightGBM: the rounds early stopping kept
+        params["n_estimators"] = int(rounds)
+    estimator = entry.build(task, params, seed, list(categorical))
+    if entry.boosting:
+        estimator.fit(X, y, categorical_feature=list(categorical) or "auto")
+    else:
+        estimator.fit(X, y)
+    return estimator, params

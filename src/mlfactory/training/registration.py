@@ -159,7 +159,18 @@ def _version_tags(
 ) -> dict[str, str]:
     lineage = packaged.lineage
     scores = evaluated.evaluation.metrics
+    family = packaged.package.family
+    shape = (
+        {}
+        if family is None
+        else {
+            tag.FAMILY: json.dumps(
+                {"columns": family.columns, "groups": len(family.members), "own": len(family.own)}
+            )
+        }
+    )
     return {
+        **shape,
         **_decision_tags(decision),
         tag.MODEL: model,
         tag.METRIC: metric,

@@ -23,7 +23,7 @@ import numpy as np
 from mlfactory.charts import BLUE, GREY, Chart, Panel
 from mlfactory.metrics import METRICS
 from mlfactory.pages import escape, figure, page
-from mlfactory.registry.manifest import DecisionThreshold
+from mlfactory.registry.manifest import DecisionThreshold, Family, Member
 from mlfactory.tasks import Task
 from mlfactory.training.evaluate import Evaluation
 from mlfactory.training.explanations import ExplainedRows, explanation_section
@@ -32,6 +32,7 @@ from mlfactory.training.gates import Decision
 __all__ = ["ReportInputs", "write_report"]
 
 MAX_FEATURES = 20  # bars in the importance chart
+MAX_GROUPS = 200  # rows of a family's group table (the largest groups)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ReportInputs:
     threshold: DecisionThreshold | None = None  # a binary model's decision threshold
     extra: dict[str, Any] = field(default_factory=dict)
     explanations: ExplainedRows | None = None  # contributions on test rows
+    family: Family | None = None  # one model per group: the groups and who scores them
 
 
 def write_report(inputs: ReportInputs, path: Path) -> Path:
@@ -69,6 +71,7 @@ def _render(r: ReportInputs) -> str:
     sections = [
         ("metrics", "Test metrics", _metrics_section(r)),
         ("plots", "Diagnostics", _plots_section(r)),
+        *([("family", "Groups", _family_section(r, r.family))] if r.family else []),
         ("importance", "Which inputs matter", _importance_section(r)),
         ("explanations", "How inputs move predictions", explanation_section(r.explanations)),
         ("search", "Model search", _candidates_section(r)),
@@ -200,7 +203,9 @@ def _header(r: ReportInputs, title: str) -> str:
         f"<header><h1>{escape(title)}</h1>"
         f'<p class="sub">{escape(r.task.name)} · chosen model <b>{escape(r.model)}</b> · '
         "primary metric "
-        f"<b>{escape(r.metric)}</b> ({_better(r.metric)}) · parameters {_params(r.params)}</p>"
+        f"<b>{escape(r.metric)}</b> ({_better(r.metric)}) · parameters {_params(r.params)}"
+        + (_family_note(r.family) if r.family is not None else "")
+        + "</p>"
         + "".join(f'<p class="note">{escape(_sentence(n))}</p>' for n in r.notes)
         + f'<div class="verdict {"ok" if d.promoted else "held"}"><div class="big">'
         f"{'Promoted to champion' if d.promoted else 'Held back as challenger'}</div>"
@@ -213,24 +218,113 @@ def _header(r: ReportInputs, title: str) -> str:
 def _metrics_section(r: ReportInputs) -> str:
     ev = r.evaluation
     names = sorted(ev.metrics, key=lambda name: name != r.metric)  # primary first
+    alone = r.family.global_metrics if r.family is not None else None
     rows = [
         [
             escape(name) + (_badge("primary") if name == r.metric else ""),
             _fmt(ev.metrics[name]),
             "[{}, {}]".format(*map(_fmt, ev.intervals.get(name, (math.nan, math.nan)))),
             _fmt(ev.train_metrics.get(name)),
+            *([_fmt(alone.get(name))] if alone is not None else []),
             _fmt(r.baseline.metrics.get(name)),
             _better(name),
         ]
         for name in names
     ]
-    head = ["Metric", "Test", "95% interval", "Train", "Dummy baseline", ""]
+    head = ["Metric", "Test", "95% interval", "Train"]
+    head += ["Global model alone"] if alone is not None else []
+    head += ["Dummy baseline", ""]
     primary = names.index(r.metric) if r.metric in names else None
-    return _table(head, rows, numeric={1, 2, 3, 4}, highlight=primary) + (
+    family = (
+        " The metrics are the model family's, each row scored by its group's model; the "
+        "global model alone is scored on the same rows (see Groups)."
+        if alone is not None
+        else ""
+    )
+    numeric = set(range(1, len(head) - 1))
+    return _table(head, rows, numeric=numeric, highlight=primary) + (
         f'<p class="muted">{_fmt(len(ev.y_test))} test rows. Intervals are percentile bootstrap '
         "intervals over resampled test rows; the baseline is a dummy model (class prior or "
-        "training mean) scored on the same rows.</p>" + _threshold_note(r)
+        f"training mean) scored on the same rows.{family}</p>" + _threshold_note(r)
     )
+
+
+def _family_section(r: ReportInputs, family: Family) -> str:
+    """Each group: its rows, who scores it and why, its metric with and without its model."""
+    own, groups = len(family.own), len(family.members)
+    columns = ", ".join(f"<code>{escape(c)}</code>" for c in family.columns)
+    text = (
+        f"<p>One model per group of {columns}: {_fmt(groups)} groups, <b>{_fmt(own)}</b> "
+        "with a model of their own. A group gets "
+        f"one with at least {_fmt(family.min_rows)} rows in the training part and in the "
+        f"validation part (a classifier's: two classes in each): {escape(r.model)} with the "
+        "winning parameters, fitted on the group's training rows, kept only where it beats "
+        "the global model on the group's validation rows. The global model scores every other "
+        "group, any group not seen in training, and rows without a group value.</p>"
+    )
+    if (vs := family.comparison) is not None:
+        text += (
+            f'<p class="cmp">On the same test rows, {escape(vs.metric)} of the family '
+            f"{_fmt(vs.family)} vs {_fmt(vs.global_)} for the global model alone: "
+            f"<b>{vs.improvement:+.4f}</b> (95% paired-bootstrap CI {vs.low:+.4f} to "
+            f"{vs.high:+.4f}). The metrics above are the family's; the gates and the "
+            "champion comparison use them.</p>"
+        )
+    shown = family.members[:MAX_GROUPS]
+    rows = [
+        [
+            escape(" · ".join(m.values)),
+            " / ".join(_fmt(m.rows.get(part)) for part in ("train", "validation", "test")),
+            _pair(m.validation, "own", "global"),
+            _pair(m.test, "family", "global"),
+            '<span class="nw">its own model</span>'
+            if m.file
+            else '<span class="nw muted">global model</span>',
+            _why(m),
+        ]
+        for m in shown
+    ]
+    head = [
+        "Group",
+        "Rows: train / validation / test",
+        f"Validation {r.metric}: own / global",
+        f"Test {r.metric}: family / global",
+        "Scored by",
+        "Why",
+    ]
+    more = (
+        f'<p class="muted">The {_fmt(len(shown))} largest of {_fmt(groups)} groups.</p>'
+        if groups > len(shown)
+        else ""
+    )
+    note = (
+        '<p class="muted">A group keeps its model on its own validation rows. A metric over '
+        "all test rows also ranks or weighs rows of different groups against each other, "
+        "which models fitted apart score on different scales: it can fall even where each "
+        "kept model is better on its own group.</p>"
+    )
+    return text + _table(head, rows, numeric={1, 2, 3}) + more + note
+
+
+def _family_note(family: Family) -> str:
+    groups, own = len(family.members), len(family.own)
+    return (
+        f" · a family of <b>{_fmt(groups)}</b> groups of "
+        f"{escape(', '.join(family.columns))}, {_fmt(own)} with a model of their own"
+    )
+
+
+def _why(member: Member) -> str:
+    """A member's reason in its first words (the rows and scores have their own columns);
+    a failed fit in full."""
+    head = member.reason.split(":")[0]
+    return escape(member.reason if head == "fit failed" else head)
+
+
+def _pair(scores: dict[str, float], first: str, second: str) -> str:
+    if first not in scores or second not in scores:
+        return "–"
+    return f'<span class="nw">{_fmt(scores[first])} / {_fmt(scores[second])}</span>'
 
 
 def _threshold_note(r: ReportInputs) -> str:

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlfactory.engines import engine_named
 from mlfactory.errors import SpecError
 from mlfactory.metrics import METRICS
 from mlfactory.models import CatalogEntry, SearchRange
@@ -357,12 +356,7 @@ def search_models(
     )
     on_event(SearchStarted(total))
     candidates = []
-    engine = engine_named(
-        spec.engine.name,
-        workers=spec.engine.workers,
-        address=spec.engine.address,
-        timeout=spec.engine.timeout,
-    )
+    engine = spec.engine.start()
     with engine:
         for index, model_spec in enumerate(spec.models):
             entry = CATALOG[model_spec.name]

@@ -1,0 +1,141 @@
+"""Checks between keys of ``factory.yaml``, read from the raw mapping.
+
+``spec.parse_spec`` runs ``cross_problems`` on the file as parsed, so a metric or
+model of another task, or a parameter an estimator does not take, is reported
+together with every other problem of the file, whatever else is wrong in it.
+``did_you_mean`` and ``unknown_metric`` are the hints every spec message shares.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from mlfactory.metrics import METRICS
+from mlfactory.models import CATALOG
+from mlfactory.tasks import TASKS, Task
+
+__all__ = [
+    "cross_problems",
+    "did_you_mean",
+    "group_problems",
+    "model_problems",
+    "unknown_metric",
+]
+
+
+def cross_problems(raw: dict[str, Any]) -> list[str]:
+    """Problems between keys (a metric or model of another task, unknown model parameters).
+
+    Read from the raw mapping, so that they are reported together with every other
+    problem of the file, whatever else is wrong in it.
+    """
+    task_name = raw.get("task")
+    if not isinstance(task_name, str) or task_name not in TASKS:
+        return []
+    task = TASKS[task_name]
+    names = ", ".join(task.metric_names)
+    problems: list[str] = []
+    search = raw.get("search")
+    metric = search.get("metric") if isinstance(search, dict) else None
+    if isinstance(metric, str) and metric in METRICS and metric not in task.metric_names:
+        problems.append(
+            f"search.metric: {metric!r} is not a {task_name} metric; {task_name} metrics: {names}"
+        )
+    gates = raw.get("gates")
+    for bound in ("min", "max"):
+        values = gates.get(bound) if isinstance(gates, dict) else None
+        for name in values if isinstance(values, dict) else ():
+            if name in METRICS and name not in task.metric_names:
+                problems.append(
+                    f"gates.{bound}: {name!r} is not a {task_name} metric; {task_name} metrics: "
+                    f"{names}"
+                )
+    if raw.get("threshold") is not None and not task.thresholded:
+        problems.append(
+            f"threshold: a decision threshold applies to binary classification, not {task_name}"
+        )
+    problems += group_problems(raw)
+    models = raw.get("models")
+    if isinstance(models, list):
+        if not models:
+            problems.append("models: list at least one candidate model")
+        for i, model in enumerate(models):
+            problems += model_problems(f"models[{i}]", model, task)
+    return problems
+
+
+_ROLES = ("target", "id_column", "time_column")
+
+
+def group_problems(raw: dict[str, Any]) -> list[str]:
+    """A ``group_by`` column that is not a feature: the target, id, time or an excluded column.
+
+    The models read the group column as a feature and the routing reads it in every
+    row scored, so it must be one. Whether it is in the data is the data's check.
+    """
+    group_by, data = raw.get("group_by"), raw.get("data")
+    if isinstance(group_by, str):
+        group_by = [group_by]
+    columns = group_by.get("columns") if isinstance(group_by, dict) else group_by
+    if not isinstance(columns, list) or not isinstance(data, dict):
+        return []
+    problems: list[str] = []
+    features, excluded = data.get("features"), data.get("exclude")
+    for column in (c for c in columns if isinstance(c, str)):
+        role = next((k for k in _ROLES if data.get(k) == column), None)
+        if role is not None:
+            problems.append(f"group_by: {column!r} is data.{role}; group by a feature column")
+        elif isinstance(excluded, list) and column in excluded:
+            problems.append(
+                f"group_by: {column!r} is in data.exclude; a group column is a feature that "
+                "every scored row carries: remove it from data.exclude"
+            )
+        elif isinstance(features, list) and column not in features:
+            problems.append(
+                f"group_by: {column!r} is not in data.features; add it there (every scored "
+                "row carries it, and the models use it)"
+            )
+    return problems
+
+
+def model_problems(where: str, model: Any, task: Task) -> list[str]:
+    """A candidate that the task cannot use, or parameters its estimator does not take."""
+    name = model.get("name") if isinstance(model, dict) else model
+    if not isinstance(name, str) or name not in CATALOG:
+        return []  # the field's own check says so
+    entry = CATALOG[name]
+    if task.estimator not in entry.builders:
+        offering = [n for n, e in CATALOG.items() if task.estimator in e.builders and n != "dummy"]
+        return [
+            f"{where}: {name} has no {task.estimator} for task {task.name}; choose from "
+            f"{', '.join(offering)}"
+        ]
+    problems: list[str] = []
+    keys = {
+        part: [str(k) for k in model.get(part) or {}]
+        for part in ("params", "search")
+        if isinstance(model, dict) and isinstance(model.get(part), dict)
+    }
+    if any(keys.values()):
+        own, others = entry.parameters(task)
+        for part, given in keys.items():
+            for key in given:
+                if key not in own and key not in others:
+                    hint = did_you_mean(key, sorted(own)) or did_you_mean(key, sorted(others))
+                    problems.append(f"{where}.{part}: {name} has no parameter {key!r}{hint}")
+    return problems
+
+
+def did_you_mean(word: str, options: Any) -> str:
+    names = [str(o) for o in options]
+    same_case = [n for n in names if n.lower() == str(word).lower()]
+    match = same_case or difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def unknown_metric(name: str) -> str:
+    return (
+        f"unknown metric {name!r}{did_you_mean(name, list(METRICS))}; "
+        f"known metrics: {', '.join(METRICS)}"
+    )
