@@ -14,7 +14,7 @@ Peak memory is the largest sum of RSS over the process and all its descendants
 (the workers, Ray's raylet, Spark's JVM), sampled every 0.1 s with psutil.
 
     .venv/bin/python benchmarks/batch.py [--rows 10000000] [--small 1000000]
-        [--engines local,ray,dask,spark] [--workers 2] [--work DIR]
+        [--engines local,ray,dask,spark] [--workers 2] [--work DIR] [--sample N]
 """
 
 from __future__ import annotations
@@ -40,8 +40,12 @@ DEMO = ROOT / "examples" / "flight_delays" / "factory.yaml"
 GROUP = 250_000
 
 
-def _model(work: Path) -> Path:
-    """A registry holding the flight-delay model (the demo's spec, one trial)."""
+def _model(work: Path, sample: int | None) -> Path:
+    """A registry holding the flight-delay model (the demo's spec, one trial).
+
+    ``sample``: train on the first rows only (a quick check of the script; the model's
+    quality does not change what scoring costs much).
+    """
     registry = work / ".mlfactory"
     if (registry / "mlflow.db").exists():
         return registry
@@ -51,6 +55,8 @@ def _model(work: Path) -> Path:
 
     raw = yaml.safe_load(DEMO.read_text())
     raw["search"] = {**raw.get("search", {}), "trials": 1}
+    if sample:
+        raw["data"]["sql"] = f"{raw['data']['sql'].strip()} LIMIT {sample}"
     train(parse_spec(raw), registry=Registry(path=registry), progress=False)
     return registry
 
@@ -149,11 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, help="keep the data and model here (reused)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive script")
+    parser.add_argument("--sample", type=int, help="train on this many rows (a quick check)")
     args = parser.parse_args(argv)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     work = args.work or Path(tempfile.mkdtemp(prefix="mlfactory-batch-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    registry = _model(work.resolve())
+    registry = _model(work.resolve(), args.sample)
     uri = f"sqlite:///{registry / 'mlflow.db'}"
     from mlfactory.registry import Registry
 
@@ -162,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     for rows in (args.small, args.rows):
         table = _table(rows, work)
-        runs: list[tuple[str, list[str]]] = []
+        runs: list[tuple[str, list[str], Path]] = []
         for name in args.engines.split(","):
             out = work / f"out-{name}-{rows}"
             command = [
@@ -170,19 +177,20 @@ def main(argv: list[str] | None = None) -> int:
                 "--registry", str(registry), "--input", str(table), "--output", str(out),
                 "--engine", name, "--workers", str(args.workers), "--overwrite",
             ]  # fmt: skip
-            runs.append((f"mlfactory {name} {args.workers}", command))
+            runs.append((f"mlfactory {name} {args.workers}", command, out))
         if not args.no_naive:
-            naive_out = str(work / f"naive-{rows}.parquet")
+            naive_out = work / f"naive-{rows}.parquet"
             runs.append(
                 (
                     "naive script",
                     [sys.executable, "-c", NAIVE, uri, f"models:/flight-delays/{version}",
-                     str(table), naive_out],
+                     str(table), str(naive_out)],
+                    naive_out,
                 )
             )  # fmt: skip
-        for label, command in runs:
-            for folder in work.glob("out-*"):  # a fresh output: nothing resumed
-                shutil.rmtree(folder)
+        for label, command, out in runs:
+            if out.is_dir():  # a fresh output: nothing resumed
+                shutil.rmtree(out)
             seconds, peak = _run(command)
             results.append({"run": label, "rows": rows, "seconds": seconds, "peak_mb": peak})
             print(f"{label:<24} {rows:>11,} rows {seconds:>8.1f} s {peak:>8,.0f} MB", flush=True)

@@ -82,6 +82,24 @@ def _silent_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.parametrize(
+    ("name", "address"),
+    [
+        ("ray", "127.0.0.1:{port}"),
+        ("spark", "spark://127.0.0.1:{port}"),
+        ("dask", "tcp://127.0.0.1:{port}"),
+    ],
+)
+def test_an_address_that_refuses_the_connection_is_an_error_naming_it(
+    name: str, address: str
+) -> None:
+    given = address.format(port=_silent_port())
+    engine = engine_named(name, workers=2, address=given, timeout=2)
+    with pytest.raises(EngineError, match=f"address '{given}' did not answer within 2 s"):
+        engine.map(abs, [1, 2])
+    engine.close()
+
+
 def test_the_address_comes_from_the_environment_when_the_spec_has_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

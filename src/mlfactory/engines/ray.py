@@ -58,9 +58,9 @@ class RayEngine(Engine):
         if self._ray is not None:
             return self._ray
         ray = need("ray", "ray")
+        if self.address and self.address != "auto":  # even with a session held: say so
+            check_answers(self.address, engine="ray", default_port=6379, timeout=self.timeout)
         if not ray.is_initialized():
-            if self.address and self.address != "auto":
-                check_answers(self.address, engine="ray", default_port=6379, timeout=self.timeout)
             settings: dict[str, Any] = {
                 "log_to_driver": False,
                 "logging_level": logging.WARNING,

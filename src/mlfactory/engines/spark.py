@@ -2,12 +2,13 @@
 
 The session's master is the address (``spark://host:7077``, ``yarn``,
 ``k8s://…``), ``local[workers]`` by default; a session this process already
-holds is used as it is and left running. Items go out as a DataFrame of one
-pickled item per partition (so each is its own Spark task), are applied with
+holds is used as it is and left running. Items go out as a DataFrame of
+pickled items, up to 4 partitions (Spark tasks) per worker, are applied with
 ``mapInPandas``, and come back in order. Shared values are broadcast once. For
 local mode the workers run this interpreter (``PYSPARK_PYTHON``) on 127.0.0.1
-unless those are set already. Items are sent in waves of a few per core, so
-results (and a batch job's manifest) arrive as the job goes.
+unless those are set already. Items are sent in jobs of doubling size (4 tasks a
+worker each, an item per task at first), so results (and a batch job's
+manifest) arrive as the work goes, and many small items cost few jobs.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ __all__ = ["SparkEngine"]
 T = TypeVar("T")
 R = TypeVar("R")
 
-WAVE = 4  # items per worker in one Spark job
+WAVE = 4  # tasks per worker in one Spark job
+LARGEST_WAVE = 1024  # items in one Spark job, at most
 
 
 @register_engine
@@ -64,13 +66,13 @@ class SparkEngine(Engine):
         need("pyspark", "spark")
         from pyspark.sql import SparkSession
 
+        master = self.address or f"local[{self.workers}]"
+        if master.startswith("spark://"):  # even with a session held: say so
+            check_answers(master, engine="spark", default_port=7077, timeout=self.timeout)
         active = SparkSession.getActiveSession()
         if active is not None:
             self._session = active
             return active
-        master = self.address or f"local[{self.workers}]"
-        if master.startswith("spark://"):
-            check_answers(master, engine="spark", default_port=7077, timeout=self.timeout)
         if master.startswith("local"):
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -113,11 +115,10 @@ class SparkEngine(Engine):
         if not items:
             return iter(())
         session = self._start()
-        size = max(1, self.workers * WAVE)
         return (
             unwrap(result)
-            for start in range(0, len(items), size)
-            for result in self._wave(session, fn, items[start : start + size], shared)
+            for wave in _waves(items, self.workers)
+            for result in self._wave(session, fn, wave, shared)
         )
 
     def _wave(
@@ -132,8 +133,9 @@ class SparkEngine(Engine):
             (i, pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
             for i, item in enumerate(items)
         ]
+        tasks = min(len(rows), self.workers * WAVE)  # contiguous slices of the wave
         frame = session.createDataFrame(
-            session.sparkContext.parallelize(rows, len(rows)), schema=schema
+            session.sparkContext.parallelize(rows, tasks), schema=schema
         )
 
         def apply(batches: Iterable[Any]) -> Iterator[Any]:
@@ -155,6 +157,16 @@ class SparkEngine(Engine):
             self._session.stop()
             self._started()
         self._session, self._started = None, None
+
+
+def _waves(items: Sequence[T], workers: int) -> Iterator[Sequence[T]]:
+    """The items in Spark jobs of doubling size: the first results (a batch job's first
+    manifest commits, its progress) come soon, and many small items pay few jobs."""
+    start, size = 0, max(1, workers * WAVE)
+    while start < len(items):
+        yield items[start : start + size]
+        start += size
+        size = min(size * 2, LARGEST_WAVE)
 
 
 class _Broadcast(Shared):
