@@ -166,6 +166,31 @@ def unwrap(outcome: Any) -> Any:
     return outcome.throw() if isinstance(outcome, Failure) else outcome
 
 
+LARGEST_SLICE = 1024
+
+
+def slices(items: Sequence[T], first: int) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of doubling size, from ``first`` to 1,024.
+
+    Cluster engines fetch results (or submit jobs) a slice at a time: the first
+    results come soon (a batch's first manifest commits, its progress), and many
+    small items pay few round trips.
+    """
+    start, size = 0, max(1, first)
+    while start < len(items):
+        yield items[start : start + size]
+        start += size
+        size = min(size * 2, LARGEST_SLICE)
+
+
+def gathered(
+    handles: Sequence[T], get: Callable[[list[T]], list[Any]], first: int
+) -> Iterator[Any]:
+    """The tasks' results in order, fetched by ``get`` a slice of ``handles`` at a time."""
+    for part in slices(handles, first):
+        yield from (unwrap(outcome) for outcome in get(list(part)))
+
+
 # -- building engines ------------------------------------------------------------------
 
 

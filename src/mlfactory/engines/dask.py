@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 from mlfactory.engines.base import (
@@ -19,10 +20,10 @@ from mlfactory.engines.base import (
     Inline,
     Shared,
     check_answers,
+    gathered,
     need,
     register_engine,
     run_task,
-    unwrap,
     within,
 )
 from mlfactory.errors import EngineError
@@ -93,14 +94,11 @@ class DaskEngine(Engine):
             return iter(())
         client = self._start()
         if isinstance(shared, _Scattered):  # a future as an argument: Dask hands its value
-            futures = client.map(
-                _run_with, [fn] * len(items), items, value=shared.future, pure=False
-            )
-        else:
-            futures = client.map(
-                run_task, [fn] * len(items), items, [shared] * len(items), pure=False
-            )
-        return (unwrap(future.result()) for future in futures)
+            call = partial(_run_with, fn)
+            futures = client.map(call, items, value=shared.future, pure=False)
+        else:  # fn inside the one function Dask sends, not an argument of every task
+            futures = client.map(partial(_run, fn, shared), items, pure=False)
+        return gathered(futures, client.gather, self.workers)
 
     def close(self) -> None:
         if self._client is not None:
@@ -119,6 +117,10 @@ class _Scattered(Shared):
 
     def fetch(self) -> Any:
         return self.future.result()
+
+
+def _run(fn: Callable[..., Any], shared: Shared | None, item: Any) -> Any:
+    return run_task(fn, item, shared)
 
 
 def _run_with(fn: Callable[..., Any], item: Any, *, value: Any) -> Any:

@@ -70,7 +70,10 @@ class LocalEngine(Engine):
                 initializer=_share_cores,
                 initargs=(threads,),
             )
-        return self._pool.map(call, items)
+        # a few items a message: many small items (200 group fits) pay few round trips,
+        # a handful of big ones (batch chunks, trials) still spread over every worker
+        chunksize = max(1, len(items) // (self.workers * 2))
+        return self._pool.map(call, items, chunksize=chunksize)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -19,11 +19,11 @@ from mlfactory.engines.base import (
     Engine,
     Shared,
     check_answers,
+    gathered,
     kept_signals,
     need,
     register_engine,
     run_task,
-    unwrap,
     within,
 )
 from mlfactory.errors import EngineError
@@ -100,7 +100,7 @@ class RayEngine(Engine):
             return iter(())
         ray = self._start()
         refs = [self._task.remote(fn, item, shared) for item in items]
-        return (unwrap(ray.get(ref)) for ref in refs)
+        return gathered(refs, ray.get, self.workers)
 
     def close(self) -> None:
         if self._ray is not None and self._started is not None:
