@@ -2,7 +2,7 @@
 
 An ``Engine`` maps a picklable function over picklable items and returns the
 results in order; ``share`` places one large value where every worker can read
-it once. ``local`` runs in this process (one worker) or in spawned processes;
+it once. ``local`` runs in this process (one worker) or in worker processes (joblib's loky);
 ``ray``, ``spark`` and ``dask`` run on a cluster they connect to or start on
 this machine, each an optional extra whose library is imported only when the
 engine is used. ``engine_named`` builds one from ``factory.yaml``'s ``engine:``
