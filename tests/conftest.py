@@ -153,5 +153,5 @@ def cluster() -> Iterator[Callable[[str], Engine]]:
         return started[name]
 
     yield get
-    for engine in started.values():
-        engine.close()
+    for engine in reversed(started.values()):  # last started, first stopped: each puts back
+        engine.close()  # the signal handlers it found, so the first one's are the last

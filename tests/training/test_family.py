@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -26,6 +27,11 @@ from mlfactory.scoring import Scorer
 from mlfactory.spec import parse_spec
 from mlfactory.training import TrainResult, train
 from servers import serve
+
+from conftest import CLUSTER_ENGINES
+
+if TYPE_CHECKING:
+    from mlfactory.engines import Engine
 
 FEATURES = "month, hour, carrier, origin, dest, distance"
 # MQ's flights are all on time here, so its group holds one class
@@ -216,6 +222,26 @@ def test_two_workers_train_the_same_family_and_the_cli_says_what_it_is(
     assert main(["models", "show", "flights", "--registry", ".mlfactory"]) == 0
     said = " ".join(capsys.readouterr().out.split())
     assert f"v1 is a family of 15 groups of carrier: {own} with a model of their own" in said
+
+
+@pytest.mark.parametrize("name", CLUSTER_ENGINES)
+def test_every_cluster_engine_trains_the_family_the_local_engine_trains(
+    name: str,
+    package: ModelPackage,
+    rows: pd.DataFrame,
+    cluster: Callable[[str], Engine],
+    tmp_path: Path,
+) -> None:
+    cluster(name)  # this module's cluster: the training uses it and leaves it running
+    registry = Registry(path=tmp_path / ".mlfactory")
+    train(parse_spec(family_spec(name=name, workers=2)), registry=registry, progress=False)
+    again = registry.load("flights@champion")[0]
+    assert package.family is not None and again.family is not None
+    first = [(m.values, m.file, m.reason, m.rows) for m in package.family.members]
+    assert [(m.values, m.file, m.reason, m.rows) for m in again.family.members] == first
+    assert again.predict(rows)["proba_True"].to_numpy() == pytest.approx(
+        package.predict(rows)["proba_True"].to_numpy()
+    )
 
 
 def test_a_changed_group_file_is_refused_on_every_load(

@@ -225,24 +225,28 @@ def engine_named(
     return cls.create(workers=workers, address=address, timeout=timeout)
 
 
-def kept_signals() -> Callable[[], None]:
-    """Put back, when called, the SIGINT and SIGTERM handlers this process has now.
+def keeping_signals(start: Callable[[], R]) -> tuple[R, Callable[[], None]]:
+    """``start()``, and a function that undoes what it did to SIGINT's and SIGTERM's handlers.
 
-    Starting Spark (and Ray) installs handlers of their own that outlive the
-    session; an engine that started one restores the caller's at ``close``, so
-    Ctrl-C means what it meant before.
+    Spark (and Ray) install handlers of their own that outlive the session; an
+    engine that started one calls the function at ``close``. A handler is put back
+    only where the library's is still in place: one installed since by someone
+    else (a search's Ctrl-C check, say) is theirs to restore.
     """
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    before = {number: signal.getsignal(number) for number in numbers}
+    value = start()
+    after = {number: signal.getsignal(number) for number in numbers}
 
     def restore() -> None:
-        if threading.current_thread() is threading.main_thread():
-            for number, handler in saved.items():
-                if handler is not None:
-                    signal.signal(number, handler)
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for number in numbers:
+            changed = after[number] is not before[number] and before[number] is not None
+            if changed and signal.getsignal(number) is after[number]:
+                signal.signal(number, before[number])
 
-    return restore
+    return value, restore
 
 
 def need(module: str, engine: str) -> Any:

@@ -20,7 +20,7 @@ from mlfactory.engines.base import (
     Shared,
     check_answers,
     gathered,
-    kept_signals,
+    keeping_signals,
     need,
     register_engine,
     run_task,
@@ -70,8 +70,8 @@ class RayEngine(Engine):
                 settings["address"] = self.address
             else:
                 settings.update(num_cpus=self.workers, include_dashboard=False)
-            restore = kept_signals()
-            try:
+
+            def init() -> None:
                 if self.address:
                     within(
                         self.timeout,
@@ -80,11 +80,13 @@ class RayEngine(Engine):
                     )
                 else:
                     ray.init(**settings)
+
+            try:
+                _, self._started = keeping_signals(init)
             except ConnectionError as exc:
                 raise EngineError(
                     f"the ray engine could not connect to {self.address!r}: {exc}"
                 ) from None
-            self._started = restore
         self._ray = ray
         self._task = ray.remote(run_task)
         return ray

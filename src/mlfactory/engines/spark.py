@@ -3,14 +3,14 @@
 The session's master is the address (``spark://host:7077``, ``yarn``,
 ``k8s://…``), ``local[workers]`` by default; a session this process already
 holds is used as it is and left running. Items go out in jobs of doubling size
-(``slices``), submitted at once from a few threads so that one job's start-up
-overlaps another's work, each an RDD of up to 2 partitions (Spark tasks) per
-worker; results come back in order. Not ``mapInPandas``: an item is a trial
-or the description of a batch chunk that its task reads itself, never rows that
-pass through Spark, and the Arrow round trip made 200 small items 5x slower
-(``benchmarks/engines.py``). Shared values are broadcast once. In local mode
-the workers run this interpreter (``PYSPARK_PYTHON``) on 127.0.0.1 unless those
-are set already.
+(``slices``; the first a quarter of the items, or 4 a worker), submitted at once
+from a few threads so that one job's start-up overlaps another's work, each an
+RDD of up to 2 partitions (Spark tasks) per worker; results come back in order.
+Not ``mapInPandas``: an item is a trial or the description of a batch chunk that
+its task reads itself, never rows that pass through Spark, and the Arrow round
+trip made 200 small items 5x slower (``benchmarks/engines.py``). Shared values
+are broadcast once. In local mode the workers run this interpreter
+(``PYSPARK_PYTHON``) on 127.0.0.1 unless those are set already.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from mlfactory.engines.base import (
     Shared,
     check_answers,
     gathered,
-    kept_signals,
+    keeping_signals,
     need,
     register_engine,
     run_task,
@@ -40,7 +40,7 @@ __all__ = ["SparkEngine"]
 T = TypeVar("T")
 R = TypeVar("R")
 
-WAVE = 4  # items per worker in the first Spark job
+WAVE = 4  # items per worker in the first Spark job, at least (or a quarter of all items)
 
 
 @register_engine
@@ -93,13 +93,13 @@ class SparkEngine(Engine):
                 session.sparkContext.parallelize([0], 1).count()
             return session
 
-        restore = kept_signals()
         if master.startswith("local"):
-            self._session = start()
+            self._session, self._started = keeping_signals(start)
         else:  # a master that takes the connection and never grants executors: stop here
             what = f"getting executors from the spark master {master!r}"
-            self._session = within(self.timeout, start, what=what)
-        self._started = restore
+            self._session, self._started = keeping_signals(
+                lambda: within(self.timeout, start, what=what)
+            )
         return self._session
 
     @property
@@ -117,7 +117,7 @@ class SparkEngine(Engine):
         if not items:
             return iter(())
         session = self._start()
-        waves = list(slices(items, self.workers * WAVE))
+        waves = list(slices(items, max(self.workers * WAVE, len(items) // 4)))
         pool = ThreadPoolExecutor(max_workers=min(len(waves), 4), thread_name_prefix="spark-job")
         jobs = [pool.submit(self._wave, session, fn, wave, shared) for wave in waves]
         pool.shutdown(wait=False)  # the jobs run on; Spark queues their tasks in order
