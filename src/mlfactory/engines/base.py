@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from mlfactory.errors import EngineError, SpecError
 
-__all__ = ["ENGINES", "Engine", "Shared", "engine_named", "register_engine"]
+__all__ = ["ENGINES", "ClusterEngine", "Engine", "Shared", "engine_named", "register_engine"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -73,7 +73,6 @@ class Engine(ABC):
     """
 
     name: ClassVar[str]
-    extra: ClassVar[str | None] = None  # the pip extra that installs the engine's library
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -132,6 +131,25 @@ class Inline(Shared):
 
 
 # -- what runs in a worker -------------------------------------------------------------
+
+
+class ClusterEngine(Engine):
+    """An engine on a cluster library (an extra): ``address`` names a running cluster,
+    None starts one on this machine with ``workers`` workers (default: one per core)."""
+
+    module: ClassVar[str]  # the library ``create`` imports, to fail early naming the extra
+    # (the extra is the engine's name: pip install 'mlfactory[ray]')
+
+    def __init__(self, workers: int, *, address: str | None, timeout: float) -> None:
+        super().__init__(workers)
+        self.address, self.timeout = address, timeout
+
+    @classmethod
+    def create(
+        cls, *, workers: int | None = None, address: str | None = None, timeout: float = TIMEOUT
+    ) -> Engine:
+        need(cls.module, cls.name)
+        return cls(workers or os.cpu_count() or 1, address=address, timeout=timeout)
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,12 @@ worker once; each task is one item.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 from mlfactory.engines.base import (
-    TIMEOUT,
-    Engine,
+    ClusterEngine,
     Inline,
     Shared,
     check_answers,
@@ -35,22 +33,14 @@ R = TypeVar("R")
 
 
 @register_engine
-class DaskEngine(Engine):
+class DaskEngine(ClusterEngine):
     name: ClassVar[str] = "dask"
-    extra: ClassVar[str | None] = "dask"
+    module: ClassVar[str] = "distributed"
 
     def __init__(self, workers: int, *, address: str | None, timeout: float) -> None:
-        super().__init__(workers)
-        self.address, self.timeout = address, timeout
+        super().__init__(workers, address=address, timeout=timeout)
         self._client: Any = None
         self._cluster: Any = None
-
-    @classmethod
-    def create(
-        cls, *, workers: int | None = None, address: str | None = None, timeout: float = TIMEOUT
-    ) -> DaskEngine:
-        need("distributed", "dask")
-        return cls(workers or os.cpu_count() or 1, address=address, timeout=timeout)
 
     def _start(self) -> Any:
         if self._client is not None:

@@ -10,13 +10,11 @@ Shared values go through Ray's object store once; each task is one item.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from mlfactory.engines.base import (
-    TIMEOUT,
-    Engine,
+    ClusterEngine,
     Shared,
     check_answers,
     gathered,
@@ -35,24 +33,16 @@ R = TypeVar("R")
 
 
 @register_engine
-class RayEngine(Engine):
+class RayEngine(ClusterEngine):
     name: ClassVar[str] = "ray"
-    extra: ClassVar[str | None] = "ray"
+    module: ClassVar[str] = "ray"
 
     def __init__(self, workers: int, *, address: str | None, timeout: float) -> None:
-        super().__init__(workers)
-        self.address, self.timeout = address, timeout
+        super().__init__(workers, address=address, timeout=timeout)
         self._ray: Any = None
         self._started: Callable[[], None] | None = None  # set when this engine ran ray.init:
         # close shuts Ray down, then puts back the signal handlers from before
         self._task: Any = None
-
-    @classmethod
-    def create(
-        cls, *, workers: int | None = None, address: str | None = None, timeout: float = TIMEOUT
-    ) -> RayEngine:
-        need("ray", "ray")
-        return cls(workers or os.cpu_count() or 1, address=address, timeout=timeout)
 
     def _start(self) -> Any:
         if self._ray is not None:

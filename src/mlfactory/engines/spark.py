@@ -22,8 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, TypeVar
 
 from mlfactory.engines.base import (
-    TIMEOUT,
-    Engine,
+    ClusterEngine,
     Shared,
     check_answers,
     gathered,
@@ -44,23 +43,15 @@ WAVE = 4  # items per worker in the first Spark job, at least (or a quarter of a
 
 
 @register_engine
-class SparkEngine(Engine):
+class SparkEngine(ClusterEngine):
     name: ClassVar[str] = "spark"
-    extra: ClassVar[str | None] = "spark"
+    module: ClassVar[str] = "pyspark"
 
     def __init__(self, workers: int, *, address: str | None, timeout: float) -> None:
-        super().__init__(workers)
-        self.address, self.timeout = address, timeout
+        super().__init__(workers, address=address, timeout=timeout)
         self._session: Any = None
         self._started: Callable[[], None] | None = None  # this engine started the session:
         # close stops it, then puts back the signal handlers from before (Spark sets SIGINT's)
-
-    @classmethod
-    def create(
-        cls, *, workers: int | None = None, address: str | None = None, timeout: float = TIMEOUT
-    ) -> SparkEngine:
-        need("pyspark", "spark")
-        return cls(workers or os.cpu_count() or 1, address=address, timeout=timeout)
 
     def _start(self) -> Any:
         if self._session is not None:
