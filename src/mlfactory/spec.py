@@ -329,6 +329,15 @@ class EngineSpec(_Strict):
             self.name, workers=self.workers, address=self.address, timeout=self.timeout
         )
 
+    @model_validator(mode="after")
+    def _address_for_a_cluster(self) -> EngineSpec:
+        if self.name == "local" and self.address:
+            raise ValueError(
+                "address is for a ray, spark or dask cluster; the local engine runs on this "
+                "machine (set name, or leave address out)"
+            )
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _one_local_worker(cls, raw: Any) -> Any:

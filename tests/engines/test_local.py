@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlfactory.cli import main
 from mlfactory.engines import ENGINES, LocalEngine, engine_named
 from mlfactory.errors import SpecError
 from mlfactory.registry import Registry
@@ -72,3 +73,16 @@ def test_trials_that_fail_in_a_worker_are_counted_and_the_rest_kept(tmp_path: Pa
     (row,) = result.candidates
     assert row["failed"] > 0 and row["trials"] + row["failed"] == 6
     assert result.model == "lightgbm"
+
+
+def test_an_address_for_the_local_engine_is_refused_naming_the_cluster_engines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SpecError, match=r"takes no address .*choose ray, spark or dask"):
+        engine_named("local", address="tcp://127.0.0.1:8786")
+    with pytest.raises(SpecError, match=r"engine: .*address is for a ray, spark or dask cluster"):
+        parse_spec(mroz_spec(engine={"address": "tcp://127.0.0.1:8786"}))
+    args = ["batch", "m@champion", "--input", "in.csv", "--output", "out"]
+    assert main([*args, "--engine-address", "tcp://127.0.0.1:8786"]) == 2
+    said = capsys.readouterr().err
+    assert "takes no address" in said and "Traceback" not in said

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from mlfactory.engines.base import TIMEOUT, Engine, Inline, Shared, register_engine
+from mlfactory.errors import SpecError
 
 __all__ = ["LocalEngine"]
 
@@ -43,7 +44,10 @@ class LocalEngine(Engine):
         cls, *, workers: int | None = None, address: str | None = None, timeout: float = TIMEOUT
     ) -> LocalEngine:
         if address:
-            raise TypeError(f"the local engine takes no address, got {address!r}")
+            raise SpecError(
+                f"the local engine runs on this machine and takes no address (got {address!r}); "
+                "choose ray, spark or dask for a cluster (engine.name, or --engine)"
+            )
         return cls(workers or os.cpu_count() or 1)
 
     def share(self, value: Any) -> Shared:
