@@ -126,3 +126,10 @@ def test_watch_keeps_going_when_a_check_cannot_run(
     assert main([*args[:-4], "--every", "soon", "--current", "same.csv"]) == 2
     assert "30s, 10m, 1h or 1d" in said(capsys)
     assert main(["watch", "mroz@champion", "--times", "1"]) == 2
+    # the engine options are the retraining's: checked against the spec before any check
+    current = ["--times", "1", "--current", "same.csv"]
+    assert main(["watch", "mroz@champion", *current, "--engine", "ray"]) == 2
+    assert "apply to --retrain" in said(capsys)
+    retrain = ["--retrain", str(spec), "--engine", "lcal"]
+    assert main(["watch", "mroz@champion", *current, *retrain]) == 2
+    assert "unknown engine" in said(capsys)

@@ -180,7 +180,7 @@ def watch(
     registry: Registry,
     source: Source,
     every_seconds: float,
-    spec_path: str | Path | None = None,
+    spec_path: str | Path | FactorySpec | None = None,
     report_dir: Path | None = None,
     times: int | None = None,
     on_result: Callable[[int, Any], None] | None = None,

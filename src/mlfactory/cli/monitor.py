@@ -146,9 +146,25 @@ def watch(
         int | None, typer.Option(min=1, help="Stop after N checks (default: run until Ctrl-C).")
     ] = None,
     registry: RegistryPath = Path(".mlfactory"),
+    engine: EngineName = None,
+    workers: Workers = None,
+    engine_address: EngineAddress = None,
+    engine_timeout: EngineTimeout = None,
 ) -> int:
-    """Check a model on an interval; record each result; retrain on drift with --retrain."""
+    """Check a model on an interval; record each result; retrain on drift with --retrain.
+
+    The engine options apply to the retraining (the spec is then read once, now)."""
     import time
+
+    from mlfactory.spec import FactorySpec, load_spec
+
+    spec: Path | FactorySpec | None = retrain_spec
+    if retrain_spec is not None and any((engine, workers, engine_address, engine_timeout)):
+        spec = _with_engine(
+            load_spec(retrain_spec), engine, workers, engine_address, engine_timeout
+        )
+    elif any((engine, workers, engine_address, engine_timeout)):
+        raise BadInputError("--engine and its options apply to --retrain: give a factory.yaml")
 
     from mlfactory.loop import RetrainOutcome, Source, parse_duration
     from mlfactory.loop import watch as run
@@ -182,7 +198,7 @@ def watch(
             registry=_registry(registry),
             source=source,
             every_seconds=seconds,
-            spec_path=retrain_spec,
+            spec_path=spec,
             report_dir=report_dir,
             times=times,
             on_result=show,
