@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mlfactory.cli import main
 from mlfactory.registry import Registry
 
 from conftest import mroz_spec, read_only
@@ -435,3 +436,16 @@ def test_train_says_how_many_trials_ran_were_pruned_or_failed_and_which_won(
         "defaults, won."
     ) in report
     assert "Warning" not in done.stdout + done.stderr  # Optuna's included
+
+
+@pytest.mark.parametrize(
+    "option", [["--workers", "0"], ["--engine-timeout", "0"], ["--csv-rows", "0"], ["--bogus"]]
+)
+def test_an_option_value_out_of_range_is_a_usage_error_not_a_bug(
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """typer raises its own copy of click's usage errors: they exit 2 with click's message."""
+    assert main(["batch", "m@champion", "--input", "x.csv", "--output", "out", *option]) == 2
+    said = capsys.readouterr().err
+    assert "internal error" not in said
+    assert "Invalid value for" in said or "No such option" in said

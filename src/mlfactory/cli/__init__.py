@@ -32,18 +32,24 @@ __all__ = ["app", "main"]
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command and map errors to exit codes."""
     import click
+    import typer
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     try:
         result: Any = app(args=args, prog_name="mlfactory", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    # typer 0.29 raises its own copies of click's exceptions (typer.Exit, typer.Abort,
+    # and usage errors under typer.TyperException): both kinds are caught here
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except (click.ClickException, typer.TyperException) as exc:
+        if hasattr(exc, "show"):  # a bad option value or usage: click's own message
+            exc.show()
+        else:
+            err.print(f"error: {escape(str(exc))}", highlight=False)
         return 2
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         err.print("interrupted")
         return 130
     except MlfactoryError as exc:
