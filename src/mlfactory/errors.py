@@ -17,6 +17,8 @@ model behind it is; a traceback is a bug.
     │   │                                                         fails validation
     │   ├── ModelReferenceError    2     404   unknown_model      NAME@ALIAS or NAME/VERSION
     │   │                                                         names nothing
+    │   ├── UnknownSeriesError     2     404   unknown_series     a forecast asked for an id
+    │   │                                                         the model has no series of
     │   ├── RegistryLocationError  2     500   registry_location  the registry folder cannot
     │   │                                                         be written
     │   ├── EngineError            2     500   engine             an engine cannot be used: its
@@ -60,6 +62,7 @@ __all__ = [
     "ServingError",
     "SpecError",
     "TamperedArtifactError",
+    "UnknownSeriesError",
 ]
 
 
@@ -118,6 +121,13 @@ class ModelReferenceError(BadInputError):
 
     http_status = 404
     kind = "unknown_model"
+
+
+class UnknownSeriesError(BadInputError):
+    """A forecast asked for series ids the model was not trained on (named in the message)."""
+
+    http_status = 404
+    kind = "unknown_series"
 
 
 class RegistryLocationError(BadInputError):

@@ -26,21 +26,25 @@ from pydantic import (
 
 from mlfactory.data.schema import ColumnRoles, ordinal_text
 from mlfactory.errors import SpecError
+from mlfactory.forecasting.forecasters import FORECASTERS
 from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG, SearchRange
 from mlfactory.spec_checks import cross_problems as _cross_problems
 from mlfactory.spec_checks import did_you_mean as _did_you_mean
 from mlfactory.spec_checks import unknown_metric as _unknown_metric
+from mlfactory.spec_forecast import BacktestSpec, ForecastSpec
 from mlfactory.tasks import TASKS
 
 if TYPE_CHECKING:
     from mlfactory.engines import Engine
 
 __all__ = [
+    "BacktestSpec",
     "DataSpec",
     "EngineSpec",
     "EvaluationSpec",
     "FactorySpec",
+    "ForecastSpec",
     "GateSpec",
     "GroupBySpec",
     "ModelSpec",
@@ -81,7 +85,11 @@ class DataSpec(_Strict):
     time_column: str | None = Field(
         None, description="Order rows by this column and split train/validation/test in time."
     )
-    id_column: str | None = Field(None, description="Row identifier; never a feature.")
+    id_column: str | list[str] | None = Field(
+        None,
+        description="Row identifier; never a feature. Forecasting: the series key, one "
+        "column or several (e.g. [store, item]).",
+    )
     positive_class: str | int | float | bool | None = Field(
         None,
         description="A binary target's positive class (the one pr_auc, f1, the threshold are "
@@ -102,6 +110,13 @@ class DataSpec(_Strict):
     )
 
     @property
+    def id_columns(self) -> list[str]:
+        """The id column(s) as a list (empty without one)."""
+        if self.id_column is None:
+            return []
+        return [self.id_column] if isinstance(self.id_column, str) else list(self.id_column)
+
+    @property
     def columns(self) -> ColumnRoles:
         """The roles of the columns, as the data layer takes them."""
         return ColumnRoles(
@@ -109,7 +124,7 @@ class DataSpec(_Strict):
             features=None if self.features is None else tuple(self.features),
             exclude=tuple(self.exclude),
             time_column=self.time_column,
-            id_column=self.id_column,
+            id_column=self.id_column if isinstance(self.id_column, str) else None,
             positive_class=self.positive_class,
             max_classes=self.max_classes,
             ordinal={name: tuple(values) for name, values in self.ordinal.items()},
@@ -229,10 +244,12 @@ class ModelSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
-        if name not in CATALOG:
+        if name not in CATALOG and name not in FORECASTERS:
+            known = [*CATALOG, *(f for f in FORECASTERS if f not in CATALOG)]
             raise ValueError(
-                f"unknown model{_did_you_mean(name, list(CATALOG))}; the catalog has "
-                f"{', '.join(CATALOG)}"
+                f"unknown model{_did_you_mean(name, known)}; the catalog has "
+                f"{', '.join(CATALOG)}; forecasting also has "
+                f"{', '.join(f for f in FORECASTERS if f not in CATALOG)}"
             )
         return name
 
@@ -422,9 +439,16 @@ class FactorySpec(_Strict):
         "[carrier], min_rows: 500}; every row is scored by its group's model.",
     )
     split: SplitSpec = Field(default_factory=SplitSpec)
+    forecast: ForecastSpec | None = Field(
+        None,
+        description="task: forecasting: frequency, horizon, interval levels, exogenous "
+        "columns, holidays, gaps, backtest and how each series' model is chosen.",
+    )
     models: list[ModelSpec] = Field(
         default_factory=lambda: [ModelSpec(name="lightgbm")],
-        description="Candidates; a bare name is allowed. The dummy baseline is always added.",
+        description="Candidates; a bare name is allowed. The dummy baseline is always added "
+        "(forecasting: the seasonal_naive baseline; default seasonal_naive, auto_ets, "
+        "auto_theta, lightgbm).",
     )
     search: SearchSpec = Field(default_factory=SearchSpec)
     threshold: ThresholdSpec | None = Field(
@@ -468,6 +492,16 @@ class FactorySpec(_Strict):
         if isinstance(group_by, str):
             return {"columns": [group_by]}
         return {"columns": group_by} if isinstance(group_by, list) else group_by
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_models(cls, raw: Any) -> Any:
+        """The task's default candidates when the spec names none."""
+        name = raw.get("task") if isinstance(raw, dict) else None
+        task = TASKS.get(name) if isinstance(name, str) else None
+        if task is not None and "models" not in raw:
+            return {**raw, "models": list(task.default_models)}
+        return raw
 
     @field_validator("models", mode="before")
     @classmethod

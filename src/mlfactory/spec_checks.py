@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from mlfactory.forecasting.forecasters import FORECASTERS
 from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG
 from mlfactory.tasks import TASKS, Task
@@ -56,6 +57,7 @@ def cross_problems(raw: dict[str, Any]) -> list[str]:
             f"threshold: a decision threshold applies to binary classification, not {task_name}"
         )
     problems += group_problems(raw)
+    problems += series_problems(raw, task)
     models = raw.get("models")
     if isinstance(models, list):
         if not models:
@@ -99,9 +101,52 @@ def group_problems(raw: dict[str, Any]) -> list[str]:
     return problems
 
 
+def series_problems(raw: dict[str, Any], task: Task) -> list[str]:
+    """Forecasting needs its section, a time and an id column; other tasks take neither a
+    ``forecast:`` section nor several id columns; forecasting takes no row-wise keys."""
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    problems: list[str] = []
+    if not task.series:
+        if raw.get("forecast") is not None:
+            problems.append(f"forecast: applies to task: forecasting, not {task.name}")
+        if isinstance(data.get("id_column"), list):
+            problems.append(
+                f"data.id_column: {task.name} takes one id column; several name a forecast's series"
+            )
+        return problems
+    if raw.get("forecast") is None:
+        problems.append(
+            "forecast: task: forecasting needs this section, e.g. forecast: {frequency: D, "
+            "horizon: 14}"
+        )
+    for key, example in (("time_column", "date"), ("id_column", "store, or [store, item]")):
+        if not data.get(key):
+            problems.append(f"data.{key}: forecasting needs it (e.g. {key}: {example})")
+    for key in ("group_by", "threshold"):
+        if raw.get(key) is not None:
+            problems.append(
+                f"{key}: does not apply to forecasting (every series gets its own model)"
+            )
+    if raw.get("refit"):
+        problems.append("refit: does not apply to forecasting (the final fit uses every point)")
+    return problems
+
+
 def model_problems(where: str, model: Any, task: Task) -> list[str]:
     """A candidate that the task cannot use, or parameters its estimator does not take."""
     name = model.get("name") if isinstance(model, dict) else model
+    if task.series:
+        if isinstance(name, str) and name not in FORECASTERS and name in CATALOG:
+            return [
+                f"{where}: {name} is not a forecasting model; choose from {', '.join(FORECASTERS)}"
+            ]
+        return []
+    if isinstance(name, str) and name not in CATALOG and name in FORECASTERS:
+        return [
+            f"{where}: {name} is a forecasting model; {task.name} models: "
+            f"{', '.join(n for n in CATALOG if n != 'dummy')}"
+        ]
     if not isinstance(name, str) or name not in CATALOG:
         return []  # the field's own check says so
     entry = CATALOG[name]

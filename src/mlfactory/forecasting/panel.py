@@ -44,17 +44,46 @@ class Panel:
     @property
     def ids(self) -> list[str]:
         """The series keys, sorted."""
-        raise NotImplementedError
+        return sorted(self.frame[KEY].unique())
 
 
 def series_keys(frame: pd.DataFrame, ids: tuple[str, ...]) -> pd.Series:
     """Each row's series key as text: the id value, or the values joined with '|'."""
-    raise NotImplementedError
+    texts = [frame[c].astype(str) for c in ids]
+    out = texts[0]
+    for more in texts[1:]:
+        out = out + "|" + more
+    return out
 
 
 def prepare_panel(frame: pd.DataFrame, roles: PanelRoles) -> Panel:
     """The panel of ``frame``; ``DataError`` listing every problem, each naming its ids."""
-    raise NotImplementedError
+    import pandas as pd
+
+    # the lead's placeholder until the checked version lands: no checks, no filling
+    dates = pd.to_datetime(frame[roles.time])
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
+    out = pd.DataFrame(
+        {
+            KEY: series_keys(frame, roles.ids).to_numpy(),
+            TIME: dates.to_numpy(),
+            TARGET: frame[roles.target].to_numpy(dtype=float),
+            **{c: frame[c].to_numpy(dtype=float) for c in roles.exogenous},
+        }
+    )
+    out = out.sort_values([KEY, TIME], kind="stable").reset_index(drop=True)
+    alias = {"H": "h", "D": "D", "W": "W-SUN", "M": "MS", "Q": "QS-JAN"}[roles.frequency]
+    if roles.fill == "zero":
+        parts = []
+        for key, series in out.groupby(KEY, sort=True):
+            grid = pd.date_range(series[TIME].min(), series[TIME].max(), freq=alias)
+            full = series.set_index(TIME).reindex(grid).rename_axis(TIME).reset_index()
+            full[KEY] = key
+            full[TARGET] = full[TARGET].fillna(0.0)
+            parts.append(full)
+        out = pd.concat(parts, ignore_index=True)[[KEY, TIME, TARGET, *roles.exogenous]]
+    return Panel(out, roles, alias)
 
 
 def prepare_future(future: pd.DataFrame, panel: Panel, horizon: int) -> pd.DataFrame:

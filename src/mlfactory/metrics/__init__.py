@@ -27,7 +27,7 @@ from mlfactory.metrics.bootstrap import (
 )
 
 # isort: off
-from mlfactory.metrics import classification, regression  # noqa: F401  (they register)
+from mlfactory.metrics import classification, regression, forecasting  # noqa: F401  (they register)
 # isort: on
 
 __all__ = [

@@ -21,6 +21,7 @@ __all__ = [
     "DecisionThreshold",
     "Family",
     "FamilyComparison",
+    "ForecastFamily",
     "Lineage",
     "Manifest",
     "Member",
@@ -132,6 +133,46 @@ class Family(_Record):
         return line
 
 
+class ForecastFamily(_Record):
+    """A forecasting version: many series, each forecast by its own chosen model.
+
+    The series themselves (model, reason, scale, metrics), their forecasts and the
+    interval calibration are files of the package (``registry/forecasts.py``).
+    """
+
+    ids: list[str]  # the id column(s); several are joined with '|' into a series key
+    time: str  # the date column
+    target: str
+    frequency: str  # H, D, W, M, Q
+    alias: str  # the pandas alias found in the data (D, W-SUN, MS, ...)
+    horizon: int  # steps forecast; a request may ask for fewer
+    levels: list[float]  # the interval levels answered by default (percent)
+    models: list[str]  # the candidates, the baseline first
+    rule: Literal["per_series", "global"]  # how each series' model was chosen
+    windows: int  # backtest origins
+    step: int  # steps between origins
+    series: int  # how many
+    chosen: dict[str, int]  # model -> series it forecasts
+    fallbacks: int = 0  # series too short for some model, given the baseline instead
+    coverage: dict[str, float] = Field(default_factory=dict)  # coverage_80: share inside
+    exogenous: list[str] = Field(default_factory=list)
+    holidays: str | None = None
+    non_negative: bool = True  # intervals stop at 0
+    first: str = ""  # the first and last forecast date over all series (ISO)
+    last: str = ""
+
+    def describe(self) -> str:
+        return f"this {self.frequency} forecast of {self.series:,} series of {', '.join(self.ids)}"
+
+    def summary(self) -> str:
+        """In one line: the series, who forecasts them, the fallbacks."""
+        models = ", ".join(f"{n:,} by {m}" for m, n in self.chosen.items() if n)
+        line = f"{self.series:,} series of {', '.join(self.ids)}, horizon {self.horizon}: {models}"
+        if self.fallbacks:
+            line += f"; {self.fallbacks:,} too short for some model (the baseline stood in)"
+        return line
+
+
 class Manifest(_Record):
     """Everything a model package says about its model, besides the model itself."""
 
@@ -149,12 +190,14 @@ class Manifest(_Record):
     threshold: DecisionThreshold | None = None  # None: the most probable class
     lineage: Lineage
     family: Family | None = None  # one model per group (``group_by``); None: one model
+    forecast: ForecastFamily | None = None  # a forecasting version's series (task forecasting)
 
     def to_json(self) -> str:
         # Python mode keeps NaN and inf as json.dumps writes them (a metric can be NaN)
         record = self.model_dump(by_alias=True)
-        if record["family"] is None:  # a single model's manifest stays as it was before families
-            del record["family"]
+        for optional in ("family", "forecast"):  # absent: the manifest is what it was before
+            if record[optional] is None:
+                del record[optional]
         return json.dumps(record, indent=1, default=str)
 
     @classmethod

@@ -12,6 +12,10 @@ On disk it is the ``data/package`` folder of an MLflow model folder::
                      with a model of its own; ``pipeline.skops`` is then the global
                      model, which scores every other row (``registry.family``)
 
+A forecasting version (``manifest.forecast``) has no ``pipeline.skops``: its
+``pipeline`` is the ``SeriesForecasts`` of ``series.parquet``, ``forecasts.parquet``
+and ``calibration.parquet`` (``registry.forecasts``), read one series at a time.
+
 The model folder's ``digests.json`` covers these files and every other file of
 the model (``integrity``). ``ModelPackage.load`` refuses a model folder whose
 files do not match it, and a pipeline holding any type or function outside the
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from mlfactory.data.schema import Schema
 from mlfactory.errors import MlfactoryError, TamperedArtifactError
 from mlfactory.registry.family import GLOBAL, assign, combine
+from mlfactory.registry.forecasts import SeriesForecasts
 from mlfactory.registry.integrity import PACKAGE_PATH, model_root, verify_folder
 from mlfactory.registry.manifest import FORMAT, Family, Manifest
 from mlfactory.registry.safeload import load_pipeline, refused_types
@@ -131,6 +136,10 @@ class ModelPackage:
 
     def save(self, directory: Path) -> Path:
         """Write the package folder (``integrity.seal`` then covers the whole model)."""
+        if isinstance(self.pipeline, SeriesForecasts):
+            self.pipeline.save(directory)
+            (directory / MANIFEST).write_text(self.manifest.to_json())
+            return directory
         stored = {PIPELINE: _dumps(self.pipeline)}
         listed = [m.file for m in self.family.members if m.file] if self.family else []
         if sorted(listed) != sorted(self.members):
@@ -165,11 +174,15 @@ class ModelPackage:
         shown = shown_as or str(root)
         verify_folder(root, expected_digest=expected_digest, shown_as=shown)
         directory, shown = root / PACKAGE_PATH, f"{shown}/{PACKAGE_PATH}"
-        for name in (MANIFEST, PIPELINE):
-            if not (directory / name).is_file():
-                raise TamperedArtifactError(f"{shown}/{name} is missing: not a model package.")
+        if not (directory / MANIFEST).is_file():
+            raise TamperedArtifactError(f"{shown}/{MANIFEST} is missing: not a model package.")
         text = (directory / MANIFEST).read_text()
         manifest = Manifest.from_json(text, shown_as=f"{shown}/{MANIFEST}")
+        if manifest.forecast is not None:
+            forecasts = SeriesForecasts.load(directory, manifest.forecast, shown_as=shown)
+            return cls(manifest=manifest, pipeline=forecasts)
+        if not (directory / PIPELINE).is_file():
+            raise TamperedArtifactError(f"{shown}/{PIPELINE} is missing: not a model package.")
         pipeline = load_pipeline(directory / PIPELINE, shown_as=f"{shown}/{PIPELINE}")
         members = {}
         for member in manifest.family.own if manifest.family is not None else []:

@@ -173,6 +173,8 @@ class Scorer:
         over the cores: 1 each); None keeps what it was trained with.
         """
         for pipeline in [package.pipeline, *package.members.values()]:
+            if not hasattr(pipeline, "steps"):  # a forecast family: files, no estimator
+                continue
             estimator = pipeline[-1]
             if threads is not None and "n_jobs" in estimator.get_params():
                 estimator.set_params(n_jobs=threads)  # before compiling: LightGBM reads it then

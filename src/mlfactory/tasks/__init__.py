@@ -10,6 +10,7 @@ from __future__ import annotations
 from mlfactory.errors import BadInputError
 from mlfactory.tasks.base import Diagnostic, OutputColumn, Target, TargetOptions, Task
 from mlfactory.tasks.classification import Classification
+from mlfactory.tasks.forecasting import Forecasting
 from mlfactory.tasks.regression import Regression
 
 __all__ = [
@@ -22,7 +23,9 @@ __all__ = [
     "task_named",
 ]
 
-TASKS: dict[str, Task] = {task.name: task for task in (Classification(), Regression())}
+TASKS: dict[str, Task] = {
+    task.name: task for task in (Classification(), Regression(), Forecasting())
+}
 
 
 def task_named(name: str) -> Task:

@@ -50,7 +50,7 @@ class OutputColumn:
     """One column a model's answer has: its name, what it holds and its values' dtype."""
 
     name: str
-    role: Literal["prediction", "probability"]
+    role: Literal["prediction", "probability", "interval"]
     dtype: Any  # numpy dtype of the values (labels keep theirs; scores are float64)
     label: Any = None  # the class a probability column is of
 
@@ -90,6 +90,8 @@ class Task(ABC):
     metric_names: ClassVar[tuple[str, ...]]
     default_metric: ClassVar[str]
     thresholded: ClassVar[bool] = False  # takes a decision threshold (``decode``'s threshold)
+    series: ClassVar[bool] = False  # learns from series over time, not from rows (forecasting)
+    default_models: ClassVar[tuple[str, ...]] = ("lightgbm",)  # when the spec names none
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"

@@ -26,58 +26,30 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlfactory.models import CATALOG
 from mlfactory.registry import Registry
-from mlfactory.registry.manifest import DecisionThreshold, Family
 from mlfactory.registry.signing import check_training_keys
 from mlfactory.spec import FactorySpec, load_spec
+from mlfactory.tasks import task_named
 from mlfactory.training import matrices
-from mlfactory.training.evaluate import Evaluation, evaluate_step
+from mlfactory.training.evaluate import evaluate_step
 from mlfactory.training.events import ConsoleProgress, OnEvent, Step
 from mlfactory.training.explanations import explain_test_rows
 from mlfactory.training.family import evaluate_family, fit_family
-from mlfactory.training.gates import Decision
 from mlfactory.training.packaging import package_step
 from mlfactory.training.prepare import encode, prepare
 from mlfactory.training.refit import refit_step
 from mlfactory.training.registration import register_step
 from mlfactory.training.report import ReportInputs, write_report
+from mlfactory.training.result import TrainResult
 from mlfactory.training.search import search_models
 from mlfactory.training.split import split_rows
 from mlfactory.training.threshold import threshold_step
 
 __all__ = ["TrainResult", "train"]
-
-
-@dataclass
-class TrainResult:
-    """What one training produced and decided."""
-
-    name: str
-    version: str
-    model: str
-    metric: str
-    decision: Decision
-    evaluation: Evaluation
-    baseline: Evaluation
-    report_path: Path
-    run_id: str
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    threshold: DecisionThreshold | None = None  # a binary model's decision threshold
-    family: Family | None = None  # one model per group (group_by): the groups, who scores them
-
-    @property
-    def promoted(self) -> bool:
-        return self.decision.promoted
-
-    @property
-    def exit_code(self) -> int:
-        """0 when promoted to champion, 3 when a gate held it back (the CLI's exit code)."""
-        return 0 if self.promoted else 3
 
 
 def train(
@@ -104,6 +76,14 @@ def train(
     view = None
     if on_event is None:
         view = on_event = ConsoleProgress(_console(progress))
+    if task_named(spec.task).series:  # series over time, not rows: its own steps
+        from mlfactory.training.forecast import train_series
+
+        try:
+            return train_series(spec, registry, on_event, spec_folder, tags)
+        finally:
+            if view is not None:
+                view.close()
     folder = Path(tempfile.mkdtemp(prefix="mlfactory-matrices-"))
     try:
         return _steps(spec, registry, on_event, folder, spec_folder, tags)

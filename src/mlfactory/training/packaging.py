@@ -120,14 +120,14 @@ def package_step(
         metrics=Scores.model_validate(evaluation.to_dict()),
         baseline_metrics=evaluated.baseline.metrics,
         profile=profile,
-        id_column=spec.data.id_column,
+        id_column=spec.data.columns.id_column,
         threshold=evaluated.threshold,
         lineage=Lineage.model_validate(lineage),
         family=None if family is None else family.family,
     )
     keep = min(spec.monitoring.reference_rows, len(train_rows))
     reference = train_rows.sample(n=keep, random_state=seed) if keep else None
-    rows = split.table(data.positions, data.ids, spec.data.id_column)
+    rows = split.table(data.positions, data.ids, spec.data.columns.id_column)
     package = ModelPackage(
         manifest=manifest, pipeline=pipeline, reference=reference, split=rows, members=members
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,12 @@ if TYPE_CHECKING:
     from mlfactory.training.evaluate import Evaluated
     from mlfactory.training.packaging import Packaged
 
-__all__ = ["Registered", "register_step"]
+__all__ = ["Compare", "Registered", "register_step"]
+
+Compare = Callable[
+    ["FactorySpec", "Registry", "VersionInfo | None", "Packaged"],
+    "tuple[PairedComparison | None, Check | None]",
+]
 
 _REDECIDE = 10  # decisions against a champion that another host keeps moving
 
@@ -48,13 +54,21 @@ def register_step(
     evaluated: Evaluated,
     *,
     tags: dict[str, str] | None = None,
+    compare: Compare | None = None,
 ) -> Registered:
-    """Decide against the champion of the moment and register the version."""
+    """Decide against the champion of the moment and register the version.
+
+    ``compare`` compares the new model with a champion (default: a paired bootstrap
+    on the same test rows; forecasting pairs series).
+    """
     package, evaluation, baseline = packaged.package, evaluated.evaluation, evaluated.baseline
     metric, model = package.manifest.metric, package.manifest.model
 
     def decide_against(champion: VersionInfo | None) -> Decision:
-        comparison, note = _compare_with_champion(registry, champion, spec, packaged)
+        if compare is not None:
+            comparison, note = compare(spec, registry, champion, packaged)
+        else:
+            comparison, note = _compare_with_champion(registry, champion, spec, packaged)
         decision = decide(
             spec.gates,
             metric=metric,
@@ -159,7 +173,7 @@ def _version_tags(
 ) -> dict[str, str]:
     lineage = packaged.lineage
     scores = evaluated.evaluation.metrics
-    family = packaged.package.family
+    family, series = packaged.package.family, packaged.package.manifest.forecast
     shape = (
         {}
         if family is None
@@ -169,6 +183,10 @@ def _version_tags(
             )
         }
     )
+    if series is not None:
+        shape[tag.FAMILY] = json.dumps(
+            {"columns": series.ids, "series": series.series, "models": series.chosen}
+        )
     return {
         **shape,
         **_decision_tags(decision),

@@ -1,0 +1,289 @@
+"""The ``FORECASTERS`` table: every model a forecasting spec can name.
+
+A forecaster takes the past of some series and gives each one's mean forecast
+for the next ``horizon`` steps. Two scopes:
+
+- ``series``: fitted on each series alone (seasonal naive, statsforecast's
+  AutoETS, AutoTheta, AutoARIMA; Prophet). Training maps chunks of series over
+  the engine. The statistical models see at most ``max_history`` points.
+- ``global``: one model over every series at once (LightGBM on lags, rolling
+  means, calendar and holiday features, through mlforecast), one job per
+  backtest origin.
+
+Every forecaster is a plain function of its inputs, deterministic for a seed,
+so the same job gives the same numbers on every engine. Intervals are not a
+forecaster's business: they are calibrated on the backtest errors of whichever
+model is chosen (``backtest.py``), the same way for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from mlfactory.forecasting.calendar import FREQUENCIES, holiday_features
+from mlfactory.forecasting.panel import KEY, TARGET, TIME
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FORECASTERS", "MEAN", "Forecaster", "Setting", "register_forecaster"]
+
+MEAN = "mean"  # the column of a forecast frame holding the point forecast
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every forecaster is given besides the data (picklable)."""
+
+    horizon: int
+    frequency: str  # a code in FREQUENCIES
+    alias: str  # the anchored pandas alias of the panel
+    max_history: int | None = None  # points a per-series statistical model fits at most
+    holidays: str | None = None  # a country code for holiday features (global model)
+    exogenous: tuple[str, ...] = ()  # columns known in the future
+    seed: int = 42
+    threads: int = 1
+    params: dict[str, Any] = field(default_factory=dict)  # the spec's, for this model
+
+    @property
+    def season(self) -> int:
+        return FREQUENCIES[self.frequency].season
+
+
+# (past: KEY, TIME, TARGET, exogenous; future exogenous: KEY, TIME, exogenous or None) -> forecast
+Forecast = Callable[["pd.DataFrame", "pd.DataFrame | None", Setting], "pd.DataFrame"]
+
+
+@dataclass(frozen=True)
+class Forecaster:
+    """One model: how it forecasts, what it needs, and in words."""
+
+    name: str
+    scope: Literal["series", "global"]
+    forecast: Forecast  # returns KEY, TIME, MEAN: ``horizon`` rows per series, in order
+    words: str
+    seasonal_points: int = 0  # points a series needs, in seasons (on top of ``min_points``)
+    min_points: int = 2
+    extra: str | None = None  # the pip extra it needs, e.g. "prophet"
+
+    def needs(self, setting: Setting) -> int:
+        """Points a series needs for this model; a shorter one gets the baseline."""
+        return self.min_points + self.seasonal_points * setting.season
+
+
+FORECASTERS: dict[str, Forecaster] = {}
+
+
+def register_forecaster(forecaster: Forecaster) -> Forecaster:
+    """Add ``forecaster`` to ``FORECASTERS``, where ``factory.yaml`` finds it by name."""
+    if forecaster.name in FORECASTERS:
+        raise ValueError(f"forecaster {forecaster.name!r} is already registered")
+    FORECASTERS[forecaster.name] = forecaster
+    return forecaster
+
+
+def future_dates(past: pd.DataFrame, setting: Setting) -> pd.DataFrame:
+    """KEY, TIME of the ``horizon`` steps after each series' last date."""
+    import numpy as np
+    import pandas as pd
+
+    last = past.groupby(KEY, sort=False)[TIME].max()
+    offset = pd.tseries.frequencies.to_offset(setting.alias)
+    steps = np.arange(1, setting.horizon + 1)
+    keys = np.repeat(last.index.to_numpy(), setting.horizon)
+    dates = [d + offset * int(k) for d in last for k in steps]
+    return pd.DataFrame({KEY: keys, TIME: pd.DatetimeIndex(dates)})
+
+
+# -- seasonal naive: the baseline, always trained ---------------------------------------------
+
+
+def _seasonal_naive(past: pd.DataFrame, future: pd.DataFrame | None, setting: Setting) -> Any:
+    """Each series' last season repeated (its last value when shorter than a season)."""
+    import numpy as np
+
+    out = future_dates(past, setting)
+    means = []
+    for _, values in past.groupby(KEY, sort=False)[TARGET]:
+        y = values.to_numpy(dtype=float)
+        season = setting.season if len(y) >= setting.season else 1
+        last = y[-season:]
+        means.append(np.resize(last, setting.horizon))
+    out[MEAN] = np.concatenate(means) if means else np.empty(0)
+    return out
+
+
+register_forecaster(
+    Forecaster(
+        "seasonal_naive",
+        "series",
+        _seasonal_naive,
+        "the last season repeated (the baseline every model must beat)",
+        min_points=1,
+    )
+)
+
+
+# -- statsforecast, per series ------------------------------------------------------------
+
+
+def _capped(past: pd.DataFrame, setting: Setting) -> pd.DataFrame:
+    if setting.max_history is None:
+        return past
+    return past.groupby(KEY, sort=False).tail(setting.max_history)
+
+
+def _statsforecast(model: str) -> Forecast:
+    def forecast(past: pd.DataFrame, future: pd.DataFrame | None, setting: Setting) -> Any:
+        import numpy as np
+        from statsforecast import StatsForecast, models
+
+        built = getattr(models, model)(season_length=setting.season, **setting.params)
+        engine = StatsForecast(
+            models=[built],
+            freq=setting.alias,
+            n_jobs=1,
+            fallback_model=models.SeasonalNaive(season_length=setting.season),
+        )
+        frame = _capped(past[[KEY, TIME, TARGET]], setting)
+        result = engine.forecast(df=frame, h=setting.horizon)
+        out = future_dates(past, setting)
+        by_key = result.set_index([KEY, TIME])[model]
+        out[MEAN] = by_key.reindex(list(zip(out[KEY], out[TIME], strict=True))).to_numpy(
+            dtype=np.float64
+        )
+        return out
+
+    return forecast
+
+
+for _name, _model, _words, _seasons in (
+    ("auto_ets", "AutoETS", "exponential smoothing, its form chosen by AICc", 2),
+    ("auto_theta", "AutoTheta", "the Theta method, its variant chosen by fit", 2),
+    ("auto_arima", "AutoARIMA", "ARIMA, its orders chosen by a stepwise search", 2),
+):
+    register_forecaster(
+        Forecaster(
+            _name,
+            "series",
+            _statsforecast(_model),
+            f"statsforecast {_model}: {_words}",
+            seasonal_points=_seasons,
+            min_points=4,
+        )
+    )
+
+
+# -- the global LightGBM -------------------------------------------------------------------
+
+LIGHTGBM_DEFAULTS: dict[str, Any] = {
+    "n_estimators": 500,
+    "learning_rate": 0.05,
+    "num_leaves": 63,
+    "min_child_samples": 20,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+}
+
+
+def _calendar(frame: pd.DataFrame, setting: Setting) -> pd.DataFrame:
+    """The frame with the holiday features of its dates added (when a country is given)."""
+    if setting.holidays is None:
+        return frame
+    features = holiday_features(frame[TIME], setting.holidays, setting.frequency)
+    return frame.assign(**{str(c): features[c].to_numpy() for c in features.columns})
+
+
+def _lightgbm(past: pd.DataFrame, future: pd.DataFrame | None, setting: Setting) -> Any:
+    """One LightGBM over every series: lags, rolling means of the last season, date and
+    holiday features, the exogenous columns; forecast recursively."""
+    import numpy as np
+    from lightgbm import LGBMRegressor
+    from mlforecast import MLForecast
+    from mlforecast.lag_transforms import RollingMean
+
+    freq = FREQUENCIES[setting.frequency]
+    shortest = int(past.groupby(KEY, sort=False).size().min())
+    lags = [lag for lag in freq.lags if lag < shortest - 1] or [1]
+    windows = [w for w in (freq.lags[min(len(freq.lags) - 1, 6)], 4 * setting.season) if w]
+    transforms: dict[int, list[Any]] = {
+        1: [RollingMean(window_size=w) for w in windows if w < shortest - 1]
+    }
+    params = {**LIGHTGBM_DEFAULTS, **setting.params}
+    params.update(random_state=setting.seed, n_jobs=setting.threads, verbosity=-1)
+    model = LGBMRegressor(**params)
+    forecast = MLForecast(
+        models={"lightgbm": model},
+        freq=setting.alias,
+        lags=lags,
+        lag_transforms={k: v for k, v in transforms.items() if v},
+        date_features=list(freq.dates),
+        num_threads=1,
+    )
+    columns = [KEY, TIME, TARGET, *setting.exogenous]
+    frame = _calendar(past[columns], setting)
+    forecast.fit(frame, static_features=[])
+    dates = future_dates(past, setting)
+    if setting.exogenous:
+        assert future is not None, "exogenous columns need their future values"
+        dates = dates.merge(future[[KEY, TIME, *setting.exogenous]], on=[KEY, TIME], how="left")
+    dates = _calendar(dates, setting)
+    extra = [c for c in dates.columns if c not in (KEY, TIME)]
+    result = forecast.predict(h=setting.horizon, X_df=dates if extra else None, ids=None)
+    out = dates[[KEY, TIME]].copy()
+    by_key = result.set_index([KEY, TIME])["lightgbm"]
+    out[MEAN] = by_key.reindex(list(zip(out[KEY], out[TIME], strict=True))).to_numpy(
+        dtype=np.float64
+    )
+    return out
+
+
+register_forecaster(
+    Forecaster(
+        "lightgbm",
+        "global",
+        _lightgbm,
+        "one LightGBM over every series: lags, rolling means, calendar and holidays",
+        seasonal_points=1,
+        min_points=8,
+    )
+)
+
+
+# -- Prophet (the book's model; an extra) ---------------------------------------------------
+
+
+def _prophet(past: pd.DataFrame, future: pd.DataFrame | None, setting: Setting) -> Any:
+    """Prophet fitted per series (the book's loop), quietly."""
+    import logging
+
+    import numpy as np
+    from prophet import Prophet
+
+    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+    out = future_dates(past, setting)
+    means = []
+    for key, series in _capped(past, setting).groupby(KEY, sort=False):
+        model = Prophet(**setting.params)
+        if setting.holidays is not None:
+            model.add_country_holidays(country_name=setting.holidays)
+        model.fit(series.rename(columns={TARGET: "y"})[[TIME, "y"]])
+        ahead = out.loc[out[KEY] == key, [TIME]]
+        means.append(model.predict(ahead)["yhat"].to_numpy(dtype=np.float64))
+    out[MEAN] = np.concatenate(means) if means else np.empty(0)
+    return out
+
+
+register_forecaster(
+    Forecaster(
+        "prophet",
+        "series",
+        _prophet,
+        "Prophet per series (the book's model)",
+        seasonal_points=2,
+        extra="prophet",
+    )
+)

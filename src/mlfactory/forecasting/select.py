@@ -1,0 +1,187 @@
+"""Choosing each series' model, scoring the choice honestly, and calibrating the intervals.
+
+- ``series_metrics``: MASE, sMAPE, MAE and RMSE per model and series over some
+  backtest origins (MASE on each origin's own scale).
+- ``choose``: per series the model with the lowest MASE (``per_series``), or the
+  one model with the lowest mean MASE over the series (``global``); ties keep the
+  model listed first; a series a model could not forecast at every origin gets
+  one that could (the seasonal naive baseline always can).
+- The choice is scored on the **last** origin after being made on the origins
+  before it (``nested``), so the metrics the gates see are of a choice that did not
+  see its own test window. The final choice is then made on every origin.
+- Intervals are split-conformal: a model's absolute errors divided by the series'
+  scale, pooled over series and origins per step ahead, give the quantile a
+  level asks for; the interval is the mean plus or minus that many scales. The
+  quantiles never shrink as the step grows. Coverage is measured on the last
+  origin with quantiles from the origins before it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from mlfactory.forecasting.backtest import ORIGIN, SCALE, STEP
+from mlfactory.forecasting.panel import KEY, TARGET
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "METRIC_NAMES",
+    "Nested",
+    "calibration",
+    "choose",
+    "conformal_quantiles",
+    "coverage",
+    "nested",
+    "series_metrics",
+]
+
+METRIC_NAMES = ("mase", "smape", "mae", "rmse")
+Rule = Literal["per_series", "global"]
+
+
+def series_metrics(scored: pd.DataFrame, origins: list[int] | None = None) -> pd.DataFrame:
+    """One row per (model, series): the metrics over ``origins`` (None: all) and ``points``."""
+    rows = scored if origins is None else scored[scored[ORIGIN].isin(origins)]
+    error = rows["error"].to_numpy(dtype=float)
+    actual, forecast = rows[TARGET].to_numpy(dtype=float), rows["mean"].to_numpy(dtype=float)
+    denominator = np.abs(actual) + np.abs(forecast)
+    smape = np.divide(
+        200 * np.abs(error), denominator, out=np.zeros_like(error), where=denominator > 0
+    )
+    parts = rows[["model", KEY]].assign(
+        mase=np.abs(error) / rows[SCALE].to_numpy(dtype=float),
+        smape=smape,
+        mae=np.abs(error),
+        squared=error**2,
+    )
+    grouped = parts.groupby(["model", KEY], sort=False)
+    out = grouped[["mase", "smape", "mae", "squared"]].mean()
+    out["rmse"] = np.sqrt(out.pop("squared"))
+    out["points"] = grouped.size()
+    return out.reset_index()
+
+
+def choose(
+    metrics: pd.DataFrame, models: list[str], rule: Rule, *, points: int, keys: list[str]
+) -> pd.Series:
+    """Each series' model (index: the series keys, in ``keys`` order).
+
+    Only models with all ``points`` forecasts for a series compete for it; the
+    first model of ``models`` (the baseline) is the last resort.
+    """
+    import pandas as pd
+
+    complete = metrics[metrics["points"] >= points]
+    table = complete.pivot(index=KEY, columns="model", values="mase").reindex(
+        index=keys, columns=models
+    )
+    if rule == "global":
+        full = table.dropna()
+        means = full.mean() if len(full) else table.mean()
+        ranked = sorted(models, key=lambda m: (_or_inf(means.get(m)), models.index(m)))
+        chosen = pd.Series(models[0], index=table.index)
+        for model in reversed(ranked):  # the best available model of each series
+            chosen[table[model].notna()] = model
+        return chosen.rename("model")
+    values = table.to_numpy(dtype=float)
+    values = np.where(np.isnan(values), np.inf, values)
+    best = values.argmin(axis=1)  # the first of equal values: the model listed first
+    return pd.Series(np.asarray(models)[best], index=table.index, name="model")
+
+
+def _or_inf(value: Any) -> float:
+    return float("inf") if value is None or math.isnan(value) else float(value)
+
+
+@dataclass(frozen=True)
+class Nested:
+    """The choice made on the origins before the last, scored on the last."""
+
+    chosen: pd.Series  # series -> model, chosen without the last origin
+    metrics: pd.DataFrame  # per series: the chosen model's metrics on the last origin
+    baseline: pd.DataFrame  # per series: the baseline's on the last origin
+    earlier: pd.DataFrame  # per series: the chosen model's on the origins before
+    honest: bool  # False with one window: chosen and scored on the same origin
+
+
+def nested(
+    scored: pd.DataFrame,
+    models: list[str],
+    rule: Rule,
+    *,
+    windows: int,
+    horizon: int,
+    keys: list[str],
+) -> Nested:
+    """Choose on origins ``0 .. windows-2``, score on origin ``windows-1``."""
+    last = windows - 1
+    before = list(range(last)) or [last]
+    by_origin = series_metrics(scored, before)
+    chosen = choose(by_origin, models, rule, points=horizon * len(before), keys=keys)
+    on_last = series_metrics(scored, [last])
+    pick = chosen.rename("model").reset_index()
+    metrics = pick.merge(on_last, on=["model", KEY], how="left").set_index(KEY)
+    earlier = pick.merge(by_origin, on=["model", KEY], how="left").set_index(KEY)
+    baseline = on_last[on_last["model"] == models[0]].set_index(KEY).reindex(keys)
+    return Nested(chosen, metrics, baseline, earlier, honest=windows > 1)
+
+
+def calibration(scored: pd.DataFrame, origins: list[int] | None = None) -> pd.DataFrame:
+    """model, STEP, ``score``: each absolute error over its series' scale (the conformal
+    scores), over ``origins`` (None: all), sorted within (model, step)."""
+    rows = scored if origins is None else scored[scored[ORIGIN].isin(origins)]
+    score = np.abs(rows["error"].to_numpy(dtype=float)) / rows[SCALE].to_numpy(dtype=float)
+    out = rows[["model", STEP]].assign(score=score)
+    return out.sort_values(["model", STEP, "score"], kind="stable").reset_index(drop=True)
+
+
+def conformal_quantiles(scores: np.ndarray[Any, Any], steps: int, level: float) -> Any:
+    """The conformal quantile for ``level`` (percent) at each step 1..``steps``.
+
+    ``scores`` holds (step, score) pairs of one model; a step without scores takes
+    the one before it; the result never decreases with the step.
+    """
+    out = np.zeros(steps)
+    q = level / 100
+    previous = 0.0
+    for h in range(1, steps + 1):
+        values = np.sort(scores[scores[:, 0] == h, 1])
+        if len(values):
+            rank = min(len(values), math.ceil((len(values) + 1) * q)) - 1
+            previous = max(previous, float(values[rank]))
+        out[h - 1] = previous
+    return out
+
+
+def coverage(
+    scored: pd.DataFrame,
+    chosen: pd.Series,
+    levels: list[float],
+    *,
+    windows: int,
+    horizon: int,
+) -> dict[str, float]:
+    """The share of the last origin's actuals inside each level's interval, with quantiles
+    calibrated on the origins before it (on the same origin with one window)."""
+    last = windows - 1
+    before = list(range(last)) or [last]
+    picked = scored.merge(chosen.rename("model").reset_index(), on=["model", KEY])
+    calibrated = calibration(picked, before)
+    target = picked[picked[ORIGIN] == last]
+    out: dict[str, float] = {}
+    if target.empty:
+        return out
+    ratio = np.abs(target["error"].to_numpy(dtype=float)) / target[SCALE].to_numpy(dtype=float)
+    steps = target[STEP].to_numpy()
+    pairs = calibrated[[STEP, "score"]].to_numpy(dtype=float)
+    for level in levels:
+        quantiles = conformal_quantiles(pairs, horizon, level)
+        inside = ratio <= quantiles[np.minimum(steps, horizon) - 1]
+        out[f"coverage_{level:g}"] = float(inside.mean())
+    return out

@@ -1,0 +1,243 @@
+"""A forecasting family as stored: every series' forecast, model and metrics, no pickle.
+
+A forecasting version holds, in its package folder::
+
+    series.parquet       one row per series: its key, the id columns' values, the model
+                         that forecasts it and why, its scale, its backtest metrics, and
+                         the row group of forecasts.parquet that holds it
+    forecasts.parquet    each series' mean forecast for the trained horizon (key, step,
+                         date, mean), sorted by key, a few series per row group: one
+                         series is read without reading the others
+    calibration.parquet  the conformal scores (step, score: |error| / the series' scale)
+                         of the chosen models' backtests, from which any interval level
+                         is computed
+
+A loaded family keeps forecasts.parquet's bytes (the download folder is
+temporary) and decodes a row group the first time one of its series is asked
+for. The forecasts are the models' output from the end of each series' history, so
+serving, batch and the MLflow pyfunc answer from the files alone; a model is
+updated by training again on the newer data (``retrain``). ``SeriesForecasts``
+is what ``ModelPackage.pipeline`` holds for a forecasting version: the task's
+``raw_output`` calls its ``predict`` on rows of (id columns, date).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlfactory.errors import BadInputError, UnknownSeriesError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlfactory.registry.manifest import ForecastFamily
+
+__all__ = ["CALIBRATION", "FORECASTS", "SERIES", "SeriesForecasts", "interval_columns"]
+
+SERIES, FORECASTS, CALIBRATION = "series.parquet", "forecasts.parquet", "calibration.parquet"
+KEY, STEP, TIME, MEAN = "unique_id", "step", "ds", "mean"
+SERIES_PER_GROUP = 16  # series per row group of forecasts.parquet
+CACHED_GROUPS = 256  # row groups kept in memory once read
+
+
+def interval_columns(levels: list[float]) -> list[str]:
+    """The interval columns of an answer, in order: lo_80, hi_80, lo_95, hi_95."""
+    return [f"{side}_{level:g}" for level in levels for side in ("lo", "hi")]
+
+
+@dataclass
+class SeriesForecasts:
+    """Every series' forecast, read one row group at a time."""
+
+    family: ForecastFamily
+    series: pd.DataFrame  # series.parquet, indexed by KEY
+    calibration: pd.DataFrame  # STEP, score
+    forecasts: pd.DataFrame | None = None  # all of forecasts.parquet (before it is saved)
+    stored: bytes | None = None  # forecasts.parquet's bytes, once loaded (decoded lazily)
+
+    def __post_init__(self) -> None:
+        self._groups: OrderedDict[int, pd.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()
+        pairs = self.calibration[[STEP, "score"]].to_numpy(dtype=float)
+        self._pairs = pairs
+        self._quantiles: dict[float, Any] = {}
+
+    # -- what it answers ---------------------------------------------------------------------
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.series.index)
+
+    def quantiles(self, level: float) -> Any:
+        """The conformal quantile of ``level`` at each step (cached per level)."""
+        from mlfactory.forecasting.select import conformal_quantiles
+
+        found = self._quantiles.get(level)
+        if found is None:
+            found = self._quantiles[level] = conformal_quantiles(
+                self._pairs, self.family.horizon, level
+            )
+        return found
+
+    def check(self, keys: list[str], horizon: int | None = None) -> None:
+        """``UnknownSeriesError`` naming unknown keys; ``BadInputError`` beyond the horizon."""
+        unknown = [k for k in dict.fromkeys(keys) if k not in self.series.index]
+        if unknown:
+            shown = ", ".join(map(repr, unknown[:10])) + (
+                f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            )
+            raise UnknownSeriesError(
+                f"no series {shown} in {self.family.describe()}; the model has "
+                f"{len(self.series):,} series, e.g. {', '.join(map(repr, self.keys[:3]))}"
+            )
+        if horizon is not None and not 1 <= horizon <= self.family.horizon:
+            raise BadInputError(
+                f"horizon {horizon} is outside 1..{self.family.horizon}, the horizon this "
+                "version was trained for; ask for less, or retrain with a longer "
+                "forecast.horizon"
+            )
+
+    def forecast(
+        self, keys: list[str], horizon: int | None = None, levels: list[float] | None = None
+    ) -> pd.DataFrame:
+        """KEY, STEP, TIME, MEAN and the interval columns of ``levels`` for ``keys``."""
+        import pandas as pd
+
+        horizon = self.family.horizon if horizon is None else horizon
+        levels = self.family.levels if levels is None else levels
+        for level in levels:
+            if not 0 < level < 100:
+                raise BadInputError(f"level {level:g} is not a percentage between 0 and 100")
+        self.check(keys, horizon)
+        parts = [self._series(key).iloc[:horizon] for key in keys]
+        frame = pd.concat(parts, ignore_index=True) if parts else self._empty()
+        return self._with_intervals(frame, levels)
+
+    def predict(self, rows: pd.DataFrame) -> Any:
+        """Rows of (id columns, date) -> (n, 1 + 2 levels): mean, then lo/hi per trained level.
+
+        Each date must be one of its series' forecast dates.
+        """
+        family = self.family
+        keys = _keys(rows, family.ids)
+        self.check(list(keys))
+        dates = _dates(rows[family.time])
+        out = np.empty((len(rows), 1 + 2 * len(family.levels)))
+        for key in dict.fromkeys(keys):
+            at = np.flatnonzero(keys == key)
+            frame = self._with_intervals(self._series(key), family.levels)
+            found = frame.set_index(TIME).reindex(dates[at])
+            missing = found[MEAN].isna().to_numpy()
+            if missing.any():
+                first, last = frame[TIME].iloc[0], frame[TIME].iloc[-1]
+                raise BadInputError(
+                    f"series {key!r} has no forecast for {dates[at][missing][0]:%Y-%m-%d %H:%M}; "
+                    f"this version forecasts it from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+                )
+            out[at] = found[[MEAN, *interval_columns(family.levels)]].to_numpy(dtype=float)
+        return out
+
+    def _with_intervals(self, frame: pd.DataFrame, levels: list[float]) -> pd.DataFrame:
+        scale = self.series["scale"].reindex(frame[KEY]).to_numpy(dtype=float)
+        steps = frame[STEP].to_numpy(dtype=int)
+        mean = frame[MEAN].to_numpy(dtype=float)
+        columns: dict[str, Any] = {}
+        for level in levels:
+            width = self.quantiles(level)[steps - 1] * scale
+            low = mean - width
+            columns[f"lo_{level:g}"] = np.maximum(low, 0.0) if self.family.non_negative else low
+            columns[f"hi_{level:g}"] = mean + width
+        return frame.assign(**columns)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _series(self, key: str) -> pd.DataFrame:
+        if self.forecasts is not None:
+            found = self.forecasts[self.forecasts[KEY] == key]
+            return found.reset_index(drop=True)
+        group = int(self.series["row_group"].loc[key])
+        frame = self._group(group)
+        return frame[frame[KEY] == key].reset_index(drop=True)
+
+    def _group(self, group: int) -> pd.DataFrame:
+        with self._lock:
+            found = self._groups.get(group)
+            if found is not None:
+                self._groups.move_to_end(group)
+                return found
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        assert self.stored is not None
+        reader = pq.ParquetFile(pa.BufferReader(self.stored))
+        frame: pd.DataFrame = reader.read_row_group(group).to_pandas()
+        with self._lock:
+            self._groups[group] = frame
+            while len(self._groups) > CACHED_GROUPS:
+                self._groups.popitem(last=False)
+        return frame
+
+    def _empty(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(
+            {KEY: [], STEP: np.empty(0, int), TIME: pd.DatetimeIndex([]), MEAN: np.empty(0)}
+        )
+
+    # -- storing ---------------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        assert self.forecasts is not None, "a loaded family is saved by copying its folder"
+        directory.mkdir(parents=True, exist_ok=True)
+        forecasts = self.forecasts.sort_values([KEY, STEP], kind="stable")
+        keys = sorted(self.series.index)
+        groups = {key: i // SERIES_PER_GROUP for i, key in enumerate(keys)}
+        series = self.series.assign(row_group=[groups[k] for k in self.series.index])
+        table = pa.Table.from_pandas(forecasts[[KEY, STEP, TIME, MEAN]], preserve_index=False)
+        with pq.ParquetWriter(directory / FORECASTS, table.schema) as writer:
+            firsts = [k for i, k in enumerate(keys) if i % SERIES_PER_GROUP == 0]
+            bounds = np.searchsorted(forecasts[KEY].to_numpy(), firsts)
+            ends = [*bounds[1:], len(forecasts)]
+            for start, end in zip(bounds, ends, strict=True):
+                writer.write_table(table.slice(int(start), int(end - start)))
+        series.reset_index().to_parquet(directory / SERIES, index=False)
+        self.calibration.to_parquet(directory / CALIBRATION, index=False)
+
+    @classmethod
+    def load(cls, directory: Path, family: ForecastFamily, *, shown_as: str) -> SeriesForecasts:
+        import pandas as pd
+
+        from mlfactory.errors import TamperedArtifactError
+
+        for name in (SERIES, FORECASTS, CALIBRATION):
+            if not (directory / name).is_file():
+                raise TamperedArtifactError(f"{shown_as}/{name} is missing: not a forecast family.")
+        series = pd.read_parquet(directory / SERIES).set_index(KEY)
+        calibration = pd.read_parquet(directory / CALIBRATION)
+        return cls(family, series, calibration, stored=(directory / FORECASTS).read_bytes())
+
+
+def _keys(rows: pd.DataFrame, ids: list[str]) -> Any:
+    """Each row's series key (the id value, or the values joined with '|')."""
+    texts = [rows[c].astype(str).to_numpy() for c in ids]
+    if len(texts) == 1:
+        return texts[0]
+    return np.array(["|".join(parts) for parts in zip(*texts, strict=True)], dtype=object)
+
+
+def _dates(values: pd.Series) -> Any:
+    import pandas as pd
+
+    dates = pd.to_datetime(values)
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
+    return pd.DatetimeIndex(dates)

