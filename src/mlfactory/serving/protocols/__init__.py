@@ -18,6 +18,7 @@ from mlfactory.serving.protocols.base import (
 from mlfactory.serving.protocols import native  # noqa: F401  (each registers itself)
 from mlfactory.serving.protocols import mlflow  # noqa: F401
 from mlfactory.serving.protocols import v2  # noqa: F401
+from mlfactory.serving.protocols import forecast  # noqa: F401
 
 # isort: on
 

@@ -76,6 +76,10 @@ class Models(Protocol):
     def host(self, name: str) -> ModelHost:
         """The model called ``name``; ``ServingError`` 404 when none is served."""
 
+    async def read_body(self, request: Request) -> bytes:
+        """The request's body within the body limit (``ServingError`` 413 beyond it), for a
+        route that answers without ``score``."""
+
     def describe(self, name: str | None = None) -> list[dict[str, Any]]:
         """Name, reference, version, inputs and outputs of one model or all."""
 

@@ -1,0 +1,103 @@
+"""Forecasts over HTTP from a real uvicorn server: both request shapes, errors, the cache."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import yaml
+
+from mlfactory.registry import Registry
+from mlfactory.training import train
+from servers import serve
+
+from .test_train import pizza_spec
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("served")
+    (folder / "factory.yaml").write_text(
+        yaml.safe_dump(pizza_spec(models=["seasonal_naive", "auto_ets"]))
+    )
+    registry = Registry(path=folder / ".mlfactory")
+    train(folder / "factory.yaml", registry=registry, progress=False)
+    with serve(["pizzas@champion"], registry, api_token="s3cret") as base:
+        yield base
+
+
+def post(url: str, body: object, token: str = "s3cret") -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/models/pizzas/forecast", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_one_store_comes_back_with_intervals(url: str) -> None:
+    answer = post(url, {"ids": ["hawaiian"], "horizon": 7, "levels": [80, 95]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["model_version"] == "1" and body["horizon"] == 7 and body["levels"] == [80, 95]
+    [one] = body["forecasts"]
+    assert one["id"] == "hawaiian" and len(one["dates"]) == 7
+    assert one["dates"][0] == "2016-01-01T00:00:00"
+    for low, mean, high in zip(one["lo_95"], one["mean"], one["hi_95"], strict=True):
+        assert 0 <= low <= mean <= high
+    assert all(a <= b for a, b in zip(one["lo_95"], one["lo_80"], strict=True))
+
+
+def test_the_books_request_shape_is_accepted(url: str) -> None:
+    body = {"store_id": "big_meat", "begin_date": "2016-01-03", "end_date": "2016-01-05"}
+    answer = post(url, body)
+    assert answer.status_code == 200, answer.text
+    [one] = answer.json()["forecasts"]
+    assert one["dates"] == ["2016-01-03T00:00:00", "2016-01-04T00:00:00", "2016-01-05T00:00:00"]
+    full = post(url, {"ids": ["big_meat"], "horizon": 5}).json()["forecasts"][0]
+    assert one["mean"] == full["mean"][2:5]
+    # the id column's own name works as well as the book's store_id
+    same = post(url, {"name": "big_meat", "begin_date": "2016-01-03", "end_date": "2016-01-05"})
+    assert same.json()["forecasts"][0]["mean"] == one["mean"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"ids": ["hawaiian", "pepperoni_xl"]}, 404, "'pepperoni_xl'"),
+        ({"ids": ["hawaiian"], "horizon": 15}, 400, "outside 1..14"),
+        ({"ids": ["hawaiian"], "horizon": "7"}, 422, "whole number"),
+        ({"ids": ["hawaiian"], "levels": [150]}, 400, "percentage"),
+        ({"ids": []}, 422, "non-empty list"),
+        ({"ids": [["a"]]}, 422, "text or a number"),
+        ({"store_id": "hawaiian", "begin_date": "2016-01-03"}, 422, "end_date"),
+        (
+            {"store_id": "hawaiian", "begin_date": "2016-03-01", "end_date": "2016-03-02"},
+            400,
+            "outside this version's forecast",
+        ),
+        ({"store_id": "hawaiian", "begin_date": "soon", "end_date": "later"}, 400, "must be dates"),
+        ([1, 2], 400, "JSON object"),
+    ],
+)
+def test_bad_requests_are_4xx_naming_the_problem(
+    url: str, body: object, status: int, words: str
+) -> None:
+    answer = post(url, body)
+    assert answer.status_code == status, answer.text
+    assert words in answer.json()["message"]
+
+
+def test_the_token_and_the_body_limit_apply(url: str) -> None:
+    assert post(url, {"ids": ["hawaiian"]}, token="wrong").status_code in (401, 403)
+    huge = httpx.post(
+        f"{url}/v1/models/pizzas/forecast",
+        content=b'{"ids": [' + b'"x",' * 3_000_000 + b'"x"]}',
+        headers={"Authorization": "Bearer s3cret", "Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413
+
+
+def test_a_repeated_request_is_answered_from_the_cache(url: str) -> None:
+    body = {"ids": ["classic_dlx"], "horizon": 3, "levels": [90]}
+    first, second = post(url, body), post(url, body)
+    assert first.content == second.content
+    assert first.headers["X-Model-Version"] == "1"
