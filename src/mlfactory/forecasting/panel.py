@@ -1,20 +1,68 @@
 """Rows to a panel: one regular series per id, checked, with every problem naming its ids.
 
-INTERFACE (the lead's stub; the helper fills in the bodies and keeps the signatures).
+``prepare_panel`` takes a frame with one row per series and date and returns a
+``Panel``: the columns renamed to statsforecast's (``KEY``, ``TIME``, ``TARGET``),
+sorted, every series regular at one anchored pandas alias found in the data
+(``W-SUN``, ``MS``, ``QE-DEC``, ...). Anything it cannot take is reported at
+once in one ``DataError``, each problem naming the ids it affects (five, then
+"and N more"), the values received and the fix: missing columns, ids that
+cannot name a file, unreadable dates, duplicate (id, date) rows, missing,
+infinite or negative targets, exogenous columns that are not numbers, a
+frequency the data does not have, dates off the frequency's grid, series of one
+point, and missing dates inside a series unless ``PanelRoles.fill`` says how to
+fill them. ``prepare_future`` checks the exogenous values given for the dates to
+forecast.
+
+Ids become keys as ``keys.py`` says (text; several columns joined with ``|``;
+a plain file name), dates are checked against the frequency's grid as
+``grid.py`` says. Times are read as dates (text or ``datetime64``; a time zone
+is converted to UTC, then dropped). Every check is vectorised: 5 million rows
+(5,000 series of 1,000 days) take about two seconds.
 """
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from mlfactory.errors import DataError
+from mlfactory.forecasting.calendar import FREQUENCIES
+from mlfactory.forecasting.grid import (
+    SHORTEST,
+    WEEKDAYS,
+    SeriesDates,
+    dates_at,
+    positions,
+    weekday,
+)
+from mlfactory.forecasting.keys import SHOWN, Keys, id_problems, keys_of, series_keys
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import pandas as pd
+
+    Ints = npt.NDArray[np.int64]
+    Bools = npt.NDArray[np.bool_]
+    Floats = npt.NDArray[np.float64]
+    Texts = npt.NDArray[np.object_]
 
 __all__ = ["KEY", "Panel", "PanelRoles", "prepare_future", "prepare_panel", "series_keys"]
 
 KEY, TIME, TARGET = "unique_id", "ds", "y"  # the panel's own column names (statsforecast's)
 Fill = Literal["error", "zero", "forward", "interpolate"]
+
+_NAT = np.iinfo(np.int64).min  # a missing time, as datetime64[ns] stores it
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_FILLED = {
+    "zero": "with 0",
+    "forward": "with the value before them",
+    "interpolate": "by linear interpolation",
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +75,7 @@ class PanelRoles:
     frequency: str  # a code in calendar.FREQUENCIES
     exogenous: tuple[str, ...] = ()  # numeric columns known in the future
     fill: Fill = "error"  # what to do with missing dates inside a series
+    allow_negative: bool = False  # a target below 0 is refused unless this is set
 
 
 @dataclass(frozen=True)
@@ -41,52 +90,474 @@ class Panel:
     notes: tuple[str, ...] = ()  # what was done for the user (dates filled, per rule)
     filled: dict[str, int] = field(default_factory=dict)  # id -> dates filled
 
-    @property
+    @cached_property
     def ids(self) -> list[str]:
         """The series keys, sorted."""
-        return sorted(self.frame[KEY].unique())
+        import pandas as pd
 
-
-def series_keys(frame: pd.DataFrame, ids: tuple[str, ...]) -> pd.Series:
-    """Each row's series key as text: the id value, or the values joined with '|'."""
-    texts = [frame[c].astype(str) for c in ids]
-    out = texts[0]
-    for more in texts[1:]:
-        out = out + "|" + more
-    return out
+        return [str(k) for k in pd.unique(self.frame[KEY])]  # the frame is sorted by KEY
 
 
 def prepare_panel(frame: pd.DataFrame, roles: PanelRoles) -> Panel:
     """The panel of ``frame``; ``DataError`` listing every problem, each naming its ids."""
     import pandas as pd
 
-    # the lead's placeholder until the checked version lands: no checks, no filling
-    dates = pd.to_datetime(frame[roles.time])
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
-    out = pd.DataFrame(
-        {
-            KEY: series_keys(frame, roles.ids).to_numpy(),
-            TIME: dates.to_numpy(),
-            TARGET: frame[roles.target].to_numpy(dtype=float),
-            **{c: frame[c].to_numpy(dtype=float) for c in roles.exogenous},
-        }
+    if len(frame) == 0:
+        raise DataError("the data has 0 rows; check data.source and data.sql")
+    problems = _column_problems(list(frame.columns), roles)
+    if roles.frequency not in FREQUENCIES:
+        problems.append(f"frequency {roles.frequency!r} is not one of {', '.join(FREQUENCIES)}")
+    if not roles.ids or any(c not in frame.columns for c in (*roles.ids, roles.time)):
+        raise _error(problems)  # nothing can be said per series without ids and times
+
+    keys = keys_of(frame, roles.ids)
+    problems += id_problems(keys, roles.ids)
+    times, problem = _read_times(frame[roles.time])
+    if problem:
+        problems.append(problem)
+    else:
+        problems += _time_problems(frame[roles.time], times, keys, roles.time)
+    values: dict[str, Floats] = {}
+    for name, is_target in [(roles.target, True), *((x, False) for x in roles.exogenous)]:
+        if name in frame.columns:
+            floats, found = _values(frame[name], name, keys, is_target, roles)
+            values[name] = floats
+            problems += found
+
+    valid = (keys.codes >= 0) & (times != _NAT)
+    rows = np.flatnonzero(valid)
+    codes, stamps = keys.codes[rows], times[rows]
+    order = _order(codes, stamps)
+    codes, stamps, rows = codes[order], stamps[order], rows[order]
+    repeated = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
+    if repeated.any():
+        problems.append(_duplicates(keys, codes[1:][repeated], stamps[1:][repeated], roles))
+    first = np.r_[True, ~repeated][: len(codes)]
+    codes, stamps, rows = codes[first], stamps[first], rows[first]
+    partial = np.unique(keys.codes[(times == _NAT) & (keys.codes >= 0)])  # told above
+    dates = SeriesDates(codes, stamps, roles.frequency)
+    tz = getattr(frame[roles.time].dtype, "tz", None)
+    converted = str(tz) if tz is not None and str(tz) != "UTC" else ""
+    problems += _date_problems(dates, keys.names, roles, partial, converted)
+    if problems:
+        raise _error(problems)
+    if not len(codes):
+        raise DataError("the data has no series left to forecast; check data.sql")
+
+    target = values[roles.target][rows]
+    exogenous = {x: values[x][rows] for x in roles.exogenous}
+    notes: list[str] = []
+    filled: dict[str, int] = {}
+    if dates.missing.sum():
+        codes, stamps, target, exogenous = dates.fill(target, exogenous, roles.fill)
+        gaps = dates.missing > 0
+        filled = dict(
+            zip(keys.names[dates.series[gaps]], dates.missing[gaps].tolist(), strict=True)
+        )
+        notes.append(
+            f"filled {sum(filled.values()):,} missing date{'s' * (sum(filled.values()) > 1)} "
+            f"{_FILLED[roles.fill]} in {len(filled):,} series"
+            + ("; the exogenous columns carry their last value onto them" * bool(exogenous))
+        )
+    if converted:
+        notes.append(f"the times were converted from {converted} to UTC")
+    panel = pd.DataFrame(
+        {KEY: keys.names[codes], TIME: stamps.view("datetime64[ns]"), TARGET: target, **exogenous}
     )
-    out = out.sort_values([KEY, TIME], kind="stable").reset_index(drop=True)
-    alias = {"H": "h", "D": "D", "W": "W-SUN", "M": "MS", "Q": "QS-JAN"}[roles.frequency]
-    if roles.fill == "zero":
-        parts = []
-        for key, series in out.groupby(KEY, sort=True):
-            grid = pd.date_range(series[TIME].min(), series[TIME].max(), freq=alias)
-            full = series.set_index(TIME).reindex(grid).rename_axis(TIME).reset_index()
-            full[KEY] = key
-            full[TARGET] = full[TARGET].fillna(0.0)
-            parts.append(full)
-        out = pd.concat(parts, ignore_index=True)[[KEY, TIME, TARGET, *roles.exogenous]]
-    return Panel(out, roles, alias)
+    return Panel(panel, roles, dates.alias, tuple(notes), filled)
 
 
 def prepare_future(future: pd.DataFrame, panel: Panel, horizon: int) -> pd.DataFrame:
     """The exogenous values for the ``horizon`` dates after each series' end (KEY, TIME,
     exogenous columns), checked: every id and date present once, every column, no missing."""
-    raise NotImplementedError
+    import pandas as pd
+
+    roles = panel.roles
+    if horizon < 1:
+        raise DataError(f"the horizon must be at least 1 step; got {horizon}")
+    last = panel.frame.groupby(KEY, sort=True)[TIME].max()
+    ahead = positions(panel.alias, last.to_numpy().view(np.int64))[:, None] + np.arange(
+        1, horizon + 1
+    )
+    expected = pd.DataFrame(
+        {
+            KEY: np.repeat(last.index.to_numpy(dtype=object), horizon),
+            TIME: dates_at(panel.alias, ahead.ravel()).view("datetime64[ns]"),
+        }
+    )
+    if not roles.exogenous:
+        return expected
+    columns = list(future.columns)
+    problems = [
+        f"{what} {name!r} is not a column of the future frame{_suggest(name, columns)}"
+        for what, name in [
+            *(("data.id_column", i) for i in roles.ids),
+            ("data.time_column", roles.time),
+        ]
+        if name not in columns
+    ]
+    absent = [x for x in roles.exogenous if x not in columns]
+    if absent:
+        problems.append(
+            f"exogenous column{'s' * (len(absent) > 1)} missing from the future frame "
+            "(forecast.future): "
+            + ", ".join(f"{x!r}{_suggest(x, columns)}" for x in absent)
+            + f"; give their values for the {horizon} dates after each series' last"
+        )
+    if problems:
+        raise _error(problems, "the future frame fails the forecasting checks")
+
+    keys = keys_of(future, roles.ids)
+    known = np.flatnonzero(np.isin(keys.names, last.index.to_numpy(dtype=object)))
+    rows = np.flatnonzero(np.isin(keys.codes, known))  # unknown ids are not ours to check
+    times, problem = _read_times(future[roles.time].iloc[rows])
+    problems += [problem] if problem else []
+    given = pd.DataFrame({KEY: keys.names[keys.codes[rows]], TIME: times.view("datetime64[ns]")})
+    given["_row"] = rows
+    merged = expected.merge(given, on=[KEY, TIME], how="left", sort=False)
+    where = f"{horizon} date{'s' * (horizon > 1)} after each series' last"
+    twice = merged.duplicated([KEY, TIME], keep="first").to_numpy()
+    if twice.any():
+        example = merged[twice].iloc[0]
+        problems.append(
+            f"the future frame has several rows for one (id, date) in "
+            f"{_named(merged[KEY][twice])} (e.g. {example[KEY]} on {_date(example[TIME])}); "
+            "give one row per id and date"
+        )
+    merged = merged[~twice].reset_index(drop=True)
+    lacking = merged["_row"].isna().to_numpy()
+    if lacking.any():
+        example = merged[lacking].iloc[0]
+        problems.append(
+            f"the future frame lacks {int(lacking.sum()):,} of the {where} in "
+            f"{_named(merged[KEY][lacking])} (e.g. {example[KEY]} on {_date(example[TIME])}); "
+            "give the exogenous values of every id for every date forecast"
+        )
+    found = ~lacking
+    out = merged[[KEY, TIME]]
+    for name in roles.exogenous:
+        floats = np.full(len(merged), np.nan)
+        if found.any():
+            taken = future[name].iloc[merged["_row"][found].astype(np.int64).to_numpy()]
+            floats[found], bad, example = _floats(taken.reset_index(drop=True), booleans=True)
+            if bad.any():
+                problems.append(
+                    f"exogenous column {name!r} must be numbers or true/false; got "
+                    f"{example!r} in the future frame for {_named(merged[KEY][found][bad])}"
+                )
+                continue
+        unset = found & ~np.isfinite(floats)
+        if unset.any():
+            problems.append(
+                f"exogenous column {name!r} is missing or infinite in {int(unset.sum()):,} "
+                f"row(s) of the future frame for {_named(merged[KEY][unset])}; give a value "
+                "for every id and date forecast"
+            )
+        out = out.assign(**{name: floats})
+    if problems:
+        raise _error(problems, "the future frame fails the forecasting checks")
+    return out
+
+
+# -- columns, ids, times and values -----------------------------------------------------------
+
+
+def _error(problems: list[str], header: str = "the data fails the forecasting checks") -> DataError:
+    count = f"{len(problems)} problem{'s' * (len(problems) > 1)}"
+    return DataError.from_problems(f"{header} ({count})", problems)
+
+
+def _suggest(name: str, options: list[Any]) -> str:
+    names = [str(o) for o in options]
+    same_case = [o for o in names if o.lower() == name.lower()]
+    match = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _column_problems(columns: list[Any], roles: PanelRoles) -> list[str]:
+    problems: list[str] = []
+    named = [
+        *(("data.id_column", i) for i in roles.ids),
+        ("data.time_column", roles.time),
+        ("data.target", roles.target),
+        *(("forecast.exogenous", x) for x in roles.exogenous),
+    ]
+    if not roles.ids:
+        problems.append("data.id_column is not set; name the column(s) that tell the series apart")
+    seen: dict[str, str] = {}
+    for what, name in named:
+        if name in seen:
+            problems.append(f"column {name!r} is both {seen[name]} and {what}; give it one part")
+            continue
+        seen[name] = what
+        if name not in columns:
+            problems.append(f"{what} {name!r} is not a column{_suggest(name, columns)}")
+        elif what == "forecast.exogenous" and name in (KEY, TIME, TARGET):
+            problems.append(
+                f"forecast.exogenous {name!r} has a name the panel gives its own columns "
+                f"({KEY}, {TIME}, {TARGET}); rename it in data.sql"
+            )
+    return problems
+
+
+def _read_times(values: pd.Series) -> tuple[Ints, str | None]:
+    """The times as int64 nanoseconds since 1970 in UTC (``_NAT`` where missing or not a
+    date), or the problem with the whole column."""
+    import pandas as pd
+
+    dtype = values.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_dtype(dtype):
+        pass
+    elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        example = values[values.notna()].iloc[0] if values.notna().any() else None
+        return np.full(len(values), _NAT), (
+            f"time column {values.name!r} holds numbers (e.g. {_plain(example)!r}), not dates; "
+            "make a date in data.sql (e.g. make_date(year, month, day))"
+        )
+    else:  # text or objects: each distinct value read once
+        codes, uniques = pd.factorize(values)
+        with warnings.catch_warnings():  # "could not infer format": the values say it below
+            warnings.simplefilter("ignore", UserWarning)
+            read = pd.to_datetime(pd.Series(uniques, dtype=object), errors="coerce", utc=True)
+        lookup = np.append(read.dt.tz_localize(None).to_numpy("datetime64[ns]").view(np.int64),
+                           _NAT)  # fmt: skip
+        return lookup[codes], None
+    return values.to_numpy("datetime64[ns]").view(np.int64), None
+
+
+def _time_problems(values: pd.Series, times: Ints, keys: Keys, name: str) -> list[str]:
+    problems = []
+    unset = (times == _NAT) & values.isna().to_numpy()
+    if unset.any():
+        problems.append(
+            f"time column {name!r} is missing in {int(unset.sum()):,} row(s) of "
+            f"{_named(keys.names, keys.codes[unset])}; fill them or filter them out in data.sql"
+        )
+    unread = (times == _NAT) & ~unset
+    if unread.any():
+        shown = values[unread].drop_duplicates()
+        examples = ", ".join(repr(_plain(v)) for v in shown.iloc[:SHOWN])
+        problems.append(
+            f"time column {name!r} has {int(unread.sum()):,} value(s) that are not dates in "
+            f"{_named(keys.names, keys.codes[unread])}: {examples}"
+            f"{f' and {len(shown) - SHOWN} more' if len(shown) > SHOWN else ''}; write them "
+            "as dates in one format (e.g. 2024-01-31 or 2024-01-31 13:00)"
+        )
+    return problems
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _floats(values: pd.Series, *, booleans: bool) -> tuple[Floats, Bools, Any]:
+    """The values as floats (NaN where missing), which are not numbers, and one of those."""
+    import pandas as pd
+
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype) and not booleans:
+        return np.full(len(values), np.nan), values.notna().to_numpy(), True
+    if pd.api.types.is_bool_dtype(dtype) or (
+        pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype)
+    ):
+        return values.to_numpy(np.float64, na_value=np.nan), np.zeros(len(values), bool), None
+    objects = values.astype(object)
+    read = pd.to_numeric(objects, errors="coerce")
+    bad = (read.isna() & objects.notna()).to_numpy()
+    example = _plain(objects[bad].iloc[0]) if bad.any() else None
+    return read.to_numpy(np.float64, na_value=np.nan), bad, example
+
+
+def _values(
+    values: pd.Series, name: str, keys: Keys, is_target: bool, roles: PanelRoles
+) -> tuple[Floats, list[str]]:
+    """A target's or exogenous column's floats, and the problems with them."""
+    floats, bad, example = _floats(values, booleans=not is_target)
+    what = f"target {name!r}" if is_target else f"exogenous column {name!r}"
+    if bad.any():
+        kinds = "numbers" if is_target else "numbers or true/false"
+        return floats, [
+            f"{what} must be {kinds}; got {example!r} in {int(bad.sum()):,} row(s) of "
+            f"{_named(keys.names, keys.codes[bad])}; fix the column in data.sql"
+        ]
+    problems = []
+    missing = np.isnan(floats)
+    if missing.any():
+        fix = (
+            f"fill them in data.sql (e.g. coalesce({name}, 0)) or drop those rows and let "
+            "forecast.fill fill their dates; missing targets are not dropped silently"
+            if is_target
+            else f"fill them in data.sql (e.g. coalesce({name}, 0))"
+        )
+        problems.append(
+            f"{what} is missing in {int(missing.sum()):,} row(s) of "
+            f"{_named(keys.names, keys.codes[missing])}; {fix}"
+        )
+    infinite = np.isinf(floats)
+    if infinite.any():
+        problems.append(
+            f"{what} is infinite in {int(infinite.sum()):,} row(s) of "
+            f"{_named(keys.names, keys.codes[infinite])}; replace them in data.sql"
+        )
+    if is_target and not roles.allow_negative:
+        negative = floats < 0
+        if negative.any():
+            problems.append(
+                f"{what} is negative in {int(negative.sum()):,} row(s) of "
+                f"{_named(keys.names, keys.codes[negative])} (lowest {floats[negative].min():g});"
+                " forecasting here assumes non-negative quantities such as demand or counts: "
+                "fix the rows, or allow negative targets (forecast.allow_negative: true)"
+            )
+    return floats, problems
+
+
+def _named(names: Any, codes: Any = None) -> str:
+    """``id CA`` or ``ids CA, TX, ... and N more``: the distinct ids of ``codes`` (positions
+    in ``names``), or of ``names`` itself when no codes are given."""
+    ids = _distinct(names, codes)
+    return f"id{'s' * (len(ids) != 1)} {_listed(ids)}" if ids else "rows with no id"
+
+
+def _distinct(names: Any, codes: Any = None) -> list[str]:
+    import pandas as pd
+
+    if codes is None:
+        return sorted({str(n) for n in pd.unique(np.asarray(names, dtype=object))})
+    codes = np.asarray(codes)
+    return [str(n) for n in np.asarray(names)[np.unique(codes[codes >= 0])]]
+
+
+def _listed(ids: list[str]) -> str:
+    return ", ".join(ids[:SHOWN]) + (f" and {len(ids) - SHOWN} more" if len(ids) > SHOWN else "")
+
+
+def _date(stamp: Any) -> str:
+    import pandas as pd
+
+    ts = pd.Timestamp(stamp)
+    return ts.strftime("%Y-%m-%d" if ts == ts.normalize() else "%Y-%m-%d %H:%M")
+
+
+def _order(codes: Ints, stamps: Ints) -> Ints:
+    """The order sorting rows by series then time (none needed when they already are)."""
+    if len(codes) > 1:
+        step = np.diff(codes)
+        if ((step > 0) | ((step == 0) & (np.diff(stamps) >= 0))).all():
+            return np.arange(len(codes))
+    import pandas as pd
+
+    instants, distinct = pd.factorize(stamps, sort=True)  # one int64 key: series, then time
+    return np.argsort(codes * len(distinct) + instants, kind="stable").astype(np.int64)
+
+
+def _duplicates(keys: Keys, codes: Ints, stamps: Ints, roles: PanelRoles) -> str:
+    ids = ", ".join(roles.ids)
+    pairs = len(np.unique(np.stack([codes, stamps]), axis=1)[0])
+    return (
+        f"{pairs:,} (id, date) pair(s) have more than one row in {_named(keys.names, codes)} "
+        f"(e.g. {keys.names[codes[0]]} on {_date(stamps[0])}); a series has one row per "
+        f"date: aggregate them in data.sql, e.g. SELECT {ids}, {roles.time}, "
+        f"sum({roles.target}) AS {roles.target} FROM data GROUP BY ALL"
+    )
+
+
+# -- the dates against the frequency ----------------------------------------------------------
+
+_PERIOD = {"H": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter"}
+
+
+def _date_problems(
+    dates: SeriesDates, names: Texts, roles: PanelRoles, partial: Ints, converted: str
+) -> list[str]:
+    """The series whose dates step at another frequency, fall off the grid, number one,
+    or (``fill: error``) miss dates; ``partial`` series lost rows to unreadable dates."""
+    problems = [
+        _mismatch(dates, names, roles, found, words, where)
+        for (found, words), where in dates.mismatch.items()
+    ]
+    if dates.off.any():
+        problems.append(_irregular(dates, names, roles, converted))
+    whole = ~np.isin(dates.series, partial)  # a series that lost rows is not counted
+    single = (dates.counts == 1) & whole
+    if single.any():
+        problems.append(
+            f"{_named(names, dates.series[single])} ha{'ve' if single.sum() > 1 else 's'} one "
+            "date only; a series needs at least 2 points to be forecast: give them more "
+            "history, or filter them out in data.sql"
+        )
+    gaps = (dates.missing > 0) & whole
+    if roles.fill == "error" and gaps.any():
+        counted = [
+            f"{k} ({m:,})"
+            for k, m in zip(names[dates.series[gaps]], dates.missing[gaps], strict=True)
+        ]
+        problems.append(
+            f"{int(dates.missing[gaps].sum()):,} {FREQUENCIES[roles.frequency].words} date(s) "
+            f"are missing between the first and last date of {len(counted)} series: "
+            f"{_listed(counted)}; add the rows, or set forecast.fill to zero, forward or "
+            "interpolate"
+        )
+    return problems
+
+
+def _mismatch(
+    dates: SeriesDates,
+    names: Texts,
+    roles: PanelRoles,
+    found: str | None,
+    words: str,
+    where: list[int],
+) -> str:
+    code = roles.frequency
+    wanted = FREQUENCIES[code]
+    if found is not None:
+        looks = f": {FREQUENCIES[found].words} ({found}), not {wanted.words} ({code})"
+        fix = f"set forecast.frequency to {found}"
+    else:
+        looks = f", not {wanted.words} ({code})"
+        fix = "set the forecast.frequency the data has"
+    if np.min(dates.median[where]) < SHORTEST[code]:
+        time, target = roles.time, roles.target
+        fix += (
+            f", or aggregate the rows to {wanted.words} dates in data.sql, e.g. SELECT "
+            f"{', '.join(roles.ids)}, date_trunc('{_PERIOD[code]}', {time}) AS {time}, "
+            f"sum({target}) AS {target} FROM data GROUP BY ALL"
+        )
+    return (
+        f"a frequency that does not match the data: the dates of "
+        f"{_listed(_distinct(names, dates.series[where]))} step by {words}{looks}; {fix}"
+    )
+
+
+def _irregular(dates: SeriesDates, names: Texts, roles: PanelRoles, converted: str) -> str:
+    code, alias, column = roles.frequency, dates.alias, roles.time
+    row = int(np.flatnonzero(dates.off)[0])
+    example = f"{names[dates.codes[row]]} on {_date(dates.stamps[row])}"
+    if code == "H":
+        rule, fix = "on the hour", f"date_trunc('hour', {column})"
+    elif code == "D":
+        rule, fix = "at midnight", f"cast({column} AS DATE)"
+    elif code == "W":
+        day = _WEEKDAYS[WEEKDAYS.index(alias[2:])]
+        example += f", a {_WEEKDAYS[weekday(int(dates.stamps[row]))]}"
+        rule = f"a {day} at midnight ({alias}, the weekday most dates have)"
+        fix = f"date_trunc('week', {column}), which gives Mondays"
+    else:
+        period, first = _PERIOD[code], alias.startswith(("MS", "QS"))
+        rule = f"the {'first' if first else 'last'} day of a {period} at midnight ({alias})"
+        fix = f"date_trunc('{period}', {column})"
+        if not first:
+            fix = f"last_day({fix}{' + INTERVAL 2 MONTH' if code == 'Q' else ''})"
+    zone = (
+        f" (the times were converted from {converted} to UTC: give dates with no time zone)"
+        if converted
+        else ""
+    )
+    return (
+        f"irregular timestamps: {int(dates.off.sum()):,} date(s) of "
+        f"{_named(names, dates.codes[dates.off])} are off the {FREQUENCIES[code].words} grid, "
+        f"where every date is {rule} (e.g. {example}){zone}; put them on it in data.sql, "
+        f"e.g. {fix}, and aggregate"
+    )

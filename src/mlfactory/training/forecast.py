@@ -85,6 +85,7 @@ def prepare_series(spec: FactorySpec, spec_folder: Path) -> Prepared:
         frequency=forecast.frequency,
         exogenous=tuple(forecast.exogenous),
         fill=forecast.fill,
+        allow_negative=forecast.allow_negative,
     )
     panel = prepare_panel(frame, roles)
     future = None
