@@ -117,15 +117,27 @@ def run_batch(
     csv_rows: int = CSV_ROWS,
     engine: Engine | None = None,
     progress: Progress | None = None,
+    ids: list[str] | None = None,
+    horizon: int | None = None,
+    levels: list[float] | None = None,
 ) -> BatchResult:
     """Score ``input`` with ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) into ``output``.
 
     ``engine`` runs the chunks (None: one after another in this process).
     With ``sql``, the query's result over ``input`` (or over files it reads itself)
     is scored instead (``query.py``); ``csv_rows`` is then its rows per chunk.
+    Without either, a forecasting model's forecasts of ``ids`` (None: all its
+    series) are written instead (``forecasts.py``), ``horizon`` steps ahead with
+    an interval per level of ``levels`` (None: the trained ones).
     """
     from mlfactory.scoring import Scorer
     from mlfactory.scoring.shipped import ship
+
+    if (input is not None or sql is not None) and (ids, horizon, levels) != (None, None, None):
+        raise BadInputError(
+            "--ids, --horizon and --levels ask a forecasting model for its forecasts; "
+            "leave out --input and --sql with them"
+        )
 
     started = monotonic()
     in_process = engine is None or (engine.name == "local" and engine.workers == 1)
@@ -143,7 +155,26 @@ def run_batch(
             sql, input, output, scorer=scorer, overwrite=overwrite, rows=csv_rows
         )
     elif input is None:
-        raise BadInputError("give --input (CSV or Parquet files), --sql (a query), or both")
+        from mlfactory.batch.forecasts import write_forecasts
+        from mlfactory.scoring import Scorer as Loaded
+
+        scorer = Loaded.load(registry, model)
+        if scorer.package.manifest.forecast is None:
+            raise BadInputError("give --input (CSV or Parquet files), --sql (a query), or both")
+        result = BatchResult(scorer.name, scorer.version, str(output))
+        write_forecasts(
+            scorer,
+            output,
+            result,
+            ids=ids,
+            horizon=horizon,
+            levels=levels,
+            overwrite=overwrite,
+            progress=progress,
+        )
+        result.seconds = monotonic() - started
+        result.peak_memory_mb = peak_memory_mb()
+        return result
     else:
         plan = plan_chunks(input, csv_rows=csv_rows)
         scorer, source = load()

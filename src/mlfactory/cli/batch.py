@@ -61,6 +61,26 @@ def batch(
             "--csv-rows", min=1, help="Rows per chunk: CSV records, or rows of the --sql result."
         ),
     ] = 100_000,
+    ids: Annotated[
+        str | None,
+        typer.Option(
+            "--ids",
+            help="A forecasting model, without --input: the series to forecast, comma-"
+            "separated (default: all of them).",
+        ),
+    ] = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon", min=1, help="A forecasting model: steps ahead (default: its own)."
+        ),
+    ] = None,
+    levels: Annotated[
+        str | None,
+        typer.Option(
+            "--levels", help="A forecasting model: interval levels, e.g. 80,95 (default: its own)."
+        ),
+    ] = None,
     engine: EngineName = None,
     workers: Workers = None,
     engine_address: EngineAddress = None,
@@ -68,8 +88,9 @@ def batch(
 ) -> int:
     """Score files in bounded memory; a rerun finishes only the missing parts.
 
-    Exit 0 when every chunk is scored, 2 when some input could not be read (the rest
-    is scored; run again after fixing it)."""
+    A forecasting model without --input writes its forecasts instead: all its
+    series, or those of --ids. Exit 0 when every chunk is scored, 2 when some input
+    could not be read (the rest is scored; run again after fixing it)."""
     from rich.markup import escape
     from rich.progress import (
         BarColumn,
@@ -109,6 +130,9 @@ def batch(
                 csv_rows=csv_rows,
                 engine=running,
                 progress=advance,
+                ids=_listed(ids),
+                horizon=horizon,
+                levels=_levels(levels),
             )
     console = _tables(json_out)
     table = Table(title=f"{result.model} version {result.version} → {result.output}")
@@ -131,3 +155,26 @@ def batch(
     if json_out is not None:
         write_json(result.record(), json_out)
     return result.exit_code
+
+
+def _listed(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise typer.BadParameter(
+            "list at least one series id, e.g. --ids CA,TX", param_hint="--ids"
+        )
+    return values
+
+
+def _levels(text: str | None) -> list[float] | None:
+    values = _listed(text)
+    if values is None:
+        return None
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        raise typer.BadParameter(
+            f"levels are percentages, e.g. 80,95; got {text!r}", param_hint="--levels"
+        ) from None
