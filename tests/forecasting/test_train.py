@@ -171,3 +171,18 @@ def test_a_tabular_task_refuses_forecasting_keys() -> None:
     assert "forecast: applies to task: forecasting" in text
     assert "data.id_column: regression takes one id column" in text
     assert "auto_ets is a forecasting model" in text
+
+
+def test_series_ending_on_different_dates_each_get_their_own_forecast_dates(
+    tmp_path: Path,
+) -> None:
+    spec = pizza_spec(models=["seasonal_naive"])
+    # hawaiian stops selling a month early: its forecast starts before bbq_ckn's, the first id
+    spec["data"]["sql"] = spec["data"]["sql"].replace(
+        "GROUP BY ALL", "AND NOT (name = 'hawaiian' AND date > '2015-11-30') GROUP BY ALL"
+    )
+    registry = Registry(path=tmp_path / ".mlfactory")
+    train(write(spec, tmp_path), registry=registry, progress=False)
+    scorer = Scorer.load(registry, "pizzas/1")  # warms itself on the first series
+    frame = scorer.package.pipeline.forecast(["bbq_ckn", "hawaiian"], 2)
+    assert list(frame["ds"].dt.strftime("%m-%d")) == ["01-01", "01-02", "12-01", "12-02"]

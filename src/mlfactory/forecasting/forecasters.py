@@ -213,7 +213,8 @@ def _lightgbm(past: pd.DataFrame, future: pd.DataFrame | None, setting: Setting)
         1: [RollingMean(window_size=w) for w in windows if w < shortest - 1]
     }
     params = {**LIGHTGBM_DEFAULTS, **setting.params}
-    params.update(random_state=setting.seed, n_jobs=setting.threads, verbosity=-1)
+    params.setdefault("n_jobs", setting.threads)
+    params.update(random_state=setting.seed, verbosity=-1, deterministic=True)
     model = LGBMRegressor(**params)
     forecast = MLForecast(
         models={"lightgbm": model},

@@ -54,6 +54,7 @@ from mlfactory.training.prepare import data_fingerprint
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlfactory.engines import Engine
     from mlfactory.registry import Registry, VersionInfo
     from mlfactory.spec import FactorySpec
     from mlfactory.training.events import OnEvent
@@ -63,6 +64,8 @@ __all__ = ["Backtested", "backtest", "package_forecasts", "prepare_series", "tra
 
 BASELINE = "seasonal_naive"
 CHUNKS_PER_WORKER = 4
+GLOBAL_THREADS = 2  # LightGBM's threads for the global model, whatever the engine (its
+# histograms are summed per thread: another count can give another model)
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,15 @@ def _run(job: Job, shared: tuple[pd.DataFrame, pd.DataFrame | None]) -> pd.DataF
     return run_job(job, frame, future).assign(model=job.model)
 
 
-def backtest(spec: FactorySpec, prepared: Prepared, on_event: OnEvent | None = None) -> Backtested:
-    """Every model at every origin on the engine; the nested and the final choices."""
+def backtest(
+    spec: FactorySpec,
+    prepared: Prepared,
+    on_event: OnEvent | None = None,
+    *,
+    engine: Engine | None = None,
+) -> Backtested:
+    """Every model at every origin on the engine (``engine``, else the spec's, started and
+    stopped here); the nested and the final choices."""
     import pandas as pd
 
     forecast = spec.forecast
@@ -154,27 +164,11 @@ def backtest(spec: FactorySpec, prepared: Prepared, on_event: OnEvent | None = N
     )
     keys = panel.ids
     started = time.perf_counter()
-    with spec.engine.start() as engine:
-        workers = max(1, getattr(engine, "workers", 1) or 1)
-        chunk = max(1, math.ceil(len(keys) / (workers * CHUNKS_PER_WORKER)))
-        jobs = []
-        origins = tuple(range(plan.windows + 1))
-        for model in models:
-            if FORECASTERS[model].scope == "global":
-                setting = _setting(spec, panel, model, threads=1 if workers > 1 else 2)
-                jobs += [Job(model, None, (o,), setting, plan) for o in origins]
-            else:
-                setting = _setting(spec, panel, model, threads=1)
-                jobs += [
-                    Job(model, tuple(keys[i : i + chunk]), origins, setting, plan)
-                    for i in range(0, len(keys), chunk)
-                ]
-        shared = engine.share((panel.frame, prepared.future))
-        results = []
-        for done, result in enumerate(engine.imap(_run, jobs, shared), start=1):
-            results.append(result)
-            if on_event is not None and (done == len(jobs) or done % max(1, len(jobs) // 10) == 0):
-                on_event(Step("backtest", f"{done}/{len(jobs)} backtest jobs done"))
+    if engine is None:
+        with spec.engine.start() as started_engine:
+            results = _mapped(spec, prepared, models, plan, started_engine, on_event)
+    else:
+        results = _mapped(spec, prepared, models, plan, engine, on_event)
     forecasts = pd.concat(results, ignore_index=True)
     season = forecast.season
     joined = scored(panel.frame, forecasts, plan, season)
@@ -210,6 +204,41 @@ def backtest(spec: FactorySpec, prepared: Prepared, on_event: OnEvent | None = N
         covered,
         time.perf_counter() - started,
     )
+
+
+def _mapped(
+    spec: FactorySpec,
+    prepared: Prepared,
+    models: list[str],
+    plan: Plan,
+    engine: Engine,
+    on_event: OnEvent | None,
+) -> list[pd.DataFrame]:
+    """Every model's jobs mapped over ``engine``: series models in chunks of series (a few
+    per worker), the global model one job per origin; results in the jobs' order."""
+    panel, keys = prepared.panel, prepared.panel.ids
+    workers = max(1, getattr(engine, "workers", 1) or 1)
+    chunk = max(1, math.ceil(len(keys) / (workers * CHUNKS_PER_WORKER)))
+    jobs = []
+    origins = tuple(range(plan.windows + 1))
+    for model in models:
+        if FORECASTERS[model].scope == "global":  # the same threads on every engine, so
+            setting = _setting(spec, panel, model, threads=GLOBAL_THREADS)  # the same model
+            jobs += [Job(model, None, (o,), setting, plan) for o in origins]
+        else:
+            setting = _setting(spec, panel, model, threads=1)
+            jobs += [
+                Job(model, tuple(keys[i : i + chunk]), origins, setting, plan)
+                for i in range(0, len(keys), chunk)
+            ]
+    shared = engine.share((panel.frame, prepared.future))
+    results = []
+    every = max(1, len(jobs) // 10)
+    for done, result in enumerate(engine.imap(_run, jobs, shared), start=1):
+        results.append(result)
+        if on_event is not None and (done == len(jobs) or done % every == 0):
+            on_event(Step("backtest", f"{done}/{len(jobs)} backtest jobs done"))
+    return results
 
 
 def _means(per_series: pd.DataFrame) -> dict[str, float]:
@@ -365,7 +394,8 @@ def package_forecasts(
         input_schema=schema,
         metrics=Scores.model_validate(tested.evaluation.to_dict()),
         baseline_metrics=tested.baseline.metrics,
-        profile={"columns": {spec.data.time_column: {"min": family.first}}},
+        # the Scorer warms itself on the first id and this date: that series' first forecast
+        profile={"columns": {spec.data.time_column: {"min": _first_date(mine, keys[0])}}},
         id_column=None,
         lineage=Lineage.model_validate(lineage),
         forecast=family,
@@ -374,6 +404,11 @@ def package_forecasts(
     import pandas as pd
 
     return Packaged(package, lineage, {}, [], pd.DataFrame(), None)
+
+
+def _first_date(forecasts: pd.DataFrame, key: str) -> str:
+    dates = forecasts.loc[forecasts[KEY] == key, TIME]
+    return dates.min().isoformat() if len(dates) else ""
 
 
 def _first(keys: list[str]) -> list[str]:
