@@ -151,11 +151,7 @@ def retrain(
             check = source.monitor(f"{spec.name}@champion", registry)
             record_result(registry, check)
         go = check.alarm
-        reason = (
-            "; ".join(check.reasons())
-            if go
-            else f"no drift in {check.data.n_current:,} current rows"
-        )
+        reason = "; ".join(check.reasons()) if go else check.all_clear()
         reason = f"champion version {champion.version}: {reason}"
     if champion is not None:
         decision = {"time": time.time(), "when": when, "retrain": go, "reason": reason}

@@ -20,7 +20,7 @@ from mlfactory.registry.forecasts import SeriesForecasts
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from mlfactory.batch.job import BatchResult, Progress
+    from mlfactory.batch.result import BatchResult, Progress
     from mlfactory.scoring import Scorer
 
 __all__ = ["SERIES_PER_PART", "write_forecasts"]

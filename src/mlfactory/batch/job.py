@@ -23,8 +23,8 @@ import contextlib
 import os
 import resource
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from time import monotonic
 from time import time as wall_time
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from mlfactory.batch.inputs import CSV_ROWS, Chunk, plan_chunks, read_chunk
 from mlfactory.batch.parts import BatchManifest, PartRecord, write_part
 from mlfactory.batch.query import plan_query
+from mlfactory.batch.result import BatchResult, Progress
 from mlfactory.batch.score import score_chunk
 from mlfactory.errors import BadInputError, DataError
 from mlfactory.scoring.shipped import Here, ScorerSource
@@ -43,44 +44,6 @@ if TYPE_CHECKING:
     from mlfactory.scoring import Scorer
 
 __all__ = ["BatchResult", "Progress", "run_batch", "run_chunk"]
-
-Progress = Callable[[int, int], None]  # (rows done, rows in all chunks)
-
-
-@dataclass
-class BatchResult:
-    model: str
-    version: str
-    output: str
-    rows: int = 0  # rows in the input's readable chunks
-    scored: int = 0
-    rejected: int = 0
-    parts: int = 0  # chunks committed in all
-    resumed: int = 0  # of which were committed by an earlier run
-    seconds: float = 0.0
-    peak_memory_mb: float = 0.0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every chunk is committed; 2 when some input could not be read."""
-        return 2 if self.problems else 0
-
-    def record(self) -> dict[str, object]:
-        return {
-            "model": self.model,
-            "version": self.version,
-            "output": self.output,
-            "rows": self.rows,
-            "scored": self.scored,
-            "rejected": self.rejected,
-            "parts": self.parts,
-            "resumed": self.resumed,
-            "seconds": round(self.seconds, 3),
-            "peak_memory_mb": round(self.peak_memory_mb, 1),
-            "problems": self.problems,
-            "exit_code": self.exit_code,
-        }
 
 
 def run_chunk(scorer: Scorer, chunk: Chunk, output: Path, *, cwd: str = "") -> PartRecord:

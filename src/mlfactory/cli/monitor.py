@@ -26,6 +26,9 @@ from mlfactory.errors import BadInputError, MlfactoryError
 
 if TYPE_CHECKING:
     from mlfactory.monitoring import MonitorResult
+    from mlfactory.monitoring.forecasts import ForecastCheck
+
+SHOWN_SERIES = 10  # series in the forecast table (worst first); --json and --report have all
 
 
 CurrentOption = Annotated[
@@ -119,7 +122,8 @@ def retrain(
     if outcome.check is not None:
         _print_monitor(outcome.check, f"{outcome.check.model}@champion")
         if outcome.retrained:
-            out.print(f"[bold]{verb}[/]: champion version {outcome.champion} drifted (above)")
+            what = "drifted" if outcome.check.drifted else "decayed"
+            out.print(f"[bold]{verb}[/]: champion version {outcome.champion} {what} (above)")
     if outcome.check is None or not outcome.retrained:
         out.print(f"[bold]{verb}[/]: {outcome.reason}", highlight=False)
     if outcome.trained is None:
@@ -183,13 +187,20 @@ def watch(
         elif isinstance(outcome, RetrainOutcome):
             trained = outcome.trained
             after = f" -> version {trained.version}: {trained.decision.reason}" if trained else ""
-            out.print(f"{stamp} check {count}: [red]drift[/], retrained{after}", highlight=False)
+            what = "decay" if outcome.check is not None and not outcome.check.drifted else "drift"
+            out.print(f"{stamp} check {count}: [red]{what}[/], retrained{after}", highlight=False)
         elif outcome.alarm:
-            out.print(f"{stamp} check {count}: [red]drift[/]: " + "; ".join(outcome.reasons()),
+            what = "drift" if outcome.drifted else "decay"
+            out.print(f"{stamp} check {count}: [red]{what}[/]: " + "; ".join(outcome.reasons()),
                       highlight=False)  # fmt: skip
         else:
-            out.print(f"{stamp} check {count}: no drift in {outcome.data.n_current:,} rows "
-                      f"(version {outcome.version})")  # fmt: skip
+            said = (
+                outcome.all_clear()
+                if outcome.forecast is not None
+                else f"no drift in {outcome.data.n_current:,} rows"
+            )
+            out.print(f"{stamp} check {count}: {said} (version {outcome.version})",
+                      highlight=False)  # fmt: skip
 
     out.print(f"watching {model} every {every}; Ctrl-C stops")
     try:
@@ -217,6 +228,9 @@ def _since(hours: float | None) -> float | None:
 def _print_monitor(result: MonitorResult, model: str) -> None:
     from rich.markup import escape
 
+    if result.forecast is not None:
+        _print_forecast(result, result.forecast, model)
+        return
     table = Table(
         title=f"{model} (version {result.version}): {result.data.n_current:,} current rows vs "
         f"{result.data.n_reference:,} reference rows"
@@ -265,6 +279,57 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
             out.print(f"  - {reason}", highlight=False)
     else:
         out.print("[bold green]no drift[/]")
+
+
+def _print_forecast(result: MonitorResult, check: ForecastCheck, model: str) -> None:
+    """A forecasting check: the worst series, the overall comparison, the coverage."""
+    from rich.markup import escape
+
+    table = Table(
+        title=f"{model} (version {result.version}): {check.n_used:,} actuals of "
+        f"{len(check.series):,} series against the forecasts served"
+    )
+    for column in ("series", "actuals", "live MASE", "backtest", "x backtest", "sMAPE"):
+        table.add_column(column, no_wrap=True, justify="left" if column == "series" else "right")
+    for name in check.coverage:
+        table.add_column(f"in {name.removeprefix('coverage_')}%", justify="right")
+    table.add_column("decay")
+    for s in check.series[:SHOWN_SERIES]:
+        table.add_row(
+            escape(s.key),
+            f"{s.points:,}",
+            f"{s.mase:.3f}",
+            f"{s.backtest:.3f}",
+            f"{s.ratio:.2f}",
+            f"{s.smape:.1f}",
+            *(f"{share:.0%}" for share in s.coverage.values()),
+            "[red]yes[/]" if s.decayed else "no",
+        )
+    if len(check.series) > SHOWN_SERIES:
+        table.caption = f"the {SHOWN_SERIES} worst of {len(check.series):,} series; all in --json"
+    out.print(table)
+    if check.live is not None and check.low is not None and check.high is not None:
+        out.print(
+            f"overall: mean live MASE {check.live:.3f} [{check.low:.3f}, {check.high:.3f}] over "
+            f"{check.compared:,} series; {check.backtest:.3f} in their backtest",
+            highlight=False,
+        )
+    covered = "; ".join(
+        f"{name.removeprefix('coverage_')}%: {share:.0%} of actuals"
+        + (f" ({check.backtest_coverage[name]:.0%} in the backtest)"
+           if name in check.backtest_coverage else "")
+        for name, share in check.coverage.items()
+    )  # fmt: skip
+    if covered:
+        out.print(f"interval coverage: {covered}", highlight=False)
+    for finding in result.data.quality:
+        out.print(f"[yellow]quality[/]: {escape(finding)}", highlight=False)
+    if result.alarm:
+        out.print("[bold red]accuracy decay[/]:")
+        for reason in result.reasons():
+            out.print(f"  - {escape(reason)}", highlight=False)
+    else:
+        out.print(f"[bold green]{escape(result.all_clear())}[/]", highlight=False)
 
 
 def _write_monitor_outputs(

@@ -13,6 +13,11 @@ never the training data. One check gives:
 - the multivariate check (``domain_classifier``) on the package's reference rows;
 - performance decay, when labels are given (joined by the id column).
 
+A forecasting version (``manifest.forecast``) is checked differently: its current
+rows are the actuals that arrived, compared with the forecasts it served
+(``check_forecasts``: accuracy per series and overall against the backtest);
+there are no feature columns to drift.
+
 ``record_result`` stores a compact summary on the model version, where the
 server reads it to export Prometheus gauges and ``watch``/``retrain`` read it.
 """
@@ -31,6 +36,7 @@ from mlfactory.data.sources import query_frame
 from mlfactory.errors import BadInputError, DataError, MlfactoryError
 from mlfactory.monitoring.domain import DomainResult, domain_classifier
 from mlfactory.monitoring.drift import ColumnDrift, DriftResult, check_drift
+from mlfactory.monitoring.forecasts import ForecastCheck, check_forecasts
 from mlfactory.monitoring.performance import PerformanceResult, check_performance
 from mlfactory.registry import tags
 from mlfactory.scoring import Scorer
@@ -38,7 +44,8 @@ from mlfactory.scoring import Scorer
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlfactory.registry import Registry
+    from mlfactory.registry import Registry, VersionInfo
+    from mlfactory.registry.package import ModelPackage
     from mlfactory.tasks import OutputColumn
 
 __all__ = ["MonitorResult", "monitor", "record_result"]
@@ -56,6 +63,7 @@ class MonitorResult:
     prediction: ColumnDrift | None = None
     domain: DomainResult | None = None
     performance: PerformanceResult | None = None
+    forecast: ForecastCheck | None = None  # a forecasting version: its accuracy on actuals
     source: str = ""
     checked_at: float = field(default_factory=time.time)
 
@@ -70,7 +78,10 @@ class MonitorResult:
 
     @property
     def decayed(self) -> bool:
-        return self.performance is not None and self.performance.decayed
+        """Performance decay on labels, or a forecast's accuracy decay on actuals."""
+        return (self.performance is not None and self.performance.decayed) or (
+            self.forecast is not None and self.forecast.decayed
+        )
 
     @property
     def alarm(self) -> bool:
@@ -99,7 +110,15 @@ class MonitorResult:
                 f"{p.metric} on {p.n_labelled:,} labelled rows is {p.current:.4g} "
                 f"[{p.low:.4g}, {p.high:.4g}], worse than {p.reference:.4g} at registration"
             )
+        if self.forecast is not None:
+            out += self.forecast.reasons()
         return out
+
+    def all_clear(self) -> str:
+        """The sentence for a check that raised no alarm."""
+        if self.forecast is not None:
+            return self.forecast.all_clear()
+        return f"no drift in {self.data.n_current:,} current rows"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,11 +133,18 @@ class MonitorResult:
             "prediction": None if self.prediction is None else vars(self.prediction),
             "domain": None if self.domain is None else self.domain.to_dict(),
             "performance": None if self.performance is None else self.performance.to_dict(),
+            "forecast": None if self.forecast is None else self.forecast.to_dict(),
         }
 
     def summary(self) -> dict[str, Any]:
         """The figures the server exports as gauges; small enough for a version tag."""
         columns = self.data.columns[:SUMMARY_COLUMNS]
+        performance = self.performance
+        figure = None
+        if performance is not None and performance.current is not None:
+            figure = [performance.metric, round(performance.current, 5)]
+        elif self.forecast is not None and self.forecast.live is not None:
+            figure = [self.forecast.metric, round(self.forecast.live, 5)]
         return {
             "checked_at": self.checked_at,
             "drifted": self.drifted,
@@ -129,10 +155,9 @@ class MonitorResult:
             if self.prediction is None
             else [round(self.prediction.effect, 5), self.prediction.drifted],
             "domain_auc": None if self.domain is None else round(self.domain.auc, 4),
-            "performance": None
-            if self.performance is None or self.performance.current is None
-            else [self.performance.metric, round(self.performance.current, 5)],
+            "performance": figure,
             "decayed": self.decayed,
+            "forecast": None if self.forecast is None else self.forecast.summary(),
         }
 
 
@@ -160,6 +185,8 @@ def monitor(
     if prediction_log is not None and (current is not None or sql is not None):
         raise BadInputError("give either a data source (--current/--sql) or --prediction-log")
     package, info = registry.load(model)
+    if package.manifest.forecast is not None:
+        return _forecast_check(package, info, current, sql, prediction_log, labels)
     skipped: list[str] = []
     if prediction_log is not None:
         frame, skipped = _from_log(prediction_log, info.name, since, until, package.output_columns)
@@ -206,6 +233,41 @@ def record_result(registry: Registry, result: MonitorResult) -> None:
     """Store ``result.summary()`` on the checked version (the server's drift gauges)."""
     registry.set_version_tags(
         result.model, result.version, {tags.DRIFT: json.dumps(result.summary(), default=str)}
+    )
+
+
+def _forecast_check(
+    package: ModelPackage,
+    info: VersionInfo,
+    current: str | None,
+    sql: str | None,
+    prediction_log: Path | None,
+    labels: str | None,
+) -> MonitorResult:
+    """A forecasting version: the current rows are actuals, scored against its forecasts."""
+    how = (
+        f"{info.name} forecasts series: it is checked on the actuals that arrived, rows of its "
+        "id column(s), date and target given as --current (a file, folder or builtin:...) "
+        "and/or --sql"
+    )
+    if prediction_log is not None or labels is not None:
+        given = "--prediction-log" if prediction_log is not None else "--labels"
+        raise BadInputError(f"{given} does not apply: {how}")
+    if current is None and sql is None:
+        raise BadInputError(f"give the actuals: {how}")
+    if current is not None and _batch_model(current) is not None:
+        raise BadInputError(
+            f"{current!r} is a batch output: it holds forecasts, not actuals; {how}"
+        )
+    frame = load_frame(current, sql)
+    check = check_forecasts(package.pipeline, frame)
+    data = DriftResult(
+        columns=[], drifted=False, share=0.0, n_reference=0, n_current=len(frame),
+        quality=check.notes(),
+    )  # fmt: skip
+    source = " with ".join(str(s) for s in (current, sql) if s is not None)
+    return MonitorResult(
+        model=info.name, version=info.version, data=data, forecast=check, source=source
     )
 
 
