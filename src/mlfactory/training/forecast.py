@@ -515,20 +515,24 @@ def train_series(
         import tempfile
 
         report_path = Path(tempfile.gettempdir()) / "mlfactory-reports" / report_path.name
-    series = packaged.package.pipeline.series
+    served = packaged.package.pipeline
     write_forecast_report(
         ForecastReport(
-            spec.name,
-            version,
-            spec.metric,
-            family,
-            tested.models,
-            tested.scored,
-            tested.evaluation,
-            tested.baseline,
-            tested.seconds,
-            series,
-            registered.decision,
+            name=spec.name,
+            version=version,
+            metric=spec.metric,
+            family=family,
+            models=tested.models,
+            scored=tested.scored,
+            evaluation=tested.evaluation,
+            baseline=tested.baseline,
+            seconds=tested.seconds,
+            series=served.series,
+            decision=registered.decision,
+            last_window=tested.per_series,
+            history=panel.frame,
+            served=served,
+            seed=spec.search.seed,
         ),
         report_path,
     )
