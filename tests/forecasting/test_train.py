@@ -79,6 +79,7 @@ def test_a_forecast_family_is_registered_as_one_version(trained: tuple[Path, Any
     assert family.coverage["coverage_80"] <= family.coverage["coverage_95"]
     registry = Registry(path=folder / ".mlfactory")
     assert [v.version for v in registry.versions("pizzas")] == ["1"]
+    assert "beats the seasonal naive baseline's" in result.decision.reason
     assert result.report_path.is_file() and "Worst series" in result.report_path.read_text()
 
 

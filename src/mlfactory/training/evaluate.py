@@ -118,6 +118,7 @@ class Evaluated:
     evaluation: Evaluation
     baseline: Evaluation
     threshold: DecisionThreshold | None = None  # the chosen model's, applied to its metrics
+    baseline_name: str = "dummy baseline"  # what the gates call the baseline
 
 
 def evaluate_step(

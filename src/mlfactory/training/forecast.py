@@ -312,7 +312,9 @@ def package_forecasts(
     per = tested.per_series.reindex(keys)
     series = pd.DataFrame(
         {
-            "model": tested.chosen.reindex(keys).to_numpy(),
+            "model": tested.chosen.reindex(keys).to_numpy(),  # the final choice: it forecasts
+            # the metrics below are of the model chosen before the last window, scored on it
+            "scored": per["model"].to_numpy(),
             "points": sizes.reindex(keys).to_numpy(),
             "last": last_date.reindex(keys).to_numpy(),
             "scale": scale.reindex(keys).to_numpy(dtype=float),
@@ -470,7 +472,7 @@ def compare_forecasts(
 
 
 def evaluated(tested: Backtested) -> Evaluated:
-    return Evaluated(tested.evaluation, tested.baseline)
+    return Evaluated(tested.evaluation, tested.baseline, baseline_name="seasonal naive baseline")
 
 
 def train_series(

@@ -60,6 +60,7 @@ def decide(
     baseline: Evaluation,
     comparison: PairedComparison | None,
     champion_version: str | None,
+    baseline_name: str = "dummy baseline",
 ) -> Decision:
     checks: list[Check] = []
     scores = evaluation.metrics
@@ -108,7 +109,7 @@ def decide(
                 ok,
                 f"{metric} {_fmt(test_value)} "
                 + ("beats" if ok else "does not beat")
-                + f" the dummy baseline's {_fmt(base)}",
+                + f" the {baseline_name}'s {_fmt(base)}",
             )
         )
     if comparison is not None:

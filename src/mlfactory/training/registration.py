@@ -76,6 +76,7 @@ def register_step(
             baseline=baseline,
             comparison=comparison,
             champion_version=champion.version if champion else None,
+            baseline_name=evaluated.baseline_name,
         )
         if note is not None:
             decision.checks.append(note)
