@@ -247,3 +247,20 @@ def test_retrain_on_a_forecasting_spec_by_age_and_by_decay(
     outcome = retrain(spec, when="stale:30d", progress=False, now=month_later)
     assert outcome.retrained and outcome.trained is not None
     assert outcome.trained.forecast is not None and outcome.trained.version == "3"
+
+
+def test_one_series_in_many_off_by_chance_is_named_but_raises_no_alarm() -> None:
+    from mlfactory.monitoring.forecasts import ForecastCheck, SeriesAccuracy
+
+    def check(flagged: int, total: int) -> ForecastCheck:
+        series = [
+            SeriesAccuracy(f"s{i}", 14, 3.0 if i < flagged else 0.5, 0.6, 20.0, {}, i < flagged)
+            for i in range(total)
+        ]
+        return ForecastCheck(14, 7, [80.0], "2016-01-01", "2016-01-14", 14 * total, series=series)
+
+    many = check(1, 60)  # 1 of 60 series: under the share that raises the alarm
+    assert not many.decayed and not many.reasons()
+    assert any("s0" in note and "no alarm" in note for note in many.notes())
+    few = check(2, 6)  # 2 of 6: the alarm, both named
+    assert few.decayed and "s0" in few.reasons()[0] and "s1" in few.reasons()[0]
