@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FREQUENCIES", "HOLIDAY_REACH", "Frequency", "holiday_features"]
 
-HOLIDAY_REACH = 15  # steps before and after a holiday that its distance features tell apart
+HOLIDAY_REACH = 7  # days before and after a holiday that its features tell apart
 
 
 @dataclass(frozen=True)
@@ -30,31 +30,64 @@ class Frequency:
     season: int  # the seasonal period in steps: the naive baseline's and MASE's
     words: str  # "hourly", ...
     lags: tuple[int, ...]  # what the global model reads of each series' past
+    rolling: tuple[tuple[int, int], ...]  # (lag, window) rolling means it reads too
     dates: tuple[str, ...]  # pandas date attributes the global model is given
+    history: int  # points per series the global model fits at most (beside its lags' warm-up)
 
 
 FREQUENCIES: dict[str, Frequency] = {
     f.code: f
     for f in (
-        Frequency("H", "h", 24, "hourly", (*range(1, 25), 48, 168), ("hour", "dayofweek")),
+        Frequency(
+            "H",
+            "h",
+            24,
+            "hourly",
+            (*range(1, 25), 48, 72, 168, 336),
+            ((1, 24), (24, 24), (1, 168), (168, 168)),
+            ("hour", "dayofweek"),
+            24 * 7 * 16,
+        ),
         Frequency(
             "D",
             "D",
             7,
             "daily",
-            (*range(1, 8), 14, 21, 28, 35, 364),
-            ("dayofweek", "dayofyear", "month", "day"),
+            (*range(1, 8), *range(14, 92, 7), 182, 364),
+            ((1, 7), (1, 28), (7, 28), (28, 28), (1, 91)),
+            ("dayofweek", "month", "dayofyear"),
+            4 * 365,
         ),
-        Frequency("W", "W", 52, "weekly", (1, 2, 3, 4, 8, 13, 26, 52), ("week", "month")),
-        Frequency("M", "M", 12, "monthly", (1, 2, 3, 6, 12, 24), ("month",)),
-        Frequency("Q", "Q", 4, "quarterly", (1, 2, 3, 4, 8), ("quarter",)),
+        Frequency(
+            "W",
+            "W",
+            52,
+            "weekly",
+            (1, 2, 3, 4, 8, 13, 26, 52),
+            ((1, 4), (1, 13), (4, 13), (1, 52)),
+            ("week", "month"),
+            52 * 8,
+        ),
+        Frequency(
+            "M",
+            "M",
+            12,
+            "monthly",
+            (1, 2, 3, 6, 12, 24),
+            ((1, 3), (1, 12), (12, 12)),
+            ("month",),
+            240,
+        ),
+        Frequency("Q", "Q", 4, "quarterly", (1, 2, 3, 4, 8), ((1, 4), (4, 4)), ("quarter",), 120),
     )
 }
 
 
 def holiday_features(dates: pd.Series, country: str, frequency: str) -> pd.DataFrame:
-    """Per date: ``holiday`` (1 on a public holiday of ``country``), and the steps to the
-    next and since the last holiday, capped at ``HOLIDAY_REACH``.
+    """Per date, from the public holidays of ``country``: ``holiday`` (1 on one), the signed
+    days to the nearest one (negative before it; 99 beyond ``HOLIDAY_REACH`` days) and which
+    holiday that is (its name as a code; -1 beyond the reach), so a model learns the days
+    around Christmas as well as the day itself.
 
     For weekly and coarser frequencies a step holds a holiday when any of its days is one.
     """
@@ -64,22 +97,27 @@ def holiday_features(dates: pd.Series, country: str, frequency: str) -> pd.DataF
 
     values = pd.to_datetime(dates)
     years = range(int(values.dt.year.min()) - 1, int(values.dt.year.max()) + 2)
-    days = np.array(sorted(holidays.country_holidays(country, years=years)), dtype="datetime64[D]")
-    day = values.to_numpy().astype("datetime64[D]")
-    step = {"H": 1 / 24, "D": 1.0, "W": 7.0, "M": 30.4, "Q": 91.3}[frequency]
-    after = np.searchsorted(days, day, side="left")  # the first holiday on or after each date
-    nxt = days[np.minimum(after, len(days) - 1)]
-    prev = days[np.maximum(np.searchsorted(days, day, side="right") - 1, 0)]
-    to_next = (nxt - day).astype("timedelta64[D]").astype(float) / step
-    since = (day - prev).astype("timedelta64[D]").astype(float) / step
-    to_next[after >= len(days)] = HOLIDAY_REACH
-    reach = float(HOLIDAY_REACH)
-    on = (to_next < 1) if frequency != "H" else (to_next == 0)
+    known = holidays.country_holidays(country, years=years)
+    names = {name: code for code, name in enumerate(sorted(set(known.values())))}
+    ordered = sorted(known.items())
+    days = np.array([d for d, _ in ordered], dtype="datetime64[D]").astype(np.int64)
+    codes = np.array([names[n] for _, n in ordered])
+    day = values.to_numpy().astype("datetime64[D]").astype(np.int64)
+    span = {"H": 0, "D": 0, "W": 6, "M": 30, "Q": 91}[frequency]  # days a step covers after it
+    at = np.searchsorted(days, day)
+    after = np.minimum(at, len(days) - 1)
+    before = np.maximum(at - 1, 0)
+    to_next, since = days[after] - day, day - days[before]
+    nearer_next = to_next <= since
+    offset = np.where(nearer_next, -to_next, since)
+    which = np.where(nearer_next, codes[after], codes[before])
+    far = np.abs(offset) > HOLIDAY_REACH
+    inside = (to_next >= 0) & (to_next <= span)
     return pd.DataFrame(
         {
-            "holiday": on.astype(np.float64),
-            "to_holiday": np.clip(np.floor(to_next), 0, reach),
-            "since_holiday": np.clip(np.floor(since), 0, reach),
+            "holiday": inside.astype(np.float64),
+            "holiday_offset": np.where(far, 99, offset).astype(np.float64),
+            "holiday_which": np.where(far, -1, which).astype(np.float64),
         },
         index=dates.index,
     )

@@ -43,6 +43,7 @@ class Setting:
     max_history: int | None = None  # points a per-series statistical model fits at most
     holidays: str | None = None  # a country code for holiday features (global model)
     exogenous: tuple[str, ...] = ()  # columns known in the future
+    non_negative: bool = True  # the target is never negative: no forecast below 0
     seed: int = 42
     threads: int = 1
     params: dict[str, Any] = field(default_factory=dict)  # the spec's, for this model
@@ -126,6 +127,65 @@ register_forecaster(
 )
 
 
+# -- the seasonal profile: a robust level times each season position's share ---------------
+
+PROFILE_SEASONS = 26  # seasons the profile and the level are measured on (half a year, daily)
+
+
+def _seasonal_profile(past: pd.DataFrame, future: pd.DataFrame | None, setting: Setting) -> Any:
+    """Each series' recent level times the share of each position in the season (the day
+    of the week, for daily data), over its last ``PROFILE_SEASONS`` seasons. For counts
+    (whole, non-negative values) the forecast is the Poisson median of that mean: the
+    value absolute-error metrics such as MASE favour for noisy counts of small numbers."""
+    import numpy as np
+
+    out = future_dates(past, setting)
+    season = setting.season
+    means = []
+    for _, values in past.groupby(KEY, sort=False)[TARGET]:
+        y = values.to_numpy(dtype=float)[-season * PROFILE_SEASONS :]
+        usable = len(y) - len(y) % season if len(y) >= season else 0
+        if usable == 0:
+            means.append(np.full(setting.horizon, y.mean()))
+            continue
+        recent = y[-usable:].reshape(-1, season)  # rows: seasons, the last one most recent
+        level = recent.mean()
+        share = recent.mean(axis=0) / level if level > 0 else np.ones(season)
+        phase = (len(y) + np.arange(setting.horizon)) % season  # positions after the end
+        first = (len(y) - usable) % season  # the position of recent's first column
+        mean = level * share[(phase - first) % season]
+        means.append(mean)
+    forecast = np.concatenate(means) if means else np.empty(0)
+    whole = past[TARGET].to_numpy(dtype=float)
+    if setting.non_negative and len(whole) and np.all(whole == np.round(whole)):
+        forecast = _poisson_median(forecast)
+    out[MEAN] = forecast
+    return out
+
+
+def _poisson_median(mean: Any) -> Any:
+    """The median of a Poisson distribution of each mean (Choi's approximation, exact to
+    the integer for means above ~0.1; 0 below ln 2)."""
+    import numpy as np
+
+    mean = np.maximum(np.asarray(mean, dtype=float), 0.0)
+    safe = np.where(mean > 0, mean, 1.0)
+    median = np.floor(mean + 1 / 3 - 0.02 / safe)
+    return np.where(mean < np.log(2), 0.0, np.maximum(median, 0.0))
+
+
+register_forecaster(
+    Forecaster(
+        "seasonal_profile",
+        "series",
+        _seasonal_profile,
+        "the recent level times each season position's share (a Poisson median for counts)",
+        seasonal_points=1,
+        min_points=1,
+    )
+)
+
+
 # -- statsforecast, per series ------------------------------------------------------------
 
 
@@ -178,7 +238,7 @@ for _name, _model, _words, _seasons in (
 
 # -- the global LightGBM -------------------------------------------------------------------
 
-LIGHTGBM_DEFAULTS: dict[str, Any] = {
+LIGHTGBM_DEFAULTS: dict[str, Any] = {  # measured on births and pizzas: docs/benchmarks.md
     "n_estimators": 500,
     "learning_rate": 0.05,
     "num_leaves": 63,
@@ -198,47 +258,58 @@ def _calendar(frame: pd.DataFrame, setting: Setting) -> pd.DataFrame:
 
 
 def _lightgbm(past: pd.DataFrame, future: pd.DataFrame | None, setting: Setting) -> Any:
-    """One LightGBM over every series: lags, rolling means of the last season, date and
-    holiday features, the exogenous columns; forecast recursively."""
+    """One LightGBM over every series, forecasting recursively.
+
+    It reads lags and rolling means of each series' past (those a series as short
+    as half the shortest one can feed), date and holiday features, and the
+    exogenous columns; the target is log1p'd (non-negative targets) and
+    standardised per series, so one model fits series of any level. Each series
+    gives it at most the frequency's ``history`` points plus the lags' warm-up.
+    """
     import numpy as np
     from lightgbm import LGBMRegressor
     from mlforecast import MLForecast
     from mlforecast.lag_transforms import RollingMean
+    from mlforecast.target_transforms import GlobalSklearnTransformer, LocalStandardScaler
+    from sklearn.preprocessing import FunctionTransformer
 
     freq = FREQUENCIES[setting.frequency]
-    shortest = int(past.groupby(KEY, sort=False).size().min())
-    lags = [lag for lag in freq.lags if lag < shortest - 1] or [1]
-    windows = [w for w in (freq.lags[min(len(freq.lags) - 1, 6)], 4 * setting.season) if w]
-    transforms: dict[int, list[Any]] = {
-        1: [RollingMean(window_size=w) for w in windows if w < shortest - 1]
-    }
+    limit = int(past.groupby(KEY, sort=False).size().min()) // 2
+    lags = [lag for lag in freq.lags if lag <= limit] or [1]
+    rolling: dict[int, list[Any]] = {}
+    for lag, window in freq.rolling:
+        if lag + window <= limit:
+            rolling.setdefault(lag, []).append(RollingMean(window_size=window))
+    warm = max([*lags, *(lag + w for lag, w in freq.rolling if lag + w <= limit)])
+    past = past.groupby(KEY, sort=False).tail(freq.history + warm)
     params = {**LIGHTGBM_DEFAULTS, **setting.params}
     params.setdefault("n_jobs", setting.threads)
     params.update(random_state=setting.seed, verbosity=-1, deterministic=True)
-    model = LGBMRegressor(**params)
+    scale: list[Any] = [LocalStandardScaler()]
+    if setting.non_negative:
+        scale.insert(0, GlobalSklearnTransformer(FunctionTransformer(np.log1p, np.expm1)))
     forecast = MLForecast(
-        models={"lightgbm": model},
+        models={"lightgbm": LGBMRegressor(**params)},
         freq=setting.alias,
         lags=lags,
-        lag_transforms={k: v for k, v in transforms.items() if v},
+        lag_transforms=rolling,
         date_features=list(freq.dates),
+        target_transforms=scale,
         num_threads=1,
     )
     columns = [KEY, TIME, TARGET, *setting.exogenous]
-    frame = _calendar(past[columns], setting)
-    forecast.fit(frame, static_features=[])
+    forecast.fit(_calendar(past[columns], setting), static_features=[])
     dates = future_dates(past, setting)
     if setting.exogenous:
         assert future is not None, "exogenous columns need their future values"
         dates = dates.merge(future[[KEY, TIME, *setting.exogenous]], on=[KEY, TIME], how="left")
     dates = _calendar(dates, setting)
     extra = [c for c in dates.columns if c not in (KEY, TIME)]
-    result = forecast.predict(h=setting.horizon, X_df=dates if extra else None, ids=None)
+    result = forecast.predict(h=setting.horizon, X_df=dates if extra else None)
     out = dates[[KEY, TIME]].copy()
     by_key = result.set_index([KEY, TIME])["lightgbm"]
-    out[MEAN] = by_key.reindex(list(zip(out[KEY], out[TIME], strict=True))).to_numpy(
-        dtype=np.float64
-    )
+    mean = by_key.reindex(list(zip(out[KEY], out[TIME], strict=True))).to_numpy(dtype=np.float64)
+    out[MEAN] = np.maximum(mean, 0.0) if setting.non_negative else mean
     return out
 
 

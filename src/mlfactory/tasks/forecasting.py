@@ -36,6 +36,7 @@ class Forecasting(Task):
     series: ClassVar[bool] = True
     default_models: ClassVar[tuple[str, ...]] = (
         "seasonal_naive",
+        "seasonal_profile",
         "auto_ets",
         "auto_theta",
         "lightgbm",

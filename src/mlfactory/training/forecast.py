@@ -132,6 +132,7 @@ def _setting(spec: FactorySpec, panel: Panel, model: str, threads: int) -> Setti
         max_history=forecast.max_history if FORECASTERS[model].scope == "series" else None,
         holidays=forecast.holidays,
         exogenous=tuple(forecast.exogenous),
+        non_negative=not forecast.allow_negative,
         seed=spec.search.seed,
         threads=threads,
         params=dict(params),

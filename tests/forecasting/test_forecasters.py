@@ -1,0 +1,53 @@
+"""The forecasters on series whose right answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlfactory.forecasting.calendar import holiday_features
+from mlfactory.forecasting.forecasters import FORECASTERS, Setting
+
+
+def panel(values: dict[str, list[float]], start: str = "2015-01-05") -> pd.DataFrame:
+    rows = [
+        {"unique_id": key, "ds": day, "y": float(v)}
+        for key, series in values.items()
+        for day, v in zip(pd.date_range(start, periods=len(series)), series, strict=True)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_the_seasonal_profile_continues_the_week_where_the_series_ends() -> None:
+    week = [2, 4, 6, 8, 10, 30, 40]  # Monday .. Sunday
+    past = panel({"shop": week * 20 + week[:3]})  # ends on a Wednesday
+    got = FORECASTERS["seasonal_profile"].forecast(past, None, Setting(7, "D", "D"))
+    assert list(got["ds"].dt.dayofweek) == [3, 4, 5, 6, 0, 1, 2]  # Thursday first
+    # counts: the Poisson median of each weekday's mean, which here is the value itself
+    assert list(got["mean"]) == [8, 10, 30, 40, 2, 4, 6]
+
+
+def test_the_seasonal_profile_of_fractional_values_is_the_mean() -> None:
+    past = panel({"a": [1.5, 2.5] * 30})
+    got = FORECASTERS["seasonal_profile"].forecast(past, None, Setting(3, "D", "D"))
+    assert np.allclose(got["mean"], 2.0)  # a 2-day pattern in a weekly season: the level
+
+
+def test_holiday_features_see_the_days_around_christmas() -> None:
+    days = pd.Series(pd.to_datetime(["2015-12-22", "2015-12-25", "2015-12-27", "2015-10-20"]))
+    got = holiday_features(days, "US", "D")
+    assert list(got["holiday"]) == [0, 1, 0, 0]
+    assert list(got["holiday_offset"]) == [-3, 0, 2, 99]
+    christmas = got["holiday_which"].iloc[1]
+    assert got["holiday_which"].iloc[0] == christmas == got["holiday_which"].iloc[2]
+    assert got["holiday_which"].iloc[3] == -1
+
+
+@pytest.mark.parametrize("name", ["seasonal_naive", "seasonal_profile", "auto_ets", "lightgbm"])
+def test_a_constant_series_and_an_all_zero_one_get_finite_forecasts(name: str) -> None:
+    past = panel({"flat": [5.0] * 120, "none": [0.0] * 120, "busy": list(range(120))})
+    got = FORECASTERS[name].forecast(past, None, Setting(5, "D", "D", holidays="US"))
+    assert len(got) == 15 and np.isfinite(got["mean"]).all() and (got["mean"] >= 0).all()
+    flat = got.loc[got["unique_id"] == "flat", "mean"]
+    assert np.allclose(flat, 5.0, atol=0.5)
