@@ -8,8 +8,10 @@ gets no forecast from it there (``Forecaster.needs``); selection then falls back
 to the seasonal naive baseline, which needs one point.
 
 A ``Job`` is one model on some series (all of them, for a global model) at some
-origins: picklable, so training maps jobs over an engine, and deterministic, so
-every engine gives the same numbers.
+origins; a model that can forecast several origins from one fit (the global
+model's ``Forecaster.origins``: fitted on the first, later ones only feed its
+lags) does so for a job's origins. Picklable, so training maps jobs over an
+engine, and deterministic, so every engine gives the same numbers.
 
 Scores are scaled per series and origin by the mean absolute seasonal
 difference of the history that origin saw (MASE's scale); a series with no
@@ -88,7 +90,7 @@ def run_job(job: Job, frame: pd.DataFrame, future: pd.DataFrame | None = None) -
     if job.keys is not None:
         frame = frame[frame[KEY].isin(job.keys)]
     needs = forecaster.needs(job.setting)
-    out = []
+    inputs = []
     for origin in job.origins:
         past = truncate(frame, job.plan, origin)
         sizes = past.groupby(KEY, sort=False)[TARGET].transform("size")
@@ -96,8 +98,14 @@ def run_job(job: Job, frame: pd.DataFrame, future: pd.DataFrame | None = None) -
         if past.empty:
             continue
         ahead = future if origin == job.plan.final else _actual_future(frame, past, job)
-        result = forecaster.forecast(past, ahead, job.setting)
-        out.append(result.assign(**{ORIGIN: origin}))
+        inputs.append((origin, past, ahead))
+    if forecaster.origins is not None and len(inputs) > 1:  # one fit, several origins
+        results = forecaster.origins([(p, a) for _, p, a in inputs], job.setting)
+    else:
+        results = [forecaster.forecast(p, a, job.setting) for _, p, a in inputs]
+    out: list[pd.DataFrame] = [
+        r.assign(**{ORIGIN: o}) for (o, _, _), r in zip(inputs, results, strict=True)
+    ]
     if not out:
         return pd.DataFrame({KEY: [], TIME: [], MEAN: [], ORIGIN: []})
     return pd.concat(out, ignore_index=True)

@@ -225,7 +225,8 @@ def _mapped(
     for model in models:
         if FORECASTERS[model].scope == "global":  # the same threads on every engine, so
             setting = _setting(spec, panel, model, threads=GLOBAL_THREADS)  # the same model
-            jobs += [Job(model, None, (o,), setting, plan) for o in origins]
+            backtests = origins[:-1]  # one fit for the backtest origins, one for the final
+            jobs += [Job(model, None, o, setting, plan) for o in (backtests, origins[-1:])]
         else:
             setting = _setting(spec, panel, model, threads=1)
             jobs += [
