@@ -51,3 +51,18 @@ def test_a_constant_series_and_an_all_zero_one_get_finite_forecasts(name: str) -
     assert len(got) == 15 and np.isfinite(got["mean"]).all() and (got["mean"] >= 0).all()
     flat = got.loc[got["unique_id"] == "flat", "mean"]
     assert np.allclose(flat, 5.0, atol=0.5)
+
+
+def test_conformal_quantiles_pool_a_season_of_steps() -> None:
+    from mlfactory.forecasting.select import conformal_quantiles
+
+    rng = np.random.default_rng(0)
+    steps = np.repeat(np.arange(1, 15), 200)
+    scores = np.abs(rng.normal(size=len(steps))) * np.where(steps <= 7, 1.0, 2.0)
+    got = conformal_quantiles(np.column_stack([steps, scores]), 14, 80, block=7)
+    assert len(set(got[:7])) == 1 and len(set(got[7:])) == 1  # one quantile per week
+    assert got[0] == pytest.approx(1.2816, abs=0.1)  # |N(0, 1)|'s 80% quantile
+    assert got[7] == pytest.approx(2 * 1.2816, abs=0.2)
+    # a level's quantile covers that share of the scores it was computed from, or just more
+    inside = scores <= got[steps - 1]
+    assert 0.80 <= inside.mean() <= 0.81

@@ -187,3 +187,20 @@ def test_series_ending_on_different_dates_each_get_their_own_forecast_dates(
     scorer = Scorer.load(registry, "pizzas/1")  # warms itself on the first series
     frame = scorer.package.pipeline.forecast(["bbq_ckn", "hawaiian"], 2)
     assert list(frame["ds"].dt.strftime("%m-%d")) == ["01-01", "01-02", "12-01", "12-02"]
+
+
+def test_train_and_models_show_say_what_forecasts_each_series(
+    trained: tuple[Path, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlfactory.cli import main
+
+    folder, result = trained
+    assert main(["models", "show", "pizzas", "--registry", str(folder / ".mlfactory")]) == 0
+    shown = capsys.readouterr().out.replace("\n", " ")
+    assert f"v1 forecasts {len(PIZZAS)} series of name:" in shown
+    from mlfactory.cli.factory import _print_result
+
+    _print_result(result)
+    printed = capsys.readouterr().out
+    assert "backtest (last window)" in printed and "earlier" in printed
+    assert "interval coverage on the last window: 80%" in printed

@@ -67,9 +67,13 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
 
 
 def _print_result(result: TrainResult, console: Console = out) -> None:
-    table = Table(title=f"{result.name} v{result.version} ({result.model}), test metrics")
+    # a forecast is scored on its last backtest window, after a choice made on the earlier ones
+    series = result.forecast is not None
+    scored = "backtest (last window)" if series else "test metrics"
+    table = Table(title=f"{result.name} v{result.version} ({result.model}), {scored}")
     table.add_column("metric")  # 'roc_auc (primary)' may wrap before '(primary)'
-    for column in ("test", "95% CI", "train", "baseline"):
+    columns = ("last", "95% CI", "earlier", "naive") if series else ("test", "95% CI", "train")
+    for column in columns if series else (*columns, "baseline"):
         table.add_column(column, justify="right", no_wrap=True)
     for name, value in result.evaluation.metrics.items():
         low, high = result.evaluation.intervals[name]
@@ -82,6 +86,16 @@ def _print_result(result: TrainResult, console: Console = out) -> None:
         console.print(f"decision threshold {chosen.value:.4g}: {chosen.rule}", highlight=False)
     if result.family is not None:
         console.print(result.family.summary(), highlight=False)
+    if result.forecast is not None:
+        console.print(result.forecast.summary(), highlight=False)
+        if covered := result.forecast.coverage:
+            console.print(
+                "interval coverage on the last window: "
+                + ", ".join(
+                    f"{k.removeprefix('coverage_')}% → {v:.1%}" for k, v in covered.items()
+                ),
+                highlight=False,
+            )
     if result.candidates:
         console.print(f"search, best validation {result.metric} per model:")
     for row in result.candidates:

@@ -98,11 +98,17 @@ def models_show(
         console.print(f"v{v.version} ({created}) {v.reason}", highlight=False)
         if family := v.family:
             columns = ", ".join(map(str, family.get("columns", [])))
-            console.print(
-                f"v{v.version} is a family of {family.get('groups')} groups of {columns}: "
-                f"{family.get('own')} with a model of their own, the global model scoring the rest",
-                highlight=False,
-            )
+            if "series" in family:  # a forecasting version: its series and who forecasts them
+                models = family.get("models") or {}
+                who = ", ".join(f"{n:,} by {m}" for m, n in models.items() if n)
+                line = f"forecasts {family['series']:,} series of {columns}: {who}"
+            else:
+                line = (
+                    f"is a family of {family.get('groups')} groups of {columns}: "
+                    f"{family.get('own')} with a model of their own, the global model scoring "
+                    "the rest"
+                )
+            console.print(f"v{v.version} {line}", highlight=False)
         if signer := v.tags.get(tags.SIGNED_BY):
             console.print(f"v{v.version} signed by the key {signer[:16]}…", highlight=False)
         if v.registering:

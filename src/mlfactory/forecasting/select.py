@@ -11,8 +11,8 @@
   see its own test window. The final choice is then made on every origin.
 - Intervals are split-conformal: a model's absolute errors divided by the series'
   scale, pooled over series and origins per step ahead, give the quantile a
-  level asks for; the interval is the mean plus or minus that many scales. The
-  quantiles never shrink as the step grows. Coverage is measured on the last
+  level asks for, steps pooled a season at a time; the interval is the mean plus
+  or minus that many scales. Coverage is measured on the last
   origin with quantiles from the origins before it.
 """
 
@@ -141,21 +141,27 @@ def calibration(scored: pd.DataFrame, origins: list[int] | None = None) -> pd.Da
     return out.sort_values(["model", STEP, "score"], kind="stable").reset_index(drop=True)
 
 
-def conformal_quantiles(scores: np.ndarray[Any, Any], steps: int, level: float) -> Any:
+def conformal_quantiles(
+    scores: np.ndarray[Any, Any], steps: int, level: float, block: int = 1
+) -> Any:
     """The conformal quantile for ``level`` (percent) at each step 1..``steps``.
 
-    ``scores`` holds (step, score) pairs of one model; a step without scores takes
-    the one before it; the result never decreases with the step.
+    ``scores`` holds (step, score) pairs; the steps are pooled in blocks of ``block``
+    (a season: errors grow over the horizon, but the quantile of one step alone is
+    noisy, and forcing it never to shrink biases it up). A block without scores
+    takes the one before it.
     """
     out = np.zeros(steps)
     q = level / 100
     previous = 0.0
-    for h in range(1, steps + 1):
-        values = np.sort(scores[scores[:, 0] == h, 1])
+    block = max(1, block)
+    for start in range(0, steps, block):
+        inside = (scores[:, 0] > start) & (scores[:, 0] <= start + block)
+        values = np.sort(scores[inside, 1])
         if len(values):
             rank = min(len(values), math.ceil((len(values) + 1) * q)) - 1
-            previous = max(previous, float(values[rank]))
-        out[h - 1] = previous
+            previous = float(values[rank])
+        out[start : start + block] = previous
     return out
 
 
@@ -166,6 +172,7 @@ def coverage(
     *,
     windows: int,
     horizon: int,
+    block: int = 1,
 ) -> dict[str, float]:
     """The share of the last origin's actuals inside each level's interval, with quantiles
     calibrated on the origins before it (on the same origin with one window)."""
@@ -181,7 +188,7 @@ def coverage(
     steps = target[STEP].to_numpy()
     pairs = calibrated[[STEP, "score"]].to_numpy(dtype=float)
     for level in levels:
-        quantiles = conformal_quantiles(pairs, horizon, level)
+        quantiles = conformal_quantiles(pairs, horizon, level, block)
         inside = ratio <= quantiles[np.minimum(steps, horizon) - 1]
         out[f"coverage_{level:g}"] = float(inside.mean())
     return out

@@ -76,12 +76,14 @@ class SeriesForecasts:
 
     def quantiles(self, level: float) -> Any:
         """The conformal quantile of ``level`` at each step (cached per level)."""
+        from mlfactory.forecasting.calendar import FREQUENCIES
         from mlfactory.forecasting.select import conformal_quantiles
 
         found = self._quantiles.get(level)
         if found is None:
+            block = FREQUENCIES[self.family.frequency].season
             found = self._quantiles[level] = conformal_quantiles(
-                self._pairs, self.family.horizon, level
+                self._pairs, self.family.horizon, level, block
             )
         return found
 

@@ -191,7 +191,12 @@ def backtest(
     )
     baseline = Evaluation(_means(inner.baseline), {}, {}, None, None, None)
     covered = coverage(
-        joined, inner.chosen, forecast.levels, windows=plan.windows, horizon=plan.horizon
+        joined,
+        inner.chosen,
+        forecast.levels,
+        windows=plan.windows,
+        horizon=plan.horizon,
+        block=season,
     )
     return Backtested(
         models,
