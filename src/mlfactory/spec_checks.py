@@ -9,6 +9,7 @@ together with every other problem of the file, whatever else is wrong in it.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 from typing import Any
 
 from mlfactory.forecasting.forecasters import FORECASTERS
@@ -141,6 +142,9 @@ def model_problems(where: str, model: Any, task: Task) -> list[str]:
             return [
                 f"{where}: {name} is not a forecasting model; choose from {', '.join(FORECASTERS)}"
             ]
+        extra = FORECASTERS[name].extra if isinstance(name, str) and name in FORECASTERS else None
+        if extra is not None and importlib.util.find_spec(extra) is None:
+            return [f"{where}: {name} needs its extra: pip install 'mlfactory[{extra}]'"]
         return []
     if isinstance(name, str) and name not in CATALOG and name in FORECASTERS:
         return [

@@ -66,3 +66,30 @@ def test_conformal_quantiles_pool_a_season_of_steps() -> None:
     # a level's quantile covers that share of the scores it was computed from, or just more
     inside = scores <= got[steps - 1]
     assert 0.80 <= inside.mean() <= 0.81
+
+
+def test_prophet_the_books_model_forecasts_each_series(tmp_path: object) -> None:
+    past = panel(
+        {"a": [10 + (i % 7) for i in range(120)], "b": [50 + 2 * (i % 7) for i in range(90)]}
+    )
+    got = FORECASTERS["prophet"].forecast(past, None, Setting(7, "D", "D"))
+    assert list(got["unique_id"]) == ["a"] * 7 + ["b"] * 7
+    for key, base in (("a", 10), ("b", 50)):
+        mean = got.loc[got["unique_id"] == key, "mean"].to_numpy()
+        assert base - 1 <= mean.min() and mean.max() <= base + 2 * 7  # the weekly pattern
+
+
+def test_a_model_whose_extra_is_missing_is_a_spec_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from mlfactory.errors import SpecError
+    from mlfactory.spec import parse_spec
+
+    from .test_train import pizza_spec
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "prophet" else real(name, *a)
+    )
+    with pytest.raises(SpecError, match=r"models\[1\]: prophet needs its extra: pip install"):
+        parse_spec(pizza_spec(models=["seasonal_naive", "prophet"]))
