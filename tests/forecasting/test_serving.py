@@ -101,3 +101,29 @@ def test_a_repeated_request_is_answered_from_the_cache(url: str) -> None:
     first, second = post(url, body), post(url, body)
     assert first.content == second.content
     assert first.headers["X-Model-Version"] == "1"
+
+
+def test_rows_of_id_and_date_score_on_every_protocol(url: str) -> None:
+    headers = {"Authorization": "Bearer s3cret"}
+    rows = [{"name": "hawaiian", "date": "2016-01-02"}, {"name": "big_meat", "date": "2016-01-05"}]
+    native = httpx.post(f"{url}/v1/models/pizzas/predict", json={"records": rows}, headers=headers)
+    assert native.status_code == 200, native.text
+    body = native.json()
+    assert len(body["predictions"]) == 2 and set(body["intervals"]) == {
+        "lo_80",
+        "hi_80",
+        "lo_95",
+        "hi_95",
+    }
+    mlflow = httpx.post(
+        f"{url}/invocations", json={"dataframe_records": rows}, headers=headers
+    ).json()["predictions"]
+    assert [r["prediction"] for r in mlflow] == body["predictions"]
+    forecast = post(url, {"ids": ["hawaiian"], "horizon": 2}).json()["forecasts"][0]
+    assert forecast["mean"][1] == body["predictions"][0]
+    unknown = httpx.post(
+        f"{url}/v1/models/pizzas/predict",
+        json={"records": [{"name": "calzone", "date": "2016-01-02"}]},
+        headers=headers,
+    )
+    assert unknown.status_code == 404 and "'calzone'" in unknown.json()["message"]

@@ -2,7 +2,8 @@
 
 Request: ``{"records": [{...}, ...]}`` or ``{"columns": [...], "data": [[...], ...]}``,
 and ``"explain": true`` (or ``?explain=true``) for each row's contributions.
-Response: ``predictions`` (and ``classes`` + ``probabilities`` for classifiers),
+Response: ``predictions`` (and ``classes`` + ``probabilities`` for classifiers,
+``intervals`` (``lo_80``: [...], ...) for a forecast's rows of id and date),
 ``model_name``, ``model_version``, ``request_id``. When numbers were far outside
 the training range (``scoring.scorer``), also ``out_of_range`` (each such column:
 the positions of its rows) and ``warnings`` (a sentence per column). With
@@ -76,6 +77,9 @@ def encode(context: Asked, result: Result) -> Response:
     if proba:
         out["classes"] = [str(c.label) for c in proba]
         out["probabilities"] = np.column_stack([scored.outputs[c.name] for c in proba])
+    intervals = [c for c in scored.columns if c.role == "interval"]  # a forecast's
+    if intervals:
+        out["intervals"] = {c.name: scored.outputs[c.name] for c in intervals}
     if scored.out_of_range:
         out["out_of_range"] = {far.column: far.rows.tolist() for far in scored.out_of_range}
         out["warnings"] = [far.warning for far in scored.out_of_range]
