@@ -116,7 +116,13 @@ def test_two_series_three_times_their_forecast_decay_and_are_named(
     assert summary["decayed"] and set(summary["forecast"]["worst"]) == set(WORSE)
     metrics = ServingMetrics()  # what a server polling the registry does with the tag
     metrics.set_drift("pizzas", "1", summary)
-    assert b'mlfactory_drift_current_rows{model="pizzas"} 84.0' in metrics.render()[0]
+    shown = metrics.render()[0]
+    assert b'mlfactory_drift_current_rows{model="pizzas"} 84.0' in shown
+    assert b'mlfactory_forecast_decayed{model="pizzas",version="1"} 1.0' in shown
+    assert b'mlfactory_forecast_flagged_series{model="pizzas"} 2.0' in shown
+    assert b'mlfactory_forecast_mase{model="pizzas",on="backtest"}' in shown
+    metrics.set_drift("pizzas", "2", None)  # a swap clears them
+    assert b"mlfactory_forecast_decayed{" not in metrics.render()[0]
 
 
 def test_every_series_worse_decays_overall(pizzas: Registry) -> None:

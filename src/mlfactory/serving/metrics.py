@@ -170,18 +170,42 @@ class ServingMetrics:
         self.drift_rows = Gauge(
             "mlfactory_drift_current_rows", "Rows in the latest check.", ["model"], registry=r
         )
+        # a forecasting version's latest check on arriving actuals (monitoring/forecasts.py)
+        self.forecast_decayed = Gauge(
+            "mlfactory_forecast_decayed",
+            "1 when the latest check of the served forecasts against actuals found decay.",
+            ["model", "version"],
+            registry=r,
+        )
+        self.forecast_mase = Gauge(
+            "mlfactory_forecast_mase",
+            "Mean MASE over series: live (on the actuals) and backtest (at training).",
+            ["model", "on"],
+            registry=r,
+        )
+        self.forecast_flagged = Gauge(
+            "mlfactory_forecast_flagged_series",
+            "Series forecast more than 2x worse than in their backtest.",
+            ["model"],
+            registry=r,
+        )
         self._drift_shown: dict[str, tuple[Any, ...]] = {}
 
     def set_drift(self, model: str, version: str, summary: dict[str, Any] | None) -> None:
         """Show ``summary`` (``VersionInfo.drift``) for ``model``; None clears it."""
         if self._drift_shown.get(model) == (version, summary):
             return
-        for gauge in (self.drift_effect, self.drift_threshold, self.drift_column):
+        labelled = (self.drift_effect, self.drift_threshold, self.drift_column, self.forecast_mase)
+        for gauge in (*labelled, self.drift_detected, self.forecast_decayed):
             for labels in [k for k in _label_sets(gauge) if k[0] == model]:
                 gauge.remove(*labels)
-        for labels in [k for k in _label_sets(self.drift_detected) if k[0] == model]:
-            self.drift_detected.remove(*labels)
-        for gauge in (self.drift_share, self.drift_domain_auc, self.drift_checked, self.drift_rows):
+        for gauge in (
+            self.drift_share,
+            self.drift_domain_auc,
+            self.drift_checked,
+            self.drift_rows,
+            self.forecast_flagged,
+        ):
             with contextlib.suppress(KeyError):
                 gauge.remove(model)
         self._drift_shown[model] = (version, summary)
@@ -193,6 +217,12 @@ class ServingMetrics:
         self.drift_rows.labels(model).set(float(summary.get("n_current") or 0))
         if summary.get("domain_auc") is not None:
             self.drift_domain_auc.labels(model).set(float(summary["domain_auc"]))
+        if isinstance(forecast := summary.get("forecast"), dict):
+            self.forecast_decayed.labels(model, version).set(1 if forecast.get("decayed") else 0)
+            self.forecast_flagged.labels(model).set(float(forecast.get("flagged") or 0))
+            for on in ("live", "backtest"):
+                if forecast.get(on) is not None:
+                    self.forecast_mase.labels(model, on).set(float(forecast[on]))
         columns = dict(summary.get("columns") or {})
         if summary.get("prediction"):
             columns["(prediction)"] = [*summary["prediction"][:1], None, summary["prediction"][1]]
