@@ -204,3 +204,23 @@ def test_train_and_models_show_say_what_forecasts_each_series(
     printed = capsys.readouterr().out
     assert "backtest (last window)" in printed and "earlier" in printed
     assert "interval coverage on the last window: 80%" in printed
+
+
+def test_a_forecast_changed_in_the_artifact_store_is_refused(tmp_path: Path) -> None:
+    from mlfactory.errors import TamperedArtifactError
+
+    registry = Registry(path=tmp_path / ".mlfactory")
+    train(
+        write(pizza_spec(models=["seasonal_naive", "seasonal_profile"]), tmp_path),
+        registry=registry,
+        progress=False,
+    )
+    [stored] = (tmp_path / ".mlfactory" / "artifacts").rglob("forecasts.parquet")
+    frame = pd.read_parquet(stored)
+    frame.loc[0, "mean"] = 1e6  # one forecast inflated, the file otherwise intact
+    frame.to_parquet(stored, index=False)
+    with pytest.raises(TamperedArtifactError, match=r"forecasts\.parquet"):
+        Scorer.load(registry, "pizzas/1")
+    stored.unlink()
+    with pytest.raises(TamperedArtifactError, match=r"forecasts\.parquet"):
+        Scorer.load(registry, "pizzas/1")
