@@ -251,3 +251,19 @@ def test_train_refuses_the_raw_births_naming_the_states_with_duplicate_dates(
         not (tmp_path / "r" / "mlflow.db").exists()
         or not Registry(path=tmp_path / "r").list_models()
     )  # nothing registered
+
+
+def test_validate_checks_a_forecasting_spec_without_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlfactory.cli import main
+
+    registry = tmp_path / "r"
+    spec = pizza_spec(registry={"path": str(registry)})
+    assert main(["validate", str(write(spec, tmp_path))]) == 0
+    said = capsys.readouterr().out.replace("\n", " ")
+    assert f"{len(PIZZAS)} series of name (D)" in said and "filled" in said
+    assert not registry.exists()  # nothing trained, nothing registered
+    spec["forecast"]["fill"] = "error"  # the same data without its fill rule: the gaps named
+    assert main(["validate", str(write(spec, tmp_path))]) == 2
+    assert "forecast.fill" in capsys.readouterr().err.replace("\n", " ")

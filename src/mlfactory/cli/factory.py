@@ -44,9 +44,13 @@ def schema() -> None:
 def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]) -> None:
     """Check the spec and its data without training anything."""
     from mlfactory.spec import load_spec
+    from mlfactory.tasks import task_named
     from mlfactory.training.prepare import prepare
 
     parsed = load_spec(spec)
+    if task_named(parsed.task).series:
+        _validate_series(parsed, spec.parent)
+        return
     data = prepare(parsed).data
     table = Table(title=f"{parsed.name}: {len(data.schema.columns)} features", show_lines=False)
     table.add_column("feature", no_wrap=True)
@@ -63,6 +67,24 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
         + (f"; primary metric {parsed.search.metric or data.metric}" if data.metric else "")
     )
     for note in data.notes:
+        out.print(f"  {note}", highlight=False)
+
+
+def _validate_series(parsed: Any, folder: Path) -> None:
+    """A forecasting spec's panel, checked as training would check it, and summed up."""
+    from mlfactory.training.forecast import prepare_series
+
+    prepared = prepare_series(parsed, folder)
+    panel = prepared.panel
+    frame = panel.frame
+    sizes = frame.groupby("unique_id").size()
+    out.print(
+        f"[green]ok[/]: {prepared.rows_read:,} rows, {len(sizes):,} series of "
+        f"{', '.join(parsed.data.id_columns)} ({panel.alias}), {sizes.min():,} to "
+        f"{sizes.max():,} points each, {frame['ds'].min():%Y-%m-%d} to "
+        f"{frame['ds'].max():%Y-%m-%d}; forecast {parsed.forecast.horizon} steps ahead"
+    )
+    for note in panel.notes:
         out.print(f"  {note}", highlight=False)
 
 
