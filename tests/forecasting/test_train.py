@@ -267,3 +267,27 @@ def test_validate_checks_a_forecasting_spec_without_training(
     spec["forecast"]["fill"] = "error"  # the same data without its fill rule: the gaps named
     assert main(["validate", str(write(spec, tmp_path))]) == 2
     assert "forecast.fill" in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_a_series_too_short_for_a_model_falls_back_to_the_baseline_and_is_listed(
+    tmp_path: Path,
+) -> None:
+    from mlfactory.training.events import Step
+
+    spec = pizza_spec(models=["seasonal_naive", "auto_ets"])
+    # hawaiian starts selling on December 10: 22 days, too few for AutoETS's two weeks plus
+    # the backtest's 28 days held out
+    spec["data"]["sql"] = spec["data"]["sql"].replace(
+        "GROUP BY ALL", "AND NOT (name = 'hawaiian' AND date < '2015-12-10') GROUP BY ALL"
+    )
+    said: list[str] = []
+    result = train(
+        write(spec, tmp_path),
+        registry=Registry(path=tmp_path / ".mlfactory"),
+        on_event=lambda e: said.append(e.message) if isinstance(e, Step) else None,
+    )
+    assert result.forecast is not None and result.forecast.fallbacks == 1
+    assert any("too short for some model" in m and "'hawaiian'" in m for m in said)
+    series = Scorer.load(Registry(path=tmp_path / ".mlfactory"), "pizzas/1").package.pipeline
+    assert series.series.loc["hawaiian", "model"] == "seasonal_naive"
+    assert series.series.loc["hawaiian", "reason"].startswith("too short for auto_ets (22 points)")

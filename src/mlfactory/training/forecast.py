@@ -415,6 +415,17 @@ def package_forecasts(
     return Packaged(package, lineage, {}, [], pd.DataFrame(), None)
 
 
+def short_series(series: pd.DataFrame, shown: int = 10) -> str:
+    """The series too short for some model, named (the first ``shown``), or ""."""
+    short = series[series["reason"].str.startswith("too short")]
+    if short.empty:
+        return ""
+    named = ", ".join(map(repr, short.index[:shown])) + (
+        f" and {len(short) - shown:,} more" if len(short) > shown else ""
+    )
+    return f"too short for some model, forecast by the seasonal naive baseline: {named}"
+
+
 def _first_date(forecasts: pd.DataFrame, key: str) -> str:
     dates = forecasts.loc[forecasts[KEY] == key, TIME]
     return dates.min().isoformat() if len(dates) else ""
@@ -512,6 +523,8 @@ def train_series(
     family = packaged.package.manifest.forecast
     assert family is not None
     on_event(Step("choose", family.summary()))
+    if short := short_series(packaged.package.pipeline.series):
+        on_event(Step("choose", short))
     on_event(Step("register", "registering"))
     scored = evaluated(tested)
     registered = register_step(
