@@ -70,7 +70,7 @@ def _counted(base: str, series: str) -> float:
 def test_a_protocol_that_registers_itself_is_served_beside_the_others(
     echo: type[ServingProtocol], trained: Registry, rows: list[dict[str, Any]]
 ) -> None:
-    assert list(PROTOCOLS) == ["mlfactory", "mlflow", "v2", "echo"]
+    assert list(PROTOCOLS) == ["mlfactory", "mlflow", "v2", "forecast", "echo"]
     csv = pd.DataFrame(rows).to_csv(index=False)
     with serve(["mroz@champion"], trained) as base:
         answer = httpx.post(f"{base}/echo/mroz?say=hi", content=csv)
@@ -80,7 +80,7 @@ def test_a_protocol_that_registers_itself_is_served_beside_the_others(
         ok = 'mlfactory_requests_total{model="mroz",protocol="echo",status="200"}'
         assert _counted(base, ok) == 1
         described = httpx.get(f"{base}/openapi.json").json()["info"]["description"]
-        assert "mlfactory JSON, MLflow scoring, Open Inference Protocol V2 and echo" in described
+        assert "mlfactory JSON, MLflow scoring, Open Inference Protocol V2, forecasts (many series) and echo" in described
 
 
 REFUSALS = [
@@ -161,6 +161,6 @@ def test_protocols_import_only_the_contract_never_the_server() -> None:
             for alias in node.names
         }
         imported[path.name] = {n for n in names if n and n.startswith("mlfactory.serving.")}
-    assert len(imported) == 5
+    assert len(imported) == 6  # __init__, base and the four protocols
     for name, modules in imported.items():
         assert "mlfactory.serving.server" not in modules, name
