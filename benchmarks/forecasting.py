@@ -38,7 +38,7 @@ Usage::
         [--duration S] [--concurrency 16] [--client auto|wrk|httpx]
 
 ``--quick`` is the smoke test's size: 4 pizzas at horizon 7, Prophet on 2 of them,
-scaling ×1 and ×2 on local, 2 s of load per serving measurement.
+scaling ×1 and ×2 on local, 1 s of load per serving measurement.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ import json
 import os
 import platform
 import re
-import resource
 import shlex
 import shutil
 import subprocess
@@ -457,15 +456,28 @@ def cell(spec: str) -> int:
     """One scaling cell, in its own process: train, then print what it measured as JSON."""
     preload(peers=False)
     trained = train(Path(spec))
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    out = {"seconds": trained.seconds, "backtest": trained.backtest}
-    print("CELL " + json.dumps({**out, "self_mb": own, "children_mb": children}), flush=True)
+    out = {"seconds": trained.seconds, "backtest": trained.backtest, "self_mb": _peak_mb("self")}
+    print("CELL " + json.dumps(out), flush=True)
     return 0
 
 
-def _tree_pss_mb(root: int) -> float:
-    """The summed PSS (else RSS) of ``root`` and its live descendants, from /proc."""
+def _status_mb(pid: int | str, key: str) -> float | None:
+    """A ``kB`` field of /proc/PID/status (VmHWM: peak RSS, VmRSS) in MB."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    line = next((x for x in text.splitlines() if x.startswith(key + ":")), None)
+    return int(line.split()[1]) / 1024 if line is not None else None
+
+
+def _peak_mb(pid: int | str) -> float:
+    """The process's peak RSS since it started its program. Not ``ru_maxrss``: that one
+    starts from the RSS of the process it was forked from (the parent's, copied)."""
+    return _status_mb(pid, "VmHWM") or 0.0
+
+
+def _descendants(root: int) -> list[int]:
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -474,41 +486,44 @@ def _tree_pss_mb(root: int) -> float:
             except OSError:
                 continue
             parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
-    tree, frontier = [], [root]
+    found, frontier = [], [root]
     while frontier:
         pid = frontier.pop()
-        tree.append(pid)
-        frontier.extend(child for child, parent in parents.items() if parent == pid)
-    total = 0.0
-    for pid in tree:
-        for name, key in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
-            try:
-                text = Path(f"/proc/{pid}/{name}").read_text()
-            except OSError:
-                continue
-            line = next((x for x in text.splitlines() if x.startswith(key)), None)
-            if line is not None:
-                total += int(line.split()[1]) / 1024
-                break
-    return total
+        children = [child for child, parent in parents.items() if parent == pid]
+        found += children
+        frontier += children
+    return found
+
+
+def _pss_mb(pid: int) -> float:
+    """The process's proportional set size (shared pages split among their sharers)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return _status_mb(pid, "VmRSS") or 0.0
+    line = next((x for x in text.splitlines() if x.startswith("Pss:")), None)
+    return int(line.split()[1]) / 1024 if line is not None else 0.0
 
 
 def run_cell(spec: Path, env: dict[str, str]) -> dict[str, Any]:
-    """``spec`` trained by a fresh process, its process tree's memory sampled meanwhile."""
+    """``spec`` trained by a fresh process, its process tree's memory sampled meanwhile:
+    the peak of the summed PSS of the tree, the largest peak RSS of one descendant."""
     command = [sys.executable, str(Path(__file__).resolve()), "--cell", str(spec)]
     out, err = spec.parent / "cell.out", spec.parent / "cell.err"
+    tree = worker = 0.0
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env, cwd=spec.parent)
-        peak = 0.0
         while process.poll() is None:
-            peak = max(peak, _tree_pss_mb(process.pid))
+            below = _descendants(process.pid)
+            tree = max(tree, sum(_pss_mb(pid) for pid in [process.pid, *below]))
+            worker = max([worker, *(_peak_mb(pid) for pid in below)])
             time.sleep(0.25)
     lines = [x for x in out.read_text().splitlines() if x.startswith("CELL ")]
     if process.returncode != 0 or not lines:
         tail = err.read_text(errors="replace").strip().splitlines()[-3:]
         return {"failed": f"exit {process.returncode}: " + " | ".join(tail)}
     result: dict[str, Any] = json.loads(lines[-1][5:])
-    return {**result, "tree_mb": peak}
+    return {**result, "tree_mb": tree, "worker_mb": worker}
 
 
 def scaling(args: argparse.Namespace, folder: Path) -> None:
@@ -521,7 +536,7 @@ def scaling(args: argparse.Namespace, folder: Path) -> None:
     )
     header = (
         f"{'engine':<7} {'copies':>6} {'series':>7} {'points':>10} {'train s':>8} "
-        f"{'backtest s':>10} {'ms/series':>9} {'self MB':>8} {'child MB':>8} {'tree MB':>8}"
+        f"{'backtest s':>10} {'ms/series':>9} {'self MB':>8} {'worker MB':>9} {'tree MB':>8}"
     )
     print(header, flush=True)
     first: dict[str, tuple[int, float]] = {}
@@ -550,7 +565,7 @@ def scaling(args: argparse.Namespace, folder: Path) -> None:
             print(
                 f"{label} {r['seconds']:>8.1f} {backtest:>10} "
                 f"{1000 * r['seconds'] / series:>9.1f} {r['self_mb']:>8.0f} "
-                f"{r['children_mb']:>8.0f} {r['tree_mb']:>8.0f}",
+                f"{r['worker_mb']:>9.0f} {r['tree_mb']:>8.0f}",
                 flush=True,
             )
             if times != args.copies[0] and engine in first:
@@ -558,14 +573,12 @@ def scaling(args: argparse.Namespace, folder: Path) -> None:
                 print(f"{'':<7} time x{r['seconds'] / s:.1f} for x{series / n:.0f} series")
     print(
         "train s: the whole train() in the cell (engine start-up, backtests, package, "
-        "registration, report); self MB: the cell's peak RSS (ru_maxrss, RUSAGE_SELF); "
-        "child MB: the largest peak RSS among its finished descendants (RUSAGE_CHILDREN: "
-        "one process, not a sum; loky, Ray and Dask workers and Spark's JVM and Python "
-        "workers are descendants, counted once they exit, and so are helpers such as the ~200 MB "
-        "process importing MLflow starts; workers still alive when train() returns, such as "
-        "loky's idle ones, are not); tree MB: the peak of the "
-        "summed PSS of the cell and every live descendant, sampled every 0.25 s (shared "
-        "pages split between the processes sharing them; Ray's object store included)."
+        "registration, report); self MB: the cell's peak RSS (VmHWM); worker MB: the largest "
+        "peak RSS (VmHWM) of one process below it (loky, Ray and Dask workers, Ray's raylet, "
+        "Spark's JVM and Python workers, helpers), sampled every 0.25 s; tree MB: the peak "
+        "of the summed PSS of the cell and every process below it, sampled alike (shared "
+        "pages split between the processes sharing them; Ray's object store counted). "
+        "ru_maxrss is not used: a process's starts from the RSS of the one it was forked from."
     )
 
 
@@ -788,7 +801,7 @@ def main(argv: list[str] | None = None) -> int:
         "prophet_series": 2 if quick else 0,
         "copies": "1,2" if quick else "1,10,100",
         "engines": "local" if quick else "local,ray,spark,dask",
-        "duration": 2 if quick else 10,
+        "duration": 1 if quick else 10,
     }
     for name, value in defaults.items():
         if getattr(args, name) is None:

@@ -1,5 +1,5 @@
 """benchmarks/forecasting.py runs its three parts end to end at --quick size (4 pizzas,
-horizon 7, Prophet on 2 of them, scaling x1 and x2 on local, 2 s of load per serving
+horizon 7, Prophet on 2 of them, scaling x1 and x2 on local, 1 s of load per serving
 measurement). Its timings are not tested; its tables, and one score checked by hand, are."""
 
 from __future__ import annotations
