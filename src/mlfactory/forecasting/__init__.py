@@ -12,3 +12,10 @@ chooses a model per series (or one for all) and calibrates the intervals.
 Training (``training/forecast.py``) runs these on an engine; the registry
 stores the result as one package (``registry/forecasts.py``).
 """
+
+import os
+
+# LightGBM's OpenMP threads spin while they wait by default; on a machine whose cores
+# are shared (engine workers, a server beside) that spinning halves the work done. A
+# value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

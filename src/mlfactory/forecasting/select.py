@@ -38,7 +38,9 @@ __all__ = [
     "conformal_quantiles",
     "coverage",
     "nested",
+    "quantiles_of",
     "series_metrics",
+    "sorted_blocks",
 ]
 
 METRIC_NAMES = ("mase", "smape", "mae", "rmse")
@@ -151,17 +153,29 @@ def conformal_quantiles(
     noisy, and forcing it never to shrink biases it up). A block without scores
     takes the one before it.
     """
+    return quantiles_of(sorted_blocks(scores, steps, block), steps, level, block)
+
+
+def sorted_blocks(scores: np.ndarray[Any, Any], steps: int, block: int) -> list[Any]:
+    """The scores of each block of ``block`` steps, sorted (computed once per family)."""
+    block = max(1, block)
+    return [
+        np.sort(scores[(scores[:, 0] > start) & (scores[:, 0] <= start + block), 1])
+        for start in range(0, steps, block)
+    ]
+
+
+def quantiles_of(blocks: list[Any], steps: int, level: float, block: int) -> Any:
+    """``conformal_quantiles`` from ``sorted_blocks``: one index per block, any level."""
     out = np.zeros(steps)
     q = level / 100
     previous = 0.0
     block = max(1, block)
-    for start in range(0, steps, block):
-        inside = (scores[:, 0] > start) & (scores[:, 0] <= start + block)
-        values = np.sort(scores[inside, 1])
+    for i, values in enumerate(blocks):
         if len(values):
             rank = min(len(values), math.ceil((len(values) + 1) * q)) - 1
             previous = float(values[rank])
-        out[start : start + block] = previous
+        out[i * block : (i + 1) * block] = previous
     return out
 
 

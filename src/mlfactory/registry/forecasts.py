@@ -44,6 +44,7 @@ SERIES, FORECASTS, CALIBRATION = "series.parquet", "forecasts.parquet", "calibra
 KEY, STEP, TIME, MEAN = "unique_id", "step", "ds", "mean"
 SERIES_PER_GROUP = 16  # series per row group of forecasts.parquet
 CACHED_GROUPS = 256  # row groups kept in memory once read
+MAX_LEVELS_CACHED = 64  # interval levels whose quantiles are kept (requests may ask any)
 
 
 def interval_columns(levels: list[float]) -> list[str]:
@@ -67,6 +68,7 @@ class SeriesForecasts:
         pairs = self.calibration[[STEP, "score"]].to_numpy(dtype=float)
         self._pairs = pairs
         self._quantiles: dict[float, Any] = {}
+        self._blocks: list[Any] | None = None
 
     # -- what it answers ---------------------------------------------------------------------
 
@@ -77,14 +79,16 @@ class SeriesForecasts:
     def quantiles(self, level: float) -> Any:
         """The conformal quantile of ``level`` at each step (cached per level)."""
         from mlfactory.forecasting.calendar import FREQUENCIES
-        from mlfactory.forecasting.select import conformal_quantiles
+        from mlfactory.forecasting.select import quantiles_of, sorted_blocks
 
         found = self._quantiles.get(level)
         if found is None:
-            block = FREQUENCIES[self.family.frequency].season
-            found = self._quantiles[level] = conformal_quantiles(
-                self._pairs, self.family.horizon, level, block
-            )
+            block, steps = FREQUENCIES[self.family.frequency].season, self.family.horizon
+            if self._blocks is None:  # sorted once; then any level is an index per block
+                self._blocks = sorted_blocks(self._pairs, steps, block)
+            found = quantiles_of(self._blocks, steps, level, block)
+            if len(self._quantiles) < MAX_LEVELS_CACHED:
+                self._quantiles[level] = found
         return found
 
     def check(self, keys: list[str], horizon: int | None = None) -> None:
