@@ -68,10 +68,13 @@ class ForecastSpec(_Strict):
     allow_negative: bool = Field(
         False, description="Allow negative targets (intervals then go below 0 too)."
     )
-    select: Literal["per_series", "global"] = Field(
-        "per_series",
-        description="per_series: each series gets the model with the lowest backtest MASE on "
-        "it; global: the one model with the lowest mean MASE forecasts every series.",
+    select: Literal["global", "per_series"] = Field(
+        "global",
+        description="global: the one model with the lowest mean backtest MASE forecasts "
+        "every series (a series it cannot forecast gets the best one that can); "
+        "per_series: each series gets the model with the lowest backtest MASE on it. On short "
+        "or noisy series a choice per series follows the noise of a few windows: compare "
+        "the two on the last-window MASE train prints.",
     )
     max_history: int | None = Field(
         1000,

@@ -93,3 +93,27 @@ def test_a_model_whose_extra_is_missing_is_a_spec_error(monkeypatch: pytest.Monk
     )
     with pytest.raises(SpecError, match=r"models\[1\]: prophet needs its extra: pip install"):
         parse_spec(pizza_spec(models=["seasonal_naive", "prophet"]))
+
+
+def test_choose_per_series_global_ties_and_incomplete_models() -> None:
+    from mlfactory.forecasting.select import choose
+
+    rows = [  # model, series, mase, points
+        ("seasonal_naive", "a", 1.0, 28),
+        ("auto_ets", "a", 0.5, 28),
+        ("lightgbm", "a", 0.7, 28),
+        ("seasonal_naive", "b", 1.0, 28),
+        ("auto_ets", "b", 0.9, 28),
+        ("lightgbm", "b", 0.6, 28),
+        ("seasonal_naive", "c", 1.0, 28),
+        ("auto_ets", "c", 0.8, 14),
+        ("lightgbm", "c", 1.0, 28),
+    ]
+    metrics = pd.DataFrame(rows, columns=["model", "unique_id", "mase", "points"])
+    models, keys = ["seasonal_naive", "auto_ets", "lightgbm"], ["a", "b", "c"]
+    per = choose(metrics, models, "per_series", points=28, keys=keys)
+    # c: auto_ets lacks points; lightgbm ties the baseline, which is listed first
+    assert list(per) == ["auto_ets", "lightgbm", "seasonal_naive"]
+    one = choose(metrics, models, "global", points=28, keys=keys)
+    # lightgbm has the lowest mean over the series every model forecast (a, b): 0.65 < 0.7
+    assert list(one) == ["lightgbm", "lightgbm", "lightgbm"]
