@@ -45,6 +45,7 @@ from mlfactory.training.refit import refit_step
 from mlfactory.training.registration import register_step
 from mlfactory.training.report import ReportInputs, write_report
 from mlfactory.training.result import TrainResult
+from mlfactory.training.result import report_path as report_location
 from mlfactory.training.search import search_models
 from mlfactory.training.split import split_rows
 from mlfactory.training.threshold import threshold_step
@@ -161,9 +162,7 @@ def _steps(
     registered = register_step(spec, registry, packaged, evaluated, tags=tags)
     version = registered.version
     on_event(Step("report", "writing the report"))
-    report_path = registry.path / "reports" / f"{spec.name}-v{version}.html"
-    if not registry.embedded:
-        report_path = Path(tempfile.gettempdir()) / "mlfactory-reports" / report_path.name
+    report_path = report_location(registry, spec.name, version)
     lineage = packaged.lineage
     write_report(
         ReportInputs(

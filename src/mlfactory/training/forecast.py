@@ -504,6 +504,7 @@ def train_series(
     from mlfactory.training.forecast_report import ForecastReport, write_forecast_report
     from mlfactory.training.registration import register_step
     from mlfactory.training.result import TrainResult
+    from mlfactory.training.result import report_path as report_location
 
     on_event(Step("prepare", f"reading data for [bold]{spec.name}[/]"))
     prepared = prepare_series(spec, spec_folder)
@@ -532,11 +533,7 @@ def train_series(
     )
     version = registered.version
     on_event(Step("report", "writing the report"))
-    report_path = registry.path / "reports" / f"{spec.name}-v{version}.html"
-    if not registry.embedded:
-        import tempfile
-
-        report_path = Path(tempfile.gettempdir()) / "mlfactory-reports" / report_path.name
+    report_path = report_location(registry, spec.name, version)
     served = packaged.package.pipeline
     write_forecast_report(
         ForecastReport(

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mlfactory.registry import Registry
     from mlfactory.registry.manifest import DecisionThreshold, Family, ForecastFamily
     from mlfactory.training.evaluate import Evaluation
     from mlfactory.training.gates import Decision
 
-__all__ = ["TrainResult"]
+__all__ = ["TrainResult", "report_path"]
 
 
 @dataclass
@@ -40,3 +41,14 @@ class TrainResult:
     def exit_code(self) -> int:
         """0 when promoted to champion, 3 when a gate held it back (the CLI's exit code)."""
         return 0 if self.promoted else 3
+
+
+def report_path(registry: Registry, name: str, version: str) -> Path:
+    """Where a training's HTML report goes: beside an embedded store, else a temporary
+    folder (it is logged to the MLflow run either way)."""
+    import tempfile
+
+    path = registry.path / "reports" / f"{name}-v{version}.html"
+    if not registry.embedded:
+        path = Path(tempfile.gettempdir()) / "mlfactory-reports" / path.name
+    return path
