@@ -95,6 +95,25 @@ class ForecastSpec(_Strict):
             raise ValueError(f"levels are percentages between 0 and 100; got {bad}")
         return sorted(set(levels))
 
+    @field_validator("holidays")
+    @classmethod
+    def _known_country(cls, country: str | None) -> str | None:
+        if country is None:
+            return None
+        import difflib
+
+        import holidays
+
+        known = sorted(holidays.list_supported_countries())
+        if country not in known:
+            close = difflib.get_close_matches(country.upper(), known, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(
+                f"no public holidays are known for {country!r}{hint}; use an ISO country "
+                "code such as US, GB, DE, FR, IN"
+            )
+        return country
+
     @property
     def season(self) -> int:
         return FREQUENCIES[self.frequency].season

@@ -148,6 +148,7 @@ def test_retraining_on_the_same_data_compares_series_with_the_champion(
         ({"forecast": {"frequency": "D", "horizon": 0}}, "forecast.horizon"),
         ({"forecast": {"frequency": "X", "horizon": 3}}, "forecast.frequency"),
         ({"forecast": {"frequency": "D", "horizon": 3, "levels": [0]}}, "percentages"),
+        ({"forecast": {"frequency": "D", "horizon": 3, "holidays": "UK1"}}, "forecast.holidays"),
     ],
 )
 def test_forecasting_spec_problems_name_the_key(change: dict[str, Any], message: str) -> None:
