@@ -99,3 +99,18 @@ def test_bad_forecast_requests_exit_2_naming_the_problem(
 ) -> None:
     assert batch(registry, "--output", "bad", *args) == 2
     assert words in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_rows_of_id_and_date_are_scored_or_rejected_with_the_reason(registry: Path) -> None:
+    Path("rows.csv").write_text(
+        "name,date\nhawaiian,2016-01-02\ncalzone,2016-01-02\nbig_meat,2017-05-01\n"
+        "big_meat,2016-01-03\n"
+    )
+    assert batch(registry, "--input", "rows.csv", "--output", "rows", "--json", "r.json") == 0
+    scored = read_parts(Path("rows/model=pizzas"))
+    assert list(scored["name"]) == ["hawaiian", "big_meat"]
+    assert {"prediction", "lo_80", "hi_95"} <= set(scored)
+    rejects = read_parts(Path("rows/rejects")).set_index("name")["_reason"]
+    assert "has none of: 'calzone'" in rejects["calzone"]
+    assert "does not forecast: it forecasts 'big_meat' from 2016-01-01" in rejects["big_meat"]
+    assert json.loads(Path("r.json").read_text())["rejected"] == 2

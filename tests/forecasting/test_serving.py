@@ -126,4 +126,4 @@ def test_rows_of_id_and_date_score_on_every_protocol(url: str) -> None:
         json={"records": [{"name": "calzone", "date": "2016-01-02"}]},
         headers=headers,
     )
-    assert unknown.status_code == 404 and "'calzone'" in unknown.json()["message"]
+    assert unknown.status_code == 422 and "'calzone'" in str(unknown.json()["problems"])

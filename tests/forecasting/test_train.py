@@ -134,8 +134,9 @@ def test_retraining_on_the_same_data_compares_series_with_the_champion(
         folder / "factory.yaml", registry=Registry(path=folder / ".mlfactory"), progress=False
     )
     comparison = again.decision.comparison
-    assert comparison is not None and comparison.metric == "mase"
-    assert comparison.improvement == pytest.approx(0.0)  # the same data, the same forecasts
+    assert comparison is not None and comparison.metric == "mase", again.decision.reason
+    # the same data, the same forecasts
+    assert comparison.improvement == pytest.approx(0.0), again.decision.reason
     assert not again.promoted  # no better than the champion: the challenger
 
 

@@ -149,6 +149,39 @@ class SeriesForecasts:
             out[at] = found[[MEAN, *interval_columns(family.levels)]].to_numpy(dtype=float)
         return out
 
+    def refused(self, rows: pd.DataFrame) -> tuple[Any, list[str]]:
+        """Which rows of (id columns, date) this version cannot answer, and why: an id it
+        has no series of, or a date that is not one of the series' forecast dates (the
+        Scorer's policy skips them, or refuses the request, as it does any invalid row)."""
+        keys = _keys(rows, self.family.ids)
+        dates = _dates(rows[self.family.time])
+        bad = np.zeros(len(rows), dtype=bool)
+        problems: list[str] = []
+        unknown = ~np.isin(keys, self.series.index.to_numpy())
+        if unknown.any():
+            bad |= unknown
+            named = ", ".join(map(repr, list(dict.fromkeys(keys[unknown]))[:5]))
+            problems.append(
+                f"{int(unknown.sum())} row(s) name series this version has none of: {named}"
+            )
+        outside = np.zeros(len(rows), dtype=bool)
+        spans: dict[str, str] = {}
+        for key in dict.fromkeys(keys[~unknown]):
+            at = np.flatnonzero(keys == key)
+            forecast_dates = pd_index(self._series(key)[TIME])
+            outside[at] = ~dates[at].isin(forecast_dates)
+            if outside[at].any() and len(forecast_dates):
+                first, last = forecast_dates[0], forecast_dates[-1]
+                spans[key] = f"{key!r} from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        if outside.any():
+            bad |= outside
+            shown = "; ".join(list(spans.values())[:5])
+            problems.append(
+                f"{int(outside.sum())} row(s) ask for dates this version does not forecast: "
+                f"it forecasts {shown} (retrain on newer data for later dates)"
+            )
+        return bad, problems
+
     def _with_intervals(self, frame: pd.DataFrame, levels: list[float]) -> pd.DataFrame:
         scale = self.series["scale"].reindex(frame[KEY]).to_numpy(dtype=float)
         steps = frame[STEP].to_numpy(dtype=int)
@@ -238,6 +271,12 @@ def _keys(rows: pd.DataFrame, ids: list[str]) -> Any:
     if len(texts) == 1:
         return texts[0]
     return np.array(["|".join(parts) for parts in zip(*texts, strict=True)], dtype=object)
+
+
+def pd_index(values: pd.Series) -> Any:
+    import pandas as pd
+
+    return pd.DatetimeIndex(values)
 
 
 def _dates(values: pd.Series) -> Any:

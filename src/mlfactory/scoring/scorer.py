@@ -21,6 +21,9 @@ The validation policy (``validate``):
   (``Validated.out_of_range``): the model has seen nothing like it, and a tree
   answers ``1e308`` as it answers the edge of the range.
 
+A forecasting version refuses rows whose id it has no series of, or whose date is
+not one of that series' forecast dates, as it refuses any other invalid row.
+
 A model family (``group_by``) scores each row with its group's model, the fast path
 compiled for each member, and any other row with the global model (``registry.family``).
 
@@ -241,6 +244,11 @@ class Scorer:
                     f"column {col.name!r} has {int(missing.sum())} missing value(s) (null or "
                     "NaN), but it had none in training; send a value"
                 )
+        refuse = getattr(self.package.pipeline, "refused", None)  # a forecast family's
+        if refuse is not None and len(conformed):
+            outside, said = refuse(conformed)  # ids it has no series of, dates it does not
+            bad |= outside  # forecast
+            problems += said
         if problems and not skip_invalid:
             raise DataError.from_problems("input does not match the model's schema", problems)
         kept = None
