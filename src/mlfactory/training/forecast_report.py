@@ -150,8 +150,11 @@ def _overall(report: ForecastReport) -> str:
         f"(filled) and the {report.models[0]} baseline (line), on the same bins.",
         lambda: mase_histogram(chosen, baseline, report.models[0]),
     )
+    chosen_how = (
+        "The one model for every series" if family.rule == "global" else "Each series' model"
+    )
     return (
-        f"<p>Each series' model is chosen on the windows before the last and scored on the "
+        f"<p>{chosen_how} is chosen on the windows before the last and scored on the "
         f"<i>last window</i> ({family.windows} windows, {family.step} steps apart, horizon "
         f"{family.horizon}); the mean over series, with a 95% bootstrap interval over "
         f"series. <i>Earlier</i>: the same choice on the windows it was chosen on "
