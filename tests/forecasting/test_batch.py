@@ -90,6 +90,7 @@ def test_a_rerun_resumes_and_another_request_is_refused(
         (["--ids", "hawaiian,nope"], "'nope'"),
         (["--horizon", "20"], "outside 1..14"),
         (["--levels", "eighty"], "percentages"),
+        (["--levels", "0"], "not a percentage"),
         (["--ids", ",", "--horizon", "2"], "at least one series id"),
         (["--input", "x.csv", "--ids", "hawaiian"], "leave out --input"),
     ],
@@ -99,6 +100,7 @@ def test_bad_forecast_requests_exit_2_naming_the_problem(
 ) -> None:
     assert batch(registry, "--output", "bad", *args) == 2
     assert words in capsys.readouterr().err.replace("\n", " ")
+    assert not Path("bad/_batch.json").exists()  # a refused request leaves nothing to resume
 
 
 def test_rows_of_id_and_date_are_scored_or_rejected_with_the_reason(registry: Path) -> None:

@@ -101,6 +101,11 @@ def test_a_repeated_request_is_answered_from_the_cache(url: str) -> None:
     first, second = post(url, body), post(url, body)
     assert first.content == second.content
     assert first.headers["X-Model-Version"] == "1"
+    # answered from the cache or not, each request is counted like any protocol's
+    shown = httpx.get(f"{url}/metrics").text
+    ok = 'mlfactory_requests_total{model="pizzas",protocol="forecast",status="200"}'
+    assert ok in shown
+    assert 'mlfactory_request_latency_seconds_count{model="pizzas",protocol="forecast"}' in shown
 
 
 def test_rows_of_id_and_date_score_on_every_protocol(url: str) -> None:

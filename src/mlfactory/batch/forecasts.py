@@ -50,7 +50,7 @@ def write_forecasts(
     keys = forecasts.keys if ids is None else list(dict.fromkeys(ids))
     horizon = family.horizon if horizon is None else horizon
     levels = family.levels if levels is None else levels
-    forecasts.check(keys, horizon)
+    forecasts.check(keys, horizon, levels)  # before the output folder is touched
     asked = f"{len(keys)} series {_digest(keys)}, horizon {horizon}, levels {levels}"
     manifest = BatchManifest.open(
         output,

@@ -91,8 +91,14 @@ class SeriesForecasts:
                 self._quantiles[level] = found
         return found
 
-    def check(self, keys: list[str], horizon: int | None = None) -> None:
-        """``UnknownSeriesError`` naming unknown keys; ``BadInputError`` beyond the horizon."""
+    def check(
+        self, keys: list[str], horizon: int | None = None, levels: list[float] | None = None
+    ) -> None:
+        """``UnknownSeriesError`` naming unknown keys; ``BadInputError`` beyond the horizon
+        or for a level that is not a percentage."""
+        for level in levels or []:
+            if not 0 < level < 100:
+                raise BadInputError(f"level {level:g} is not a percentage between 0 and 100")
         unknown = [k for k in dict.fromkeys(keys) if k not in self.series.index]
         if unknown:
             shown = ", ".join(map(repr, unknown[:10])) + (
@@ -117,10 +123,7 @@ class SeriesForecasts:
 
         horizon = self.family.horizon if horizon is None else horizon
         levels = self.family.levels if levels is None else levels
-        for level in levels:
-            if not 0 < level < 100:
-                raise BadInputError(f"level {level:g} is not a percentage between 0 and 100")
-        self.check(keys, horizon)
+        self.check(keys, horizon, levels)
         parts = [self._series(key).iloc[:horizon] for key in keys]
         frame = pd.concat(parts, ignore_index=True) if parts else self._empty()
         return self._with_intervals(frame, levels)

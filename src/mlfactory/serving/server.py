@@ -205,6 +205,12 @@ class Server:
         name = protocol.model_of(request)
         return (name if name in self.hosts else "unknown"), protocol.name
 
+    def answered(self, request: Request, started: float) -> None:
+        """Count a request a route answered without ``score`` (200) and its latency."""
+        label, protocol = self.labels(request)
+        self.metrics.requests.labels(label, protocol, "200").inc()
+        self.metrics.latency.labels(label, protocol).observe(time.perf_counter() - started)
+
     def failed(self, request: Request, exc: MlfactoryError) -> Response:
         """The app's one error handler: answer ``exc.http_status``, count ``exc.kind``."""
         status = exc.http_status

@@ -22,7 +22,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,7 +48,7 @@ from mlfactory.tasks import task_named
 from mlfactory.training.evaluate import Evaluated, Evaluation
 from mlfactory.training.events import Step
 from mlfactory.training.gates import Check
-from mlfactory.training.packaging import Packaged, _git_commit, _versions
+from mlfactory.training.packaging import Packaged, lineage_of
 from mlfactory.training.prepare import data_fingerprint
 
 if TYPE_CHECKING:
@@ -298,13 +298,13 @@ def package_forecasts(
     assert forecast is not None and spec.data.time_column is not None
     panel, plan = prepared.panel, tested.plan
     final = tested.forecasts[tested.forecasts[ORIGIN] == plan.final]
-    picks = tested.chosen.rename("model").reset_index()
-    mine = final.merge(picks, on=["model", KEY])
-    missing = sorted(set(picks[KEY]) - set(mine[KEY]))
+    chosen = tested.chosen.copy()
+    mine = final.merge(chosen.rename("model").reset_index(), on=["model", KEY])
+    missing = sorted(set(chosen.index) - set(mine[KEY]))
     if missing:  # the chosen model had no final forecast: the baseline stands in
         extra = final[(final["model"] == BASELINE) & final[KEY].isin(missing)]
         mine = pd.concat([mine, extra], ignore_index=True)
-        tested.chosen.loc[missing] = BASELINE
+        chosen.loc[missing] = BASELINE
     mine = mine.sort_values([KEY, TIME], kind="stable")
     mine["step"] = mine.groupby(KEY, sort=False).cumcount() + 1
     if not forecast.allow_negative:
@@ -319,7 +319,7 @@ def package_forecasts(
     per = tested.per_series.reindex(keys)
     series = pd.DataFrame(
         {
-            "model": tested.chosen.reindex(keys).to_numpy(),  # the final choice: it forecasts
+            "model": chosen.reindex(keys).to_numpy(),  # the final choice: it forecasts
             # the metrics below are of the model chosen before the last window, scored on it
             "scored": per["model"].to_numpy(),
             "points": sizes.reindex(keys).to_numpy(),
@@ -334,7 +334,7 @@ def package_forecasts(
         _reason(model, points, needs, short, plan)
         for model, points in zip(series["model"], series["points"], strict=True)
     ]
-    pairs = tested.scored.merge(tested.chosen.rename("model").reset_index(), on=["model", KEY])
+    pairs = tested.scored.merge(chosen.rename("model").reset_index(), on=["model", KEY])
     scores = calibration(pairs)[["step", "score"]]
     chosen_counts = {m: int((series["model"] == m).sum()) for m in tested.models}
     family = ForecastFamily(
@@ -378,21 +378,19 @@ def package_forecasts(
         task=task.name,
         classes=list(forecast.levels),
     )
-    lineage: dict[str, Any] = {
-        "data_fingerprint": prepared.fingerprint,
-        "spec_sha256": spec.digest(),
-        "git_commit": _git_commit(spec_folder),
-        "seed": spec.search.seed,
-        "packages": {**_versions(), **_forecasting_versions()},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "rows": {"read": prepared.rows_read, "series": len(keys), "points": len(panel.frame)},
-        "split": {
+    lineage = lineage_of(
+        spec,
+        prepared.fingerprint,
+        spec_folder,
+        rows={"read": prepared.rows_read, "series": len(keys), "points": len(panel.frame)},
+        split={
             "method": "rolling origin",
             "windows": plan.windows,
             "step": plan.step,
             "horizon": plan.horizon,
         },
-    }
+        libraries=("statsforecast", "mlforecast", "holidays"),
+    )
     model = max(tested.models, key=lambda m: chosen_counts[m])
     manifest = Manifest(
         name=spec.name,
@@ -410,8 +408,6 @@ def package_forecasts(
         forecast=family,
     )
     package = ModelPackage(manifest=manifest, pipeline=forecasts)
-    import pandas as pd
-
     return Packaged(package, lineage, {}, [], pd.DataFrame(), None)
 
 
@@ -445,12 +441,6 @@ def _reason(model: str, points: int, needs: dict[str, int], others: list[str], p
     if short:
         return f"too short for {', '.join(short)} ({points} points): the baseline"
     return "lowest backtest MASE: the baseline"
-
-
-def _forecasting_versions() -> dict[str, str]:
-    from mlfactory.versions import installed_versions
-
-    return installed_versions(("statsforecast", "mlforecast", "holidays"))
 
 
 def compare_forecasts(

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from mlfactory.training.search import Searched
     from mlfactory.training.split import Split
 
-__all__ = ["Packaged", "package_step"]
+__all__ = ["Packaged", "lineage_of", "package_step"]
 
 IMPORTANCE_ROWS = 5000
 _LIBRARIES = (
@@ -89,22 +89,19 @@ def package_step(
 
     pipeline = whole(best.estimator)
     members = {f: whole(e) for f, e in family.estimators.items()} if family is not None else {}
-    lineage: dict[str, Any] = {
-        "data_fingerprint": prepared.fingerprint,
-        "spec_sha256": spec.digest(),
-        "git_commit": _git_commit(spec_folder),
-        "seed": seed,
-        "packages": _versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "rows": {
+    lineage = lineage_of(
+        spec,
+        prepared.fingerprint,
+        spec_folder,
+        rows={
             "read": data.rows_read,
             "dropped_missing_target": data.dropped_missing_target,
             "train": len(split.train),
             "validation": len(split.validation),
             "test": len(split.test),
         },
-        "split": {"method": split.method, "boundaries": split.boundaries, "refit": spec.refit},
-    }
+        split={"method": split.method, "boundaries": split.boundaries, "refit": spec.refit},
+    )
     train_rows = data.X.iloc[split.train]
     profile = profile_frame(train_rows, schema)
     # what monitoring compares later: the value, the positive probability or the class name
@@ -148,8 +145,31 @@ def package_step(
     return Packaged(package, lineage, importance, candidates, test_rows, y_test)
 
 
-def _versions() -> dict[str, str]:
-    return {"python": platform.python_version(), **installed_versions(_LIBRARIES)}
+def lineage_of(
+    spec: FactorySpec,
+    fingerprint: str,
+    spec_folder: Path,
+    *,
+    rows: dict[str, int],
+    split: dict[str, Any],
+    libraries: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Where a model came from (``Manifest.lineage``): data, spec, code, seed, libraries
+    (``_LIBRARIES`` and ``libraries``), rows and split."""
+    return {
+        "data_fingerprint": fingerprint,
+        "spec_sha256": spec.digest(),
+        "git_commit": _git_commit(spec_folder),
+        "seed": spec.search.seed,
+        "packages": _versions(libraries),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": rows,
+        "split": split,
+    }
+
+
+def _versions(more: tuple[str, ...] = ()) -> dict[str, str]:
+    return {"python": platform.python_version(), **installed_versions((*_LIBRARIES, *more))}
 
 
 def _git_commit(folder: Path) -> str:

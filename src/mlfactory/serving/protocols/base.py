@@ -80,6 +80,10 @@ class Models(Protocol):
         """The request's body within the body limit (``ServingError`` 413 beyond it), for a
         route that answers without ``score``."""
 
+    def answered(self, request: Request, started: float) -> None:
+        """Count a request such a route answered (``perf_counter`` at its start): requests
+        and latency, as ``score`` counts its own; refusals are counted by the app."""
+
     def describe(self, name: str | None = None) -> list[dict[str, Any]]:
         """Name, reference, version, inputs and outputs of one model or all."""
 

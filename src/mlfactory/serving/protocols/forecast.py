@@ -18,12 +18,13 @@ trained one, or dates outside the forecast, a 400.
 A version's forecasts never change, so answers are cached per (version, ids,
 horizon, levels, dates): a repeated request is answered from memory; a new
 version is new keys. The work of an uncached answer runs in a thread, never on
-the event loop.
+the event loop. Requests and latency are counted as for any protocol.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -219,6 +220,7 @@ class Forecast(ServingProtocol):
             },
         )
         async def forecast(name: str, request: Request) -> Response:
+            started = time.perf_counter()
             host = models.host(name)
             served = host.current
             if served is None:
@@ -236,6 +238,7 @@ class Forecast(ServingProtocol):
             if body is None:
                 body = await run_in_threadpool(answer, forecasts, ask, name, served.version)
                 cache.put(key, body)
+            models.answered(request, started)
             return Response(
                 body,
                 media_type="application/json",
