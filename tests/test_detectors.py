@@ -149,6 +149,8 @@ def test_dbscan_eps_in_the_wrong_units_is_warned_about() -> None:
     assert "too large" in message
     auto = DBSCANDetector().fit(X)
     assert units_warning(auto.train_flag_rate_, auto) is None
+    few = DBSCANDetector().fit(X[:40])  # eps from the data: right units, even flagging none
+    assert few.train_flag_rate_ == 0.0 and units_warning(0.0, few) is None
     forest = IsolationForestDetector(random_state=0).fit(X)
     assert units_warning(0.0, forest) is None  # only DBSCAN has an eps
 

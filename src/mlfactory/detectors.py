@@ -425,9 +425,13 @@ class RobustZDetector(Detector):
 
 
 def units_warning(flag_rate: float, detector: Any) -> str | None:
-    """A warning when a DBSCAN detector flags every training row or none (a flag rate
-    of 0.5 or more, or 0): ``eps`` is probably in the wrong units; None otherwise."""
-    if not isinstance(detector, DBSCANDetector) or 0 < flag_rate < 0.5:
+    """A warning when a DBSCAN detector given ``eps`` flags every training row or none
+    (a flag rate of 0.5 or more, or 0): ``eps`` is probably in the wrong units; None
+    otherwise. An ``eps`` chosen from the data is in the right units (on a table of a
+    few hundred rows it may well flag none)."""
+    if not isinstance(detector, DBSCANDetector) or detector.eps is None:
+        return None
+    if 0 < flag_rate < 0.5:
         return None
     eps = detector.eps_
     which = "too small" if flag_rate >= 0.5 else "too large"
