@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
+from typing import cast
 
 import pytest
 from pydantic import ValidationError
 
 import mlfactory
 from mlfactory.data import read_source
+from mlfactory.errors import SpecError
 from mlfactory.models import CATALOG, CatalogEntry, SearchRange, register_model
 from mlfactory.registry import Registry
 from mlfactory.spec import parse_spec
+from mlfactory.tasks import Task
 from mlfactory.training import train
 
 from conftest import mroz_spec
@@ -51,7 +54,10 @@ DECISION_TREE = """
 
 
 def test_the_built_in_families_fill_the_catalog_in_order() -> None:
-    names = ["lightgbm", "hist_gradient_boosting", "random_forest", "linear", "dummy"]
+    names = [
+        *("lightgbm", "hist_gradient_boosting", "random_forest", "linear", "dummy"),
+        *("dbscan", "hdbscan", "isolation_forest", "lof", "robust_z", "iqr"),
+    ]
     assert list(CATALOG) == names  # the order spec messages list them in
     assert CATALOG["lightgbm"].boosting and not CATALOG["random_forest"].boosting
 
@@ -88,3 +94,30 @@ def test_catalog_and_spec_ranges_are_one_validated_type() -> None:
     )
     with pytest.raises(ValidationError, match="low \\(5\\) is above high \\(1\\)"):
         SearchRange(low=5, high=1)  # a catalog default is checked as a spec's range is
+
+
+DETECTOR_CLASSES = {
+    "dbscan": "DBSCANDetector",
+    "hdbscan": "HDBSCANDetector",
+    "isolation_forest": "IsolationForestDetector",
+    "lof": "LOFDetector",
+    "robust_z": "RobustZDetector",
+    "iqr": "RobustZDetector",
+}
+
+
+@pytest.mark.parametrize("name", DETECTOR_CLASSES)
+def test_a_detector_entry_builds_a_seeded_detector_for_the_anomaly_task_only(name: str) -> None:
+    anomaly = cast(Task, SimpleNamespace(name="anomaly", estimator="detector"))
+    entry = CATALOG[name]
+    assert entry.style == "scaled" and list(entry.builders) == ["detector"]
+    built = entry.build(anomaly, {"contamination": 0.02}, 7, [])
+    assert type(built).__name__ == DETECTOR_CLASSES[name]
+    assert built.contamination == 0.02 and built.get_params().get("random_state", 7) == 7
+    own, others = entry.parameters(anomaly)  # what spec validation checks keys against
+    assert {"contamination", "threshold"} <= own and not others
+    assert set(entry.space(anomaly)) <= own
+    assert CATALOG["iqr"].build(anomaly, {}, 0, []).rule == "iqr"
+    classification = cast(Task, SimpleNamespace(name="classification", estimator="classifier"))
+    with pytest.raises(SpecError, match=f"model '{name}' has no classifier"):
+        entry.build(classification, {}, 0, [])

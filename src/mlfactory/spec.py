@@ -29,6 +29,7 @@ from mlfactory.errors import SpecError
 from mlfactory.forecasting.forecasters import FORECASTERS
 from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG, SearchRange
+from mlfactory.spec_anomaly import AnomalySpec
 from mlfactory.spec_checks import cross_problems as _cross_problems
 from mlfactory.spec_checks import did_you_mean as _did_you_mean
 from mlfactory.spec_checks import unknown_metric as _unknown_metric
@@ -77,7 +78,14 @@ class DataSpec(_Strict):
         description="DuckDB SQL run over the source (visible as the table `data`) or over "
         "files named in the query, e.g. SELECT * FROM 'flights/*.parquet'.",
     )
-    target: str = Field(description="Column to predict.")
+    target: str | None = Field(
+        None, description="Column to predict (every task but anomaly, which has none)."
+    )
+    label_column: str | None = Field(
+        None,
+        description="task: anomaly: known anomalies (booleans, 0/1, or data.positive_class), "
+        "used to evaluate and tune the detector, never to fit it.",
+    )
     features: list[str] | None = Field(
         None, description="Feature columns. Default: every other column."
     )
@@ -120,7 +128,7 @@ class DataSpec(_Strict):
     def columns(self) -> ColumnRoles:
         """The roles of the columns, as the data layer takes them."""
         return ColumnRoles(
-            target=self.target,
+            target=self.target if self.label_column is None else self.label_column,
             features=None if self.features is None else tuple(self.features),
             exclude=tuple(self.exclude),
             time_column=self.time_column,
@@ -443,6 +451,11 @@ class FactorySpec(_Strict):
         None,
         description="task: forecasting: frequency, horizon, interval levels, exogenous "
         "columns, holidays, gaps, backtest and how each series' model is chosen.",
+    )
+    anomaly: AnomalySpec | None = Field(
+        None,
+        description="task: anomaly: where the flag starts: {contamination: 0.01} (the share of "
+        "training rows flagged) or {threshold: SCORE}; default: each detector's own.",
     )
     models: list[ModelSpec] = Field(
         default_factory=lambda: [ModelSpec(name="lightgbm")],

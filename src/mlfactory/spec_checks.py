@@ -58,6 +58,7 @@ def cross_problems(raw: dict[str, Any]) -> list[str]:
             f"threshold: a decision threshold applies to binary classification, not {task_name}"
         )
     problems += group_problems(raw)
+    problems += target_problems(raw, task)
     problems += series_problems(raw, task)
     models = raw.get("models")
     if isinstance(models, list):
@@ -99,6 +100,33 @@ def group_problems(raw: dict[str, Any]) -> list[str]:
                 f"group_by: {column!r} is not in data.features; add it there (every scored "
                 "row carries it, and the models use it)"
             )
+    return problems
+
+
+def target_problems(raw: dict[str, Any], task: Task) -> list[str]:
+    """``data.target`` for the tasks that predict one; ``data.label_column`` and the
+    ``anomaly:`` section for the one that learns without (anomaly)."""
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    if task.needs_target:
+        problems = [] if data.get("target") else [f"data.target: task {task.name} needs it: "
+                                                   "the column to predict"]  # fmt: skip
+        if data.get("label_column") is not None:
+            problems.append(
+                f"data.label_column: applies to task: anomaly; a {task.name} model learns "
+                "data.target"
+            )
+        if raw.get("anomaly") is not None:
+            problems.append(f"anomaly: applies to task: anomaly, not {task.name}")
+        return problems
+    problems = []
+    if data.get("target") is not None:
+        problems.append(
+            f"data.target: task {task.name} has no target; name a column of known anomalies "
+            "(if any) as data.label_column: it evaluates the detector and never fits it"
+        )
+    if raw.get("group_by") is not None:
+        problems.append(f"group_by: not available for task {task.name}; train one detector")
     return problems
 
 

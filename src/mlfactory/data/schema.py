@@ -68,7 +68,7 @@ class Schema:
     """What a model consumes (``columns``) and produces (``target``, ``classes``)."""
 
     columns: list[ColumnSchema]
-    target: str
+    target: str | None  # None: an anomaly model trained without labels
     task: str
     classes: list[Any] | None = None  # classification labels, index = encoded value
     datetime_parts: tuple[str, ...] = ("year", "month", "day", "dayofweek", "hour")
@@ -255,7 +255,7 @@ class ColumnRoles:
     name them that way (``data.time_column``); ``DataSpec.columns`` makes one.
     """
 
-    target: str
+    target: str | None  # None: a task that learns from features alone (anomaly, unlabelled)
     features: tuple[str, ...] | None = None  # None: every column not named below
     exclude: tuple[str, ...] = ()
     time_column: str | None = None
@@ -381,7 +381,9 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
         features = [f for f in roles.features if f in columns and f not in reserved]
     else:
         features = [c for c in columns if c not in reserved]
-    if not features and roles.target in columns:
+    if roles.target is None and task.needs_target:
+        problems.append(f"task {task.name} needs data.target, the column to predict")
+    if not features and (roles.target is None or roles.target in columns):
         problems.append("no feature columns are left; list some in data.features")
     for name in roles.ordinal:
         role = next((key for key, value in named.items() if value == name), None)
@@ -457,7 +459,14 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
     y_raw = frame[roles.target] if roles.target in columns else None
     target: Target | None = None
     keep = np.ones(rows_read, dtype=bool)
-    if y_raw is not None:
+    if roles.target is None and not task.needs_target:
+        target = task.unlabelled(rows_read)
+    elif y_raw is not None and not task.needs_target and y_raw.isna().any():
+        problems.append(  # labels that only evaluate: dropping their rows would bias the fit
+            f"label column {roles.target!r} is missing in {int(y_raw.isna().sum()):,} rows; "
+            "label every row (0 or false: not a known anomaly), or leave data.label_column out"
+        )
+    elif y_raw is not None and roles.target is not None:
         keep = y_raw.notna().to_numpy()
         if not keep.any():
             problems.append(f"target {roles.target!r} is missing in every row")
@@ -470,7 +479,6 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
             f"the data fails validation ({len(problems)} problem{'s' * (len(problems) > 1)})",
             problems,
         )
-    assert y_raw is not None
     kept = frame.loc[keep].reset_index(drop=True)
     time = None
     if roles.time_column is not None:

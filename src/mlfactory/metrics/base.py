@@ -29,6 +29,10 @@ class Metric:
     greater_is_better: bool
     function: WeightedFunction
     binary_only: bool = False
+    # how many refits on resampled training rows the metric compares the model with
+    # (stability); their decisions follow the model's own in ``proba`` (Task.with_refits)
+    refits: int = 0
+    baseline: bool = True  # a constant model is a meaningful baseline on this metric
 
     def score(self, y: Array, pred: Array, proba: Array | None) -> float:
         weights = np.ones((1, len(y)))
@@ -47,7 +51,12 @@ METRICS: dict[str, Metric] = {}
 
 
 def register_metric(
-    name: str, *, greater_is_better: bool, binary_only: bool = False
+    name: str,
+    *,
+    greater_is_better: bool,
+    binary_only: bool = False,
+    refits: int = 0,
+    baseline: bool = True,
 ) -> Callable[[WeightedFunction], WeightedFunction]:
     """Decorate a weighted statistic to add it to ``METRICS`` as ``name``.
 
@@ -60,7 +69,7 @@ def register_metric(
             raise ValueError(
                 f"metric {name!r} is already registered; give the new one another name"
             )
-        METRICS[name] = Metric(name, greater_is_better, function, binary_only)
+        METRICS[name] = Metric(name, greater_is_better, function, binary_only, refits, baseline)
         return function
 
     return add

@@ -13,7 +13,7 @@ from __future__ import annotations
 from mlfactory.models.base import CATALOG, Builder, CatalogEntry, SearchRange, register_model
 
 # isort: off
-from mlfactory.models import boosting, forest, linear, baseline  # noqa: F401  (they register)
+from mlfactory.models import boosting, forest, linear, baseline, anomaly  # noqa: F401  (they register)
 # isort: on
 
 __all__ = [

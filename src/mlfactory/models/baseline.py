@@ -1,4 +1,4 @@
-"""The dummy baseline every training fits: the class prior, or the mean."""
+"""The dummy baseline every training fits: the class prior, the mean, or no anomaly."""
 
 from __future__ import annotations
 
@@ -18,6 +18,28 @@ def _dummy(estimator: str, strategy: str) -> Builder:
     return build
 
 
+class ConstantDetector:
+    """The anomaly baseline: every row scores 0 and none is flagged (PR AUC = prevalence)."""
+
+    threshold_ = 0.0
+
+    def fit(self, X: Any, y: Any = None) -> ConstantDetector:
+        return self
+
+    def score_samples(self, X: Any) -> Any:
+        import numpy as np
+
+        return np.zeros(X.shape[0])
+
+    def predict(self, X: Any) -> Any:
+        import numpy as np
+
+        return np.zeros(X.shape[0], dtype=np.int64)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {}
+
+
 register_model(
     CatalogEntry(
         "dummy",
@@ -25,6 +47,7 @@ register_model(
         {
             "classifier": _dummy("DummyClassifier", "prior"),
             "regressor": _dummy("DummyRegressor", "mean"),
+            "detector": lambda params, seed, categorical: ConstantDetector(),
         },
     )
 )

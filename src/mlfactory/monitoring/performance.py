@@ -62,6 +62,11 @@ def check_performance(
 ) -> PerformanceResult:
     """The package's metric on ``current`` rows whose ``id_column`` has a row in ``labels``."""
     target = package.schema.target
+    if target is None:
+        raise DataError(
+            f"{package.manifest.name} was trained without labels (no data.label_column), so "
+            "there is no metric to check labels against; monitor its data and flag rate"
+        )
     problems = [
         f"the {what} have no id column {id_column!r}; give --id-column or add it"
         for what, frame in (("current rows", current), ("labels", labels))

@@ -8,6 +8,7 @@ everything else asks the ``Task`` object (``task_named``).
 from __future__ import annotations
 
 from mlfactory.errors import BadInputError
+from mlfactory.tasks.anomaly import Anomaly
 from mlfactory.tasks.base import Diagnostic, OutputColumn, Target, TargetOptions, Task
 from mlfactory.tasks.classification import Classification
 from mlfactory.tasks.forecasting import Forecasting
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 TASKS: dict[str, Task] = {
-    task.name: task for task in (Classification(), Regression(), Forecasting())
+    task.name: task for task in (Classification(), Regression(), Forecasting(), Anomaly())
 }
 
 

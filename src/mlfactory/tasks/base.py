@@ -50,7 +50,7 @@ class OutputColumn:
     """One column a model's answer has: its name, what it holds and its values' dtype."""
 
     name: str
-    role: Literal["prediction", "probability", "interval"]
+    role: Literal["prediction", "probability", "interval", "score"]
     dtype: Any  # numpy dtype of the values (labels keep theirs; scores are float64)
     label: Any = None  # the class a probability column is of
 
@@ -86,12 +86,13 @@ class Task(ABC):
     """One kind of problem; subclasses are registered in ``tasks.TASKS`` by name."""
 
     name: ClassVar[str]
-    estimator: ClassVar[str]  # what the catalog builds for it: "classifier" | "regressor"
+    estimator: ClassVar[str]  # what the catalog builds: "classifier" | "regressor" | "detector"
     metric_names: ClassVar[tuple[str, ...]]
     default_metric: ClassVar[str]
     thresholded: ClassVar[bool] = False  # takes a decision threshold (``decode``'s threshold)
     series: ClassVar[bool] = False  # learns from series over time, not from rows (forecasting)
     default_models: ClassVar[tuple[str, ...]] = ("lightgbm",)  # when the spec names none
+    needs_target: ClassVar[bool] = True  # False: learns from features alone (anomaly)
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -103,6 +104,10 @@ class Task(ABC):
         self, values: pd.Series, column: str, options: TargetOptions
     ) -> tuple[Target | None, list[str]]:
         """Encode the target (no missing values left); or None and the problems with it."""
+
+    def unlabelled(self, rows: int) -> Target:
+        """The target of a task that learns without one (``needs_target`` False)."""
+        raise NotImplementedError(f"task {self.name} needs a target")
 
     def stratify(self, y: Array) -> Array | None:
         """What a random split should keep in proportion, or None."""
@@ -162,6 +167,10 @@ class Task(ABC):
             *self.decode(self.raw_output(estimator)(X), present, n_classes), threshold
         )
 
+    def with_refits(self, proba: Array | None, flags: Array) -> Array:
+        """Decoded output with the decisions of refits appended (a ``refits`` metric's input)."""
+        raise NotImplementedError(f"task {self.name} reports no metric that compares refits")
+
     def raw_score(
         self, classes: list[Any] | None, present: Array | None, outputs: int
     ) -> tuple[str, list[str] | None]:
@@ -206,9 +215,10 @@ class Task(ABC):
         classes: list[Any] | None,
         metrics: dict[str, float],
         threshold: float | None = None,
+        rows: pd.DataFrame | None = None,
     ) -> list[Diagnostic]:
         """The report's plots of the test predictions: (title, caption, draw) each.
 
         ``threshold`` is the model's decision threshold, if it has one (marked where
-        a plot can show it).
+        a plot can show it); ``rows`` the test rows as read, in the same order.
         """

@@ -205,6 +205,7 @@ class Classification(Task):
         classes: list[Any] | None,
         metrics: dict[str, float],
         threshold: float | None = None,
+        rows: pd.DataFrame | None = None,
     ) -> list[Diagnostic]:
         y = np.asarray(y).astype(int)
         proba = np.asarray(proba, dtype=float)

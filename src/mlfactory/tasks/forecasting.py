@@ -100,5 +100,6 @@ class Forecasting(Task):
         classes: list[Any] | None,
         metrics: dict[str, float],
         threshold: float | None = None,
+        rows: pd.DataFrame | None = None,
     ) -> list[Diagnostic]:
         return []  # the forecasting report draws series, not rows (training/forecast_report.py)

@@ -108,6 +108,7 @@ class Regression(Task):
         classes: list[Any] | None,
         metrics: dict[str, float],
         threshold: float | None = None,
+        rows: pd.DataFrame | None = None,
     ) -> list[Diagnostic]:
         y = np.asarray(y, dtype=float)
         pred = np.asarray(pred, dtype=float)

@@ -1,7 +1,8 @@
 """Generate the exact list of types a model file may hold (``registry/trusted_types.py``).
 
 Every catalog model is fitted, the way ``train`` fits it, for every task (binary
-and multiclass classification, regression) on small frames with numeric,
+and multiclass classification, regression; a detector, which takes no target,
+once per column layout) on small frames with numeric,
 integer, boolean, categorical (few categories with missing values; more than the
 ordinal encoder's cap), ordinal (an ordered Categorical with missing values) and
 datetime columns, alone and together; each pipeline
@@ -39,11 +40,14 @@ _LAYOUTS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
 ]
 # what each target column is modelled with (the task whose estimator is of that kind)
 _ESTIMATOR = {"binary": "classifier", "multi": "classifier", "reg": "regressor"}
+# the kind of estimator that needs no target (``task: anomaly``): fitted on each layout
+_DETECTOR = "detector"
 # the fewest trees and iterations: what a pipeline holds does not depend on how many
 _SMALL: dict[str, dict[str, Any]] = {
     "lightgbm": {"n_estimators": 3, "n_jobs": 1},
     "hist_gradient_boosting": {"max_iter": 3},
     "random_forest": {"n_estimators": 2, "n_jobs": 1},
+    "isolation_forest": {"n_estimators": 2},
 }
 
 
@@ -104,6 +108,8 @@ def _pipelines() -> Iterator[tuple[str, Any]]:
             with tempfile.TemporaryDirectory(prefix="mlfactory-allowlist-") as folder:
                 encoded = encode(prepared, split, styles, Path(folder))
                 for entry in CATALOG.values():
+                    if task.estimator not in entry.builders:  # a detector: below
+                        continue
                     trial = Trial(
                         model=entry.name,
                         task=task.name,
@@ -122,6 +128,29 @@ def _pipelines() -> Iterator[tuple[str, Any]]:
                         ]
                     )
                     yield f"{entry.name}, {target}, {'+'.join(columns)}", pipeline
+                if target == targets[0]:  # detectors ignore the target: once per layout
+                    for entry in CATALOG.values():
+                        if _DETECTOR in entry.builders:
+                            yield (
+                                f"{entry.name}, {'+'.join(columns)}",
+                                _detector_pipeline(entry, encoded),
+                            )
+
+
+def _detector_pipeline(entry: Any, encoded: Any) -> Any:
+    """A catalog detector fitted on the training rows, assembled as a task's pipeline."""
+    from sklearn.pipeline import Pipeline
+
+    params = _SMALL.get(entry.name, {})
+    detector = entry.builders[_DETECTOR](dict(params), 0, list(encoded.categorical))
+    detector.fit(encoded.matrices[entry.style].load().X_train)
+    return Pipeline(
+        [
+            ("datetimes", encoded.dates),
+            ("preprocess", encoded.preprocessors[entry.style]),
+            ("model", detector),
+        ]
+    )
 
 
 def generate() -> list[str]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlfactory.metrics import bootstrap_intervals, compute
+from mlfactory.training.refits import refitted, with_refits
 
 if TYPE_CHECKING:
     from mlfactory.registry.manifest import DecisionThreshold
@@ -58,10 +59,14 @@ def evaluate(
     most probable class.
     """
     matrices = {"test": test[0], "train": train[0]}
+    metrics = task.metrics(n_classes)
+    rounds_refit = max((m.refits for m in metrics), default=0)  # stability's
+    fits = refitted(estimator, train[0], rounds_refit, seed) if rounds_refit else None
 
     def predict(part: str, rows: Any | None) -> tuple[Any, Any | None]:
         X = matrices[part] if rows is None else matrices[part][rows]
-        return task.predict(estimator, X, n_classes, threshold)
+        pred, proba = task.predict(estimator, X, n_classes, threshold)
+        return pred, with_refits(task, metrics, fits, X, proba, n_classes)
 
     return evaluate_with(
         predict,

@@ -48,7 +48,7 @@ from mlfactory.training.result import TrainResult
 from mlfactory.training.result import report_path as report_location
 from mlfactory.training.search import search_models
 from mlfactory.training.split import split_rows
-from mlfactory.training.threshold import threshold_step
+from mlfactory.training.threshold import flag_threshold_step, threshold_step
 
 __all__ = ["TrainResult", "train"]
 
@@ -138,6 +138,8 @@ def _steps(
         if spec.refit:
             on_event(Step("refit", f"refitting {searched.best.name} on train + validation rows"))
             searched = refit_step(spec, prepared, encoded, searched)
+        if (flagged := flag_threshold_step(spec, prepared, encoded, searched)) is not None:
+            on_event(Step("threshold", flagged))
         best = searched.best
         on_event(Step("evaluate", f"evaluating {best.name} on {len(split.test):,} test rows"))
         evaluated = evaluate_step(spec, prepared, encoded, searched, threshold)
@@ -187,6 +189,7 @@ def _steps(
                 packaged.package, packaged.test_rows, seed=spec.search.seed
             ),
             family=packaged.package.family,
+            test_rows=packaged.test_rows,
         ),
         report_path,
     )

@@ -80,6 +80,7 @@ def prepare_series(spec: FactorySpec, spec_folder: Path) -> Prepared:
     """The spec's rows as a checked panel, and the exogenous columns' future values."""
     forecast = spec.forecast
     assert forecast is not None and spec.data.time_column is not None
+    assert spec.data.target is not None  # spec_checks: forecasting needs it
     frame = load_frame(spec.data.source, spec.data.sql)
     roles = PanelRoles(
         ids=tuple(spec.data.id_columns),

@@ -100,7 +100,15 @@ def decide(
                 + f" {gates.max_train_test_gap:g}",
             )
         )
-    if gates.beat_baseline:
+    if gates.beat_baseline and not m.baseline:  # a constant model is perfectly stable
+        checks.append(
+            Check(
+                "beats baseline",
+                True,
+                f"no baseline on {metric} (a constant model would win it); the other gates decide",
+            )
+        )
+    elif gates.beat_baseline:
         base = baseline.metrics[metric]
         ok = m.improvement(test_value, base) > 0
         checks.append(

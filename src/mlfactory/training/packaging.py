@@ -185,16 +185,28 @@ def _git_commit(folder: Path) -> str:
 def _permutation_importance(
     package: ModelPackage, X: pd.DataFrame, y: Any, metric: str, seed: int
 ) -> dict[str, float]:
-    """Drop in the primary metric when one input column is shuffled (on test rows)."""
+    """Drop in the primary metric when one input column is shuffled (on test rows).
+
+    A metric that compares refits (stability) cannot be recomputed on a package;
+    there, a column's importance is how many of the rows the model flags (decides
+    1 for) change when it is shuffled: 1 - the Jaccard agreement of the flagged sets.
+    """
     m = METRICS[metric]
     rng = np.random.default_rng(seed)
     if len(X) > IMPORTANCE_ROWS:
         keep = rng.choice(len(X), IMPORTANCE_ROWS, replace=False)
         X, y = X.iloc[keep], y[keep]
-    base = m.score(y, *package.predict_encoded(X))
+    base_pred, base_proba = package.predict_encoded(X)
+    base = None if m.refits else m.score(y, base_pred, base_proba)
     out: dict[str, float] = {}
     for column in X.columns:
         shuffled = X.copy()
         shuffled[column] = rng.permutation(shuffled[column].to_numpy())
-        out[column] = m.improvement(base, m.score(y, *package.predict_encoded(shuffled)))
+        pred, proba = package.predict_encoded(shuffled)
+        if base is None:
+            either = int(((base_pred == 1) | (pred == 1)).sum())
+            both = int(((base_pred == 1) & (pred == 1)).sum())
+            out[column] = 1.0 - both / either if either else 0.0
+        else:
+            out[column] = m.improvement(base, m.score(y, pred, proba))
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))

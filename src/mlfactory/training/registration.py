@@ -144,6 +144,14 @@ def _compare_with_champion(
     if champion is None:
         return None, Check("first model", True, "no champion yet")
     package = packaged.package
+    metric = METRICS[package.manifest.metric]
+    if metric.refits:  # its refits are the training's, not the package's
+        return None, Check(
+            "champion comparable",
+            True,
+            f"{metric.name} compares refits made in training, which a registered version does "
+            f"not keep, so champion v{champion.version} is not compared; decided on the gates",
+        )
     try:
         old_package, _ = registry.load(champion)
         if old_package.classes != package.classes:
@@ -159,7 +167,7 @@ def _compare_with_champion(
         return None, note
     new = package.predict_encoded(packaged.test_rows)
     comparison = paired_bootstrap(
-        METRICS[packaged.package.manifest.metric],
+        metric,
         packaged.y_test,
         new,
         old,

@@ -57,6 +57,7 @@ class ReportInputs:
     extra: dict[str, Any] = field(default_factory=dict)
     explanations: ExplainedRows | None = None  # contributions on test rows
     family: Family | None = None  # one model per group: the groups and who scores them
+    test_rows: Any = None  # the test rows as read (pandas), for plots of the rows themselves
 
 
 def write_report(inputs: ReportInputs, path: Path) -> Path:
@@ -342,7 +343,9 @@ def _threshold_note(r: ReportInputs) -> str:
 def _plots_section(r: ReportInputs) -> str:
     ev = r.evaluation
     at = None if r.threshold is None else r.threshold.value
-    plots = r.task.diagnostics(ev.y_test, ev.pred, ev.proba, r.classes, ev.metrics, at)
+    plots = r.task.diagnostics(
+        ev.y_test, ev.pred, ev.proba, r.classes, ev.metrics, at, rows=r.test_rows
+    )
     figures = [figure(title, caption, draw) for title, caption, draw in plots]
     if not any(figures):
         return '<p class="muted">No diagnostic plot could be drawn for these predictions.</p>'
@@ -356,6 +359,11 @@ def _importance_section(r: ReportInputs) -> str:
         f"Permutation importance on test rows: how much {r.metric} gets worse when one input "
         "column is shuffled. Near zero or below means the model does not rely on it."
     )
+    if METRICS[r.metric].refits:
+        caption = (
+            "Permutation importance on test rows: the share of flagged rows that change when "
+            "one input column is shuffled (1 - the Jaccard agreement of the flagged sets)."
+        )
     if len(r.importance) > MAX_FEATURES:
         caption += f" Top {MAX_FEATURES} of {len(r.importance)} columns."
     draw = functools.partial(_importance_plot, r.importance, r.metric)
@@ -549,7 +557,9 @@ def _importance_plot(importance: dict[str, float], metric: str) -> Chart:
     values = [v for _, v in top]
     chart = Chart(width=720, height=max(198, 27 * len(top) + 90))
     ax = chart.add(
-        Panel(xlabel=f"drop in {metric} when the column is shuffled", grid="x",
+        Panel(xlabel="share of flags that change when the column is shuffled"
+              if METRICS[metric].refits else f"drop in {metric} when the column is shuffled",
+              grid="x",
               yticks=list(enumerate(names)))  # by position: two long names may truncate alike
     )  # fmt: skip
     ax.hbar(range(len(top)), values, color=[BLUE if v > 0 else GREY for v in values])

@@ -356,6 +356,7 @@ def search_models(
     )
     on_event(SearchStarted(total))
     candidates = []
+    shared = spec.anomaly.params() if spec.anomaly is not None else {}  # every detector's
     engine = spec.engine.start()
     with engine:
         for index, model_spec in enumerate(spec.models):
@@ -368,7 +369,7 @@ def search_models(
                 search_candidate(
                     entry,
                     task=task,
-                    params=model_spec.params,
+                    params={**shared, **model_spec.params},
                     space=model_spec.search,
                     data=encoded.matrices[entry.style],
                     categorical=encoded.categorical,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from mlfactory.training.prepare import Encoded, Prepared
     from mlfactory.training.search import Searched
 
-__all__ = ["choose_threshold", "threshold_step"]
+__all__ = ["choose_threshold", "flag_threshold_step", "threshold_step"]
 
 
 def threshold_step(
@@ -41,6 +41,39 @@ def threshold_step(
     return choose_threshold(spec.threshold, m.y_val, proba[:, 1], positive=str(classes[1]))
 
 
+def flag_threshold_step(
+    spec: FactorySpec, prepared: Prepared, encoded: Encoded, searched: Searched
+) -> str | None:
+    """A detector's flag threshold from the known anomalies' share of the training rows.
+
+    Only when the model flags by a threshold of its own (``threshold_``), the rows
+    have known anomalies and the spec sets no ``anomaly:`` rule; otherwise the
+    detector keeps its own threshold. The detector then flags the share of
+    training rows that are known anomalies: the contamination the labels show,
+    which, unlike a threshold searched on a few validation anomalies, does not
+    hang on how a handful of rows happen to score. Returns what was set, in words.
+    """
+    from mlfactory.models import CATALOG
+
+    best = searched.best
+    if spec.anomaly is not None or prepared.n_classes != 2:
+        return None
+    if not hasattr(best.estimator, "threshold_"):
+        return None
+    m = encoded.matrices[CATALOG[best.name].style].load()
+    share = float(np.mean(m.y_train))
+    if share == 0:
+        return None
+    _, scores = prepared.task.predict(best.estimator, m.X_train, prepared.n_classes)
+    assert scores is not None
+    value = float(np.quantile(scores[:, 1], 1 - share))
+    best.estimator.threshold_ = value
+    return (
+        f"flag threshold {value:.4g}: flags the {share:.2%} of training rows that the labels "
+        "call anomalies (set anomaly.contamination or anomaly.threshold to choose another)"
+    )
+
+
 def choose_threshold(
     rule: ThresholdSpec, y: Any, score: Any, *, positive: str
 ) -> DecisionThreshold:
@@ -52,6 +85,14 @@ def choose_threshold(
     """
     if rule.fixed is not None:
         return DecisionThreshold(value=rule.fixed, rule="fixed in factory.yaml")
+    value, described = best_cut(rule, y, score, positive=positive, probability=True)
+    return DecisionThreshold(value=value, rule=described)
+
+
+def best_cut(
+    rule: ThresholdSpec, y: Any, score: Any, *, positive: str, probability: bool = False
+) -> tuple[float, str]:
+    """The searched rule's threshold on ``score`` (a ``probability``: at most 1), in words."""
     hits = np.asarray(y) == 1
     score = np.asarray(score, dtype=float)
     n, positives = len(hits), int(hits.sum())
@@ -84,8 +125,9 @@ def choose_threshold(
         best = int(np.argmax(values))
         described = f"best {rule.optimize} ({values[best]:.4g})"
     if best == 0:
-        value = float(min(1.0, np.nextafter(cut[0], np.inf)))  # above every score
+        value = float(np.nextafter(cut[0], np.inf))  # above every score
     else:
-        below = cut[best] if best < len(cut) else 0.0
+        lowest = 0.0 if probability else float(cut[-1]) - 1.0  # flag every row
+        below = cut[best] if best < len(cut) else lowest
         value = float((cut[best - 1] + below) / 2)
-    return DecisionThreshold(value=value, rule=f"{described} on {n:,} validation rows")
+    return min(value, 1.0) if probability else value, f"{described} on {n:,} validation rows"

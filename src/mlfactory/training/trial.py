@@ -22,6 +22,7 @@ from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG, CatalogEntry
 from mlfactory.tasks import task_named
 from mlfactory.training.matrices import MatrixRef
+from mlfactory.training.refits import refitted, with_refits
 
 __all__ = ["Pruned", "Report", "Trial", "TrialResult", "run_trial"]
 
@@ -67,8 +68,12 @@ def run_trial(trial: Trial, report: Report | None = None) -> TrialResult:
     known = _fit(entry, estimator, data, trial, report)
     if known is not None:
         return TrialResult(known, estimator)
+    metric = METRICS[trial.metric]
     pred, proba = task.predict(estimator, data.X_val, trial.n_classes)
-    return TrialResult(METRICS[trial.metric].score(data.y_val, pred, proba), estimator)
+    if metric.refits:  # stability: the decisions of refits on resampled training rows
+        fits = refitted(estimator, data.X_train, metric.refits, trial.seed)
+        proba = with_refits(task, [metric], fits, data.X_val, proba, trial.n_classes)
+    return TrialResult(metric.score(data.y_val, pred, proba), estimator)
 
 
 def _fit(

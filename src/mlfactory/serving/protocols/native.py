@@ -77,6 +77,9 @@ def encode(context: Asked, result: Result) -> Response:
     if proba:
         out["classes"] = [str(c.label) for c in proba]
         out["probabilities"] = np.column_stack([scored.outputs[c.name] for c in proba])
+    scores = [c for c in scored.columns if c.role == "score"]  # an anomaly model's
+    if scores:
+        out["scores"] = scored.outputs[scores[0].name]
     intervals = [c for c in scored.columns if c.role == "interval"]  # a forecast's
     if intervals:
         out["intervals"] = {c.name: scored.outputs[c.name] for c in intervals}
