@@ -122,7 +122,16 @@ def test_no_file_or_no_row_for_the_date_is_an_empty_frame_with_a_note(tmp_path: 
     rides(0).to_parquet(tmp_path / "2026-11-28.parquet", index=False)
     got = extract(str(tmp_path / "{date}.parquet"), DAY)
     assert len(got.frame) == 0 and list(got.frame.columns) == list(rides(0).columns)
-    assert got.notes[0].endswith("hold no rows in them: no rows for the date")
+    assert got.notes == [
+        f"the 1 file of '{tmp_path}/2026-11-28.parquet' for 2026-11-28 holds no rows: "
+        "no rows for the date"
+    ]
+    (tmp_path / "2026-11-28-empty.csv").write_bytes(b"")  # an empty export, not a broken one
+    got = extract(str(tmp_path / "{date}*"), DAY)
+    assert len(got.frame) == 0 and list(got.frame.columns) == list(rides(0).columns)
+    assert got.notes[0].startswith("the 2 files of") and "hold no rows" in got.notes[0]
+    rides(2).to_csv(tmp_path / "2026-11-28-more.csv", index=False)
+    assert len(extract(str(tmp_path / "{date}*"), DAY).frame) == 2
     rides(4).to_parquet(tmp_path / "all.parquet", index=False)
     got = extract(str(tmp_path / "all.parquet"), DAY, sql="SELECT * FROM rows WHERE false")
     assert len(got.frame) == 0 and "after extract.sql" in got.notes[0]

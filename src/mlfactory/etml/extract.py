@@ -54,7 +54,10 @@ SECRET_OPTIONS = ("key", "secret", "token", "password", "access_key", "secret_ke
 def _read_csv(handle: IO[bytes]) -> pd.DataFrame:
     import pandas as pd
 
-    return pd.read_csv(handle)
+    try:
+        return pd.read_csv(handle)
+    except pd.errors.EmptyDataError:  # an empty file: a day without rows, not a broken file
+        return pd.DataFrame()
 
 
 def _read_parquet(handle: IO[bytes]) -> pd.DataFrame:
@@ -348,17 +351,23 @@ def extract(
         note = f"no file matches {rendered!r} for {day.isoformat()}: no rows for the date"
         return Extracted(pd.DataFrame(), [], rendered, [note])
     names = [store.name(p) for p in paths]
-    frames = [store.read(p) for p in paths]
-    _check_same_columns(names, frames)
-    columns = list(frames[0].columns)
-    frame = pd.concat([f[columns] for f in frames], ignore_index=True)
+    read = [(name, store.read(p)) for name, p in zip(names, paths, strict=True)]
+    shaped = [(name, f) for name, f in read if len(f.columns) or len(f)]  # not empty files
+    frame = pd.DataFrame()
+    if shaped:
+        _check_same_columns([n for n, _ in shaped], [f for _, f in shaped])
+        columns = list(shaped[0][1].columns)
+        frame = pd.concat([f[columns] for _, f in shaped], ignore_index=True)
     notes: list[str] = []
     if sql is not None:
         frame = transform(frame, sql, day, what="extract.sql")
     if frame.empty:
-        where = f"{len(names)} file{'s' if len(names) > 1 else ''} of {rendered!r}"
-        reason = "after extract.sql" if sql is not None else "in them"
-        notes.append(f"{where} for {day.isoformat()} hold no rows {reason}: no rows for the date")
+        where = f"the {len(names)} file{'s' if len(names) > 1 else ''} of {rendered!r}"
+        reason = "after extract.sql" if sql is not None else ""
+        notes.append(
+            f"{where} for {day.isoformat()} hold{'' if len(names) > 1 else 's'} no rows"
+            f"{' ' + reason if reason else ''}: no rows for the date"
+        )
     return Extracted(frame, names, rendered, notes)
 
 
