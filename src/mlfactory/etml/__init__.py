@@ -1,0 +1,1 @@
+"""The ETML job: extract -> transform -> detect -> summarise -> load, one dated run at a time."""
