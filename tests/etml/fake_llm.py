@@ -37,7 +37,7 @@ CUE = re.compile(r"\[(status|fail|sleep|retry-after)=([^\]]+)\]")
 
 def answer_for(user: str) -> str:
     """The canned answer to a user message."""
-    return f"summary {hashlib.sha256(user.encode()).hexdigest()[:8]}: {user[:40]}"
+    return f"summary {hashlib.sha256(user.encode()).hexdigest()[:8]}: {user[:40].strip()}"
 
 
 @dataclass
