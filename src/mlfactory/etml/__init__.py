@@ -1,1 +1,1 @@
-"""The ETML job: dated extract, transform, detect, summarise and load (issue 14)."""
+"""The ETML job: extract -> transform -> detect -> summarise -> load, one dated run at a time."""
