@@ -19,6 +19,7 @@ from mlfactory.cli import serve  # noqa: F401
 from mlfactory.cli import batch  # noqa: F401
 from mlfactory.cli import monitor  # noqa: F401
 from mlfactory.cli import models  # noqa: F401
+from mlfactory.cli import etml  # noqa: F401
 
 # isort: on
 from rich.markup import escape
