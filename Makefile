@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo demo-loop test lint install clean
+.PHONY: demo demo-loop demo-etml test lint install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: $(STAMP)
 demo-loop: $(STAMP)
 	$(BIN)/python examples/flight_delays/loop.py
 
+demo-etml: $(STAMP)
+	$(BIN)/python examples/taxi_etml/demo.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
@@ -29,4 +32,4 @@ test: lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .mlfactory .mlfactory-loop .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mlfactory .mlfactory-loop .pytest_cache .mypy_cache .ruff_cache examples/taxi_etml/out

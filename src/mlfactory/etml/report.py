@@ -49,7 +49,7 @@ def day_report(name: str, result: DayResult, rows: pd.DataFrame, *, id_column: s
             (
                 "summary",
                 "Summary of the day",
-                _answer(result.day_summary.text, result.day_summary.source),
+                "<p>" + _answer(result.day_summary.text, result.day_summary.source) + "</p>",
             )
         )
     sections.append(("flagged", "Flagged rows", _flagged(rows, id_column)))
@@ -86,7 +86,7 @@ def day_report(name: str, result: DayResult, rows: pd.DataFrame, *, id_column: s
 
 def _answer(text: str, source: str) -> str:
     label = {"llm": "LLM", "cache": "LLM (cached)", "extractive": "extractive, no LLM"}[source]
-    return f'<p>{escape(text)} <span class="source {escape(source)}">{escape(label)}</span></p>'
+    return f'{escape(text)} <span class="source {escape(source)}">{escape(label)}</span>'
 
 
 def _flagged(rows: pd.DataFrame, id_column: str | None) -> str:
