@@ -40,6 +40,7 @@ __all__ = [
     "IsolationForestDetector",
     "LOFDetector",
     "RobustZDetector",
+    "fit_warning",
     "units_warning",
 ]
 
@@ -441,3 +442,9 @@ def units_warning(flag_rate: float, detector: Any) -> str | None:
         f"nearest-neighbour distance here is {detector.median_neighbour_distance_:.3g}. "
         "Try eps=None (chosen from the data), or an eps a few times that distance."
     )
+
+
+def fit_warning(estimator: Any) -> str | None:
+    """``units_warning`` for a fitted estimator of any kind (None when it is no detector)."""
+    rate = getattr(estimator, "train_flag_rate_", None)
+    return None if rate is None else units_warning(float(rate), estimator)

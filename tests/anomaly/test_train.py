@@ -144,3 +144,18 @@ def test_text_labels_with_a_positive_class(write_spec: Callable[..., Path], tmp_
     result = train(write_spec(spec), registry=Registry(path=tmp_path / ".r"), progress=False)
     assert result.metric == "pr_auc" and result.evaluation.metrics["pr_auc"] > 0.1
     assert pd.notna(result.evaluation.metrics["recall_at_k"])
+
+
+def test_dbscan_eps_in_the_wrong_units_is_a_warning_with_the_flag_rate(
+    flights_csv: Path, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    spec = anomaly_spec(models=[{"name": "dbscan", "params": {"eps": 0.0001}}])
+    events: list[str] = []
+    result = train(
+        write_spec(spec),
+        registry=Registry(path=tmp_path / ".mlfactory"),
+        on_event=lambda event: events.append(str(getattr(event, "message", ""))),
+    )
+    warned = [e for e in events if "eps=0.0001" in e]
+    assert warned and "flagged 100.0% of the training rows" in warned[0]
+    assert any("eps=0.0001" in note for note in result.report_path.read_text().split("<"))

@@ -60,11 +60,21 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     for col in data.schema.columns:
         table.add_row(col.name, col.kind, col.dtype, f"{col.missing_rate:.1%}")
     out.print(table)
+    if parsed.data.target is not None:
+        learns = (
+            f"{data.dropped_missing_target:,} with a missing target would be dropped; task "
+            f"{parsed.task}, target {parsed.data.target!r}"
+            + (f", classes {data.schema.classes}" if data.schema.classes else "")
+        )
+    else:  # anomaly: features alone, labels (if any) to judge by
+        label = parsed.data.label_column
+        learns = f"task {parsed.task}, " + (
+            f"known anomalies in {label!r}" if label else "no labels"
+        )
+    metric = parsed.search.metric or data.metric or task_named(parsed.task).default_metric
     out.print(
-        f"[green]ok[/]: {data.rows_read:,} rows, {data.dropped_missing_target:,} with a missing "
-        f"target would be dropped; task {parsed.task}, target {parsed.data.target!r}"
-        + (f", classes {data.schema.classes}" if data.schema.classes else "")
-        + (f"; primary metric {parsed.search.metric or data.metric}" if data.metric else "")
+        f"[green]ok[/]: {data.rows_read:,} rows, {learns}; primary metric {metric}",
+        highlight=False,
     )
     for note in data.notes:
         out.print(f"  {note}", highlight=False)

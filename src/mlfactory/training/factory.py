@@ -127,6 +127,11 @@ def _steps(
     encoded = encode(prepared, split, styles, folder)
     try:
         searched = search_models(spec, prepared, encoded, on_event)
+        from mlfactory.detectors import fit_warning  # scikit-learn
+
+        if (warning := fit_warning(searched.best.estimator)) is not None:  # DBSCAN's eps
+            on_event(Step("search", f"[yellow]warning[/]: {warning}"))
+            data.notes.append(warning)
         threshold = threshold_step(spec, prepared, encoded, searched)
         if threshold is not None:
             on_event(
