@@ -51,7 +51,7 @@ def test_typo_in_a_key_suggests_the_right_one() -> None:
     del raw["data"]["target"]
     problems = problems_of(raw)
     assert "data: unknown key 'targt' (did you mean 'target'?)" in problems
-    assert "data.target: required key is missing" in problems
+    assert "data.target: task classification needs it: the column to predict" in problems
 
 
 def test_typo_at_top_level_and_in_models() -> None:

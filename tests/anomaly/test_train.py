@@ -159,3 +159,25 @@ def test_dbscan_eps_in_the_wrong_units_is_a_warning_with_the_flag_rate(
     warned = [e for e in events if "eps=0.0001" in e]
     assert warned and "flagged 100.0% of the training rows" in warned[0]
     assert any("eps=0.0001" in note for note in result.report_path.read_text().split("<"))
+
+
+def test_the_labelled_flag_rule_is_the_one_stability_refits_use(
+    flights_csv: Path, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Without an anomaly: section the detector flags the labelled share; its refits must
+    flag by that rule too, or stability compares different thresholds (it read ~0.3)."""
+    labelled = train(
+        write_spec(anomaly_spec(models=["isolation_forest"])),
+        registry=Registry(path=tmp_path / ".a"),
+        progress=False,
+    )
+    share = float(flights()["implausible"].mean())
+    explicit = train(
+        write_spec(anomaly_spec(models=["isolation_forest"], anomaly={"contamination": share})),
+        registry=Registry(path=tmp_path / ".b"),
+        progress=False,
+    )
+    assert labelled.evaluation.metrics["stability"] == pytest.approx(
+        explicit.evaluation.metrics["stability"], abs=0.1
+    )
+    assert labelled.evaluation.metrics["stability"] > 0.5

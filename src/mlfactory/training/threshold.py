@@ -62,11 +62,13 @@ def flag_threshold_step(
         return None
     m = encoded.matrices[CATALOG[best.name].style].load()
     share = float(np.mean(m.y_train))
-    if share == 0:
+    if not 0 < share < 0.5:  # a detector's contamination rule takes (0, 0.5)
         return None
     _, scores = prepared.task.predict(best.estimator, m.X_train, prepared.n_classes)
     assert scores is not None
     value = float(np.quantile(scores[:, 1], 1 - share))
+    # as a parameter too: stability's refits (clones) then flag by the same rule
+    best.estimator.set_params(contamination=share, threshold=None)
     best.estimator.threshold_ = value
     return (
         f"flag threshold {value:.4g}: flags the {share:.2%} of training rows that the labels "
