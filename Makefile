@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo demo-loop demo-etml test lint install clean
+.PHONY: demo demo-loop demo-anomaly demo-etml test lint install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ demo: $(STAMP)
 
 demo-loop: $(STAMP)
 	$(BIN)/python examples/flight_delays/loop.py
+
+demo-anomaly: $(STAMP)
+	$(BIN)/python examples/flight_anomalies/demo.py
 
 demo-etml: $(STAMP)
 	$(BIN)/python examples/taxi_etml/demo.py
