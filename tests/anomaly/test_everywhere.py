@@ -46,7 +46,7 @@ def url(trained: tuple[Path, Registry]) -> Iterator[str]:
 def rows() -> pd.DataFrame:
     """Two ordinary flights and one 100-mile hop that left 16 hours late and flew for 11."""
     frame = flights(rows=2, planted=0, seed=5)[COLUMNS]
-    odd = frame.iloc[[0]].assign(distance=100.0, air_time=660.0, dep_delay=1000.0)
+    odd = frame.iloc[[0]].assign(distance=100, air_time=660.0, dep_delay=1000.0)
     return pd.concat([frame, odd], ignore_index=True)
 
 
@@ -134,3 +134,20 @@ def test_the_flag_rate_drifts_like_a_prediction(trained: tuple[Path, Registry]) 
     loud = monitor("flights-odd@champion", registry=registry, current=str(folder / "stormy.csv"),
                    multivariate=False)  # fmt: skip
     assert loud.prediction is not None and loud.prediction.drifted
+
+
+def test_plain_mlflow_loads_it_and_answers_the_same(
+    trained: tuple[Path, Registry], url: str
+) -> None:
+    import mlflow
+
+    _, registry = trained
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    model = mlflow.pyfunc.load_model("models:/flights-odd@champion")
+    answer = model.predict(rows())
+    native = httpx.post(
+        f"{url}/v1/models/flights-odd/predict",
+        json={"records": json.loads(rows().to_json(orient="records"))},
+    ).json()
+    assert answer["prediction"].tolist() == native["predictions"]
+    assert np.allclose(answer["score"], native["scores"])
