@@ -193,6 +193,8 @@ MAY_NOT_REACH = [
     # the ETML job sits beside loop: it scores and fits detectors, never trains a model
     ("mlfactory.etml", "mlfactory.training"),
     *[(f"mlfactory.{layer}", "mlfactory.etml") for layer in _BELOW_ETML.split()],
+    # deployment files are written by the cli alone
+    *[(f"mlfactory.{layer}", "mlfactory.deploy") for layer in [*_BELOW_ETML.split(), "etml"]],
 ]
 # Modules that import the top package ``mlfactory`` itself, which imports training and
 # the registry for its lazy names: the serving-protocols work of issue 10 removes these.

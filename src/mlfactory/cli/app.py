@@ -26,6 +26,11 @@ models_app = typer.Typer(
 app.add_typer(models_app, name="models")
 keys_app = typer.Typer(help="Keys that sign models and verify them.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+export_app = typer.Typer(
+    help="Files to deploy with: an Airflow DAG, a container, Kubernetes, KServe, Lambda.",
+    no_args_is_help=True,
+)
+app.add_typer(export_app, name="export")
 
 # Every table is made to fit an 80-column terminal without splitting a word across
 # lines: a column holding one word or number per cell never wraps (``no_wrap``); one
