@@ -54,6 +54,10 @@ def test_the_task_is_guessed_from_the_target(
     assert words in text  # the guess's reason is a comment beside it
     spec = load_spec(tmp_path / "project" / "factory.yaml")
     assert spec.task == task
+    # a detector's own rule can flag a third of the rows: init sets where the flag starts
+    assert (spec.anomaly.contamination if spec.anomaly else None) == (
+        0.05 if task == "anomaly" else None
+    )
     assert spec.data.target == (None if task == "anomaly" else target)
     assert spec.data.id_column == "rownames"  # R's row names: never a feature
     assert Path(spec.data.source or "") == (tmp_path / "project" / "data" / "table.csv")

@@ -25,6 +25,7 @@ GATES: dict[str, tuple[str, str, float, str]] = {
 }
 HORIZONS = {"H": 24, "D": 7, "W": 4, "M": 3, "Q": 2}
 TRIALS = 10
+CONTAMINATION = 0.05
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,14 @@ def spec_text(guess: Guess, *, name: str, source: Source, shown_as: str) -> str:
             "  # steps ahead to forecast: a guess, set what your users plan with",
             f"  horizon: {HORIZONS[frequency]}",
         ]
+    if task == "anomaly":
+        lines += [
+            "anomaly:",
+            "  # where the flag starts: the share of training rows flagged (a guess; or",
+            "  # threshold: SCORE). Without it each detector flags by its own rule, which",
+            "  # may flag far more rows than anyone can look at",
+            f"  contamination: {CONTAMINATION}",
+        ]
     side, metric, level, meaning = GATES[task]
     lines += [
         "search:",
@@ -105,8 +114,8 @@ def spec_text(guess: Guess, *, name: str, source: Source, shown_as: str) -> str:
         f"  trials: {TRIALS}",
         "gates:",
         "  # a version becomes champion only if it passes these; tests/test_model.py checks",
-        f"  # the champion against them too. A first guess ({metric}: {meaning}): set the",
-        "  # level your users need",
+        "  # the champion against them too. A first guess, set the level your users need:",
+        f"  # {metric}: {meaning}",
         f"  {side}: {{{metric}: {level}}}",
     ]
     if task != "anomaly":
@@ -135,7 +144,8 @@ def template_text(*, name: str, task: str) -> str:
         "  # id_column: COLUMN\n"
         "  # time_column: COLUMN\n"
         f"{forecast}"
-        "search:\n"
+        + (f"anomaly:\n  contamination: {CONTAMINATION}\n" if task == "anomaly" else "")
+        + "search:\n"
         f"  trials: {TRIALS}\n"
         "gates:\n"
         f"  # a first guess ({metric}: {meaning}): set the level your users need\n"
