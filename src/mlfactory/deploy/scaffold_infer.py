@@ -1,0 +1,191 @@
+"""What ``mlfactory init`` guesses from a table: the task, the id and time columns.
+
+Each guess comes with the reason it was made, which the generated ``factory.yaml``
+writes beside it as a comment, so a user can see what to change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlfactory.errors import BadInputError
+from mlfactory.spec_checks import did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FEW_VALUES", "Guess", "guess"]
+
+FEW_VALUES = 10  # a numeric target with at most this many distinct whole values: classes
+_ID_NAME = re.compile(
+    r"^(id|key|uuid|index|row_?names?|row_?(id|number))$|[_\s.-](id|key|uuid)$|^(id|key)[_\s.-]"
+    r"|[a-z]Id$"
+)
+_DATE_TEXT = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4})([ T]\d|\s*$)")
+
+
+@dataclass(frozen=True)
+class Guess:
+    """What a table suggests, each choice with its reason (a comment of factory.yaml)."""
+
+    task: str
+    task_reason: str
+    target: str | None
+    label_column: str | None
+    id_column: str | None
+    id_reason: str
+    time_column: str | None
+    time_reason: str
+    forecast_hint: str | None  # a comment suggesting task: forecasting, or None
+    frequency: str | None  # the time column's step (H, D, W, M, Q) when it has one
+    rows: int
+    columns: tuple[str, ...]
+
+
+def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as: str) -> Guess:
+    """The guesses for ``frame``; a ``target`` that is not a column is a ``BadInputError``."""
+    columns = [str(c) for c in frame.columns]
+    if target is not None and target not in columns:
+        raise BadInputError(
+            f"--target {target!r} is not a column of {shown_as}{did_you_mean(target, columns)}; "
+            f"its columns are {', '.join(columns)}."
+        )
+    chosen, task_reason = _task(frame, target) if task is None else (task, "given with --task")
+    if chosen != "anomaly" and target is None:
+        raise BadInputError(
+            f"--task {chosen} needs --target, the column to predict; the columns of {shown_as} "
+            f"are {', '.join(columns)}."
+        )
+    taken: set[str | None] = {target}
+    id_column, id_reason = _id_column(frame, taken)
+    time_column, time_reason = _time_column(frame, taken | {id_column})
+    frequency = _frequency(frame, time_column) if time_column else None
+    series = _series_column(frame, time_column, taken) if time_column else None
+    hint = None
+    if chosen == "forecasting" and series:
+        id_column, id_reason = (
+            series,
+            (f"one row per {series} and {time_column}: {series} names each series"),
+        )
+    elif chosen == "regression" and series and frequency:
+        hint = (
+            f"One row per {series} and {time_column} with a numeric target: this may be "
+            f"{frame[series].nunique():,} time series. To forecast them, use task: "
+            f"forecasting, data.id_column: {series}, and a forecast: section "
+            f"(frequency: {frequency}, horizon: steps ahead)."
+        )
+    return Guess(
+        task=chosen,
+        task_reason=task_reason,
+        target=target if chosen != "anomaly" else None,
+        label_column=target if chosen == "anomaly" else None,
+        id_column=id_column,
+        id_reason=id_reason,
+        time_column=time_column,
+        time_reason=time_reason,
+        forecast_hint=hint,
+        frequency=frequency,
+        rows=len(frame),
+        columns=tuple(columns),
+    )
+
+
+def _task(frame: pd.DataFrame, target: str | None) -> tuple[str, str]:
+    import pandas as pd
+
+    if target is None:
+        return "anomaly", (
+            "no --target: a detector learns what usual rows look like and flags the rest"
+        )
+    values = frame[target].dropna()
+    distinct = values.nunique()
+    if pd.api.types.is_bool_dtype(values):
+        return "classification", f"{target!r} is true/false"
+    if not pd.api.types.is_numeric_dtype(values):
+        return "classification", f"{target!r} holds text: {distinct:,} classes"
+    whole = bool((values == values.round()).all()) if len(values) else True
+    if whole and distinct <= FEW_VALUES:
+        return "classification", (
+            f"{target!r} holds only {distinct} distinct whole numbers: classes "
+            "(if they are counts or amounts, use task: regression)"
+        )
+    return "regression", f"{target!r} is numeric with {distinct:,} distinct values"
+
+
+def _id_column(frame: pd.DataFrame, taken: set[str | None]) -> tuple[str | None, str]:
+    import pandas as pd
+
+    rows = len(frame)
+    for column in frame.columns:
+        name, values = str(column), frame[column]
+        if name in taken or rows < 2 or values.isna().any() or values.nunique() != rows:
+            continue
+        if pd.api.types.is_float_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        if _ID_NAME.search(name):
+            return name, f"{name!r} is unique per row and named like an identifier"
+        if pd.api.types.is_integer_dtype(values):
+            steps = values.sort_values().diff().dropna()
+            if bool((steps == 1).all()):
+                return name, f"{name!r} numbers the rows one by one (unique per row)"
+        elif not pd.api.types.is_bool_dtype(values):
+            return name, f"{name!r} is text unique per row: a name, not a feature"
+    return None, "no column is unique per row and named or numbered like an identifier"
+
+
+def _time_column(frame: pd.DataFrame, taken: set[str | None]) -> tuple[str | None, str]:
+    import pandas as pd
+
+    for column in frame.columns:
+        name, values = str(column), frame[column]
+        if name in taken:
+            continue
+        if pd.api.types.is_datetime64_any_dtype(values):
+            return name, f"{name!r} holds dates: the rows are split in time order"
+        if values.dtype == object:
+            sample = values.dropna().astype(str).head(200)
+            if len(sample) and bool(sample.map(lambda v: bool(_DATE_TEXT.match(v))).all()):
+                parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+                if parsed.notna().all():
+                    return name, (
+                        f"{name!r} holds dates as text (e.g. {sample.iloc[0]!r}): the rows "
+                        "are split in time order"
+                    )
+    return None, "no column holds dates: the rows are split at random, stratified"
+
+
+def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
+    import pandas as pd
+
+    return pd.to_datetime(frame[column], errors="coerce", format="mixed")
+
+
+def _series_column(frame: pd.DataFrame, time_column: str, taken: set[str | None]) -> str | None:
+    """A column that, with the time column, names (almost) each row once: the series key."""
+    import pandas as pd
+
+    for column in frame.columns:
+        name, values = str(column), frame[column]
+        if name in taken or name == time_column or pd.api.types.is_float_dtype(values):
+            continue
+        distinct = values.nunique()
+        if not 1 < distinct <= max(2, len(frame) // 10):
+            continue
+        if frame.duplicated([column, time_column]).mean() <= 0.01:  # a few repeats: summed
+            return name
+    return None
+
+
+def _frequency(frame: pd.DataFrame, column: str) -> str | None:
+    """The most common step between the time column's sorted distinct dates, as H/D/W/M/Q."""
+    dates = _dates(frame, column).dropna().drop_duplicates().sort_values()
+    seconds = (dates - dates.iloc[0]).dt.total_seconds().diff().dropna() if len(dates) else dates
+    if seconds.empty:
+        return None
+    step = float(seconds.median()) / 86_400
+    for code, length in (("H", 1 / 24), ("D", 1), ("W", 7), ("M", 30.4), ("Q", 91.3)):
+        if abs(step - length) <= 0.15 * length:
+            return code
+    return None

