@@ -39,4 +39,8 @@ def export_lambda_command(
         highlight=False,
         soft_wrap=True,
     )
-    out.print(f"cd {escape(str(output))} && sam build && sam deploy --guided", highlight=False)
+    out.print(  # one line, to copy and paste
+        f"cd {escape(str(output))} && sam build && sam deploy --guided",
+        highlight=False,
+        soft_wrap=True,
+    )
