@@ -20,6 +20,7 @@ from mlfactory.cli import batch  # noqa: F401
 from mlfactory.cli import monitor  # noqa: F401
 from mlfactory.cli import models  # noqa: F401
 from mlfactory.cli import etml  # noqa: F401
+from mlfactory.cli import export_airflow  # noqa: F401
 
 # isort: on
 from rich.markup import escape
