@@ -23,6 +23,7 @@ from mlfactory.cli import etml  # noqa: F401
 from mlfactory.cli import export_containers  # noqa: F401
 from mlfactory.cli import init  # noqa: F401
 from mlfactory.cli import export_lambda  # noqa: F401
+from mlfactory.cli import export_airflow  # noqa: F401
 
 # isort: on
 from rich.markup import escape
