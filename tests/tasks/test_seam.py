@@ -27,7 +27,8 @@ from mlfactory.training import train
 from conftest import mroz_spec
 
 SOURCE = Path(mlfactory.__file__).parent
-ALLOWED = {SOURCE / "spec.py"}
+# spec.py reads factory.yaml's task: key; the scaffold writes factory.yaml, a section per task
+ALLOWED = {SOURCE / "spec.py", *(SOURCE / "deploy").glob("scaffold*.py")}
 
 
 def _strings_compared(tree: ast.AST) -> list[tuple[int, str]]:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["PART_ROWS", "Detected", "detect"]
 
 PART_ROWS = 50_000  # rows a worker scores at once
+DETECTOR = "detector"  # the kind of estimator (Task.estimator) the job scores with
 
 
 @dataclass
@@ -63,7 +64,7 @@ def _registered(ref: str, frame: pd.DataFrame, registry: Registry, engine: Engin
     from mlfactory.scoring.shipped import Here, ship
 
     scorer, shipped = ship(registry, ref)
-    if scorer.package.task.name != "anomaly":
+    if scorer.package.task.estimator != DETECTOR:
         raise BadInputError(
             f"detect.model {ref!r} is a {scorer.package.task.name} model; the job needs an "
             "anomaly model (task: anomaly)"
@@ -104,12 +105,12 @@ def _fitted(spec: DetectSpec, frame: pd.DataFrame) -> Detected:
     from mlfactory.detectors import units_warning
     from mlfactory.features import build_preprocessor
     from mlfactory.models import CATALOG
-    from mlfactory.tasks import task_named
+    from mlfactory.tasks import TASKS
     from mlfactory.transformers import datetime_step
 
     detector = spec.detector
     assert detector is not None
-    task = task_named("anomaly")
+    task = next(t for t in TASKS.values() if t.estimator == DETECTOR)  # anomaly
     exclude = tuple(detector.exclude) + ((spec.id_column,) if spec.id_column else ())
     roles = ColumnRoles(
         target=None,
