@@ -30,9 +30,10 @@ Three parts, each printing a table and then its exact numbers as one JSON line
   ``client.chat.completions.create`` after another per outlier (the openai package, no
   cache), the rows written as JSON lines. Ours: ``run_days`` on
   ``examples/taxi_etml/job.yaml`` pointed at the same rides and server (its DBSCAN, its
-  template, its LLM settings: concurrency 8). Each side runs the day, then reruns it:
-  wall seconds and the requests the server got in each run. Both warm up first, untimed,
-  on another day of 2,000 rides (imports, the openai client, the job's MLflow store).
+  template, its LLM settings: concurrency 8, or ``--concurrency``). Each side runs the
+  day, then reruns it: wall seconds and the requests the server got in each run. Both
+  warm up first, untimed, on another day of 2,000 rides (imports, the openai client, the
+  job's MLflow store).
 - **quality**: PR AUC (average precision) of every detector of the catalog (dbscan,
   hdbscan, isolation_forest, lof, robust_z, iqr; the catalog's defaults, the job's
   preprocessing) fitted on one simulated day of ``--quality-rides`` (20,000) rides and
@@ -46,8 +47,8 @@ Usage::
     python benchmarks/etml.py [--part detection|book|quality|all] [--quick]
         [--rows 1000000] [--engines local,ray,spark,dask] [--workers 2]
         [--model isolation_forest] [--train-rides 20000] [--book-sizes 10000,30000,...]
-        [--memory-cap 4000] [--rides 10000] [--latency 0.05] [--quality-rides 20000]
-        [--json PATH]
+        [--memory-cap 4000] [--rides 10000] [--latency 0.05] [--concurrency N]
+        [--quality-rides 20000] [--json PATH]
 
 ``--quick`` is the smoke test's size: 20,000 rows on local only, a 600-ride day at 10 ms,
 quality on 3,000 rides, the book's DBSCAN up to 20,000 rows under a 300 MB cap.
@@ -349,8 +350,14 @@ def detection(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         soft_wrap=True,
     )
     show_book_sizes(book, args)
-    return {"rows": args.rows, "model": args.model, "engines": runs, "skipped": skipped,
-            "fitted": fitted, "book_dbscan": book}  # fmt: skip
+    return {
+        "rows": args.rows,
+        "model": args.model,
+        "engines": runs,
+        "skipped": skipped,
+        "fitted": fitted,
+        "book_dbscan": book,
+    }
 
 
 def book_sizes(args: argparse.Namespace) -> dict[str, Any]:
@@ -509,11 +516,14 @@ def book_day(rides: Path, out: Path, base_url: str) -> tuple[float, int]:
     return time.perf_counter() - started, int(outliers.sum())
 
 
-def job_file(work: Path, base_url: str, output: str) -> Path:
-    """examples/taxi_etml/job.yaml, reading the benchmark's rides and asking its server."""
+def job_file(work: Path, base_url: str, output: str, concurrency: int | None = None) -> Path:
+    """examples/taxi_etml/job.yaml, reading the benchmark's rides and asking its server
+    (with ``concurrency`` requests at once; None: the example's)."""
     spec = yaml.safe_load((EXAMPLE / "job.yaml").read_text())
     spec["extract"]["source"] = str(work / "rides" / "date={date}" / "*.parquet")
     spec["summarise"]["llm"]["base_url"] = base_url
+    if concurrency is not None:
+        spec["summarise"]["llm"]["concurrency"] = concurrency
     spec["load"]["output"] = output
     spec["registry"]["path"] = str(work / ".mlfactory")
     path = work / f"job-{output}.yaml"
@@ -537,7 +547,9 @@ def book(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         log("book: warm-up (imports, clients, the job's store), untimed")
         book_day(rides[WARM_DAY], work / "warm.jsonl", url)
         run_days(load_job(job_file(work, url, "warm-out")), [WARM_DAY])
-        job = load_job(job_file(work, url, "out"))
+        job = load_job(job_file(work, url, "out", args.concurrency))
+        assert job.spec.summarise is not None
+        concurrency = job.spec.summarise.llm.concurrency
         for attempt in ("first run", "rerun"):
             log(f"book: the book's way, {attempt}, load {load():.1f}")
             before = calls()
@@ -569,7 +581,10 @@ def book(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     rerun_ratio = by["book", "rerun"]["seconds"] / by["mlfactory", "rerun"]["seconds"]
     same = by["mlfactory", "first run"]["rows_sha256"] == by["mlfactory", "rerun"]["rows_sha256"]
 
-    table = Table(title=f"a {args.rides:,}-ride day, {args.latency * 1000:g} ms per LLM answer")
+    table = Table(
+        title=f"a {args.rides:,}-ride day, {args.latency * 1000:g} ms per LLM answer; "
+        f"mlfactory asks {concurrency} at once"
+    )
     for column in ("way", "run", "seconds", "flagged", "LLM calls", "cached"):
         table.add_column(column, justify="left" if column in ("way", "run") else "right")
     for r in runs:
@@ -588,8 +603,15 @@ def book(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         f"{by['mlfactory', 'first run']['day_seconds']:.2f} (first run).",
         soft_wrap=True,
     )
-    return {"rides": args.rides, "latency": args.latency, "runs": runs, "ratio": ratio,
-            "rerun_ratio": rerun_ratio, "same_rows": same}  # fmt: skip
+    return {
+        "rides": args.rides,
+        "latency": args.latency,
+        "concurrency": concurrency,
+        "runs": runs,
+        "ratio": ratio,
+        "rerun_ratio": rerun_ratio,
+        "same_rows": same,
+    }
 
 
 # -- part 3: quality ------------------------------------------------------------------------
@@ -731,6 +753,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-cap", type=float, help="MB the book's DBSCAN may use (4000)")
     parser.add_argument("--rides", type=int, help="book: rides of the day (default 10,000)")
     parser.add_argument("--latency", type=float, help="book: seconds per LLM answer (0.05)")
+    parser.add_argument("--concurrency", type=int, help="book: the job's (default the example's)")
     parser.add_argument("--quality-rides", type=int, help="quality: rides a day (20,000)")
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     parser.add_argument("--cell", help=argparse.SUPPRESS)  # one measurement: its task (JSON)
@@ -745,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": 20_000 if quick else 1_000_000,
         "engines": "local" if quick else "local,ray,spark,dask",
         "train_rides": 3000 if quick else 20_000,
-        "book_sizes": "5000,20000" if quick else "10000,30000,100000,1000000",
+        "book_sizes": "5000,20000" if quick else "10000,30000,50000,100000,1000000",
         "memory_cap": 300.0 if quick else 4000.0,
         "rides": 600 if quick else 10_000,
         "latency": 0.01 if quick else 0.05,
