@@ -6,7 +6,9 @@ Two ways, as ``detect:`` says:
   files are shipped to the engine's workers; the day's rows are cut into parts
   that each worker scores with the Scorer's one validation policy
   (``batch.score.score_chunk``), so a row the model refuses gets no score, no flag
-  and the policy's reason, exactly as in ``mlfactory batch``.
+  and the policy's reason, exactly as in ``mlfactory batch``. Only the columns the
+  model reads go to the workers (not the day's texts), and only the row numbers,
+  scores, flags and reasons come back.
 - ``detector: {name, params}``: a detector fitted on the day's own rows, as the
   book fits DBSCAN each day: the same preprocessing as training (scaled numbers,
   one-hot categories), then the detector; the rows are scored by the fit itself.
@@ -25,7 +27,6 @@ from mlfactory.errors import BadInputError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlfactory.batch.score import ScoredChunk
     from mlfactory.engines import Engine
     from mlfactory.etml.spec import DetectSpec
     from mlfactory.registry import Registry
@@ -69,6 +70,9 @@ def _registered(ref: str, frame: pd.DataFrame, registry: Registry, engine: Engin
             f"detect.model {ref!r} is a {scorer.package.task.name} model; the job needs an "
             "anomaly model (task: anomaly)"
         )
+    names = list(scorer.package.schema.names)
+    if set(names) <= set(frame.columns):  # else the whole rows, for the scorer's message
+        frame = frame[names]  # what the model reads: the rest (texts, ids) never travels
     parts = []
     for i, start in enumerate(range(0, len(frame), PART_ROWS)):
         rows = frame.iloc[start : start + PART_ROWS]
@@ -79,23 +83,28 @@ def _registered(ref: str, frame: pd.DataFrame, registry: Registry, engine: Engin
     scores = np.full(len(frame), np.nan)
     flags = np.zeros(len(frame), dtype=bool)
     reasons: dict[int, str] = {}
-    for part in scored:
-        at = part.scored["_row"].to_numpy()
-        scores[at] = part.scored["score"].to_numpy(dtype=float)
-        flags[at] = part.scored["prediction"].to_numpy(dtype=bool)
-        for row, reason in zip(part.rejects["_row"], part.rejects["_reason"], strict=True):
+    for kept, rejects in scored:
+        at = kept["_row"].to_numpy()
+        scores[at] = kept["score"].to_numpy(dtype=float)
+        flags[at] = kept["prediction"].to_numpy(dtype=bool)
+        for row, reason in zip(rejects["_row"], rejects["_reason"], strict=True):
             reasons[int(row)] = str(reason)
     notes = [f"{len(reasons):,} rows refused by the model's input checks"] if reasons else []
     return Detected(scores, flags, reasons, f"{scorer.name} v{scorer.version}", notes)
 
 
-def _score_part(part: tuple[Any, pd.DataFrame], source: ScorerSource) -> ScoredChunk:
+def _score_part(
+    part: tuple[Any, pd.DataFrame], source: ScorerSource
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A part scored as ``mlfactory batch`` scores a chunk; back go only the row numbers
+    with their score and flag, and the refused rows' numbers with the reason."""
     import time
 
     from mlfactory.batch.score import score_chunk
 
     chunk, rows = part
-    return score_chunk(source.scorer(), chunk, rows, time=time.time())
+    done = score_chunk(source.scorer(), chunk, rows, time=time.time())
+    return done.scored[["_row", "score", "prediction"]], done.rejects[["_row", "_reason"]]
 
 
 def _fitted(spec: DetectSpec, frame: pd.DataFrame) -> Detected:
