@@ -270,14 +270,18 @@ class _Run:
             max_retries=0,
         )
         gate = asyncio.Semaphore(self.settings.concurrency)
+
+        async def ask_and_keep(key: str, prompt: Prompt) -> Answer:
+            answer = await self._ask(client, gate, prompt)
+            if answer.source == "llm":  # cached as it arrives, off the loop, while others wait
+                await asyncio.to_thread(self._store, key, answer)
+            return answer
+
         try:
-            results = await asyncio.gather(*(self._ask(client, gate, p) for _, p in todo))
+            results = await asyncio.gather(*(ask_and_keep(k, p) for k, p in todo))
         finally:
             await client.close()
         answers.update({key: answer for (key, _), answer in zip(todo, results, strict=True)})
-        for (key, _), answer in zip(todo, results, strict=True):
-            if answer.source == "llm":
-                self._store(key, answer)
         return answers
 
     def _fallback(self, prompt: Prompt, reason: str) -> Answer:
