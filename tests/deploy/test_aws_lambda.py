@@ -109,8 +109,9 @@ def test_cli_exports_and_says_how_to_deploy(trained: Registry, tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"cd {folder} && sam build && sam deploy --guided"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["Dockerfile", "template.yaml", "requirements.txt", "model.json", "model"]
-    )
+        ["Dockerfile", "template.yaml", "requirements.txt", "model.json", "model",
+         ".mlfactory-export.json"]  # what it wrote, so a re-export knows its own files
+    )  # fmt: skip
     template = _cfn_template((folder / "template.yaml").read_text())
     props = template["Resources"]["ModelFunction"]["Properties"]  # type: ignore[index]
     assert props["MemorySize"] == 2048
@@ -147,7 +148,7 @@ def test_a_folder_with_other_files_is_refused_unless_force_which_keeps_them(
     args += ["--registry", str(trained.path)]
     refused = _mlfactory(*args, cwd=tmp_path)
     assert refused.returncode == 2
-    assert "is not empty (it holds notes.md)" in refused.stderr.replace("\n", " ")
+    assert "holds files this export did not write (notes.md)" in refused.stderr.replace("\n", " ")
     assert sorted(p.name for p in folder.iterdir()) == ["notes.md"]
     forced = _mlfactory(*args, "--force", cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr

@@ -21,11 +21,11 @@ hadolint and invokes the handler with real event shapes.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlfactory.deploy.written import write_files
 from mlfactory.errors import BadInputError
 from mlfactory.registry import ModelRef, Registry
 from mlfactory.registry import tags as tag
@@ -61,8 +61,8 @@ def export_lambda(
 ) -> LambdaExport:
     """Write the Lambda deployment of ``ref`` (``NAME@ALIAS`` or ``NAME/VERSION``) to ``output``.
 
-    ``output`` must be empty or absent; with ``force`` the files of ``FILES`` are
-    replaced and any other file is left as it is.
+    ``output`` holds the export's own files or nothing (``deploy/written.py``); with
+    ``force`` they are written over and any other file is left as it is.
     """
     parsed = ModelRef.parse(ref)
     if not 128 <= memory_mb <= 10240:
@@ -70,18 +70,9 @@ def export_lambda(
     if not 1 <= timeout_s <= 900:
         raise BadInputError(f"timeout must be 1-900 seconds (Lambda's range); got {timeout_s}")
     info = registry.resolve(parsed)  # a reference to nothing: the error names what exists
-    _check_output(output, force=force)
     files: dict[str, bytes] = {}
     _, info = registry.load(info, files=files)  # every file verified against the registry
     digest = info.tags[tag.PACKAGE_DIGEST]
-    output.mkdir(parents=True, exist_ok=True)
-    model = output / "model"
-    if model.exists():
-        shutil.rmtree(model)
-    for relative, data in files.items():
-        (model / relative).parent.mkdir(parents=True, exist_ok=True)
-        (model / relative).write_bytes(data)
-    verify_folder(model, expected_digest=digest, shown_as=str(model))  # as the handler will
     about = {
         "name": info.name,
         "version": info.version,
@@ -90,24 +81,21 @@ def export_lambda(
         "created": info.created,
         "exported_as": str(parsed),
     }
-    (output / "model.json").write_text(json.dumps(about, indent=2) + "\n")
-    (output / "requirements.txt").write_text(_requirements())
-    (output / "Dockerfile").write_text(_dockerfile(str(parsed), digest))
     template = _template(str(parsed), info.version, digest, memory_mb, timeout_s)
-    (output / "template.yaml").write_text(template)
+    write_files(
+        output,
+        {
+            **{f"model/{relative}": data for relative, data in files.items()},
+            "model.json": (json.dumps(about, indent=2) + "\n").encode(),
+            "requirements.txt": _requirements().encode(),
+            "Dockerfile": _dockerfile(str(parsed), digest).encode(),
+            "template.yaml": template.encode(),
+        },
+        force=force,
+        command=f"mlfactory export lambda {parsed}",
+    )
+    verify_folder(output / "model", expected_digest=digest, shown_as=str(output / "model"))
     return LambdaExport(output=output, ref=str(parsed), version=info.version, digest=digest)
-
-
-def _check_output(output: Path, *, force: bool) -> None:
-    if output.exists() and not output.is_dir():
-        raise BadInputError(f"--output {str(output)!r} is a file; give a folder")
-    present = sorted(p.name for p in output.iterdir()) if output.is_dir() else []
-    if present and not force:
-        shown = ", ".join(present[:5]) + (", ..." if len(present) > 5 else "")
-        raise BadInputError(
-            f"--output {str(output)!r} is not empty (it holds {shown}); give an empty or new "
-            f"folder, or --force to replace {', '.join(FILES)} there and leave the rest"
-        )
 
 
 def _requirements() -> str:
