@@ -205,6 +205,9 @@ def test_killing_a_training_registers_nothing(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal delivers it, even when the suite itself was started in the
+        # background (a shell's `&` starts it with SIGINT ignored, and children inherit that)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
     try:

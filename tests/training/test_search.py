@@ -37,7 +37,17 @@ class _Finalized:
         time.sleep(0.05)  # the handler runs here; its KeyboardInterrupt is "ignored"
 
 
+@pytest.fixture
+def ctrl_c() -> Any:
+    """SIGINT with Python's default handler, as in a terminal (a suite started with a
+    shell's `&` inherits SIGINT ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.usefixtures("ctrl_c")
 def test_an_interrupt_swallowed_by_a_finalizer_still_stops_the_search() -> None:
     with interruptible() as stop_if_interrupted:
         stop_if_interrupted()  # nothing yet
