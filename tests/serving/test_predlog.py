@@ -142,6 +142,8 @@ def test_rotation_by_time_writes_while_the_log_is_open(
     assert time.monotonic() - began >= 0.15  # not before the oldest row is rotate_seconds old
     submit(log, 2, start=3)
     wait_for(lambda: len(files(tmp_path / "log")) == 2)
+    # the writer counts a file's rows just after the file appears: wait for the count too
+    wait_for(lambda: log.written_rows == 5)
 
     assert log.written_rows == 5
 
