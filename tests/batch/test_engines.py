@@ -99,7 +99,11 @@ def test_a_job_on_a_cluster_finishes_what_another_run_left(
 
 
 def test_the_command_runs_on_the_engine_it_names(
-    registry: Path, rows: Path, here: Path, cluster: Callable[[str], Engine]
+    registry: Path,
+    rows: Path,
+    here: Path,
+    cluster: Callable[[str], Engine],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     cluster("ray")  # the session's cluster: the command connects to it and leaves it running
     code = main(
@@ -111,6 +115,8 @@ def test_the_command_runs_on_the_engine_it_names(
     assert code == 0
     assert json.loads(Path("summary.json").read_text())["scored"] == 751
     pd.testing.assert_frame_equal(_parts(Path("out")), _parts(here))
+    err = capfd.readouterr().err  # Ray Data's own progress bars and log lines stay quiet
+    assert "Dataset" not in err and "Progress bars" not in err, err
 
 
 def test_spark_udf_of_the_registered_version_gives_the_scores_batch_gives(

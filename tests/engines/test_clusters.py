@@ -42,6 +42,51 @@ def test_a_cluster_engine_maps_in_order_and_raises_a_workers_error(
 
 
 @pytest.mark.parametrize("name", CLUSTER_ENGINES)
+def test_a_cluster_engine_maps_a_datasets_partitions_with_its_data_parallel_api(
+    name: str, cluster: Callable[[str], Engine]
+) -> None:
+    engine = cluster(name)
+    assert list(engine.map_partitions(abs, [])) == []
+    many = list(range(0, -23, -1))  # more than Spark's first job
+    assert list(engine.map_partitions(abs, many)) == list(range(23))
+    offset = engine.share(100)
+    assert list(engine.map_partitions(operator.add, [1, 2, 3], offset)) == [101, 102, 103]
+    with pytest.raises(ValueError, match="invalid literal for int"):
+        list(engine.map_partitions(int, ["1", "x", "3"]))
+    # batch scoring's path is the engine's data-parallel API; independent tasks are not
+
+    def api(_: object) -> str:  # nested: shipped by value (workers cannot import tests)
+        """Which of its engine's APIs runs this call, seen from inside the worker."""
+        if name == "spark":  # a DataFrame query's tasks carry its execution id
+            from pyspark import TaskContext
+
+            context = TaskContext.get()
+            assert context is not None
+            return (
+                "rdd" if context.getLocalProperty("spark.sql.execution.id") is None else "dataframe"
+            )
+        if name == "ray":
+            import ray
+
+            return str(ray.get_runtime_context().get_task_name())
+        import distributed
+
+        return str(distributed.get_worker().get_current_task())
+
+    apis = set(engine.map_partitions(api, [1, 2]))
+    tasks = set(engine.map(api, [1, 2]))
+    expected = {
+        "spark": ({"dataframe"}, {"rdd"}),  # mapInPandas; an RDD job
+        "ray": ({"MapBatches(run_frame)"}, {"run_task"}),  # Ray Data; ray tasks
+    }
+    if name in expected:
+        assert (apis, tasks) == expected[name]
+    else:  # dask: a bag partition's key (name, index); client.map's futures are single keys
+        assert all("_run_partition" in api and api.startswith("(") for api in apis), apis
+        assert all(api.startswith("_run-") for api in tasks), tasks
+
+
+@pytest.mark.parametrize("name", CLUSTER_ENGINES)
 def test_a_search_on_a_cluster_is_the_study_the_local_engine_runs(
     name: str, cluster: Callable[[str], Engine], tmp_path: Path
 ) -> None:

@@ -2,9 +2,11 @@
 
 ``run_chunk`` (read, score, write, in one call) depends on nothing but the
 scorer, the chunk and the output folder, so an engine maps it over the chunks
-(``mlfactory.engines``): in this process with the scorer already loaded (one
-local worker), or in other processes or on a cluster, where the verified model
-files are shared once and loaded once per worker (``scoring.shipped``). Each
+as a dataset's partitions (``Engine.map_partitions``: Spark's ``mapInPandas``,
+Ray Data's ``map_batches``, Dask's ``map_partitions``): in this process with
+the scorer already loaded (one local worker), or in other processes or on a
+cluster, where the verified model files are shared once (a Spark broadcast, ...)
+and loaded once per worker (``scoring.shipped``). Each
 worker reads its own chunk and writes its own parts; only this process writes
 the manifest, as each chunk's result comes back in order. Memory is bounded by
 a chunk per worker (a Parquet row group, or ``csv_rows`` CSV records), whatever
@@ -169,7 +171,9 @@ def run_batch(
         with _engine(engine) as running:
             shared = running.share(source)
             tasks = [(chunk, output, os.getcwd()) for chunk in todo]
-            for chunk, outcome in zip(todo, running.imap(_chunk_task, tasks, shared), strict=True):
+            for chunk, outcome in zip(
+                todo, running.map_partitions(_chunk_task, tasks, shared), strict=True
+            ):
                 done += chunk.rows
                 if isinstance(outcome, str):  # this chunk cannot be read: said, others scored
                     result.problems.append(outcome)

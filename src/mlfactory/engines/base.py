@@ -7,6 +7,13 @@ the handle to ``map``: each call is then ``fn(item, value)``, and the engine
 moves the value to each worker at most once (a file on this machine, Ray's
 object store, a Spark broadcast, a Dask scatter). An exception raised by ``fn``
 is raised again by ``map`` as it was raised there, on every engine.
+
+Two shapes of work. ``map``/``imap`` run independent tasks (trials, per-group
+fits, backtests) with the engine's task API. ``map_partitions`` runs a dataset's
+partitions (a batch job's chunks) with its data-parallel API: Spark's
+``mapInPandas``, Ray Data's ``map_batches``, Dask's ``map_partitions``. A
+partition there is the description of rows its function reads and writes itself,
+so only descriptions and small results cross the engine, never the rows.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import threading
 import traceback
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -99,6 +106,13 @@ class Engine(ABC):
     ) -> list[R]:
         """``[fn(item) for item in items]``, computed by up to ``workers`` at once."""
         return list(self.imap(fn, items, shared))
+
+    def map_partitions(
+        self, fn: Callable[..., R], partitions: Sequence[T], shared: Shared | None = None
+    ) -> Iterator[R]:
+        """``fn(partition)`` (or ``fn(partition, shared value)``) per partition of a dataset,
+        with the engine's data-parallel API, yielded in order as they end (here: ``imap``)."""
+        return self.imap(fn, partitions, shared)
 
     def share(self, value: Any) -> Shared:
         """Place ``value`` where the workers can read it, once; pass the handle to ``map``."""
@@ -182,6 +196,42 @@ def run_task(fn: Callable[..., Any], item: Any, shared: Shared | None) -> Any:
 def unwrap(outcome: Any) -> Any:
     """The result of ``run_task``, or its exception raised here."""
     return outcome.throw() if isinstance(outcome, Failure) else outcome
+
+
+def task_rows(items: Sequence[Any]) -> list[tuple[int, bytes]]:
+    """Items as rows of a dataset for a data-parallel API: (position, the item pickled)."""
+    return [
+        (i, pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)) for i, item in enumerate(items)
+    ]
+
+
+def run_frame(fn: Callable[..., Any], shared: Shared | None, frame: Any) -> Any:
+    """A data-parallel task: a pandas frame of ``task_rows`` in, one of outcomes out.
+
+    The outcome column holds ``run_task``'s result pickled (a worker's exception
+    travels back in it), beside the item's position.
+    """
+    import pandas as pd
+
+    outcomes = [
+        pickle.dumps(run_task(fn, pickle.loads(task), shared), protocol=pickle.HIGHEST_PROTOCOL)
+        for task in frame["task"]
+    ]  # the tasks were pickled by this module in the submitting process, never by a user
+    return pd.DataFrame({"i": frame["i"].to_numpy(dtype="int64"), "outcome": outcomes})
+
+
+def in_order(rows: Iterable[tuple[int, bytes]], count: int) -> Iterator[Any]:
+    """The outcomes of ``run_frame`` rows, arriving in any order, yielded in the items' order
+    as soon as each is next (a worker's exception raised here)."""
+    waiting: dict[int, bytes] = {}
+    position = 0
+    for i, outcome in rows:
+        waiting[int(i)] = outcome
+        while position in waiting:
+            yield unwrap(pickle.loads(waiting.pop(position)))
+            position += 1
+    if position != count:
+        raise EngineError(f"the engine gave back {position} of {count} results")
 
 
 LARGEST_SLICE = 1024

@@ -3,7 +3,9 @@
 Without an address it starts a ``LocalCluster`` of ``workers`` single-threaded
 worker processes and closes it at ``close``; with one (``tcp://host:8786``) it
 connects, giving up after the timeout. Shared values are scattered to every
-worker once; each task is one item.
+worker once. ``map`` runs a future per item (``client.map``); ``map_partitions``
+(a batch's chunks) maps a bag of one chunk description per partition with
+``map_partitions``, each partition's result gathered as it is next.
 """
 
 from __future__ import annotations
@@ -90,6 +92,28 @@ class DaskEngine(ClusterEngine):
             futures = client.map(partial(_run, fn, shared), items, pure=False)
         return gathered(futures, client.gather, self.workers)
 
+    def map_partitions(
+        self, fn: Callable[..., R], partitions: Sequence[T], shared: Shared | None = None
+    ) -> Iterator[R]:
+        if not partitions:
+            return iter(())
+        client = self._start()
+        import dask.bag
+
+        bag = dask.bag.from_sequence(  # type: ignore[no-untyped-call]
+            list(partitions), npartitions=len(partitions)
+        )
+        if isinstance(shared, _Scattered):  # a future as an argument: Dask hands its value
+            mapped = bag.map_partitions(partial(_run_partition_with, fn), value=shared.future)
+        else:
+            mapped = bag.map_partitions(partial(_run_partition, fn, shared))
+        futures = client.compute(mapped.to_delayed(optimize_graph=False))
+
+        def get(done: list[Any]) -> list[Any]:
+            return [outcome for part in client.gather(done) for outcome in part]
+
+        return gathered(futures, get, self.workers)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -115,3 +139,11 @@ def _run(fn: Callable[..., Any], shared: Shared | None, item: Any) -> Any:
 
 def _run_with(fn: Callable[..., Any], item: Any, *, value: Any) -> Any:
     return run_task(fn, item, Inline(value))
+
+
+def _run_partition(fn: Callable[..., Any], shared: Shared | None, items: list[Any]) -> list[Any]:
+    return [run_task(fn, item, shared) for item in items]
+
+
+def _run_partition_with(fn: Callable[..., Any], items: list[Any], *, value: Any) -> list[Any]:
+    return [run_task(fn, item, Inline(value)) for item in items]

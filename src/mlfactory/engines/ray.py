@@ -4,13 +4,16 @@ Without an address it starts a local Ray instance with ``workers`` CPUs and
 stops it at ``close``; with one (``auto``, ``host:6379``, ``ray://host:10001``),
 it connects, after checking that the address answers within the timeout. A
 Ray session this process already holds is used as it is and left running.
-Shared values go through Ray's object store once; each task is one item.
+Shared values go through Ray's object store once. ``map`` runs a Ray task per
+item; ``map_partitions`` (a batch's chunks) maps a Ray Data dataset of one
+chunk description per block with ``map_batches``, streaming the results back.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 from mlfactory.engines.base import (
@@ -18,10 +21,13 @@ from mlfactory.engines.base import (
     Shared,
     check_answers,
     gathered,
+    in_order,
     keeping_signals,
     need,
     register_engine,
+    run_frame,
     run_task,
+    task_rows,
     within,
 )
 from mlfactory.errors import EngineError
@@ -94,6 +100,20 @@ class RayEngine(ClusterEngine):
         refs = [self._task.remote(fn, item, shared) for item in items]
         return gathered(refs, ray.get, self.workers)
 
+    def map_partitions(
+        self, fn: Callable[..., R], partitions: Sequence[T], shared: Shared | None = None
+    ) -> Iterator[R]:
+        if not partitions:
+            return iter(())
+        self._start()
+        data = _quiet_data()
+        rows = [{"i": i, "task": task} for i, task in task_rows(partitions)]
+        dataset = data.from_items(rows, override_num_blocks=len(rows))
+        mapped = dataset.map_batches(
+            partial(run_frame, fn, shared), batch_size=1, batch_format="pandas"
+        )
+        return in_order(((row["i"], row["outcome"]) for row in mapped.iter_rows()), len(rows))
+
     def close(self) -> None:
         if self._ray is not None and self._started is not None:
             self._ray.shutdown()
@@ -112,3 +132,13 @@ class _ObjectRef(Shared):
         import ray
 
         return ray.get(self.ref)
+
+
+def _quiet_data() -> Any:
+    """``ray.data``, with its progress bars and its per-run log lines off (ours show progress)."""
+    import ray.data
+
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    return ray.data

@@ -1,16 +1,18 @@
-"""The ``spark`` engine: tasks on a Spark session (``pip install 'mlfactory[spark]'``).
+"""The ``spark`` engine: jobs on a Spark session (``pip install 'mlfactory[spark]'``).
 
 The session's master is the address (``spark://host:7077``, ``yarn``,
 ``k8s://…``), ``local[workers]`` by default; a session this process already
-holds is used as it is and left running. Items go out in jobs of doubling size
-(``slices``; the first a quarter of the items, or 4 a worker), submitted at once
-from a few threads so that one job's start-up overlaps another's work, each an
-RDD of up to 2 partitions (Spark tasks) per worker; results come back in order.
-Not ``mapInPandas``: an item is a trial or the description of a batch chunk that
-its task reads itself, never rows that pass through Spark, and the Arrow round
-trip made 200 small items 5x slower (``benchmarks/engines.py``). Shared values
-are broadcast once. In local mode the workers run this interpreter
-(``PYSPARK_PYTHON``) on 127.0.0.1 unless those are set already.
+holds is used as it is and left running. Shared values are broadcast once. In
+local mode the workers run this interpreter (``PYSPARK_PYTHON``) on 127.0.0.1
+unless those are set already.
+
+- ``map`` (trials, per-group fits, backtests): one RDD job of up to 2 tasks a
+  worker, as a Spark user writes it; its results come back when it ends.
+- ``map_partitions`` (a batch's chunks): a DataFrame of one chunk description per
+  partition, mapped with ``mapInPandas``, in jobs of doubling size (``slices``;
+  the first a quarter of the chunks, or 4 a worker) submitted at once from a few
+  threads, so that the first chunks commit while later ones run and one job's
+  start-up overlaps another's work.
 """
 
 from __future__ import annotations
@@ -19,18 +21,22 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 from mlfactory.engines.base import (
     ClusterEngine,
     Shared,
     check_answers,
-    gathered,
+    in_order,
     keeping_signals,
     need,
     register_engine,
+    run_frame,
     run_task,
     slices,
+    task_rows,
+    unwrap,
     within,
 )
 
@@ -107,19 +113,37 @@ class SparkEngine(ClusterEngine):
     ) -> Iterator[R]:
         if not items:
             return iter(())
+        context = self._start().sparkContext
+        rdd = context.parallelize(list(items), min(len(items), self.workers * 2))
+        outcomes = rdd.map(lambda item: run_task(fn, item, shared)).collect()
+        return (unwrap(outcome) for outcome in outcomes)
+
+    def map_partitions(
+        self, fn: Callable[..., R], partitions: Sequence[T], shared: Shared | None = None
+    ) -> Iterator[R]:
+        if not partitions:
+            return iter(())
         session = self._start()
-        waves = list(slices(items, max(self.workers * WAVE, len(items) // 4)))
+        rows = task_rows(partitions)
+        waves = list(slices(rows, max(self.workers * WAVE, len(rows) // 4)))
         pool = ThreadPoolExecutor(max_workers=min(len(waves), 4), thread_name_prefix="spark-job")
         jobs = [pool.submit(self._wave, session, fn, wave, shared) for wave in waves]
         pool.shutdown(wait=False)  # the jobs run on; Spark queues their tasks in order
-        return gathered(jobs, lambda done: [r for job in done for r in job.result()], 1)
+        done = ((i, outcome) for job in jobs for i, outcome in job.result())
+        return in_order(done, len(rows))
 
+    @staticmethod
     def _wave(
-        self, session: Any, fn: Callable[..., Any], items: Sequence[Any], shared: Shared | None
-    ) -> list[Any]:
-        tasks = min(len(items), self.workers * 2)  # contiguous slices of the wave
-        rdd = session.sparkContext.parallelize(list(items), tasks)
-        return rdd.map(lambda item: run_task(fn, item, shared)).collect()  # type: ignore[no-any-return]
+        session: Any, fn: Callable[..., Any], rows: Sequence[Any], shared: Shared | None
+    ) -> list[tuple[int, bytes]]:
+        """One job: the rows' chunks, a partition each, through ``mapInPandas``."""
+        frame = session.sparkContext.parallelize(
+            [(i, bytearray(task)) for i, task in rows], len(rows)
+        ).toDF("i long, task binary")
+        mapped = frame.mapInPandas(
+            partial(_frames, fn, shared), schema="i long, outcome binary"
+        ).collect()
+        return [(row["i"], bytes(row["outcome"])) for row in mapped]
 
     def close(self) -> None:
         if self._session is not None and self._started is not None:
@@ -137,3 +161,9 @@ class _Broadcast(Shared):
 
     def fetch(self) -> Any:
         return self.broadcast.value
+
+
+def _frames(fn: Callable[..., Any], shared: Shared | None, frames: Iterator[Any]) -> Iterator[Any]:
+    """``mapInPandas``' function: each Arrow batch of a partition's chunks, run."""
+    for frame in frames:
+        yield run_frame(fn, shared, frame)

@@ -79,7 +79,7 @@ def _registered(ref: str, frame: pd.DataFrame, registry: Registry, engine: Engin
         chunk = Chunk("etml", "parquet", i, start, len(rows), label="etml")
         parts.append((chunk, rows))
     source: ScorerSource = Here(scorer) if engine.workers <= 1 else shipped
-    scored = engine.map(_score_part, parts, engine.share(source))
+    scored = engine.map_partitions(_score_part, parts, engine.share(source))
     scores = np.full(len(frame), np.nan)
     flags = np.zeros(len(frame), dtype=bool)
     reasons: dict[int, str] = {}
