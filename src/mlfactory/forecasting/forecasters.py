@@ -246,7 +246,9 @@ LIGHTGBM_DEFAULTS: dict[str, Any] = {  # measured on births and pizzas: docs/ben
     "force_col_wise": True,  # the same model; LightGBM no longer times both layouts first
     "n_estimators": 500,
     "learning_rate": 0.05,
-    "num_leaves": 63,
+    # 31, not 63: the same backtest MASE on births (0.689 both, mean of 4 windows) and pizzas
+    # (0.845 against 0.843) for ~45% less CPU per fit (births: 2.8 s against 4.9 s, 1 thread)
+    "num_leaves": 31,
     "min_child_samples": 20,
     "subsample": 0.8,
     "subsample_freq": 1,
