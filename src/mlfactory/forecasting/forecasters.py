@@ -96,9 +96,11 @@ def future_dates(past: pd.DataFrame, setting: Setting) -> pd.DataFrame:
 
     last = past.groupby(KEY, sort=False)[TIME].max()
     offset = pd.tseries.frequencies.to_offset(setting.alias)
-    steps = np.arange(1, setting.horizon + 1)
     keys = np.repeat(last.index.to_numpy(), setting.horizon)
-    dates = [d + offset * int(k) for d in last for k in steps]
+    ends = pd.DatetimeIndex(last.to_numpy())
+    # one vectorised shift per step (not one per series and step: 0.26 s of births' train())
+    steps = [(ends + offset * k).to_numpy() for k in range(1, setting.horizon + 1)]
+    dates = np.stack(steps, axis=1).ravel() if len(ends) else np.empty(0, "datetime64[ns]")
     return pd.DataFrame({KEY: keys, TIME: pd.DatetimeIndex(dates)})
 
 
