@@ -14,7 +14,10 @@ Three parts (issue 13, "Performance"), each printing its table:
   keeps the dates up to the cutoff), then its served forecasts (``Scorer.load(...)``
   ``.package.pipeline.forecast(ids)``). mlfactory's time is the whole ``train()`` (backtests,
   choice, package, registration, report) plus loading the version and answering every
-  id; its backtest seconds (engine start included) are shown beside. Every method is
+  id; its modelling seconds (the backtests, the choice and the final forecasts, engine
+  start included: what Prophet's fit and forecast compare with, as the peers do no
+  backtest and no registration) are shown beside, and the speed-up over the Prophet loop
+  is printed for both. Every method is
   scored by the same MASE (mean over series of the holdout MAE over the training
   history's in-sample seasonal-naive MAE, season 7) and the same coverage of its own
   80% and 95% intervals. Imports happen before any timing starts.
@@ -45,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import platform
@@ -249,9 +253,15 @@ def seasonal_naive(train: pd.DataFrame, horizon: int) -> pd.DataFrame:
 
 
 def preload(peers: bool = True) -> None:
-    """Import what the methods import lazily, so that no timing counts an import."""
+    """Import what the methods import lazily, so that no timing counts an import.
+
+    mlfactory.forecasting first: it sets ``OMP_WAIT_POLICY=PASSIVE``, which OpenMP reads
+    once, when LightGBM's import loads it (imported the other way round, LightGBM's idle
+    threads spun on the shared cores in every measurement). Then MLflow's SQL store,
+    which the first registration imports otherwise (0.9 s of train())."""
+    importlib.import_module("mlfactory.forecasting")  # before lightgbm: see above
     import lightgbm  # noqa: F401
-    import mlflow  # noqa: F401
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
     import mlforecast  # noqa: F401
     import statsforecast  # noqa: F401
 
@@ -298,7 +308,7 @@ class Trained:
     version: str
     alias: str
     seconds: float  # train()
-    backtest: float | None  # its backtests, as its progress event says
+    backtest: float | None  # its modelling: backtests, choice, final forecasts (its event)
     reason: str  # the gates' decision
     chosen: dict[str, int] = field(default_factory=dict)
 
@@ -370,8 +380,12 @@ def accuracy(args: argparse.Namespace, folder: Path) -> None:
         ours, book = rows[-1], rows[-2]
         assert ours.seconds and book.seconds
         partial = f" (Prophet: {book.note})" if book.note else ""
+        modelling = _modelling(ours)
+        inner = f", modelling {book.seconds / modelling:.2f}x" if modelling else ""
         print(
-            f"Prophet loop s / mlfactory s: {book.seconds / ours.seconds:.2f}x{partial}", flush=True
+            f"Prophet loop s / mlfactory s: whole train() {book.seconds / ours.seconds:.2f}x"
+            f"{inner}{partial}",
+            flush=True,
         )
         if args.series == 0 and horizon == 28:
             print(goal(name, ours, book))
@@ -421,10 +435,16 @@ def compare(
     trained = train(spec)
     answer = served_forecasts(spec, trained, ids)
     seconds = time.perf_counter() - started
-    backtest = f"backtest {trained.backtest:.1f} s" if trained.backtest is not None else ""
+    backtest = f"modelling {trained.backtest:.1f} s" if trained.backtest is not None else ""
     chose = "chose " + ", ".join(f"{m} {n}" for m, n in trained.chosen.items() if n)
     score("mlfactory (local)", answer, seconds, "; ".join(x for x in (backtest, chose) if x))
     return rows
+
+
+def _modelling(ours: Row) -> float | None:
+    """mlfactory's modelling seconds, from its row's note (None when not reported)."""
+    found = re.search(r"modelling ([0-9.]+) s", ours.note)
+    return float(found[1]) if found and float(found[1]) > 0 else None
 
 
 def goal(name: str, ours: Row, book: Row) -> str:
@@ -440,9 +460,14 @@ def goal(name: str, ours: Row, book: Row) -> str:
             misses.append("coverage")
         text = "goal: >= 10x faster than the Prophet loop, MASE <= 0.70, coverage within 5 pts"
     else:
+        modelling = _modelling(ours)
         misses = [
             m
-            for m, bad in (("MASE", ours.mase > 0.70), ("time", ours.seconds > book.seconds))
+            for m, bad in (
+                ("MASE", ours.mase > 0.70),
+                ("time of the whole train()", ours.seconds > book.seconds),
+                ("modelling time", modelling is None or modelling > book.seconds),
+            )
             if bad
         ]
         text = "goal: MASE <= 0.70 in no more time than the Prophet loop"

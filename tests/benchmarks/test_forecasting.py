@@ -73,9 +73,12 @@ def test_the_quick_run_prints_every_table_with_the_peers_measured_alike(
         _seasonal_naive_mase(4, 7), abs=6e-4
     )
     assert methods["Prophet loop"][4] == "2 of 4 series"
-    assert re.search(r"^mlfactory \(local\) .*backtest [0-9.]+ s; chose ", out, re.MULTILINE)
+    assert re.search(r"^mlfactory \(local\) .*modelling [0-9.]+ s; chose ", out, re.MULTILINE)
     assert re.search(
-        r"^Prophet loop s / mlfactory s: [0-9.]+x \(Prophet: 2 of 4 series\)$", out, re.MULTILINE
+        r"^Prophet loop s / mlfactory s: whole train\(\) [0-9.]+x, modelling [0-9.]+x "
+        r"\(Prophet: 2 of 4 series\)$",
+        out,
+        re.MULTILINE,
     )
 
     cells = re.findall(

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mlfactory.forecasting.calendar import holiday_features
-from mlfactory.forecasting.forecasters import FORECASTERS, Setting
+from mlfactory.forecasting.forecasters import FORECASTERS, Setting, future_dates
 
 
 def panel(values: dict[str, list[float]], start: str = "2015-01-05") -> pd.DataFrame:
@@ -26,6 +26,24 @@ def test_the_seasonal_profile_continues_the_week_where_the_series_ends() -> None
     assert list(got["ds"].dt.dayofweek) == [3, 4, 5, 6, 0, 1, 2]  # Thursday first
     # counts: the Poisson median of each weekday's mean, which here is the value itself
     assert list(got["mean"]) == [8, 10, 30, 40, 2, 4, 6]
+
+
+@pytest.mark.parametrize(
+    ("alias", "ends", "first", "third"),
+    [
+        ("ME", ["2020-01-31", "2019-11-30"], ["2020-02-29", "2019-12-31"], "2020-04-30"),
+        ("W-SUN", ["2020-01-05", "2019-12-29"], ["2020-01-12", "2020-01-05"], "2020-01-26"),
+        ("D", ["2020-02-27", "2019-12-31"], ["2020-02-28", "2020-01-01"], "2020-03-01"),
+    ],
+)
+def test_future_dates_continue_each_series_on_its_own_calendar(
+    alias: str, ends: list[str], first: list[str], third: str
+) -> None:
+    past = pd.DataFrame({"unique_id": ["a", "b"], "ds": pd.to_datetime(ends)})
+    got = future_dates(past, Setting(3, "D", alias))
+    assert list(got["unique_id"]) == ["a"] * 3 + ["b"] * 3  # each series' steps in order
+    assert list(got["ds"].iloc[[0, 3]]) == list(pd.to_datetime(first))
+    assert got["ds"].iloc[2] == pd.Timestamp(third)  # month ends stay month ends, leap day
 
 
 def test_the_seasonal_profile_of_fractional_values_is_the_mean() -> None:

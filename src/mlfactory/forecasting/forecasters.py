@@ -96,9 +96,11 @@ def future_dates(past: pd.DataFrame, setting: Setting) -> pd.DataFrame:
 
     last = past.groupby(KEY, sort=False)[TIME].max()
     offset = pd.tseries.frequencies.to_offset(setting.alias)
-    steps = np.arange(1, setting.horizon + 1)
     keys = np.repeat(last.index.to_numpy(), setting.horizon)
-    dates = [d + offset * int(k) for d in last for k in steps]
+    ends = pd.DatetimeIndex(last.to_numpy())
+    # one vectorised shift per step (not one per series and step: 0.26 s of births' train())
+    steps = [(ends + offset * k).to_numpy() for k in range(1, setting.horizon + 1)]
+    dates = np.stack(steps, axis=1).ravel() if len(ends) else np.empty(0, "datetime64[ns]")
     return pd.DataFrame({KEY: keys, TIME: pd.DatetimeIndex(dates)})
 
 
@@ -246,7 +248,9 @@ LIGHTGBM_DEFAULTS: dict[str, Any] = {  # measured on births and pizzas: docs/ben
     "force_col_wise": True,  # the same model; LightGBM no longer times both layouts first
     "n_estimators": 500,
     "learning_rate": 0.05,
-    "num_leaves": 63,
+    # 31, not 63: the same backtest MASE on births (0.689 both, mean of 4 windows) and pizzas
+    # (0.845 against 0.843) for ~45% less CPU per fit (births: 2.8 s against 4.9 s, 1 thread)
+    "num_leaves": 31,
     "min_child_samples": 20,
     "subsample": 0.8,
     "subsample_freq": 1,
