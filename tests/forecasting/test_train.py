@@ -140,6 +140,23 @@ def test_retraining_on_the_same_data_compares_series_with_the_champion(
     assert not again.promoted  # no better than the champion: the challenger
 
 
+def test_the_same_rows_in_another_order_are_the_same_data(tmp_path: Path) -> None:
+    """A GROUP BY (the example's SQL) gives its rows in any order: the champion comparison
+    must still see the same data (it once saw "other data" in some runs)."""
+    from mlfactory.spec import load_spec
+    from mlfactory.training.forecast import prepare_series
+
+    base = pizza_spec()
+    fingerprints = set()
+    for order in ("name, date", "date DESC, name DESC"):
+        spec = dict(base, data=dict(base["data"], sql=f"{base['data']['sql']} ORDER BY {order}"))
+        folder = tmp_path / order.replace(" ", "").replace(",", "-")
+        folder.mkdir()
+        path = write(spec, folder)
+        fingerprints.add(prepare_series(load_spec(path), path.parent).fingerprint)
+    assert len(fingerprints) == 1
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -103,7 +103,9 @@ def prepare_series(spec: FactorySpec, spec_folder: Path) -> Prepared:
         path = Path(forecast.future)
         path = path if path.is_absolute() else spec_folder / path
         future = prepare_future(load_frame(str(path), None), panel, forecast.horizon)
-    return Prepared(panel, future, data_fingerprint(frame), len(frame))
+    # the panel, not the rows as read: it is in one order (series by name, then time)
+    # whatever order the source or the SQL (a GROUP BY's, say) gives the same rows in
+    return Prepared(panel, future, data_fingerprint(panel.frame), len(frame))
 
 
 @dataclass(frozen=True)
