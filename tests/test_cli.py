@@ -71,7 +71,7 @@ def test_train_then_every_models_command(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("models", "show", "nothing"), "no model named 'nothing'"),
+        (("models", "show", "nothing"), "no registry at --registry '.mlfactory'"),
         (("models", "promote", "nothing", "x"), "VERSION must be a number"),
         (
             ("predict", "nothing@champion", "--input", "a.csv", "--output", "b.txt"),
@@ -92,6 +92,24 @@ def test_bad_arguments_exit_2_with_a_message_and_no_traceback(
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert message in " ".join(done.stderr.split())
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("models", "list", "--registry", "elsewhere"),
+        ("serve", "m@champion", "--registry", "elsewhere"),
+        ("batch", "m@champion", "--registry", "elsewhere", "--input", "a.csv", "--output", "o"),
+        ("export", "docker", "m@champion", "--registry", "elsewhere", "--output", "o"),
+    ],
+)
+def test_a_registry_folder_that_holds_no_store_is_refused_and_left_uncreated(
+    args: tuple[str, ...], cli_env: dict[str, str]
+) -> None:
+    done = mlfactory(*args, env=cli_env)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "no registry at --registry 'elsewhere'" in " ".join(done.stderr.split())
+    assert not Path("elsewhere").exists()  # a typo leaves no empty store behind
 
 
 def test_debug_shows_the_traceback(cli_env: dict[str, str]) -> None:

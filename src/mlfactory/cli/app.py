@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from mlfactory.errors import BadInputError
+
 if TYPE_CHECKING:
     from mlfactory.engines import Engine
     from mlfactory.registry import Registry
@@ -144,9 +146,21 @@ def _tables(json_out: Path | None) -> Console:
 
 
 def _registry(path: Path) -> Registry:
+    """The registry a command reads (every one but ``train``/``retrain``, which make it).
+
+    A folder without a store is refused, naming it: opening it would leave an empty
+    store there, and the user most likely gave the wrong folder.
+    """
     from mlfactory.registry import Registry
 
-    return Registry(path=path)
+    registry = Registry(path=path)
+    if registry.embedded and not (registry.path / "mlflow.db").is_file():
+        raise BadInputError(
+            f"no registry at --registry {str(path)!r} (no mlflow.db in {str(registry.path)!r}); "
+            "point --registry at the folder `mlfactory train` wrote (.mlfactory beside the "
+            "spec you trained), or train a model first"
+        )
+    return registry
 
 
 def _require_versions(reg: Registry, name: str) -> list[Any]:

@@ -218,6 +218,9 @@ def predict(
         raise BadInputError(f"--output {str(output)!r}: use a .csv or .parquet file name.")
     if input.is_dir() or input.suffix not in (".csv", ".parquet"):
         raise BadInputError(f"--input {str(input)!r}: give one .csv or .parquet file.")
+    from mlfactory.registry import ModelRef
+
+    ModelRef.parse(model)  # a malformed reference is said before a missing registry
     scorer = Scorer.load(_registry(registry), model)
     frame = read_source(str(input))
     scores = scorer.score(frame)
