@@ -253,13 +253,10 @@ def seasonal_naive(train: pd.DataFrame, horizon: int) -> pd.DataFrame:
 
 
 def preload(peers: bool = True) -> None:
-    """Import what the methods import lazily, so that no timing counts an import.
-
-    mlfactory.forecasting first: it sets ``OMP_WAIT_POLICY=PASSIVE``, which OpenMP reads
-    once, when LightGBM's import loads it (imported the other way round, LightGBM's idle
-    threads spun on the shared cores in every measurement). Then MLflow's SQL store,
-    which the first registration imports otherwise (0.9 s of train())."""
-    importlib.import_module("mlfactory.forecasting")  # before lightgbm: see above
+    """Import what the methods import lazily, so that no timing counts an import:
+    mlfactory's forecasting, the peers' libraries, and MLflow's SQL store, which the
+    first registration imports otherwise (0.9 s of train())."""
+    importlib.import_module("mlfactory.forecasting")
     import lightgbm  # noqa: F401
     import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
     import mlforecast  # noqa: F401
