@@ -42,6 +42,7 @@ app.add_typer(export_app, name="export")
 out = Console()
 err = Console(stderr=True)
 
+ModelArg = Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")]
 RegistryPath = Annotated[
     Path, typer.Option("--registry", help="Embedded registry folder (MLFLOW_TRACKING_URI wins).")
 ]

@@ -13,6 +13,7 @@ from mlfactory.cli.app import (
     EngineName,
     EngineTimeout,
     JsonPath,
+    ModelArg,
     RegistryPath,
     Workers,
     _engine,
@@ -25,7 +26,7 @@ from mlfactory.cli.app import (
 
 @app.command()
 def batch(
-    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    model: ModelArg,
     output: Annotated[
         Path,
         typer.Option(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mlfactory.cli.app import RegistryPath, _registry, export_app, out
+from mlfactory.cli.app import ModelArg, RegistryPath, _registry, export_app, out
 
 OutputDir = Annotated[
     Path, typer.Option("--output", "-o", help="Folder to write to (created if missing).")
@@ -21,15 +21,19 @@ Force = Annotated[
 ]
 
 
+def _say(text: str) -> None:
+    out.print(text, highlight=False, soft_wrap=True)  # paths whole, to copy
+
+
 def _wrote(files: list[Path], folder: Path) -> None:
     for path in files:
         if "/" not in path.relative_to(folder).as_posix():  # the model folder's files: one line
-            out.print(f"  {path}", highlight=False, soft_wrap=True)
+            _say(f"  {path}")
 
 
 @export_app.command("docker")
 def export_docker(
-    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    model: ModelArg,
     output: OutputDir,
     registry: RegistryPath = Path(".mlfactory"),
     wheel: Annotated[
@@ -50,14 +54,10 @@ def export_docker(
     done = write(
         _registry(registry), model, output, force=force, wheel=wheel, base_image=base_image
     )
-    out.print(
-        f"wrote the build context of {done.ref} (version {done.version}) to {output}:",
-        highlight=False,
-        soft_wrap=True,
-    )
+    _say(f"wrote the build context of {done.ref} (version {done.version}) to {output}:")
     _wrote(done.files, output)
-    out.print(f"  {output}/model/ (the verified model folder)", highlight=False, soft_wrap=True)
-    out.print(f"build it: docker build -t {done.image} {output}", highlight=False, soft_wrap=True)
+    _say(f"  {output}/model/ (the verified model folder)")
+    _say(f"build it: docker build -t {done.image} {output}")
 
 
 TokenSecret = Annotated[
@@ -70,7 +70,7 @@ TokenSecret = Annotated[
 
 @export_app.command("k8s")
 def export_k8s(
-    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    model: ModelArg,
     output: OutputDir,
     registry: RegistryPath = Path(".mlfactory"),
     image: Annotated[
@@ -116,18 +116,14 @@ def export_k8s(
         token_secret=token_secret,
         force=force,
     )
-    out.print(
-        f"wrote the manifests of {done.ref} (version {done.version}, image {done.image}):",
-        highlight=False,
-        soft_wrap=True,
-    )
+    _say(f"wrote the manifests of {done.ref} (version {done.version}, image {done.image}):")
     _wrote(done.files, output)
-    out.print(f"apply them: kubectl apply -f {output}", highlight=False, soft_wrap=True)
+    _say(f"apply them: kubectl apply -f {output}")
 
 
 @export_app.command("kserve")
 def export_kserve(
-    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    model: ModelArg,
     output: OutputDir,
     image: Annotated[str, typer.Option(help="The image `export docker` built, in a registry.")],
     registry: RegistryPath = Path(".mlfactory"),
@@ -151,9 +147,5 @@ def export_kserve(
         token_secret=token_secret,
         force=force,
     )
-    out.print(
-        f"wrote the InferenceService of {done.ref} (version {done.version}):",
-        highlight=False,
-        soft_wrap=True,
-    )
+    _say(f"wrote the InferenceService of {done.ref} (version {done.version}):")
     _wrote(done.files, output)

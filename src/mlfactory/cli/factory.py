@@ -16,6 +16,7 @@ from mlfactory.cli.app import (
     EngineName,
     EngineTimeout,
     JsonPath,
+    ModelArg,
     RegistryPath,
     Workers,
     _numbers,
@@ -190,7 +191,7 @@ def train(
 
 @app.command()
 def predict(
-    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    model: ModelArg,
     input: Annotated[Path, typer.Option("--input", help="CSV or Parquet file to score.")],
     output: Annotated[Path, typer.Option("--output", help="Where to write (.csv or .parquet).")],
     registry: RegistryPath = Path(".mlfactory"),

@@ -13,6 +13,7 @@ from mlfactory.cli.app import (
     EngineAddress,
     EngineName,
     EngineTimeout,
+    ModelArg,
     RegistryPath,
     Workers,
     _registry,
@@ -47,7 +48,7 @@ HoursOption = Annotated[
 
 @app.command("monitor")
 def monitor_command(
-    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    model: ModelArg,
     current: CurrentOption = None,
     sql: SqlOption = None,
     prediction_log: LogOption = None,
@@ -134,7 +135,7 @@ def retrain(
 
 @app.command()
 def watch(
-    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION.")],
+    model: ModelArg,
     every: Annotated[str, typer.Option(help="Interval between checks: 30s, 10m, 1h, 1d.")] = "1h",
     current: CurrentOption = None,
     sql: SqlOption = None,

@@ -84,19 +84,26 @@ class DetectSpec(_Strict):
         return self
 
 
-class LLMSpec(_Strict):
-    """An OpenAI-compatible endpoint. MLFACTORY_LLM_BASE_URL / MLFACTORY_LLM_MODEL override."""
+_LLM = LLMSettings()  # the client's defaults: the spec's keys take theirs from it
 
-    base_url: str | None = None
-    model: str = ""
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = 8
-    timeout: float = 30.0
-    retries: int = 5
-    max_tokens: int = 200
-    token_budget: int | None = None
-    price_per_1k_input: float = 0.0
-    price_per_1k_output: float = 0.0
+
+class LLMSpec(_Strict):
+    """An OpenAI-compatible endpoint. MLFACTORY_LLM_BASE_URL / MLFACTORY_LLM_MODEL override.
+
+    The keys a job spec may set, a subset of ``LLMSettings`` (the cache folder, the
+    backoff and the temperature are the job's or the client's), with its defaults.
+    """
+
+    base_url: str | None = _LLM.base_url
+    model: str = _LLM.model
+    api_key_env: str = _LLM.api_key_env
+    concurrency: int = _LLM.concurrency
+    timeout: float = _LLM.timeout
+    retries: int = _LLM.retries
+    max_tokens: int = _LLM.max_tokens
+    token_budget: int | None = _LLM.token_budget
+    price_per_1k_input: float = _LLM.price_per_1k_input
+    price_per_1k_output: float = _LLM.price_per_1k_output
 
 
 class SummariseSpec(_Strict):
