@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlfactory.forecasting.backtest import Job, Plan, run_job
 from mlfactory.forecasting.calendar import holiday_features
 from mlfactory.forecasting.forecasters import FORECASTERS, Setting, future_dates
 
@@ -69,6 +70,43 @@ def test_a_constant_series_and_an_all_zero_one_get_finite_forecasts(name: str) -
     assert len(got) == 15 and np.isfinite(got["mean"]).all() and (got["mean"] >= 0).all()
     flat = got.loc[got["unique_id"] == "flat", "mean"]
     assert np.allclose(flat, 5.0, atol=0.5)
+
+
+def weekly(days: int, seed: int, level: float = 20.0) -> list[float]:
+    noise = np.random.default_rng(seed).uniform(0, 2, days)
+    return list(level + 5 * np.sin(np.arange(days) * 2 * np.pi / 7) + noise)
+
+
+def test_a_statistical_models_backtest_runs_one_fit_forward_and_its_final_forecast_is_fresh() -> (
+    None
+):
+    from statsforecast.models import AutoETS
+
+    past = panel({"a": weekly(140, 1), "b": weekly(150, 2, level=50)})
+    setting, plan = Setting(7, "D", "D"), Plan(windows=2, step=7, horizon=7)
+    got = run_job(Job("auto_ets", None, (0, 1, 2), setting, plan), past)
+    served = got[got["origin"] == plan.final]
+    fresh = FORECASTERS["auto_ets"].forecast(past, None, setting)  # the whole history's fit
+    assert np.allclose(served["mean"], fresh["mean"])
+    for key in ("a", "b"):  # origin 1: origin 0's parameters, its states run one week on
+        y = past.loc[past["unique_id"] == key, "y"].to_numpy()
+        fitted = AutoETS(season_length=7).fit(y[: len(y) - 14])
+        later = got[(got["origin"] == 1) & (got["unique_id"] == key)]["mean"]
+        assert np.allclose(later, fitted.forward(y=y[: len(y) - 7], h=7)["mean"])
+        refitted = AutoETS(season_length=7).fit(y[: len(y) - 7]).predict(h=7)["mean"]
+        assert not np.allclose(later, refitted)  # not a second fit
+
+
+def test_a_backtest_origin_that_a_first_fit_cannot_carry_gets_a_fallback_forecast() -> None:
+    spiked = weekly(150, 3)
+    spiked[140] = 1e300  # after the first origin: AutoTheta fitted there cannot run over it
+    past = panel({"spiked": spiked, "calm": weekly(150, 4)})
+    setting, plan = Setting(7, "D", "D"), Plan(windows=2, step=7, horizon=7)
+    got = run_job(Job("auto_theta", None, (0, 1, 2), setting, plan), past)
+    assert sorted(got["origin"].unique()) == [0, 1, 2] and len(got) == 2 * 3 * 7
+    assert np.isfinite(got["mean"]).all()
+    later = got[(got["origin"] == 1) & (got["unique_id"] == "spiked")]["mean"].to_numpy()
+    assert np.array_equal(later, np.array(spiked[136:143]))  # the seasonal naive's week
 
 
 def test_conformal_quantiles_pool_a_season_of_steps() -> None:

@@ -8,10 +8,13 @@ gets no forecast from it there (``Forecaster.needs``); selection then falls back
 to the seasonal naive baseline, which needs one point.
 
 A ``Job`` is one model on some series (all of them, for a global model) at some
-origins; a model that can forecast several origins from one fit (the global
-model's ``Forecaster.origins``: fitted on the first, later ones only feed its
-lags) does so for a job's origins. Picklable, so training maps jobs over an
-engine, and deterministic, so every engine gives the same numbers.
+origins; a model that can forecast several origins from one fit
+(``Forecaster.origins``: the global model fitted on the first, later ones only
+feeding its lags; a statistical model's parameters fitted on the first, its
+states run on over the later histories) does so for a job's backtest origins,
+while the final origin's, the one served, is always a fit of its own. Picklable,
+so training maps jobs over an engine, and deterministic, so every engine gives
+the same numbers.
 
 Scores are scaled per series and origin by the mean absolute seasonal
 difference of the history that origin saw (MASE's scale); a series with no
@@ -99,8 +102,10 @@ def run_job(job: Job, frame: pd.DataFrame, future: pd.DataFrame | None = None) -
             continue
         ahead = future if origin == job.plan.final else _actual_future(frame, past, job)
         inputs.append((origin, past, ahead))
-    if forecaster.origins is not None and len(inputs) > 1:  # one fit, several origins
-        results = forecaster.origins([(p, a) for _, p, a in inputs], job.setting)
+    shared = [(p, a) for o, p, a in inputs if o < job.plan.final]
+    if forecaster.origins is not None and len(shared) > 1:  # one fit, the backtest's origins
+        results = forecaster.origins(shared, job.setting)
+        results += [forecaster.forecast(p, a, job.setting) for o, p, a in inputs[len(shared) :]]
     else:
         results = [forecaster.forecast(p, a, job.setting) for _, p, a in inputs]
     out: list[pd.DataFrame] = [

