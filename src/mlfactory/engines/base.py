@@ -118,6 +118,12 @@ class Engine(ABC):
         """Place ``value`` where the workers can read it, once; pass the handle to ``map``."""
         return Inline(value=value)
 
+    def task_threads(self) -> int:
+        """Native threads one task may use: a cluster gives each task one core (Ray,
+        Spark and Dask count their slots so); more threads than that only wait on each
+        other (a LightGBM of 2 threads in each of 2 tasks on 2 cores: several times slower)."""
+        return 1
+
     @abstractmethod
     def close(self) -> None:
         """Stop the workers and any cluster the engine started (a later ``map`` starts again)."""

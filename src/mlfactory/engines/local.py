@@ -50,6 +50,10 @@ class LocalEngine(Engine):
             )
         return cls(workers or os.cpu_count() or 1)
 
+    def task_threads(self) -> int:
+        """This machine's cores, shared out among the workers (all of them in this process)."""
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
     def share(self, value: Any) -> Shared:
         if self.workers == 1:
             return Inline(value)

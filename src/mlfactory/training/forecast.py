@@ -64,8 +64,6 @@ __all__ = ["Backtested", "backtest", "package_forecasts", "prepare_series", "tra
 
 BASELINE = "seasonal_naive"
 CHUNKS_PER_WORKER = 4
-GLOBAL_THREADS = 2  # LightGBM's threads for the global model, whatever the engine (its
-# histograms are summed per thread: another count can give another model)
 
 
 @dataclass(frozen=True)
@@ -231,8 +229,9 @@ def _mapped(
     jobs = []
     origins = tuple(range(plan.windows + 1))
     for model in models:
-        if FORECASTERS[model].scope == "global":  # the same threads on every engine, so
-            setting = _setting(spec, panel, model, threads=GLOBAL_THREADS)  # the same model
+        if FORECASTERS[model].scope == "global":  # the cores a task has: the model is the
+            # same for any count (LightGBM col-wise and deterministic), so on every engine
+            setting = _setting(spec, panel, model, threads=engine.task_threads())
             backtests = origins[:-1]  # one fit for the backtest origins, one for the final
             jobs += [Job(model, None, o, setting, plan) for o in (backtests, origins[-1:])]
         else:
