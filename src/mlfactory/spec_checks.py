@@ -149,7 +149,11 @@ def series_problems(raw: dict[str, Any], task: Task) -> list[str]:
             "forecast: task: forecasting needs this section, e.g. forecast: {frequency: D, "
             "horizon: 14}"
         )
-    for key, example in (("time_column", "date"), ("id_column", "store, or [store, item]")):
+    one_series = "; one series: name a constant column made in data.sql, 'all' AS series"
+    for key, example in (
+        ("time_column", "date"),
+        ("id_column", f"store, or [store, item]{one_series}"),
+    ):
         if not data.get(key):
             problems.append(f"data.{key}: forecasting needs it (e.g. {key}: {example})")
     for key in ("group_by", "threshold"):

