@@ -46,6 +46,14 @@ def test_one_store_comes_back_with_intervals(url: str) -> None:
     assert all(a <= b for a, b in zip(one["lo_95"], one["lo_80"], strict=True))
 
 
+def test_an_id_asked_twice_is_answered_once(url: str) -> None:
+    answer = post(url, {"ids": ["hawaiian", "big_meat", "hawaiian"], "horizon": 3})
+    assert answer.status_code == 200, answer.text
+    forecasts = answer.json()["forecasts"]
+    assert [f["id"] for f in forecasts] == ["hawaiian", "big_meat"]  # in the order asked
+    assert all(len(f["dates"]) == len(set(f["dates"])) == 3 for f in forecasts)
+
+
 def test_the_books_request_shape_is_accepted(url: str) -> None:
     body = {"store_id": "big_meat", "begin_date": "2016-01-03", "end_date": "2016-01-05"}
     answer = post(url, body)

@@ -118,11 +118,13 @@ class SeriesForecasts:
     def forecast(
         self, keys: list[str], horizon: int | None = None, levels: list[float] | None = None
     ) -> pd.DataFrame:
-        """KEY, STEP, TIME, MEAN and the interval columns of ``levels`` for ``keys``."""
+        """KEY, STEP, TIME, MEAN and the interval columns of ``levels`` for ``keys`` (each
+        series once, in the order first asked)."""
         import pandas as pd
 
         horizon = self.family.horizon if horizon is None else horizon
         levels = self.family.levels if levels is None else levels
+        keys = list(dict.fromkeys(keys))
         self.check(keys, horizon, levels)
         parts = [self._series(key).iloc[:horizon] for key in keys]
         frame = pd.concat(parts, ignore_index=True) if parts else self._empty()
