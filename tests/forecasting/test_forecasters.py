@@ -72,6 +72,20 @@ def test_a_constant_series_and_an_all_zero_one_get_finite_forecasts(name: str) -
     assert np.allclose(flat, 5.0, atol=0.5)
 
 
+def test_the_global_models_target_is_centred_on_each_series_recent_level() -> None:
+    from mlfactory.forecasting.forecasters import _recent_level
+
+    rising = [float(v) for v in range(100)]  # its last 10 points average 94.5, its whole 49.5
+    frame = panel({"rising": rising, "flat": [3.0] * 40})
+    level = _recent_level(10)
+    level.set_column_names("unique_id", "ds", "y")
+    centred = level.fit_transform(frame)
+    assert centred.groupby("unique_id")["y"].apply(lambda y: y.tail(10).mean()).abs().max() < 1e-9
+    assert centred["y"].iloc[99] == 99.0 - 94.5
+    back = level.inverse_transform(centred[["unique_id", "ds", "y"]])
+    assert np.allclose(back["y"], frame["y"])
+
+
 def weekly(days: int, seed: int, level: float = 20.0) -> list[float]:
     noise = np.random.default_rng(seed).uniform(0, 2, days)
     return list(level + 5 * np.sin(np.arange(days) * 2 * np.pi / 7) + noise)

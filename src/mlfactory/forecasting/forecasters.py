@@ -300,7 +300,10 @@ LIGHTGBM_DEFAULTS: dict[str, Any] = {  # measured on births and pizzas: docs/ben
     # one thread builds each feature's histogram: the same model for any thread count (so
     # on every engine), and LightGBM no longer times both layouts first
     "force_col_wise": True,
-    "n_estimators": 500,
+    # 300, not 500, since the target is centred on each series' recent level: the same
+    # backtest MASE on births (0.677 both, mean of 4 windows and 4 seeds), better on pizzas
+    # (0.838 against 0.843), ~35% less CPU per fit
+    "n_estimators": 300,
     "learning_rate": 0.05,
     # 31, not 63: the same backtest MASE on births (0.689 both, mean of 4 windows) and pizzas
     # (0.845 against 0.843) for ~45% less CPU per fit (births: 2.8 s against 4.9 s, 1 thread)
@@ -320,6 +323,31 @@ def _calendar(frame: pd.DataFrame, setting: Setting) -> pd.DataFrame:
     return frame.assign(**{str(c): features[c].to_numpy() for c in features.columns})
 
 
+def _recent_level(points: int) -> Any:
+    """A target transform (after the per-series standardisation) that centres each series
+    on the mean of its last ``points`` values, not of its whole history: the model learns
+    deviations from where a series is now, so a series whose level moved (births' large
+    states over 4 years) is not pulled back towards its older level."""
+    from mlforecast.target_transforms import BaseTargetTransform
+
+    class RecentLevel(BaseTargetTransform):
+        def fit_transform(self, df: pd.DataFrame) -> pd.DataFrame:
+            tail = df.groupby(self.id_col, sort=False).tail(points)
+            self.level_ = tail.groupby(self.id_col, sort=False)[self.target_col].mean()
+            return self.update(df)
+
+        def update(self, df: pd.DataFrame) -> pd.DataFrame:
+            shift = df[self.id_col].map(self.level_).to_numpy()
+            return df.assign(**{self.target_col: df[self.target_col].to_numpy() - shift})
+
+        def inverse_transform(self, df: pd.DataFrame) -> pd.DataFrame:
+            shift = df[self.id_col].map(self.level_).to_numpy()
+            columns = [c for c in df.columns if c not in (self.id_col, self.time_col)]
+            return df.assign(**{c: df[c].to_numpy() + shift for c in columns})
+
+    return RecentLevel()
+
+
 def _lightgbm(past: pd.DataFrame, future: pd.DataFrame | None, setting: Setting) -> Any:
     """One LightGBM over every series, fitted on ``past`` and forecasting recursively."""
     return _lightgbm_origins([(past, future)], setting)[0]
@@ -334,9 +362,11 @@ def _lightgbm_origins(
 
     It reads lags and rolling means of each series' past (those a series as short
     as half the shortest one can feed), date and holiday features, and the
-    exogenous columns; the target is log1p'd (non-negative targets) and
-    standardised per series, so one model fits series of any level. Each series
-    gives it at most the frequency's ``history`` points plus the lags' warm-up.
+    exogenous columns; the target is log1p'd (non-negative targets), standardised
+    per series and centred on each series' mean over its last ``PROFILE_SEASONS``
+    seasons, so one model fits series of any level and forecasts from the level a
+    series is at now. Each series gives it at most the frequency's ``history``
+    points plus the lags' warm-up.
     """
     import numpy as np
     from lightgbm import LGBMRegressor
@@ -357,7 +387,7 @@ def _lightgbm_origins(
     params = {**LIGHTGBM_DEFAULTS, **setting.params}
     params.setdefault("n_jobs", setting.threads)
     params.update(random_state=setting.seed, verbosity=-1, deterministic=True)
-    scale: list[Any] = [LocalStandardScaler()]
+    scale: list[Any] = [LocalStandardScaler(), _recent_level(PROFILE_SEASONS * freq.season)]
     if setting.non_negative:
         scale.insert(0, GlobalSklearnTransformer(FunctionTransformer(np.log1p, np.expm1)))
     model = MLForecast(
