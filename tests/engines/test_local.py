@@ -86,3 +86,20 @@ def test_an_address_for_the_local_engine_is_refused_naming_the_cluster_engines(
     assert main([*args, "--engine-address", "tcp://127.0.0.1:8786"]) == 2
     said = capsys.readouterr().err
     assert "takes no address" in said and "Traceback" not in said
+
+
+def test_a_process_given_one_core_runs_one_worker_of_one_thread() -> None:
+    import subprocess
+    import sys
+
+    probe = (  # pinned to one core, as a container or `taskset -c 0` would do
+        "import os; os.sched_setaffinity(0, {0});"
+        "from mlfactory.engines import engine_named, ENGINES;"
+        "e = ENGINES['local'].create(); print(e.workers, e.task_threads());"
+        "print(engine_named('local', workers=1).task_threads())"
+    )
+    said = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert said.returncode == 0, said.stderr
+    assert said.stdout.split() == ["1", "1", "1"]  # not os.cpu_count()'s whole machine
+    if (os.cpu_count() or 1) > 1:  # unpinned, the same process takes every core
+        assert engine_named("local", workers=1).task_threads() == os.cpu_count()

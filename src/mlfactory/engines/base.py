@@ -33,7 +33,15 @@ from urllib.parse import urlsplit
 
 from mlfactory.errors import EngineError, SpecError
 
-__all__ = ["ENGINES", "ClusterEngine", "Engine", "Shared", "engine_named", "register_engine"]
+__all__ = [
+    "ENGINES",
+    "ClusterEngine",
+    "Engine",
+    "Shared",
+    "cores",
+    "engine_named",
+    "register_engine",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -169,7 +177,16 @@ class ClusterEngine(Engine):
         cls, *, workers: int | None = None, address: str | None = None, timeout: float = TIMEOUT
     ) -> Engine:
         need(cls.module, cls.name)
-        return cls(workers or os.cpu_count() or 1, address=address, timeout=timeout)
+        return cls(workers or cores(), address=address, timeout=timeout)
+
+
+def cores() -> int:
+    """The cores this process may use: its CPU affinity and its container's CPU quota
+    (joblib's count), not the machine's (``os.cpu_count``: 64 in a 2-CPU pod on a
+    64-core node, and as many busy threads fighting over 2 cores)."""
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count()))
 
 
 @dataclass(frozen=True)

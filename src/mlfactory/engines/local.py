@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from mlfactory.engines.base import TIMEOUT, Engine, Inline, Shared, register_engine
+from mlfactory.engines.base import TIMEOUT, Engine, Inline, Shared, cores, register_engine
 from mlfactory.errors import SpecError
 
 __all__ = ["LocalEngine"]
@@ -23,7 +23,7 @@ R = TypeVar("R")
 class LocalEngine(Engine):
     """One worker: a loop in this process. More: joblib's loky processes (started clean,
     not forked from a process holding LightGBM's and the event loop's threads),
-    started at the first ``map``, each told its share of the cores (``cpu_count //
+    started at the first ``map``, each told its share of the cores (``cores() //
     workers`` native threads, so two LightGBMs do not each take every core), with
     tasks batched adaptively (``benchmarks/engines.py``: 200 small fits as fast as
     joblib itself; a pool sending one item a message was 9.6x slower).
@@ -48,11 +48,11 @@ class LocalEngine(Engine):
                 f"the local engine runs on this machine and takes no address (got {address!r}); "
                 "choose ray, spark or dask for a cluster (engine.name, or --engine)"
             )
-        return cls(workers or os.cpu_count() or 1)
+        return cls(workers or cores())
 
     def task_threads(self) -> int:
-        """This machine's cores, shared out among the workers (all of them in this process)."""
-        return max(1, (os.cpu_count() or 1) // self.workers)
+        """This process's cores, shared out among the workers (all of them in this process)."""
+        return max(1, cores() // self.workers)
 
     def share(self, value: Any) -> Shared:
         if self.workers == 1:
