@@ -192,6 +192,7 @@ def test_rows_off_the_forecast_unknown_ids_and_missing_actuals_are_counted(
         (lambda f: f.assign(sold="many"), "'sold' must be numbers; got 'many'"),
         (lambda f: f.assign(date="someday"), "'date' must be dates; got 'someday'"),
         (lambda f: pd.concat([f, f.iloc[:1]]), "give one actual per series and date"),
+        (lambda f: f.iloc[:0], "the actuals have 0 rows"),  # a header and nothing else
     ],
 )
 def test_actuals_that_cannot_be_read_exit_2_saying_why(

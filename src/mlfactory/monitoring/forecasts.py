@@ -236,6 +236,11 @@ def check_forecasts(
             f"{', '.join(family.ids)} is checked on rows of its id column(s), "
             f"{family.time!r} and {family.target!r} (the actuals have {present})"
         )
+    if actuals.empty:
+        raise DataError(
+            f"the actuals have 0 rows; give rows of {', '.join(family.ids)}, {family.time!r} "
+            f"and {family.target!r} for dates from {family.first[:10]} to {family.last[:10]}"
+        )
     check = ForecastCheck(
         horizon=family.horizon,
         min_points=math.ceil(family.horizon / 2),
