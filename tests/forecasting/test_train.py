@@ -17,6 +17,7 @@ from mlfactory.spec import parse_spec
 from mlfactory.training import train
 
 PIZZAS = ("bbq_ckn", "big_meat", "hawaiian", "classic_dlx", "green_garden", "brie_carre")
+MODELS = ("auto_ets", "lightgbm")  # pizza_spec's, beside the baseline
 
 
 def pizza_spec(**overrides: Any) -> dict[str, Any]:
@@ -344,3 +345,25 @@ def test_one_monthly_series_trains_and_forecasts_through_the_cli(
     frame = Scorer.load(Registry(path=registry), "air/1").package.pipeline.forecast(["all"], 12)
     assert list(frame["ds"].dt.strftime("%Y-%m")) == [f"1961-{m:02d}" for m in range(1, 13)]
     assert frame["mean"].between(350, 700).all()  # the 1960 months were 390 to 622
+
+
+def test_only_the_chosen_models_and_the_baseline_are_fitted_on_the_whole_history() -> None:
+    from mlfactory.engines import engine_named
+    from mlfactory.training.forecast import backtest, prepare_series
+
+    def finals(select: str) -> tuple[pd.Series, dict[str, set[str]]]:
+        spec = parse_spec(pizza_spec(forecast=dict(pizza_spec()["forecast"], select=select)))
+        with engine_named("local", workers=1) as engine:
+            tested = backtest(spec, prepare_series(spec, Path.cwd()), engine=engine)
+        every = tested.forecasts
+        assert set(every.loc[every["origin"] == 0, "model"]) == {"seasonal_naive", *MODELS}
+        final = every[every["origin"] == tested.plan.final]
+        return tested.chosen, {m: set(s) for m, s in final.groupby("model")["unique_id"]}
+
+    chosen, fitted = finals("global")  # one model for all: the other is never refitted
+    [model] = set(chosen)
+    assert fitted == {"seasonal_naive": set(PIZZAS), model: set(PIZZAS)}
+    chosen, fitted = finals("per_series")  # AutoETS refitted for its own series only
+    ets = set(chosen[chosen == "auto_ets"].index)
+    assert 0 < len(ets) < len(PIZZAS) and fitted["auto_ets"] == ets
+    assert fitted["seasonal_naive"] == set(PIZZAS)

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlfactory.engines import Engine
+    from mlfactory.engines.base import Shared
     from mlfactory.registry import Registry, VersionInfo
     from mlfactory.spec import FactorySpec
     from mlfactory.training.events import OnEvent
@@ -153,8 +154,18 @@ def backtest(
     *,
     engine: Engine | None = None,
 ) -> Backtested:
-    """Every model at every origin on the engine (``engine``, else the spec's, started and
-    stopped here); the nested and the final choices."""
+    """Every model at every backtest origin, then the final fit of each model chosen (and
+    of the baseline), on the engine (``engine``, else the spec's, started and stopped
+    here); the nested and the final choices."""
+    if engine is None:
+        with spec.engine.start() as started:
+            return _backtest(spec, prepared, on_event, started)
+    return _backtest(spec, prepared, on_event, engine)
+
+
+def _backtest(
+    spec: FactorySpec, prepared: Prepared, on_event: OnEvent | None, engine: Engine
+) -> Backtested:
     import pandas as pd
 
     forecast = spec.forecast
@@ -166,12 +177,10 @@ def backtest(
     )
     keys = panel.ids
     started = time.perf_counter()
-    if engine is None:
-        with spec.engine.start() as started_engine:
-            results = _mapped(spec, prepared, models, plan, started_engine, on_event)
-    else:
-        results = _mapped(spec, prepared, models, plan, engine, on_event)
-    forecasts = pd.concat(results, ignore_index=True)
+    shared = engine.share((panel.frame, prepared.future))
+    backtests = tuple(range(plan.windows))
+    jobs = _jobs(spec, panel, {m: None for m in models}, backtests, plan, engine)
+    forecasts = pd.concat(_mapped(jobs, shared, engine, on_event, "backtest"), ignore_index=True)
     season = forecast.season
     joined = scored(panel.frame, forecasts, plan, season)
     inner = nested(
@@ -181,6 +190,15 @@ def backtest(
     chosen = choose(
         everything, models, forecast.select, points=plan.horizon * plan.windows, keys=keys
     )
+    # the final fits: only the models some series will be forecast by, and the baseline
+    # (it stands in where a chosen model gives no final forecast); a model no series
+    # chose costs its backtest only (pizzas: AutoETS's and AutoTheta's final fits, 2 s)
+    wanted: dict[str, list[str] | None] = {BASELINE: None}
+    for model, series in chosen.groupby(chosen, sort=False):
+        wanted.setdefault(str(model), list(series.index))
+    jobs = _jobs(spec, panel, wanted, (plan.final,), plan, engine)
+    finals = _mapped(jobs, shared, engine, on_event, "final")
+    forecasts = pd.concat([forecasts, *finals], ignore_index=True)
     rounds, seed = spec.evaluation.bootstrap, spec.search.seed
     evaluation = Evaluation(
         metrics=_means(inner.metrics),
@@ -213,40 +231,44 @@ def backtest(
     )
 
 
-def _mapped(
+def _jobs(
     spec: FactorySpec,
-    prepared: Prepared,
-    models: list[str],
+    panel: Panel,
+    models: dict[str, list[str] | None],
+    origins: tuple[int, ...],
     plan: Plan,
     engine: Engine,
-    on_event: OnEvent | None,
-) -> list[pd.DataFrame]:
-    """Every model's jobs mapped over ``engine``: series models in chunks of series (a few
-    per worker), the global model one job per origin; results in the jobs' order."""
-    panel, keys = prepared.panel, prepared.panel.ids
+) -> list[Job]:
+    """Each model's jobs at ``origins`` for its series (None: all): a series model in
+    chunks of series (a few per worker), the global model one job over every series."""
     workers = max(1, getattr(engine, "workers", 1) or 1)
-    chunk = max(1, math.ceil(len(keys) / (workers * CHUNKS_PER_WORKER)))
     jobs = []
-    origins = tuple(range(plan.windows + 1))
-    for model in models:
+    for model, series in models.items():
         if FORECASTERS[model].scope == "global":  # the cores a task has: the model is the
             # same for any count (LightGBM col-wise and deterministic), so on every engine
             setting = _setting(spec, panel, model, threads=engine.task_threads())
-            backtests = origins[:-1]  # one fit for the backtest origins, one for the final
-            jobs += [Job(model, None, o, setting, plan) for o in (backtests, origins[-1:])]
-        else:
-            setting = _setting(spec, panel, model, threads=1)
-            jobs += [
-                Job(model, tuple(keys[i : i + chunk]), origins, setting, plan)
-                for i in range(0, len(keys), chunk)
-            ]
-    shared = engine.share((panel.frame, prepared.future))
+            jobs.append(Job(model, None, origins, setting, plan))
+            continue
+        keys = panel.ids if series is None else series
+        chunk = max(1, math.ceil(len(keys) / (workers * CHUNKS_PER_WORKER)))
+        setting = _setting(spec, panel, model, threads=1)
+        jobs += [
+            Job(model, tuple(keys[i : i + chunk]), origins, setting, plan)
+            for i in range(0, len(keys), chunk)
+        ]
+    return jobs
+
+
+def _mapped(
+    jobs: list[Job], shared: Shared, engine: Engine, on_event: OnEvent | None, label: str
+) -> list[pd.DataFrame]:
+    """``jobs`` mapped over ``engine``, their results in the jobs' order."""
     results = []
     every = max(1, len(jobs) // 10)
     for done, result in enumerate(engine.imap(_run, jobs, shared), start=1):
         results.append(result)
         if on_event is not None and (done == len(jobs) or done % every == 0):
-            on_event(Step("backtest", f"{done}/{len(jobs)} backtest jobs done"))
+            on_event(Step("backtest", f"{done}/{len(jobs)} {label} jobs done"))
     return results
 
 
