@@ -102,10 +102,10 @@ def run_job(job: Job, frame: pd.DataFrame, future: pd.DataFrame | None = None) -
             continue
         ahead = future if origin == job.plan.final else _actual_future(frame, past, job)
         inputs.append((origin, past, ahead))
-    shared = [(p, a) for o, p, a in inputs if o < job.plan.final]
-    if forecaster.origins is not None and len(shared) > 1:  # one fit, the backtest's origins
-        results = forecaster.origins(shared, job.setting)
-        results += [forecaster.forecast(p, a, job.setting) for o, p, a in inputs[len(shared) :]]
+    backtests = [(p, a) for o, p, a in inputs if o < job.plan.final]
+    if forecaster.origins is not None and len(backtests) > 1:  # one fit for all of them
+        results = forecaster.origins(backtests, job.setting)
+        results += [forecaster.forecast(p, a, job.setting) for _, p, a in inputs[len(backtests) :]]
     else:
         results = [forecaster.forecast(p, a, job.setting) for _, p, a in inputs]
     out: list[pd.DataFrame] = [

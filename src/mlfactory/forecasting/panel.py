@@ -178,13 +178,12 @@ def _partial_end(panel: pd.DataFrame, frequency: str) -> str | None:
     every model would read it as a fall (the user's to cut, in ``data.sql``)."""
     season = FREQUENCIES[frequency].season
     y, key = panel[TARGET].to_numpy(), panel[KEY].to_numpy()
-    ends = np.flatnonzero(np.r_[key[1:] != key[:-1], True])
+    ends = np.flatnonzero(np.r_[key[1:] != key[:-1], True])  # each series' last row
     starts = np.r_[0, ends[:-1] + 1]
-    low = seen = 0
-    for start, end in zip(starts, ends, strict=True):
-        if end - start >= season and (typical := np.median(y[end - season : end])) > 0:
-            seen += 1
-            low += bool(y[end] < typical / 2)
+    long = ends[ends - starts >= season]  # a season before the last point
+    typical = np.median(y[long[:, None] - np.arange(season, 0, -1)], axis=1)
+    seen = int((typical > 0).sum())
+    low = int(((y[long] < typical / 2) & (typical > 0)).sum())
     if not seen or 2 * low < seen:
         return None
     last = panel[TIME].iloc[ends].mode().iloc[0]
