@@ -17,7 +17,9 @@ Three parts (issue 13, "Performance"), each printing its table:
   id; its modelling seconds (the backtests, the choice and the final forecasts, engine
   start included: what Prophet's fit and forecast compare with, as the peers do no
   backtest and no registration) are shown beside, and the speed-up over the Prophet loop
-  is printed for both. Every method is
+  is printed for both. The days an example declares closed (``forecast.closed``: the
+  pizza shop's Christmas) are set to 0, intervals included, in every method's
+  forecast, so what the user knows is given to the peers too. Every method is
   scored by the same MASE (mean over series of the holdout MAE over the training
   history's in-sample seasonal-naive MAE, season 7) and the same coverage of its own
   80% and 95% intervals. Imports happen before any timing starts.
@@ -401,8 +403,16 @@ def compare(
         flush=True,
     )
     rows: list[Row] = []
+    closed = example_closed(name)
+    if closed:
+        print(
+            f"closed days (the example's forecast.closed: {', '.join(closed)}) are 0 in every "
+            "method's forecast, intervals included",
+            flush=True,
+        )
 
     def score(method: str, answer: pd.DataFrame, seconds: float, note: str = "") -> None:
+        answer = shut(answer, closed)
         covered = {level: coverage(answer, actual, level) for level in LEVELS}
         rows.append(Row(method, seconds, mase(answer, actual, history), covered, note))
 
@@ -436,6 +446,26 @@ def compare(
     chose = "chose " + ", ".join(f"{m} {n}" for m, n in trained.chosen.items() if n)
     score("mlfactory (local)", answer, seconds, "; ".join(x for x in (backtest, chose) if x))
     return rows
+
+
+def example_closed(name: str) -> list[str]:
+    """The days the example's spec declares closed (``forecast.closed``), as text."""
+    spec = yaml.safe_load(EXAMPLES[name].read_text())
+    return [str(day) for day in spec["forecast"].get("closed", [])]
+
+
+def shut(answer: pd.DataFrame, closed: list[str]) -> pd.DataFrame:
+    """``answer`` with 0 (mean and intervals) on the closed days: what the user declared
+    is given to every method alike, the peers included."""
+    from mlfactory.forecasting.calendar import closed_days
+
+    if not closed:
+        return answer
+    days = closed_days(answer[TIME], closed)
+    columns = [c for c in answer.columns if c == "mean" or c.startswith(("lo_", "hi_"))]
+    out = answer.copy()
+    out.loc[days, columns] = 0.0
+    return out
 
 
 def _modelling(ours: Row) -> float | None:

@@ -9,7 +9,7 @@ import pytest
 
 from mlfactory.data import ColumnRoles
 from mlfactory.errors import SpecError
-from mlfactory.spec import json_schema, load_spec, parse_spec
+from mlfactory.spec import json_schema, load_spec, load_yaml, parse_spec
 
 from conftest import mroz_spec
 
@@ -161,6 +161,25 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     bad.write_text("name: [unclosed\n")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec(bad)
+
+
+def test_a_key_written_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys silently; a spec (and a job) says so instead."""
+    from mlfactory.etml.spec import load_job
+
+    text = "name: m\ntask: regression\ndata: {source: x.csv, target: y}\nmodels: [ridge]\n"
+    path = tmp_path / "factory.yaml"
+    path.write_text(text + "models: [lightgbm]\n")
+    with pytest.raises(SpecError, match=r"key 'models' is written twice \(lines 4 and 5\)"):
+        load_spec(path)
+    path.write_text(text.replace("{source: x.csv, target: y}", "{source: x.csv, source: y}"))
+    with pytest.raises(SpecError, match=r"key 'source' is written twice \(lines 3 and 3\)"):
+        load_spec(path)
+    with pytest.raises(SpecError, match="key 'source' is written twice"):
+        load_job(path)
+    # a merge key's values may be overridden: that is not a key written twice
+    merged = load_yaml("a: &d {x: 1, y: 2}\nb:\n  <<: *d\n  x: 3\n")
+    assert merged == {"a": {"x": 1, "y": 2}, "b": {"x": 3, "y": 2}}
 
 
 def test_relative_source_resolves_against_the_spec_folder(tmp_path: Path) -> None:

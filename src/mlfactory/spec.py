@@ -55,6 +55,7 @@ __all__ = [
     "ThresholdSpec",
     "json_schema",
     "load_spec",
+    "load_yaml",
     "parse_spec",
 ]
 
@@ -636,11 +637,48 @@ def load_spec(path: str | Path) -> FactorySpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read spec file {str(path)!r}: {exc}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise SpecError(f"{path} is not valid YAML: {exc}") from None
     spec = parse_spec(raw, source=str(path))
     return _resolve_paths(spec, path.parent)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, except that a key written twice in one mapping is an error
+    (``yaml.YAMLError`` naming it and both lines): YAML would keep the last one silently,
+    so two ``models:`` lines would train only the second list."""
+    import yaml
+
+    return yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader: no Python objects
+
+
+def _unique_keys_loader() -> type:
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:  # the keys written here (a merge's may be overridden)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            key = loader.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is written twice (lines {seen[key]} and "
+                    f"{key_node.start_mark.line + 1}); YAML would keep the last one "
+                    "silently: keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return loader.construct_mapping(node)
+
+    UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return UniqueKeys
 
 
 def _resolve_paths(spec: FactorySpec, base: Path) -> FactorySpec:

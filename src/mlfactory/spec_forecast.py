@@ -8,13 +8,17 @@ choose, and what to do with gaps.
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlfactory.forecasting.calendar import FREQUENCIES
 
 __all__ = ["BacktestSpec", "ForecastSpec"]
+
+_DAY = re.compile(r"(\d{4}-)?\d{2}-\d{2}")  # 2015-12-25, or 12-25 every year
 
 
 class _Strict(BaseModel):
@@ -59,6 +63,13 @@ class ForecastSpec(_Strict):
         None,
         description="A country code (US, GB, DE, ...) whose public holidays the global model "
         "is told about: each date's holiday flag and its distance to the nearest one.",
+    )
+    closed: list[str] = Field(
+        default_factory=list,
+        description="Days every series is known to be 0, such as a shop's Christmas: a date "
+        "(2015-12-25) or a month and day every year (12-25); daily or hourly data. They are "
+        "forecast as 0 with no interval, left out of the backtest's scores, and their past "
+        "values are interpolated over, so no model learns a closure as demand.",
     )
     fill: Literal["error", "zero", "forward", "interpolate"] = Field(
         "error",
@@ -113,6 +124,40 @@ class ForecastSpec(_Strict):
                 "code such as US, GB, DE, FR, IN"
             )
         return country
+
+    @field_validator("closed", mode="before")
+    @classmethod
+    def _days(cls, days: Any) -> Any:
+        """Dates (YAML reads 2015-12-25 as one) and month-days, as text, checked."""
+        if isinstance(days, str | datetime.date):
+            days = [days]  # closed: 12-25
+        if not isinstance(days, list):
+            return days  # pydantic says what a list should be
+        out = []
+        for day in days:
+            text = day.isoformat() if isinstance(day, datetime.date) else day
+            if not isinstance(text, str) or not _DAY.fullmatch(text):
+                raise ValueError(
+                    f"{day!r} is not a day: write a date (2015-12-25) or a month and day "
+                    "closed every year (12-25)"
+                )
+            try:  # 02-29 is a day (of leap years); 02-30 is none
+                datetime.date.fromisoformat(text if len(text) == 10 else f"2000-{text}")
+            except ValueError:
+                raise ValueError(f"{text!r} is not a day of the calendar") from None
+            out.append(text)
+        return sorted(set(out))
+
+    @model_validator(mode="after")
+    def _closed_needs_days(self) -> ForecastSpec:
+        if self.closed and self.frequency not in ("D", "H"):
+            raise ValueError(
+                f"closed: closed days are for daily or hourly data, not "
+                f"{FREQUENCIES[self.frequency].words} ({self.frequency}); a closed day in a "
+                "longer period only lowers it: give it as an exogenous column (e.g. the "
+                "days open in each period)"
+            )
+        return self
 
     @property
     def season(self) -> int:

@@ -194,6 +194,29 @@ def test_filling_matches_a_per_series_reference_on_many_shuffled_series() -> Non
         assert panel.filled.get(name, 0) == ref["sales"].isna().sum()
 
 
+def test_closed_days_are_interpolated_over_within_each_series_hours_included() -> None:
+    rows = daily(6)  # CA 0..5, NY 6..11, TX 12..17, from 2024-01-01
+    panel = prepare_panel(rows, roles(closed=("2024-01-03", "01-01")))
+    # a closure inside a series: its neighbours' line; at a series' start: the next value
+    assert panel.frame[TARGET].tolist() == [
+        1, 1, 2, 3, 4, 5, 7, 7, 8, 9, 10, 11, 13, 13, 14, 15, 16, 17,
+    ]  # fmt: skip
+    assert panel.notes == (
+        "6 points on closed days (forecast.closed) in 3 series interpolated over: no model "
+        "reads a closure as demand",
+    )
+    hourly = pd.DataFrame(
+        {
+            "state": "CA",
+            "date": pd.date_range("2024-12-24 22:00", periods=28, freq="h"),
+            "sales": np.r_[5.0, 7.0, np.zeros(24), 9.0, 11.0],  # shut on Christmas Day
+        }
+    )
+    opened = prepare_panel(hourly, roles(frequency="H", closed=("12-25",))).frame[TARGET]
+    assert np.allclose(opened.iloc[2:26], np.linspace(7, 9, 26)[1:-1])
+    assert prepare_panel(rows, roles(closed=("2023-12-25",))).notes == ()  # none in the data
+
+
 # -- bad input, each naming the ids affected ---------------------------------------------------
 
 

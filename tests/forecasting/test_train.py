@@ -168,6 +168,15 @@ def test_the_same_rows_in_another_order_are_the_same_data(tmp_path: Path) -> Non
         ({"forecast": {"frequency": "X", "horizon": 3}}, "forecast.frequency"),
         ({"forecast": {"frequency": "D", "horizon": 3, "levels": [0]}}, "percentages"),
         ({"forecast": {"frequency": "D", "horizon": 3, "holidays": "UK1"}}, "forecast.holidays"),
+        (
+            {"forecast": {"frequency": "D", "horizon": 3, "closed": ["25/12"]}},
+            "forecast.closed.*'25/12' is not a day: write a date .2015-12-25. or a month and day",
+        ),
+        ({"forecast": {"frequency": "D", "horizon": 3, "closed": ["02-30"]}}, "not a day of the"),
+        (
+            {"forecast": {"frequency": "W", "horizon": 3, "closed": ["12-25"]}},
+            "closed days are for daily or hourly data, not weekly",
+        ),
         (  # one series and no id column: how to name it
             {"data": {k: v for k, v in pizza_spec()["data"].items() if k != "id_column"}},
             "data.id_column: forecasting needs it .*one series: .*'all' AS series",
@@ -367,3 +376,40 @@ def test_only_the_chosen_models_and_the_baseline_are_fitted_on_the_whole_history
     ets = set(chosen[chosen == "auto_ets"].index)
     assert 0 < len(ets) < len(PIZZAS) and fitted["auto_ets"] == ets
     assert fitted["seasonal_naive"] == set(PIZZAS)
+
+
+def test_a_closed_day_is_forecast_as_0_not_scored_and_never_learnt_as_demand(
+    tmp_path: Path,
+) -> None:
+    from mlfactory.training.forecast import backtest, prepare_series
+
+    # the shop shut on Mondays in October 2015 (no row that day: filled with 0); the user
+    # declares one past closure and the closure on 12 October every year
+    spec = pizza_spec(models=["seasonal_naive"])
+    sql = spec["data"]["sql"]
+    spec["data"]["sql"] = sql.replace("GROUP BY", "AND date <= '2015-10-10' GROUP BY")
+    spec["forecast"]["closed"] = ["2015-10-05", "10-12"]
+    registry = Registry(path=tmp_path / ".mlfactory")
+    train(write(spec, tmp_path), registry=registry, progress=False)
+    family = Scorer.load(registry, "pizzas/1").package.pipeline
+    frame = family.forecast(list(PIZZAS), levels=[80, 95]).set_index(["unique_id", "ds"])
+    shut = frame.xs(pd.Timestamp("2015-10-12"), level="ds")
+    bounds = ["mean", "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert shut["closed"].all() and (shut[bounds] == 0).all().all()
+    assert int(frame["closed"].sum()) == len(PIZZAS)  # 10-12 only
+    assert (frame.drop(index=pd.Timestamp("2015-10-12"), level="ds")["hi_80"] > 0).all()
+
+    # the next Monday repeats the Monday before, which was closed: not 0 but the days around it
+    history = prepare_series(parse_spec(spec), tmp_path).panel.frame
+    sold = history.set_index(["ds", "unique_id"])["y"].unstack("unique_id")
+    assert (sold.loc["2015-10-05"] > 0).all()
+    around = (sold.loc["2015-10-04"] + sold.loc["2015-10-06"]) / 2
+    monday = frame.xs(pd.Timestamp("2015-10-19"), level="ds")["mean"]
+    assert np.allclose(monday.reindex(around.index), around)
+
+    # the backtest scores no model on a closed day, and its metrics stay finite
+    tested = backtest(parse_spec(spec), prepare_series(parse_spec(spec), tmp_path))
+    on_closed = tested.scored["ds"] == pd.Timestamp("2015-10-05")
+    assert on_closed.any() and tested.scored.loc[on_closed, "error"].isna().all()
+    assert tested.scored.loc[~on_closed, "error"].notna().all()
+    assert np.isfinite(tested.per_series["mase"]).all()

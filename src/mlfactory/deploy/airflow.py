@@ -153,8 +153,10 @@ def read_spec(path: Path) -> DagSpec:
     that will run it checks it; a ``SpecError`` (exit 2) otherwise."""
     import yaml
 
+    from mlfactory.spec import load_yaml
+
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SpecError(f"spec file {str(path)!r} does not exist; check the path") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

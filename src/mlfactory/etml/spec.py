@@ -30,7 +30,7 @@ from mlfactory.etml.extract import check_source
 from mlfactory.etml.llm import LLMSettings
 from mlfactory.etml.summarise import DAY_FIELDS, check_template
 from mlfactory.models import CATALOG
-from mlfactory.spec import EngineSpec, RegistrySpec
+from mlfactory.spec import EngineSpec, RegistrySpec, load_yaml
 
 __all__ = ["Job", "JobSpec", "load_job"]
 
@@ -168,7 +168,7 @@ def load_job(path: str | Path) -> Job:
     """Read and check ``job.yaml``; a ``SpecError`` lists every problem."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SpecError(f"cannot read the job spec {str(path)!r}: {exc.strerror}") from None
     except yaml.YAMLError as exc:

@@ -23,11 +23,13 @@ seasonal change falls back to its first differences, then to 1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlfactory.forecasting.calendar import closed_days
 from mlfactory.forecasting.forecasters import FORECASTERS, MEAN, Setting
 from mlfactory.forecasting.panel import KEY, TARGET, TIME
 
@@ -124,11 +126,19 @@ def _actual_future(frame: pd.DataFrame, past: pd.DataFrame, job: Job) -> pd.Data
     return frame.loc[frame.index.difference(past.index), columns]
 
 
-def scored(frame: pd.DataFrame, forecasts: pd.DataFrame, plan: Plan, season: int) -> Any:
+def scored(
+    frame: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    plan: Plan,
+    season: int,
+    closed: Sequence[str] = (),
+) -> Any:
     """The backtest origins' forecasts joined with what happened.
 
     One row per (model, origin, series, step): MEAN, TARGET, the error and the
-    series' scale at that origin (``forecasts`` needs a ``model`` column).
+    series' scale at that origin (``forecasts`` needs a ``model`` column). On a closed
+    day (``closed``, as ``forecast.closed`` says) the error is NaN: the forecast served
+    there is 0 by declaration, so no model is scored or calibrated on it.
     """
     actual = frame[[KEY, TIME, TARGET]]
     back = forecasts[forecasts[ORIGIN] < plan.final]
@@ -137,6 +147,8 @@ def scored(frame: pd.DataFrame, forecasts: pd.DataFrame, plan: Plan, season: int
     scales = _scales(frame, plan, season)
     joined = joined.merge(scales, on=[KEY, ORIGIN], how="left")
     joined["error"] = joined[TARGET] - joined[MEAN]
+    if closed:
+        joined.loc[closed_days(joined[TIME], closed), "error"] = np.nan
     return joined
 
 

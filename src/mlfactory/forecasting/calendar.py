@@ -5,18 +5,21 @@ scale), the lags the global model reads and the date features it is given.
 Holidays come from the ``holidays`` package (its data ships with it: nothing is
 downloaded); a date's features say whether it is a holiday and how many steps
 it is from the nearest one before and after, so a model learns the days around
-Christmas as well as the day itself.
+Christmas as well as the day itself. Closed days (``forecast.closed``: a date, or
+a month and day every year) are the days the user knows every series is 0, such
+as a shop's Christmas; ``closed_days`` finds them among any dates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FREQUENCIES", "HOLIDAY_REACH", "Frequency", "holiday_features"]
+__all__ = ["FREQUENCIES", "HOLIDAY_REACH", "Frequency", "closed_days", "holiday_features"]
 
 HOLIDAY_REACH = 7  # days before and after a holiday that its features tell apart
 
@@ -121,3 +124,20 @@ def holiday_features(dates: pd.Series, country: str, frequency: str) -> pd.DataF
         },
         index=dates.index,
     )
+
+
+def closed_days(times: Any, closed: Sequence[str]) -> Any:
+    """Which of ``times`` (datetime64 values) fall on a closed day: ``closed`` holds dates
+    (``2015-12-25``) and days of every year (``12-25``), as ``forecast.closed`` keeps them.
+    Any time of a closed day is closed (an hourly series' 24 hours)."""
+    import numpy as np
+    import pandas as pd
+
+    stamps = pd.DatetimeIndex(np.asarray(times, dtype="datetime64[ns]"))
+    days = stamps.normalize()
+    dated = pd.DatetimeIndex([day for day in closed if len(day) == len("2015-12-25")])
+    out = np.asarray(days.isin(dated), dtype=bool)
+    annual = [int(day.replace("-", "")) for day in closed if len(day) == len("12-25")]
+    if annual:
+        out |= np.isin(stamps.month * 100 + stamps.day, annual)
+    return out

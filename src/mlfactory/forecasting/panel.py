@@ -10,7 +10,8 @@ cannot name a file, unreadable dates, duplicate (id, date) rows, missing,
 infinite or negative targets, exogenous columns that are not numbers, a
 frequency the data does not have, dates off the frequency's grid, series of one
 point, and missing dates inside a series unless ``PanelRoles.fill`` says how to
-fill them. A last period that looks unfinished is a note, not a problem.
+fill them. A last period that looks unfinished is a note, not a problem. Closed days
+(``PanelRoles.closed``) are interpolated over, so no model reads a closure as demand.
 ``prepare_future`` checks the exogenous values given for the dates to forecast.
 
 Ids become keys as ``keys.py`` says (text; several columns joined with ``|``;
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from mlfactory.errors import DataError
-from mlfactory.forecasting.calendar import FREQUENCIES
+from mlfactory.forecasting.calendar import FREQUENCIES, closed_days
 from mlfactory.forecasting.grid import (
     SHORTEST,
     WEEKDAYS,
@@ -76,6 +77,7 @@ class PanelRoles:
     exogenous: tuple[str, ...] = ()  # numeric columns known in the future
     fill: Fill = "error"  # what to do with missing dates inside a series
     allow_negative: bool = False  # a target below 0 is refused unless this is set
+    closed: tuple[str, ...] = ()  # days every series is 0 (calendar.closed_days)
 
 
 @dataclass(frozen=True)
@@ -161,12 +163,39 @@ def prepare_panel(frame: pd.DataFrame, roles: PanelRoles) -> Panel:
         )
     if converted:
         notes.append(f"the times were converted from {converted} to UTC")
+    if roles.closed and (shut := closed_days(stamps.view("datetime64[ns]"), roles.closed)).any():
+        target = _opened(target, codes, shut)
+        notes.append(
+            f"{int(shut.sum()):,} point{'s' * bool(shut.sum() > 1)} on closed days "
+            f"(forecast.closed) in {len(np.unique(codes[shut])):,} series interpolated over: "
+            "no model reads a closure as demand"
+        )
     panel = pd.DataFrame(
         {KEY: keys.names[codes], TIME: stamps.view("datetime64[ns]"), TARGET: target, **exogenous}
     )
     if (partial_end := _partial_end(panel, roles.frequency)) is not None:
         notes.append(partial_end)
     return Panel(panel, roles, dates.alias, tuple(notes), filled)
+
+
+def _opened(target: Floats, codes: Ints, shut: Bools) -> Floats:
+    """``target`` with its values on closed days (``shut``) replaced by linear interpolation
+    between the series' open points on either side (the nearest one at a series' end; 0 in
+    a series with none). Rows are sorted by series then time, one per step."""
+    index = np.arange(len(target))
+    known = np.where(shut, -1, index)
+    before = np.maximum.accumulate(known)
+    after = np.minimum.accumulate(np.where(shut, len(target), index)[::-1])[::-1]
+    has_before = (before >= 0) & (codes[np.maximum(before, 0)] == codes)
+    has_after = (after < len(target)) & (codes[np.minimum(after, len(target) - 1)] == codes)
+    low, high = target[np.maximum(before, 0)], target[np.minimum(after, len(target) - 1)]
+    share = (index - before) / np.maximum(after - before, 1)
+    filled = np.where(
+        has_before & has_after,
+        low + (high - low) * share,
+        np.where(has_before, low, np.where(has_after, high, 0.0)),
+    )
+    return np.where(shut, filled, target)
 
 
 _PERIOD = {"H": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter"}
@@ -493,8 +522,6 @@ def _duplicates(keys: Keys, codes: Ints, stamps: Ints, roles: PanelRoles) -> str
 
 
 # -- the dates against the frequency ----------------------------------------------------------
-
-_PERIOD = {"H": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter"}
 
 
 def _date_problems(

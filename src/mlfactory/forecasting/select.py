@@ -48,7 +48,8 @@ Rule = Literal["per_series", "global"]
 
 
 def series_metrics(scored: pd.DataFrame, origins: list[int] | None = None) -> pd.DataFrame:
-    """One row per (model, series): the metrics over ``origins`` (None: all) and ``points``."""
+    """One row per (model, series): the metrics over ``origins`` (None: all) and ``points``
+    (the forecasts made, closed days included; the metrics leave those out)."""
     rows = scored if origins is None else scored[scored[ORIGIN].isin(origins)]
     error = rows["error"].to_numpy(dtype=float)
     actual, forecast = rows[TARGET].to_numpy(dtype=float), rows["mean"].to_numpy(dtype=float)
@@ -56,6 +57,7 @@ def series_metrics(scored: pd.DataFrame, origins: list[int] | None = None) -> pd
     smape = np.divide(
         200 * np.abs(error), denominator, out=np.zeros_like(error), where=denominator > 0
     )
+    smape[np.isnan(error)] = np.nan  # a closed day: not scored
     parts = rows[["model", KEY]].assign(
         mase=np.abs(error) / rows[SCALE].to_numpy(dtype=float),
         smape=smape,
@@ -138,6 +140,7 @@ def calibration(scored: pd.DataFrame, origins: list[int] | None = None) -> pd.Da
     """model, STEP, ``score``: each absolute error over its series' scale (the conformal
     scores), over ``origins`` (None: all), sorted within (model, step)."""
     rows = scored if origins is None else scored[scored[ORIGIN].isin(origins)]
+    rows = rows[rows["error"].notna()]  # closed days are not scored
     score = np.abs(rows["error"].to_numpy(dtype=float)) / rows[SCALE].to_numpy(dtype=float)
     out = rows[["model", STEP]].assign(score=score)
     return out.sort_values(["model", STEP, "score"], kind="stable").reset_index(drop=True)
@@ -194,7 +197,7 @@ def coverage(
     before = list(range(last)) or [last]
     picked = scored.merge(chosen.rename("model").reset_index(), on=["model", KEY])
     calibrated = calibration(picked, before)
-    target = picked[picked[ORIGIN] == last]
+    target = picked[(picked[ORIGIN] == last) & picked["error"].notna()]
     out: dict[str, float] = {}
     if target.empty:
         return out

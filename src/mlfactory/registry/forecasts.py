@@ -6,8 +6,9 @@ A forecasting version holds, in its package folder::
                          that forecasts it and why, its scale, its backtest metrics, and
                          the row group of forecasts.parquet that holds it
     forecasts.parquet    each series' mean forecast for the trained horizon (key, step,
-                         date, mean), sorted by key, a few series per row group: one
-                         series is read without reading the others
+                         date, mean, closed: a closed day's 0, with no interval), sorted
+                         by key, a few series per row group: one series is read without
+                         reading the others
     calibration.parquet  the conformal scores (step, score: |error| / the series' scale)
                          of the chosen models' backtests, from which any interval level
                          is computed
@@ -38,10 +39,10 @@ if TYPE_CHECKING:
 
     from mlfactory.registry.manifest import ForecastFamily
 
-__all__ = ["CALIBRATION", "FORECASTS", "SERIES", "SeriesForecasts", "interval_columns"]
+__all__ = ["CALIBRATION", "CLOSED", "FORECASTS", "SERIES", "SeriesForecasts", "interval_columns"]
 
 SERIES, FORECASTS, CALIBRATION = "series.parquet", "forecasts.parquet", "calibration.parquet"
-KEY, STEP, TIME, MEAN = "unique_id", "step", "ds", "mean"
+KEY, STEP, TIME, MEAN, CLOSED = "unique_id", "step", "ds", "mean", "closed"
 SERIES_PER_GROUP = 16  # series per row group of forecasts.parquet
 CACHED_GROUPS = 256  # row groups kept in memory once read
 MAX_LEVELS_CACHED = 64  # interval levels whose quantiles are kept (requests may ask any)
@@ -118,8 +119,8 @@ class SeriesForecasts:
     def forecast(
         self, keys: list[str], horizon: int | None = None, levels: list[float] | None = None
     ) -> pd.DataFrame:
-        """KEY, STEP, TIME, MEAN and the interval columns of ``levels`` for ``keys`` (each
-        series once, in the order first asked)."""
+        """KEY, STEP, TIME, MEAN, CLOSED and the interval columns of ``levels`` for ``keys``
+        (each series once, in the order first asked)."""
         import pandas as pd
 
         horizon = self.family.horizon if horizon is None else horizon
@@ -191,9 +192,11 @@ class SeriesForecasts:
         scale = self.series["scale"].reindex(frame[KEY]).to_numpy(dtype=float)
         steps = frame[STEP].to_numpy(dtype=int)
         mean = frame[MEAN].to_numpy(dtype=float)
-        columns: dict[str, Any] = {}
+        # a closed day is 0 for certain (a version saved before closed days has none)
+        closed = frame[CLOSED].to_numpy(bool) if CLOSED in frame else np.zeros(len(frame), bool)
+        columns: dict[str, Any] = {CLOSED: closed}
         for level in levels:
-            width = self.quantiles(level)[steps - 1] * scale
+            width = self.quantiles(level)[steps - 1] * scale * ~closed
             low = mean - width
             columns[f"lo_{level:g}"] = np.maximum(low, 0.0) if self.family.non_negative else low
             columns[f"hi_{level:g}"] = mean + width
@@ -246,7 +249,11 @@ class SeriesForecasts:
         keys = sorted(self.series.index)
         groups = {key: i // SERIES_PER_GROUP for i, key in enumerate(keys)}
         series = self.series.assign(row_group=[groups[k] for k in self.series.index])
-        table = pa.Table.from_pandas(forecasts[[KEY, STEP, TIME, MEAN]], preserve_index=False)
+        if CLOSED not in forecasts:
+            forecasts = forecasts.assign(**{CLOSED: False})
+        table = pa.Table.from_pandas(
+            forecasts[[KEY, STEP, TIME, MEAN, CLOSED]], preserve_index=False
+        )
         with pq.ParquetWriter(directory / FORECASTS, table.schema) as writer:
             firsts = [k for i, k in enumerate(keys) if i % SERIES_PER_GROUP == 0]
             bounds = np.searchsorted(forecasts[KEY].to_numpy(), firsts)

@@ -157,6 +157,7 @@ class ForecastFamily(_Record):
     coverage: dict[str, float] = Field(default_factory=dict)  # coverage_80: share inside
     exogenous: list[str] = Field(default_factory=list)
     holidays: str | None = None
+    closed: list[str] = Field(default_factory=list)  # days forecast as 0 (forecast.closed)
     non_negative: bool = True  # intervals stop at 0
     first: str = ""  # the first and last forecast date over all series (ISO)
     last: str = ""

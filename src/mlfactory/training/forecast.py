@@ -30,6 +30,7 @@ from mlfactory.data import load_frame
 from mlfactory.data.schema import ColumnSchema, Schema
 from mlfactory.errors import SpecError
 from mlfactory.forecasting.backtest import ORIGIN, Job, Plan, run_job, scored
+from mlfactory.forecasting.calendar import closed_days
 from mlfactory.forecasting.forecasters import FORECASTERS, MEAN, Setting
 from mlfactory.forecasting.panel import KEY, TIME, Panel, PanelRoles, prepare_future, prepare_panel
 from mlfactory.forecasting.select import (
@@ -42,7 +43,7 @@ from mlfactory.forecasting.select import (
 )
 from mlfactory.metrics import PairedComparison
 from mlfactory.registry import ModelPackage
-from mlfactory.registry.forecasts import SeriesForecasts
+from mlfactory.registry.forecasts import CLOSED, SeriesForecasts
 from mlfactory.registry.manifest import ForecastFamily, Lineage, Manifest, Scores
 from mlfactory.tasks import task_named
 from mlfactory.training.evaluate import Evaluated, Evaluation
@@ -89,6 +90,7 @@ def prepare_series(spec: FactorySpec, spec_folder: Path) -> Prepared:
         exogenous=tuple(forecast.exogenous),
         fill=forecast.fill,
         allow_negative=forecast.allow_negative,
+        closed=tuple(forecast.closed),
     )
     panel = prepare_panel(frame, roles)
     future = None
@@ -182,7 +184,7 @@ def _backtest(
     jobs = _jobs(spec, panel, {m: None for m in models}, backtests, plan, engine)
     forecasts = pd.concat(_mapped(jobs, shared, engine, on_event, "backtest"), ignore_index=True)
     season = forecast.season
-    joined = scored(panel.frame, forecasts, plan, season)
+    joined = scored(panel.frame, forecasts, plan, season, closed=forecast.closed)
     inner = nested(
         joined, models, forecast.select, windows=plan.windows, horizon=plan.horizon, keys=keys
     )
@@ -333,6 +335,8 @@ def package_forecasts(
     mine["step"] = mine.groupby(KEY, sort=False).cumcount() + 1
     if not forecast.allow_negative:
         mine[MEAN] = mine[MEAN].clip(lower=0)
+    mine[CLOSED] = closed_days(mine[TIME], forecast.closed)
+    mine.loc[mine[CLOSED], MEAN] = 0.0
     from mlfactory.forecasting.backtest import series_scale
 
     scale = series_scale(panel.frame, forecast.season)
@@ -379,6 +383,7 @@ def package_forecasts(
         coverage=tested.coverage,
         exogenous=forecast.exogenous,
         holidays=forecast.holidays,
+        closed=forecast.closed,
         non_negative=not forecast.allow_negative,
         first=mine[TIME].min().isoformat() if len(mine) else "",
         last=mine[TIME].max().isoformat() if len(mine) else "",
@@ -387,7 +392,7 @@ def package_forecasts(
         family,
         series,
         scores.reset_index(drop=True),
-        forecasts=mine[[KEY, "step", TIME, MEAN]].reset_index(drop=True),
+        forecasts=mine[[KEY, "step", TIME, MEAN, CLOSED]].reset_index(drop=True),
     )
     task = task_named(spec.task)
     schema = Schema(

@@ -158,8 +158,18 @@ def _overall(report: ForecastReport) -> str:
         f"<i>last window</i> ({family.windows} windows, {family.step} steps apart, horizon "
         f"{family.horizon}); the mean over series, with a 95% bootstrap interval over "
         f"series. <i>Earlier</i>: the same choice on the windows it was chosen on "
-        f"(the gap is the choice's optimism). ★ the primary metric.</p>{table}"
+        f"(the gap is the choice's optimism). ★ the primary metric.{_closed(family)}</p>"
+        f"{table}"
         f"<div class='grid'>{histogram}</div>"
+    )
+
+
+def _closed(family: ForecastFamily) -> str:
+    if not family.closed:
+        return ""
+    return (
+        f" Closed days ({escape(', '.join(family.closed))}) are forecast as 0 with no "
+        "interval and are in no score."
     )
 
 
