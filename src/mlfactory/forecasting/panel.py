@@ -143,7 +143,10 @@ def prepare_panel(frame: pd.DataFrame, roles: PanelRoles) -> Panel:
     dates = SeriesDates(codes, stamps, roles.frequency)
     tz = getattr(frame[roles.time].dtype, "tz", None)
     converted = str(tz) if tz is not None and str(tz) != "UTC" else ""
-    problems += _date_problems(dates, keys.names, roles, partial, converted)
+    # how data.sql reads the time column as a time (the fixes below are SQL): text is cast
+    timed = pd.api.types.is_datetime64_any_dtype(frame[roles.time].dtype)
+    column = roles.time if timed else f"CAST({roles.time} AS TIMESTAMP)"
+    problems += _date_problems(dates, keys.names, roles, partial, converted, column)
     if problems:
         raise _error(problems)
     if not len(codes):
@@ -556,16 +559,22 @@ def _duplicates(keys: Keys, codes: Ints, stamps: Ints, roles: PanelRoles) -> str
 
 
 def _date_problems(
-    dates: SeriesDates, names: Texts, roles: PanelRoles, partial: Ints, converted: str
+    dates: SeriesDates,
+    names: Texts,
+    roles: PanelRoles,
+    partial: Ints,
+    converted: str,
+    column: str,
 ) -> list[str]:
     """The series whose dates step at another frequency, fall off the grid, number one,
-    or (``fill: error``) miss dates; ``partial`` series lost rows to unreadable dates."""
+    or (``fill: error``) miss dates; ``partial`` series lost rows to unreadable dates.
+    ``column`` is the time column as SQL reads it as a time (the fixes' SQL)."""
     problems = [
-        _mismatch(dates, names, roles, found, words, where)
+        _mismatch(dates, names, roles, found, words, where, column)
         for (found, words), where in dates.mismatch.items()
     ]
     if dates.off.any():
-        problems.append(_irregular(dates, names, roles, converted))
+        problems.append(_irregular(dates, names, roles, converted, column))
     whole = ~np.isin(dates.series, partial)  # a series that lost rows is not counted
     single = (dates.counts == 1) & whole
     if single.any():
@@ -596,6 +605,7 @@ def _mismatch(
     found: str | None,
     words: str,
     where: list[int],
+    column: str,
 ) -> str:
     code = roles.frequency
     wanted = FREQUENCIES[code]
@@ -609,7 +619,7 @@ def _mismatch(
         time, target = roles.time, roles.target
         fix += (
             f", or aggregate the rows to {wanted.words} dates in data.sql, e.g. SELECT "
-            f"{', '.join(roles.ids)}, date_trunc('{_PERIOD[code]}', {time}) AS {time}, "
+            f"{', '.join(roles.ids)}, date_trunc('{_PERIOD[code]}', {column}) AS {time}, "
             f"sum({target}) AS {target} FROM data GROUP BY ALL"
         )
     return (
@@ -618,8 +628,10 @@ def _mismatch(
     )
 
 
-def _irregular(dates: SeriesDates, names: Texts, roles: PanelRoles, converted: str) -> str:
-    code, alias, column = roles.frequency, dates.alias, roles.time
+def _irregular(
+    dates: SeriesDates, names: Texts, roles: PanelRoles, converted: str, column: str
+) -> str:
+    code, alias = roles.frequency, dates.alias
     row = int(np.flatnonzero(dates.off)[0])
     example = f"{names[dates.codes[row]]} on {_date(dates.stamps[row])}"
     if code == "H":
