@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from mlfactory.cli import main
 from mlfactory.errors import BadInputError, SpecError, UnknownSeriesError
 from mlfactory.registry import Registry
 from mlfactory.scoring.scorer import Scorer
@@ -225,8 +227,6 @@ def test_series_ending_on_different_dates_each_get_their_own_forecast_dates(
 def test_train_and_models_show_say_what_forecasts_each_series(
     trained: tuple[Path, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mlfactory.cli import main
-
     folder, result = trained
     assert main(["models", "show", "pizzas", "--registry", str(folder / ".mlfactory")]) == 0
     shown = capsys.readouterr().out.replace("\n", " ")
@@ -262,8 +262,6 @@ def test_a_forecast_changed_in_the_artifact_store_is_refused(tmp_path: Path) -> 
 def test_train_refuses_the_raw_births_naming_the_states_with_duplicate_dates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mlfactory.cli import main
-
     spec = {
         "name": "births",
         "task": "forecasting",
@@ -289,8 +287,6 @@ def test_train_refuses_the_raw_births_naming_the_states_with_duplicate_dates(
 def test_validate_checks_a_forecasting_spec_without_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mlfactory.cli import main
-
     registry = tmp_path / "r"
     spec = pizza_spec(registry={"path": str(registry)})
     assert main(["validate", str(write(spec, tmp_path))]) == 0
@@ -329,8 +325,6 @@ def test_a_series_too_short_for_a_model_falls_back_to_the_baseline_and_is_listed
 def test_one_monthly_series_trains_and_forecasts_through_the_cli(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mlfactory.cli import main
-
     spec = {  # the classic single series: airline passengers a month, 1949-1960
         "name": "air",
         "task": "forecasting",
@@ -406,6 +400,20 @@ def test_a_closed_day_is_forecast_as_0_not_scored_and_never_learnt_as_demand(
     around = (sold.loc["2015-10-04"] + sold.loc["2015-10-06"]) / 2
     monday = frame.xs(pd.Timestamp("2015-10-19"), level="ds")["mean"]
     assert np.allclose(monday.reindex(around.index), around)
+
+    # monitoring leaves closed days out as the backtest does, and says when one sold
+    actuals = frame.reset_index().rename(columns={"unique_id": "name", "ds": "date"})
+    actuals["sold"] = actuals["mean"].where(~actuals["closed"], 0.0)
+    actuals.loc[actuals["closed"] & (actuals["name"] == "hawaiian"), "sold"] = 5.0
+    actuals[["name", "date", "sold"]].to_csv(tmp_path / "actuals.csv", index=False)
+    argv = ["monitor", "pizzas/1", "--current", str(tmp_path / "actuals.csv")]
+    json_path = tmp_path / "check.json"
+    assert main([*argv, "--json", str(json_path), "--registry", str(registry.path)]) == 0
+    check = json.loads(json_path.read_text())["forecast"]
+    assert check["n_closed"] == len(PIZZAS) and check["n_closed_sold"] == 1
+    assert check["n_used"] == 13 * len(PIZZAS) and check["live"] == 0
+    notes = " ".join(check["notes"])
+    assert "6 actual row(s) fall on closed days" in notes and "1 of them are not 0" in notes
 
     # the backtest scores no model on a closed day, and its metrics stay finite
     tested = backtest(parse_spec(spec), prepare_series(parse_spec(spec), tmp_path))

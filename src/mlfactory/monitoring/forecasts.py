@@ -44,6 +44,7 @@ import numpy as np
 from mlfactory.errors import DataError
 from mlfactory.forecasting.keys import SHOWN, series_keys
 from mlfactory.metrics import METRICS
+from mlfactory.registry.forecasts import CLOSED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,6 +98,8 @@ class ForecastCheck:
     n_rows: int  # actual rows read
     n_used: int = 0  # joined to a forecast
     n_outside: int = 0  # dates that are none of their series' forecast dates
+    n_closed: int = 0  # on a closed day (forecast.closed): 0 by declaration, not scored
+    n_closed_sold: int = 0  # of those, actuals that are not 0
     n_unknown: int = 0  # rows of ids the version has no series of
     unknown: list[str] = field(default_factory=list)  # those ids, the first SHOWN
     n_unknown_ids: int = 0
@@ -169,6 +172,17 @@ class ForecastCheck:
                 f"and were left out (this version forecasts {self.first[:10]} to "
                 f"{self.last[:10]}: earlier dates are history, later ones past the horizon)"
             )
+        if self.n_closed:
+            sold = (
+                f"; {self.n_closed_sold:,} of them are not 0: if those series open on those "
+                "days, take the days out of forecast.closed"
+                if self.n_closed_sold
+                else ""
+            )
+            out.append(
+                f"{self.n_closed:,} actual row(s) fall on closed days (forecast.closed, "
+                f"forecast as 0) and were left out, as the backtest leaves them out{sold}"
+            )
         if self.n_unknown:
             more = self.n_unknown_ids - len(self.unknown)
             named = ", ".join(map(repr, self.unknown)) + (f" and {more} more" if more else "")
@@ -218,6 +232,7 @@ class ForecastCheck:
         out = asdict(self)
         out["decayed"] = self.decayed
         out["flagged"] = [s.key for s in self.flagged]
+        out["notes"] = self.notes()
         for entry, accuracy in zip(out["series"], self.series, strict=True):
             entry["ratio"] = accuracy.ratio
         return out
@@ -262,6 +277,10 @@ def check_forecasts(
     served[TIME] = served[TIME].astype("datetime64[ns]")
     joined = rows.merge(served, on=[KEY, TIME], how="inner")
     check.n_outside = len(rows) - len(joined)
+    shut = joined[CLOSED].to_numpy(bool)  # left out, as the backtest leaves them out
+    check.n_closed = int(shut.sum())
+    check.n_closed_sold = int((joined.loc[shut, ACTUAL] != 0).sum())
+    joined = joined[~shut]
     check.n_used = len(joined)
     if joined.empty:
         raise DataError.from_problems(
