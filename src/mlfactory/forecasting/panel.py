@@ -55,7 +55,15 @@ if TYPE_CHECKING:
     Floats = npt.NDArray[np.float64]
     Texts = npt.NDArray[np.object_]
 
-__all__ = ["KEY", "Panel", "PanelRoles", "prepare_future", "prepare_panel", "series_keys"]
+__all__ = [
+    "KEY",
+    "Panel",
+    "PanelRoles",
+    "prepare_future",
+    "prepare_panel",
+    "read_date",
+    "series_keys",
+]
 
 KEY, TIME, TARGET = "unique_id", "ds", "y"  # the panel's own column names (statsforecast's)
 Fill = Literal["error", "zero", "forward", "interpolate"]
@@ -417,6 +425,15 @@ def _period_starts(texts: Any, unread: Bools) -> pd.Series:
             continue
         out[at] = pd.Timestamp(day, tz="UTC")
     return out
+
+
+def read_date(text: str) -> pd.Timestamp | None:
+    """One date written as the data's time column may write it (``2016-01-01``, ``2016 Q3``,
+    ``1991 W06``; a time zone converted to UTC, then dropped), or None."""
+    import pandas as pd
+
+    times, _ = _read_times(pd.Series([text], dtype=object))
+    return None if times[0] == _NAT else pd.Timestamp(int(times[0]))
 
 
 def _time_problems(values: pd.Series, times: Ints, keys: Keys, name: str) -> list[str]:

@@ -147,15 +147,19 @@ def _dated(payload: dict[str, Any], key: str, family: ForecastFamily) -> Ask:
 
 def answer(forecasts: SeriesForecasts, ask: Ask, name: str, version: str) -> bytes:
     """The encoded answer (blocking: run it in a thread)."""
-    import pandas as pd
 
     levels = list(ask.levels)
     frame = forecasts.forecast(list(ask.ids), ask.horizon, levels)
     if ask.begin is not None:
-        try:
-            begin, end = pd.Timestamp(ask.begin), pd.Timestamp(str(ask.end))
-        except ValueError as exc:
-            raise BadInputError(f"begin_date/end_date must be dates: {exc}") from None
+        from mlfactory.forecasting.panel import read_date
+
+        begin, end = read_date(ask.begin), read_date(str(ask.end))
+        if begin is None or end is None:
+            unread = ask.begin if begin is None else ask.end
+            raise BadInputError(
+                f"begin_date/end_date must be dates, e.g. 2016-01-01 (as the data writes "
+                f"them); got {unread!r}"
+            )
         first, last = frame["ds"].min(), frame["ds"].max()
         if begin > end or begin < first or end > last:
             raise BadInputError(
