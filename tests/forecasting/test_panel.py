@@ -137,9 +137,10 @@ def test_quarters_and_iso_weeks_as_tsibble_writes_them_are_their_first_day() -> 
     assert panel.frame[TIME].dt.strftime("%Y-%m-%d").tolist() == [
         "2015-12-21", "2015-12-28", "2016-01-04", "2016-01-11",
     ]  # fmt: skip
-    bad = weeks.assign(date=["2014 W53", "2015 Q5", "2015 W01", "2015 W02"])  # no such days
-    message = problem(bad, frequency="W")
-    assert "2 value(s) that are not dates" in message and "'2014 W53', '2015 Q5'" in message
+    bad = weeks.assign(date=["2014 W53", "2015 Q5", "9999 W01", "2015 W02"])  # no such days
+    message = problem(bad, frequency="W")  # (9999: no time pandas can hold, as in text)
+    assert "3 value(s) that are not dates" in message
+    assert "'2014 W53', '2015 Q5', '9999 W01'" in message
 
 
 def test_local_midnights_are_off_a_daily_grid_once_in_utc_and_the_message_says_why() -> None:

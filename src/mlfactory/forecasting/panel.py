@@ -423,6 +423,8 @@ def _period_starts(texts: Any, unread: Bools) -> pd.Series:
             )
         except ValueError:  # Q5, W54, W53 of a year without one: not a date
             continue
+        if not pd.Timestamp.min.date() < day < pd.Timestamp.max.date():
+            continue  # 9999 Q1: not a time pandas can hold, so not a date, as text is not
         out[at] = pd.Timestamp(day, tz="UTC")
     return out
 
