@@ -142,9 +142,11 @@ class ForecastSpec(_Strict):
                     "closed every year (12-25)"
                 )
             try:  # 02-29 is a day (of leap years); 02-30 is none
-                datetime.date.fromisoformat(text if len(text) == 10 else f"2000-{text}")
+                day = datetime.date.fromisoformat(text if len(text) == 10 else f"2000-{text}")
             except ValueError:
                 raise ValueError(f"{text!r} is not a day of the calendar") from None
+            if not 1678 <= day.year <= 2261:  # the times pandas holds (nanoseconds)
+                raise ValueError(f"{text!r} is outside the years 1678 to 2261 dates can have")
             out.append(text)
         return sorted(set(out))
 

@@ -175,6 +175,7 @@ def test_the_same_rows_in_another_order_are_the_same_data(tmp_path: Path) -> Non
             "forecast.closed.*'25/12' is not a day: write a date .2015-12-25. or a month and day",
         ),
         ({"forecast": {"frequency": "D", "horizon": 3, "closed": ["02-30"]}}, "not a day of the"),
+        ({"forecast": {"frequency": "D", "horizon": 3, "closed": ["9999-12-25"]}}, "1678 to 2261"),
         (
             {"forecast": {"frequency": "W", "horizon": 3, "closed": ["12-25"]}},
             "closed days are for daily or hourly data, not weekly",
