@@ -143,6 +143,20 @@ def test_quarters_and_iso_weeks_as_tsibble_writes_them_are_their_first_day() -> 
     assert "'2014 W53', '2015 Q5', '9999 W01'" in message
 
 
+def test_a_date_beyond_the_years_nanoseconds_hold_is_named_not_wrapped() -> None:
+    import datetime
+
+    days = [datetime.datetime(2020, 1, d) for d in range(1, 6)] + [datetime.datetime(9999, 12, 31)]
+    rows = pd.DataFrame(  # as Parquet's microseconds are read: 9999 fits, and wrapped to 1816
+        {"state": "CA", "date": pd.Series(days, dtype="datetime64[us]"), "sales": 1.0}
+    )
+    assert problem(rows) == (
+        "time column 'date' has 1 date(s) outside the years 1678 to 2261 (e.g. 9999-12-31); "
+        "fix or filter them out in data.sql"
+    )
+    assert len(prepare_panel(rows.iloc[:5], roles()).frame) == 5  # the same unit, in range
+
+
 def test_local_midnights_are_off_a_daily_grid_once_in_utc_and_the_message_says_why() -> None:
     rows = daily(5).assign(date=lambda f: f["date"].dt.tz_localize("America/New_York"))
     message = problem(rows)
