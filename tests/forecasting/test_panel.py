@@ -255,6 +255,22 @@ def test_closed_days_are_interpolated_over_within_each_series_hours_included() -
     assert prepare_panel(rows, roles(closed=("2023-12-25",))).notes == ()  # none in the data
 
 
+def test_a_closed_day_without_rows_is_not_a_gap_but_an_open_one_still_is() -> None:
+    rows = daily(6).drop(index=[2, 9])  # CA has no 01-03 (closed), NY no 01-04 (open)
+    message = problem(rows, closed=("2024-01-03",))
+    assert "1 daily date(s) are missing" in message and "NY (1)" in message
+    names_only(message, {"NY"})
+    panel = prepare_panel(daily(6).drop(index=[2]), roles(closed=("01-03",)))
+    assert panel.frame[TARGET].iloc[:6].tolist() == [0, 1, 2, 3, 4, 5]  # opened: interpolated
+    assert panel.notes == (  # no fill rule was needed, and none is named
+        "3 points on closed days (forecast.closed) in 3 series interpolated over: no model "
+        "reads a closure as demand",
+    )
+    zero = prepare_panel(rows, roles(closed=("01-03",), fill="zero"))
+    assert zero.notes[0].startswith("filled 1 missing date with 0 in 1 series")
+    assert zero.frame[TARGET].iloc[:6].tolist() == [0, 1, 2, 3, 4, 5]
+
+
 # -- bad input, each naming the ids affected ---------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlfactory.forecasting.calendar import FREQUENCIES
+from mlfactory.forecasting.calendar import FREQUENCIES, closed_days
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -184,6 +184,26 @@ class SeriesDates:
             ends = np.cumsum(self.counts[regular])
             span = numbers[ends - 1] - numbers[np.r_[0, ends[:-1]]] + 1
             self.missing[regular] = span - self.counts[regular]
+
+    def missing_closed(self, closed: tuple[str, ...]) -> Ints:
+        """Per series, how many of its ``missing`` dates fall on closed days
+        (``calendar.closed_days``): dates declared closed, not gaps."""
+        out = np.zeros(len(self.starts), dtype=np.int64)
+        gapped = np.flatnonzero(self.missing > 0)
+        if not closed or not len(gapped):
+            return out
+        first = positions(self.alias, self.stamps[self.starts[gapped]])
+        last = positions(self.alias, self.stamps[self.starts[gapped] + self.counts[gapped] - 1])
+        span = last - first + 1
+        offsets = np.r_[0, np.cumsum(span)[:-1]]
+        series = np.repeat(np.arange(len(gapped)), span)
+        grid = dates_at(self.alias, first[series] + np.arange(int(span.sum())) - offsets[series])
+        on_grid = np.bincount(series, closed_days(grid.view("datetime64[ns]"), closed))
+        rows = np.isin(self.row_series, gapped)
+        present = closed_days(self.stamps[rows].view("datetime64[ns]"), closed)
+        seen = np.bincount(self.row_series[rows], present, minlength=len(self.starts))
+        out[gapped] = np.rint(on_grid - seen[gapped]).astype(np.int64)
+        return out
 
     def fill(
         self, target: Floats, exogenous: dict[str, Floats], rule: str

@@ -155,7 +155,8 @@ def prepare_panel(frame: pd.DataFrame, roles: PanelRoles) -> Panel:
     # how data.sql reads the time column as a time (the fixes below are SQL): text is cast
     timed = pd.api.types.is_datetime64_any_dtype(frame[roles.time].dtype)
     column = roles.time if timed else f"CAST({roles.time} AS TIMESTAMP)"
-    problems += _date_problems(dates, keys.names, roles, partial, converted, column)
+    shut_missing = dates.missing_closed(roles.closed)  # declared closed: not gaps
+    problems += _date_problems(dates, keys.names, roles, partial, converted, column, shut_missing)
     if problems:
         raise _error(problems)
     if not len(codes):
@@ -165,17 +166,19 @@ def prepare_panel(frame: pd.DataFrame, roles: PanelRoles) -> Panel:
     exogenous = {x: values[x][rows] for x in roles.exogenous}
     notes: list[str] = []
     filled: dict[str, int] = {}
-    if dates.missing.sum():
-        codes, stamps, target, exogenous = dates.fill(target, exogenous, roles.fill)
-        gaps = dates.missing > 0
-        filled = dict(
-            zip(keys.names[dates.series[gaps]], dates.missing[gaps].tolist(), strict=True)
-        )
-        notes.append(
-            f"filled {sum(filled.values()):,} missing date{'s' * (sum(filled.values()) > 1)} "
-            f"{_FILLED[roles.fill]} in {len(filled):,} series"
-            + ("; the exogenous columns carry their last value onto them" * bool(exogenous))
-        )
+    if dates.missing.sum():  # a missing closed day is filled by any rule, then opened below
+        rule = "interpolate" if roles.fill == "error" else roles.fill
+        codes, stamps, target, exogenous = dates.fill(target, exogenous, rule)
+        open_missing = dates.missing - shut_missing
+        gaps = open_missing > 0
+        filled = dict(zip(keys.names[dates.series[gaps]], open_missing[gaps].tolist(), strict=True))
+        if filled:
+            notes.append(
+                f"filled {sum(filled.values()):,} missing date"
+                f"{'s' * (sum(filled.values()) > 1)} {_FILLED[roles.fill]} in {len(filled):,} "
+                "series"
+                + ("; the exogenous columns carry their last value onto them" * bool(exogenous))
+            )
     if converted:
         notes.append(f"the times were converted from {converted} to UTC")
     if roles.closed and (shut := closed_days(stamps.view("datetime64[ns]"), roles.closed)).any():
@@ -596,10 +599,12 @@ def _date_problems(
     partial: Ints,
     converted: str,
     column: str,
+    shut_missing: Ints,
 ) -> list[str]:
     """The series whose dates step at another frequency, fall off the grid, number one,
-    or (``fill: error``) miss dates; ``partial`` series lost rows to unreadable dates.
-    ``column`` is the time column as SQL reads it as a time (the fixes' SQL)."""
+    or (``fill: error``) miss dates other than closed days (``shut_missing`` per series);
+    ``partial`` series lost rows to unreadable dates. ``column`` is the time column as
+    SQL reads it as a time (the fixes' SQL)."""
     problems = [
         _mismatch(dates, names, roles, found, words, where, column)
         for (found, words), where in dates.mismatch.items()
@@ -614,14 +619,14 @@ def _date_problems(
             "date only; a series needs at least 2 points to be forecast: give them more "
             "history, or filter them out in data.sql"
         )
-    gaps = (dates.missing > 0) & whole
+    missing = dates.missing - shut_missing
+    gaps = (missing > 0) & whole
     if roles.fill == "error" and gaps.any():
         counted = [
-            f"{k} ({m:,})"
-            for k, m in zip(names[dates.series[gaps]], dates.missing[gaps], strict=True)
+            f"{k} ({m:,})" for k, m in zip(names[dates.series[gaps]], missing[gaps], strict=True)
         ]
         problems.append(
-            f"{int(dates.missing[gaps].sum()):,} {FREQUENCIES[roles.frequency].words} date(s) "
+            f"{int(missing[gaps].sum()):,} {FREQUENCIES[roles.frequency].words} date(s) "
             f"are missing between the first and last date of {len(counted)} series: "
             f"{_listed(counted)}; add the rows, or set forecast.fill to zero, forward or "
             "interpolate"
