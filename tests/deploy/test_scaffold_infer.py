@@ -128,6 +128,40 @@ def test_a_forecasting_project_validates(
     assert "2 series of state" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("source", "ids", "time", "target", "frequency"),
+    [  # fpp3's tsibbles, as R writes their periods: '1998 Q1', '1939 Jan', '1991 W06'
+        ("fpp3/aus_accommodation", "State", "Date", "Takings", "Q"),
+        ("fpp3/us_employment", "Series_ID", "Month", "Employed", "M"),
+        ("fpp3/us_gasoline", "series", "Week", "Barrels", "W"),  # one series: named in SQL
+    ],
+)
+def test_quarters_months_and_weeks_as_text_are_a_forecast_s_dates(
+    source: str, ids: str | None, time: str, target: str, frequency: str, tmp_path: Path
+) -> None:
+    path = _table(source, tmp_path, "series")
+    found = guess(pd.read_csv(path), target=target, task="forecasting", shown_as="t")
+    assert (found.id_column, found.time_column, found.frequency) == (ids, time, frequency)
+    assert f"{time!r} holds dates as text" in found.time_reason
+    assert found.sql == (None if ids != "series" else "SELECT 'all' AS series, * FROM data")
+    # a tabular task reads dates as it always has: none of these is one
+    tabular = guess(pd.read_csv(path), target=target, task="regression", shown_as="t")
+    assert tabular.time_column is None
+
+
+def test_one_series_gets_a_name_not_a_row_id_and_the_project_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _table("fpp3/us_gasoline", tmp_path, "gasoline")  # rownames: unique per row
+    args = ["init", "gas", "--data", str(path), "--target", "Barrels", "--task", "forecasting"]
+    assert main(args) == 0
+    text = (tmp_path / "gas" / "factory.yaml").read_text()
+    assert "sql: SELECT 'all' AS series, * FROM data" in text and "id_column: series" in text
+    capsys.readouterr()
+    assert main(["validate", "gas/factory.yaml"]) == 0
+    assert "1 series of series (W-MON)" in " ".join(capsys.readouterr().out.split())
+
+
 def test_without_data_init_writes_a_template_to_fill_in(tmp_path: Path) -> None:
     assert main(["init", "empty", "--task", "regression"]) == 0
     text = (tmp_path / "empty" / "factory.yaml").read_text()

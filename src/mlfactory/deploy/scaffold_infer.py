@@ -24,6 +24,8 @@ _ID_NAME = re.compile(
     r"|[a-z]Id$"
 )
 _DATE_TEXT = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4})([ T]\d|\s*$)")
+# what forecasting also reads as a date: a quarter, an ISO week, a month (R's tsibble)
+_PERIOD_TEXT = re.compile(r"^\s*\d{4}\s*-?\s*([QqWw]\d{1,2}|[A-Za-z]{3,9})\s*$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Guess:
     time_column: str | None
     time_reason: str
     forecast_hint: str | None  # a comment suggesting task: forecasting, or None
+    sql: str | None  # data.sql, when the table needs one (one series: its name)
     frequency: str | None  # the time column's step (H, D, W, M, Q) when it has one
     rows: int
     columns: tuple[str, ...]
@@ -60,15 +63,27 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
         )
     taken: set[str | None] = {target}
     id_column, id_reason = _id_column(frame, taken)
-    time_column, time_reason = _time_column(frame, taken | {id_column})
+    # a forecast's dates come first: one series' dates are unique per row, like a row id
+    forecasting = chosen == "forecasting"
+    besides = taken if forecasting else taken | {id_column}
+    time_column, time_reason = _time_column(frame, besides, forecasting)
     frequency = _frequency(frame, time_column) if time_column else None
     series = _series_column(frame, time_column, taken) if time_column else None
-    hint = None
+    hint = sql = None
     if chosen == "forecasting" and series:
         id_column, id_reason = (
             series,
             (f"one row per {series} and {time_column}: {series} names each series"),
         )
+    elif chosen == "forecasting":  # a row id would make every row a series of one point
+        id_column = next(
+            n for n in ("series", *(f"series_{i}" for i in range(9))) if n not in columns
+        )
+        id_reason = (
+            f"no column names several series with {time_column or 'the dates'}: one series, "
+            f"named in data.sql"
+        )
+        sql = f"SELECT 'all' AS {id_column}, * FROM data"
     elif chosen == "regression" and series and frequency:
         hint = (
             f"One row per {series} and {time_column} with a numeric target: this may be "
@@ -86,6 +101,7 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
         time_column=time_column,
         time_reason=time_reason,
         forecast_hint=hint,
+        sql=sql,
         frequency=frequency,
         rows=len(frame),
         columns=tuple(columns),
@@ -135,31 +151,44 @@ def _id_column(frame: pd.DataFrame, taken: set[str | None]) -> tuple[str | None,
     return None, "no column is unique per row and named or numbered like an identifier"
 
 
-def _time_column(frame: pd.DataFrame, taken: set[str | None]) -> tuple[str | None, str]:
+def _time_column(
+    frame: pd.DataFrame, taken: set[str | None], periods: bool
+) -> tuple[str | None, str]:
+    """The first column of dates, or of text that reads as dates (with ``periods``, as
+    forecasting reads them: ``1998 Q1``, ``1991 W06``, ``1939 Jan`` too)."""
     import pandas as pd
 
+    from mlfactory.forecasting.panel import read_dates
+
+    use = "each series' dates" if periods else "the rows are split in time order"
     for column in frame.columns:
         name, values = str(column), frame[column]
         if name in taken:
             continue
         if pd.api.types.is_datetime64_any_dtype(values):
-            return name, f"{name!r} holds dates: the rows are split in time order"
-        if values.dtype == object:
+            return name, f"{name!r} holds dates: {use}"
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
             sample = values.dropna().astype(str).head(200)
-            if len(sample) and bool(sample.map(lambda v: bool(_DATE_TEXT.match(v))).all()):
+            if not len(sample):
+                continue
+            if bool(sample.map(lambda v: bool(_DATE_TEXT.match(v))).all()):
                 parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-                if parsed.notna().all():
-                    return name, (
-                        f"{name!r} holds dates as text (e.g. {sample.iloc[0]!r}): the rows "
-                        "are split in time order"
-                    )
+            elif periods and bool(sample.map(lambda v: bool(_PERIOD_TEXT.match(v))).all()):
+                parsed = read_dates(sample)
+            else:
+                continue
+            if parsed.notna().all():
+                return name, f"{name!r} holds dates as text (e.g. {sample.iloc[0]!r}): {use}"
     return None, "no column holds dates: the rows are split at random, stratified"
 
 
 def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
     import pandas as pd
 
-    return pd.to_datetime(frame[column], errors="coerce", format="mixed")
+    from mlfactory.forecasting.panel import read_dates
+
+    found = pd.to_datetime(frame[column], errors="coerce", format="mixed")
+    return found if found.notna().any() else read_dates(frame[column])
 
 
 def _series_column(frame: pd.DataFrame, time_column: str, taken: set[str | None]) -> str | None:

@@ -67,6 +67,8 @@ def spec_text(guess: Guess, *, name: str, source: Source, shown_as: str) -> str:
         lines += [f"# {line}" for line in _wrap(guess.forecast_hint)]
     lines += ["data:", *[f"  # {line}" for line in _wrap(source.note)]]
     lines.append(f"  source: {_v(source.value)}")
+    if guess.sql is not None:
+        lines.append(f"  sql: {_v(guess.sql)}")
     if guess.target is not None:
         lines.append(f"  target: {_v(guess.target)}")
     if guess.label_column is not None:

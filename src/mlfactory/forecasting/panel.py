@@ -62,6 +62,7 @@ __all__ = [
     "prepare_future",
     "prepare_panel",
     "read_date",
+    "read_dates",
     "series_keys",
 ]
 
@@ -444,13 +445,22 @@ def _period_starts(texts: Any, unread: Bools) -> pd.Series:
     return out
 
 
-def read_date(text: str) -> pd.Timestamp | None:
-    """One date written as the data's time column may write it (``2016-01-01``, ``2016 Q3``,
-    ``1991 W06``; a time zone converted to UTC, then dropped), or None."""
+def read_dates(values: pd.Series) -> pd.Series:
+    """``values`` read as a time column is read (text in one format, ``2016 Q3`` and
+    ``1991 W06`` included; a time zone converted to UTC, then dropped): naive
+    datetime64[ns], NaT where a value is not a date (numbers are none)."""
     import pandas as pd
 
-    times, _ = _read_times(pd.Series([text], dtype=object))
-    return None if times[0] == _NAT else pd.Timestamp(int(times[0]))
+    times, _ = _read_times(values)
+    return pd.Series(times.view("datetime64[ns]"), index=values.index, name=values.name)
+
+
+def read_date(text: str) -> pd.Timestamp | None:
+    """One date written as a time column may write it, or None (``read_dates``)."""
+    import pandas as pd
+
+    found = read_dates(pd.Series([text], dtype=object)).iloc[0]
+    return None if pd.isna(found) else pd.Timestamp(found)
 
 
 def _time_problems(values: pd.Series, times: Ints, keys: Keys, name: str) -> list[str]:

@@ -341,15 +341,11 @@ def _readable(
 
 
 def _dates(values: pd.Series, column: str) -> Any:
-    """The dates as naive datetime64[ns] (a time zone converted to UTC); NaT where missing."""
-    import pandas as pd
+    """The dates as naive datetime64[ns], read as training read its time column (a time
+    zone converted to UTC, ``2016 Q3``...); NaT where missing."""
+    from mlfactory.forecasting.panel import read_dates
 
-    try:
-        dates = pd.to_datetime(values, errors="coerce", format="mixed")
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"the actuals' {column!r} cannot be read as dates: {exc}") from None
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
+    dates = read_dates(values)
     unread = dates.isna() & values.notna()
     if unread.any():
         raise DataError(
