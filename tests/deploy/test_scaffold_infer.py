@@ -144,9 +144,13 @@ def test_quarters_months_and_weeks_as_text_are_a_forecast_s_dates(
     assert (found.id_column, found.time_column, found.frequency) == (ids, time, frequency)
     assert f"{time!r} holds dates as text" in found.time_reason
     assert found.sql == (None if ids != "series" else "SELECT 'all' AS series, * FROM data")
-    # a tabular task reads dates as it always has: none of these is one
+    # a tabular task reads dates as it always has: none of these is one; with several
+    # series the note says how to forecast them, the time column included
     tabular = guess(pd.read_csv(path), target=target, task="regression", shown_as="t")
     assert tabular.time_column is None
+    if ids != "series":
+        assert f"data.id_column: {ids}, data.time_column: {time}, " in str(tabular.forecast_hint)
+        assert f"(frequency: {frequency}," in str(tabular.forecast_hint)
 
 
 def test_one_series_gets_a_name_not_a_row_id_and_the_project_validates(

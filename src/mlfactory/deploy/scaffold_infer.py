@@ -67,8 +67,11 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
     forecasting = chosen == "forecasting"
     besides = taken if forecasting else taken | {id_column}
     time_column, time_reason = _time_column(frame, besides, forecasting)
-    frequency = _frequency(frame, time_column) if time_column else None
-    series = _series_column(frame, time_column, taken) if time_column else None
+    dated = time_column  # the dates of a forecast: a regression's hint reads periods too
+    if chosen == "regression" and dated is None:
+        dated, _ = _time_column(frame, besides, True)
+    frequency = _frequency(frame, dated) if dated else None
+    series = _series_column(frame, dated, taken) if dated else None
     hint = sql = None
     if chosen == "forecasting" and series:
         id_column, id_reason = (
@@ -85,10 +88,11 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
         )
         sql = f"SELECT 'all' AS {id_column}, * FROM data"
     elif chosen == "regression" and series and frequency:
+        dates = f"data.time_column: {dated}, " if time_column is None else ""
         hint = (
-            f"One row per {series} and {time_column} with a numeric target: this may be "
+            f"One row per {series} and {dated} with a numeric target: this may be "
             f"{frame[series].nunique():,} time series. To forecast them, use task: "
-            f"forecasting, data.id_column: {series}, and a forecast: section "
+            f"forecasting, data.id_column: {series}, {dates}and a forecast: section "
             f"(frequency: {frequency}, horizon: steps ahead)."
         )
     return Guess(
