@@ -8,6 +8,7 @@ path, the value received and the fix. ``json_schema`` is what
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -653,6 +654,7 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader: no Python objects
 
 
+@functools.cache
 def _unique_keys_loader() -> type:
     import yaml
 

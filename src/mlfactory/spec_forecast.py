@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlfactory.forecasting.calendar import FREQUENCIES
+from mlfactory.forecasting.calendar import FREQUENCIES, YEARS
 
 __all__ = ["BacktestSpec", "ForecastSpec"]
 
@@ -145,8 +145,10 @@ class ForecastSpec(_Strict):
                 day = datetime.date.fromisoformat(text if len(text) == 10 else f"2000-{text}")
             except ValueError:
                 raise ValueError(f"{text!r} is not a day of the calendar") from None
-            if not 1678 <= day.year <= 2261:  # the times pandas holds (nanoseconds)
-                raise ValueError(f"{text!r} is outside the years 1678 to 2261 dates can have")
+            if not YEARS[0] <= day.year <= YEARS[1]:
+                raise ValueError(
+                    f"{text!r} is outside the years {YEARS[0]} to {YEARS[1]} dates can have"
+                )
             out.append(text)
         return sorted(set(out))
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from mlfactory.errors import DataError
-from mlfactory.forecasting.calendar import FREQUENCIES, closed_days
+from mlfactory.forecasting.calendar import FREQUENCIES, YEARS, closed_days
 from mlfactory.forecasting.grid import (
     SHORTEST,
     WEEKDAYS,
@@ -70,7 +70,6 @@ KEY, TIME, TARGET = "unique_id", "ds", "y"  # the panel's own column names (stat
 Fill = Literal["error", "zero", "forward", "interpolate"]
 
 _NAT = np.iinfo(np.int64).min  # a missing time, as datetime64[ns] stores it
-_YEARS = (1678, 2261)  # the whole years datetime64[ns] holds
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _FILLED = {
     "zero": "with 0",
@@ -405,15 +404,16 @@ def _read_times(values: pd.Series) -> tuple[Ints, str | None]:
         return lookup[codes], None
     # a date read at another unit (Parquet's microseconds) may lie beyond nanoseconds' years,
     # where converting it would wrap silently (9999-12-31 becomes a day of 1816)
-    years = values.dt.year
-    far = ((years < _YEARS[0]) | (years > _YEARS[1])).to_numpy()
-    if far.any():
-        example = values[far].iloc[0]
-        return np.full(len(values), _NAT), (
-            f"time column {values.name!r} has {int(far.sum()):,} date(s) outside the years "
-            f"{_YEARS[0]} to {_YEARS[1]} (e.g. {example:%Y-%m-%d}); fix or filter them out in "
-            "data.sql"
-        )
+    if values.dt.unit != "ns":
+        years = values.dt.year
+        far = ((years < YEARS[0]) | (years > YEARS[1])).to_numpy()
+        if far.any():
+            example = values[far].iloc[0]
+            return np.full(len(values), _NAT), (
+                f"time column {values.name!r} has {int(far.sum()):,} date(s) outside the "
+                f"years {YEARS[0]} to {YEARS[1]} (e.g. {example:%Y-%m-%d}); fix or filter "
+                "them out in data.sql"
+            )
     return values.to_numpy("datetime64[ns]").view(np.int64), None
 
 
@@ -439,7 +439,7 @@ def _period_starts(texts: Any, unread: Bools) -> pd.Series:
             )
         except ValueError:  # Q5, W54, W53 of a year without one: not a date
             continue
-        if not _YEARS[0] <= year <= _YEARS[1]:
+        if not YEARS[0] <= year <= YEARS[1]:
             continue  # 9999 Q1: not a time pandas can hold, so not a date, as text is not
         out[at] = pd.Timestamp(day, tz="UTC")
     return out
