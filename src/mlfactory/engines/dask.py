@@ -70,6 +70,9 @@ class DaskEngine(ClusterEngine):
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # the scheduler's HTTP routes (health, metrics) on a free loopback port, not
+                # on 8787, which another cluster or a user's own dashboard may hold
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
             )
             self._client = distributed.Client(self._cluster)
