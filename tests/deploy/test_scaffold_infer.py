@@ -76,6 +76,29 @@ def test_a_generated_spec_passes_mlfactory_validate(
     assert "ok: 753 rows" in shown and "target 'lfp'" in shown
 
 
+def test_columns_no_feature_can_be_are_excluded_and_the_spec_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Minneapolis stops: R's rownames (the id) and idNum, a second identifier, unique per stop
+    data = _table("carData/MplsStops", tmp_path, "stops")
+    assert main(["init", "stops", "--data", str(data), "--target", "problem"]) == 0
+    text = (tmp_path / "stops" / "factory.yaml").read_text()
+    assert "exclude: [idNum]" in text
+    assert "'idNum' has 51,920 distinct values in 51,920 rows" in text  # why, beside it
+    capsys.readouterr()
+    assert main(["validate", "stops/factory.yaml"]) == 0
+    # an empty column and one holding inf are left out too, each saying why; a usable
+    # column is not
+    frame = pd.read_csv(data, nrows=200).assign(
+        notes=float("nan"), ratio=[float("inf")] + [1.0] * 199
+    )
+    excluded = dict(guess(frame, target="problem", task=None, shown_as="t").exclude)
+    assert excluded["notes"] == "'notes' is empty (all values missing)"
+    assert excluded["ratio"] == "'ratio' has 1 inf value(s)"
+    assert "lat" not in excluded and "race" not in excluded
+    assert "idNum" not in excluded  # 200 values: a category (identifiers start at 1,000)
+
+
 def test_a_boolean_target_is_a_class_and_dates_order_the_split(tmp_path: Path) -> None:
     days = pd.date_range("2024-01-01", periods=120, freq="D")
     frame = pd.DataFrame(

@@ -33,6 +33,7 @@ __all__ = [
     "ordinal_text",
     "ordinal_texts",
     "prepare_training",
+    "unusable",
 ]
 
 Kind = Literal["numeric", "categorical", "ordinal", "datetime"]
@@ -291,6 +292,35 @@ def _suggest(name: str, options: list[Any]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
+def unusable(series: pd.Series, *, ordinal: bool = False) -> tuple[str, str] | None:
+    """Why ``series`` cannot be a feature whatever else the spec says (what is wrong, to
+    follow the column's name, and the fix), or None. ``mlfactory init`` leaves such
+    columns out, so the spec it writes validates."""
+    import numpy as np
+
+    kind = "ordinal" if ordinal else _kind(series)
+    if kind is None:
+        return f"has unsupported dtype {series.dtype}", "exclude it"
+    if series.isna().all():
+        return "is empty (all values missing)", "exclude it"
+    if kind == "numeric":
+        count = int(np.isinf(series.astype(float).to_numpy()).sum())
+        if count:
+            return (
+                f"has {count} inf value(s)",
+                "replace them (e.g. in data.sql) or exclude the column",
+            )
+    if kind == "categorical":
+        distinct = series.nunique(dropna=True)
+        if distinct >= ID_LIKE_MIN_DISTINCT and distinct > ID_LIKE_RATIO * series.notna().sum():
+            return (
+                f"has {distinct:,} distinct values in {len(series):,} rows: it looks like an "
+                "identifier, which cannot generalize",
+                "set it as data.id_column or add it to data.exclude",
+            )
+    return None
+
+
 def _kind(series: pd.Series) -> Kind | None:
     import pandas as pd
 
@@ -415,28 +445,11 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
     for name in features:
         series = frame[name]
         kind = "ordinal" if name in roles.ordinal else _kind(series)
-        if kind is None:
-            problems.append(f"feature {name!r} has unsupported dtype {series.dtype}; exclude it")
+        refused = unusable(series, ordinal=kind == "ordinal")
+        if refused is not None:
+            problems.append(f"feature {name!r} {refused[0]}; {refused[1]}")
             continue
-        if series.isna().all():
-            problems.append(f"feature {name!r} is empty (all values missing); exclude it")
-            continue
-        if kind == "numeric" and np.isinf(series.astype(float).to_numpy()).any():
-            count = int(np.isinf(series.astype(float).to_numpy()).sum())
-            problems.append(
-                f"feature {name!r} has {count} inf value(s); replace them (e.g. in data.sql) "
-                "or exclude the column"
-            )
-            continue
-        if kind == "categorical":
-            distinct = series.nunique(dropna=True)
-            if distinct >= ID_LIKE_MIN_DISTINCT and distinct > ID_LIKE_RATIO * series.notna().sum():
-                problems.append(
-                    f"feature {name!r} has {distinct:,} distinct values in {len(series):,} rows: "
-                    "it looks like an identifier, which cannot generalize; set it as "
-                    "data.id_column or add it to data.exclude"
-                )
-                continue
+        assert kind is not None  # unusable refuses a dtype of no kind
         if kind == "datetime" and name in roles.group_by:
             problems.append(
                 f"group_by: {name!r} is a date/time, which would make a group of every "

@@ -41,6 +41,7 @@ class Guess:
     time_column: str | None
     time_reason: str
     forecast_hint: str | None  # a comment suggesting task: forecasting, or None
+    exclude: tuple[tuple[str, str], ...]  # columns no feature can be: (name, why)
     sql: str | None  # data.sql, when the table needs one (one series: its name)
     frequency: str | None  # the time column's step (H, D, W, M, Q) when it has one
     rows: int
@@ -95,6 +96,8 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
             f"forecasting, data.id_column: {series}, {dates}and a forecast: section "
             f"(frequency: {frequency}, horizon: steps ahead)."
         )
+    roles = {target, id_column, time_column}
+    exclude = () if forecasting else _unusable(frame, roles)
     return Guess(
         task=chosen,
         task_reason=task_reason,
@@ -105,6 +108,7 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
         time_column=time_column,
         time_reason=time_reason,
         forecast_hint=hint,
+        exclude=exclude,
         sql=sql,
         frequency=frequency,
         rows=len(frame),
@@ -153,6 +157,17 @@ def _id_column(frame: pd.DataFrame, taken: set[str | None]) -> tuple[str | None,
         elif not pd.api.types.is_bool_dtype(values):
             return name, f"{name!r} is text unique per row: a name, not a feature"
     return None, "no column is unique per row and named or numbered like an identifier"
+
+
+def _unusable(frame: pd.DataFrame, roles: set[str | None]) -> tuple[tuple[str, str], ...]:
+    """The columns validation would refuse as features, each with why (data.exclude)."""
+    from mlfactory.data.schema import unusable
+
+    out = []
+    for column in frame.columns:
+        if str(column) not in roles and (refused := unusable(frame[column])) is not None:
+            out.append((str(column), f"{str(column)!r} {refused[0]}"))
+    return tuple(out)
 
 
 def _time_column(

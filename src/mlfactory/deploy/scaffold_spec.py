@@ -86,10 +86,16 @@ def spec_text(guess: Guess, *, name: str, source: Source, shown_as: str) -> str:
         if guess.time_column
         else "  # time_column: COLUMN"
     )
-    lines += [
-        "  # every other column is a feature; list the ones to leave out:",
-        "  # exclude: [COLUMN, ...]",
-    ]
+    if guess.exclude:
+        lines.append("  # every other column is a feature, except these, which cannot be one:")
+        for _, why in guess.exclude:
+            lines += [f"  #   {line}" for line in _wrap(why, 84)]
+        lines.append(f"  exclude: {_v([name for name, _ in guess.exclude])}")
+    else:
+        lines += [
+            "  # every other column is a feature; list the ones to leave out:",
+            "  # exclude: [COLUMN, ...]",
+        ]
     if task == "forecasting":
         frequency = guess.frequency or "D"
         lines += [
