@@ -71,6 +71,18 @@ def test_a_corrupt_parquet_file_is_reported_and_the_others_scored(
     assert len(read_parts(tmp_path / "out" / "model=mroz")) == 751
 
 
+def test_a_csv_separated_by_semicolons_is_skipped_saying_so_and_the_others_scored(
+    registry: Path, mroz_rows: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "in").mkdir()
+    mroz_rows.iloc[:300].to_csv(tmp_path / "in" / "a.csv", index=False)
+    mroz_rows.iloc[300:].to_csv(tmp_path / "in" / "b.csv", index=False, sep=";")
+    code, message = _batch(registry, capsys, "--input", "in", "--output", "out")
+    assert code == 2 and "skipped 'in/b.csv': cannot read it as csv" in message
+    assert "seems separated by semicolons" in message and "delim=';'" in message
+    assert len(read_parts(tmp_path / "out" / "model=mroz")) == 300 - 1  # row 3 lacks age
+
+
 def test_a_csv_with_a_bad_line_then_an_unwritable_output(
     registry: Path, mroz_rows: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

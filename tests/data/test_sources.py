@@ -85,6 +85,29 @@ def test_unreadable_files(tmp_path: Path) -> None:
         read_source(str(tmp_path / "empty"))
 
 
+@pytest.mark.parametrize(("sep", "words"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_csv_separated_otherwise_is_named_with_the_way_to_read_it(
+    tmp_path: Path, frame: pd.DataFrame, sep: str, words: str
+) -> None:
+    frame.to_csv(tmp_path / "excel.csv", index=False, sep=sep)  # as Excel saves it in Europe
+    with pytest.raises(DataError, match=f"seems separated by {words}") as error:
+        read_source(str(tmp_path / "excel.csv"))
+    way = f"read_csv('FILE', delim={sep!r})"
+    assert way in str(error.value)
+    # the way given reads it
+    query = way.replace("FILE", str(tmp_path / "excel.csv"))
+    pd.testing.assert_frame_equal(load_frame(None, f"SELECT * FROM {query}"), frame)
+    # a one-column CSV without another separator in its name is a one-column table
+    frame[["x"]].to_csv(tmp_path / "one.csv", index=False)
+    assert list(read_source(str(tmp_path / "one.csv")).columns) == ["x"]
+
+
+def test_a_csv_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    (tmp_path / "latin.csv").write_bytes("city,n\nMálaga,1\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin\.csv': it is not UTF-8 text \(byte 0xe1"):
+        read_source(str(tmp_path / "latin.csv"))
+
+
 def test_a_folder_reads_every_suffix_a_single_file_may_have(
     tmp_path: Path, frame: pd.DataFrame
 ) -> None:

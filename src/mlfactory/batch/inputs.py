@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlfactory.data.formats import one_column_hint
 from mlfactory.errors import BadInputError, DataError
 
 if TYPE_CHECKING:
@@ -142,6 +143,8 @@ def _csv_chunks(path: Path, csv_rows: int) -> tuple[list[str], list[Chunk]]:
     import pandas as pd
 
     names = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    if hint := one_column_hint(names):
+        raise ValueError(hint)
     ends: list[int] = []  # byte offset just after each chunk's last record end
     quoted = 0  # parity of quotes seen so far
     records = -1  # the header's end is record -1
