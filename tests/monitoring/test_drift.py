@@ -128,6 +128,13 @@ def test_quality_findings_are_separate_from_drift(flights: tuple[pd.DataFrame, S
     )
     assert any("not in the profile were ignored: ['extra']" in q for q in result.quality)
     assert "air_time" not in [c.column for c in result.columns]
+    # a column holding only inf (an overflow upstream) is named for what it holds
+    current["distance"] = np.inf
+    result = check_drift(profile, current)
+    assert "column 'distance' has 5000 inf value(s); ignored" in result.quality
+    assert "column 'distance' has no finite current value; its drift was not checked" in (
+        result.quality
+    )
 
 
 def few_values(rows: dict[str, Any]) -> dict[str, Any]:

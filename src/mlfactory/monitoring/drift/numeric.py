@@ -61,10 +61,13 @@ def _numeric(
     if not finite.all():
         quality.append(f"column {name!r} has {int((~finite).sum())} inf value(s); ignored")
         values = values[finite]
-    if ref.get("values") and len(values):
+    if not len(values):
+        quality.append(f"column {name!r} has no finite current value; its drift was not checked")
+        return None, None
+    if ref.get("values"):
         return _by_value(name, ref, values, threshold, quality)
     spec = ref.get("bins") or ref.get("histogram")
-    if not spec or not len(values):
+    if not spec:
         quality.append(f"column {name!r} has no reference histogram; its drift was not checked")
         return None, None
     edges = np.asarray(spec["edges"], dtype=float)
