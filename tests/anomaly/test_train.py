@@ -159,6 +159,7 @@ def test_dbscan_eps_in_the_wrong_units_is_a_warning_with_the_flag_rate(
     warned = [e for e in events if "eps=0.0001" in e]
     assert warned and "flagged 100.0% of the training rows" in warned[0]
     assert any("eps=0.0001" in note for note in result.report_path.read_text().split("<"))
+    assert len(result.warnings) == 1 and "eps=0.0001" in result.warnings[0]  # and in --json
 
 
 def test_the_labelled_flag_rule_is_the_one_stability_refits_use(

@@ -47,13 +47,15 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     """Check the spec and its data without training anything."""
     from mlfactory.spec import load_spec
     from mlfactory.tasks import task_named
-    from mlfactory.training.prepare import prepare
+    from mlfactory.training.leakage import leak_warnings
+    from mlfactory.training.prepare import prepare, split_prepared
 
     parsed = load_spec(spec)
     if task_named(parsed.task).series:
         _validate_series(parsed, spec.parent)
         return
-    data = prepare(parsed).data
+    prepared = prepare(parsed)
+    data = prepared.data
     table = Table(title=f"{parsed.name}: {len(data.schema.columns)} features", show_lines=False)
     table.add_column("feature", no_wrap=True)
     table.add_column("kind", no_wrap=True)
@@ -80,6 +82,9 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     )
     for note in data.notes:
         out.print(f"  {note}", highlight=False)
+    split = split_prepared(parsed, prepared)  # training's validation rows score the leaks
+    for warning in leak_warnings(prepared, split, str(parsed.data.target)):
+        out.print(f"  [yellow]warning[/]: {warning}", highlight=False)
 
 
 def _validate_series(parsed: Any, folder: Path) -> None:

@@ -67,6 +67,7 @@ def training_record(result: TrainResult) -> dict[str, Any]:
         ),
         "threshold": None if result.threshold is None else result.threshold.model_dump(),
         "family": None if result.family is None else result.family.model_dump(by_alias=True),
+        "warnings": result.warnings,
         "run_id": result.run_id,
         "report": str(result.report_path),
         "exit_code": result.exit_code,

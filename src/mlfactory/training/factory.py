@@ -39,15 +39,15 @@ from mlfactory.training.evaluate import evaluate_step
 from mlfactory.training.events import ConsoleProgress, OnEvent, Step
 from mlfactory.training.explanations import explain_test_rows
 from mlfactory.training.family import evaluate_family, fit_family
+from mlfactory.training.leakage import leak_warnings
 from mlfactory.training.packaging import package_step
-from mlfactory.training.prepare import encode, prepare
+from mlfactory.training.prepare import encode, prepare, split_prepared
 from mlfactory.training.refit import refit_step
 from mlfactory.training.registration import register_step
 from mlfactory.training.report import ReportInputs, write_report
 from mlfactory.training.result import TrainResult
 from mlfactory.training.result import report_path as report_location
 from mlfactory.training.search import search_models
-from mlfactory.training.split import split_rows
 from mlfactory.training.threshold import flag_threshold_step, threshold_step
 
 __all__ = ["TrainResult", "train"]
@@ -107,14 +107,7 @@ def _steps(
     data = prepared.data
     for note in data.notes:
         on_event(Step("prepare", note))
-    split = split_rows(
-        data.y,
-        task=prepared.task,
-        test_size=spec.split.test_size,
-        validation_size=spec.split.validation_size,
-        seed=spec.search.seed,
-        time=data.time,
-    )
+    split = split_prepared(spec, prepared)
     on_event(
         Step(
             "split",
@@ -123,6 +116,9 @@ def _steps(
             f"{len(split.validation):,} validation, {len(split.test):,} test",
         )
     )
+    warnings = leak_warnings(prepared, split, str(spec.data.target))
+    for leak in warnings:
+        on_event(Step("split", f"[yellow]warning[/]: {leak}"))
     styles = {CATALOG[m.name].style for m in spec.models} | {CATALOG["dummy"].style}
     encoded = encode(prepared, split, styles, folder)
     try:
@@ -131,7 +127,7 @@ def _steps(
 
         if (warning := fit_warning(searched.best.estimator)) is not None:  # DBSCAN's eps
             on_event(Step("search", f"[yellow]warning[/]: {warning}"))
-            data.notes.append(warning)
+            warnings.append(warning)
         threshold = threshold_step(spec, prepared, encoded, searched)
         if threshold is not None:
             on_event(
@@ -189,6 +185,7 @@ def _steps(
             classes=prepared.schema.classes,
             version=version,
             notes=data.notes,
+            warnings=warnings,
             threshold=evaluated.threshold,
             explanations=explain_test_rows(
                 packaged.package, packaged.test_rows, seed=spec.search.seed
@@ -212,6 +209,7 @@ def _steps(
         candidates=packaged.candidates,
         threshold=evaluated.threshold,
         family=packaged.package.family,
+        warnings=warnings,
     )
 
 

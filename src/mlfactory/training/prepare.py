@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mlfactory.spec import FactorySpec
     from mlfactory.training.split import Split
 
-__all__ = ["Encoded", "Prepared", "data_fingerprint", "encode", "prepare"]
+__all__ = ["Encoded", "Prepared", "data_fingerprint", "encode", "prepare", "split_prepared"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,20 @@ def prepare(spec: FactorySpec) -> Prepared:
         )
     metric = spec.search.metric or data.metric or task.default_metric
     return Prepared(task, data, fingerprint, metric)
+
+
+def split_prepared(spec: FactorySpec, prepared: Prepared) -> Split:
+    """The train, validation and test rows the spec's split gives (as training splits)."""
+    from mlfactory.training.split import split_rows
+
+    return split_rows(
+        prepared.data.y,
+        task=prepared.task,
+        test_size=spec.split.test_size,
+        validation_size=spec.split.validation_size,
+        seed=spec.search.seed,
+        time=prepared.data.time,
+    )
 
 
 def encode(prepared: Prepared, split: Split, styles: set[Style], folder: Path) -> Encoded:

@@ -53,6 +53,7 @@ class ReportInputs:
     classes: list[Any] | None = None
     version: str | None = None
     notes: list[str] = field(default_factory=list)  # what was chosen for the user (target)
+    warnings: list[str] = field(default_factory=list)  # what the user should look at (leakage)
     threshold: DecisionThreshold | None = None  # a binary model's decision threshold
     extra: dict[str, Any] = field(default_factory=dict)
     explanations: ExplainedRows | None = None  # contributions on test rows
@@ -208,6 +209,7 @@ def _header(r: ReportInputs, title: str) -> str:
         + (_family_note(r.family) if r.family is not None else "")
         + "</p>"
         + "".join(f'<p class="note">{escape(_sentence(n))}</p>' for n in r.notes)
+        + "".join(f'<p class="alert"><b>Warning:</b> {escape(w)}</p>' for w in r.warnings)
         + f'<div class="verdict {"ok" if d.promoted else "held"}"><div class="big">'
         f"{'Promoted to champion' if d.promoted else 'Held back as challenger'}</div>"
         f"<div>{summary}</div></div>{comparison}"
@@ -569,6 +571,7 @@ def _importance_plot(importance: dict[str, float], metric: str) -> Chart:
 
 _CSS = """
 .note{margin:4px 0;color:#57606a}
+.alert{margin:6px 0;padding:6px 10px;background:#fff8c5;border-left:4px solid #d4a72c}
 .verdict.held{background:#fff8c5;border-color:#d4a72c}
 .verdict .big{font-size:22px;font-weight:600}
 .cmp{font-size:15px}

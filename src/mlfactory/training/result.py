@@ -32,6 +32,7 @@ class TrainResult:
     threshold: DecisionThreshold | None = None  # a binary model's decision threshold
     family: Family | None = None  # one model per group (group_by): the groups, who scores them
     forecast: ForecastFamily | None = None  # task forecasting: the series and who forecasts them
+    warnings: list[str] = field(default_factory=list)  # what the user should look at (leakage)
 
     @property
     def promoted(self) -> bool:
