@@ -92,9 +92,12 @@ def feature_scores(
         return {}  # no AUC on one class
     if classes is None and float(np.var(y[validation])) == 0.0:
         return {}  # no R² on a constant
+    rows = np.concatenate([train, validation])  # only these are binned (not the test rows)
+    y = y[rows]
+    train, validation = np.arange(len(train)), np.arange(len(train), len(rows))
     out = {}
     for column in X.columns:
-        codes, bins = _codes(X[column], train)
+        codes, bins = _codes(X[column].iloc[rows], train)
         out[str(column)] = (
             _gini(codes, bins, y, train, validation, classes)
             if classes is not None
@@ -139,11 +142,24 @@ def _gini(codes: Any, bins: int, y: Any, train: Any, validation: Any, classes: i
     truth = y[validation]
     present = np.unique(truth)  # the classes the validation rows hold (at least 2)
     if len(present) == 2:
-        auc = roc_auc_score(truth == present[1], forecast[:, present[1]])
+        auc = _binned_auc(shares[:, present[1]], codes[validation], truth == present[1], bins)
     else:
         kept = forecast[:, present] / forecast[:, present].sum(axis=1, keepdims=True)
         auc = roc_auc_score(truth, kept, multi_class="ovr", labels=present)
     return float(2 * auc - 1)
+
+
+def _binned_auc(score: Any, codes: Any, positive: Any, bins: int) -> float:
+    """The ROC AUC of a forecast constant within each bin (``score[bin]``), from each
+    bin's positives and negatives; equal scores tie, counting half (sklearn's value
+    without sorting every row)."""
+    ranks, group = np.unique(score, return_inverse=True)
+    pos_bins = np.bincount(codes, weights=positive.astype(float), minlength=bins)
+    neg_bins = np.bincount(codes, minlength=bins) - pos_bins
+    pos = np.bincount(group, weights=pos_bins, minlength=len(ranks))
+    neg = np.bincount(group, weights=neg_bins, minlength=len(ranks))
+    below = np.cumsum(neg) - neg  # negatives scored lower than each tie group
+    return float((pos * (below + neg / 2)).sum() / (pos.sum() * neg.sum()))
 
 
 def _r2(codes: Any, bins: int, y: Any, train: Any, validation: Any) -> float:
