@@ -176,6 +176,24 @@ def test_quarters_months_and_weeks_as_text_are_a_forecast_s_dates(
         assert f"(frequency: {frequency}," in str(tabular.forecast_hint)
 
 
+def test_decimal_years_are_a_forecast_s_dates_and_without_dates_init_says_what_to_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _table("datasets/AirPassengers", tmp_path, "air")  # R's time(): 1949.08333333333
+    args = ["init", "air", "--data", str(path), "--target", "value", "--task", "forecasting"]
+    assert main(args) == 0
+    spec = load_spec(tmp_path / "air" / "factory.yaml")
+    assert spec.data.time_column == "time" and spec.forecast is not None
+    assert spec.forecast.frequency == "M"
+    capsys.readouterr()
+    assert main(["validate", "air/factory.yaml"]) == 0
+    assert "1949-01-01 to 1960-12-01" in " ".join(capsys.readouterr().out.split())
+    undated = pd.read_csv(path).drop(columns=["time"])
+    found = guess(undated, target="value", task="forecasting", shown_as="t")
+    assert found.time_column is None and "forecasting needs" in found.time_reason
+    assert "split at random" not in found.time_reason
+
+
 def test_one_series_gets_a_name_not_a_row_id_and_the_project_validates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

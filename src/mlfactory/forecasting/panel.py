@@ -59,6 +59,7 @@ __all__ = [
     "KEY",
     "Panel",
     "PanelRoles",
+    "decimal_years",
     "prepare_future",
     "prepare_panel",
     "read_date",
@@ -181,6 +182,12 @@ def prepare_panel(frame: pd.DataFrame, roles: PanelRoles) -> Panel:
             )
     if converted:
         notes.append(f"the times were converted from {converted} to UTC")
+    if decimal_years(frame[roles.time]) is not None:
+        notes.append(
+            f"time column {roles.time!r} holds decimal years (e.g. "
+            f"{_plain(frame[roles.time].iloc[-1])!r}, as R's time() writes them): each is "
+            "read as the first day of its month"
+        )
     if roles.closed and (shut := closed_days(stamps.view("datetime64[ns]"), roles.closed)).any():
         target = _opened(target, codes, shut)
         notes.append(
@@ -387,6 +394,8 @@ def _read_times(values: pd.Series) -> tuple[Ints, str | None]:
     elif pd.api.types.is_datetime64_dtype(dtype):
         pass
     elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        if (months := decimal_years(values)) is not None:
+            return months.to_numpy("datetime64[ns]").view(np.int64), None
         example = values[values.notna()].iloc[0] if values.notna().any() else None
         return np.full(len(values), _NAT), (
             f"time column {values.name!r} holds numbers (e.g. {_plain(example)!r}), not dates; "
@@ -415,6 +424,28 @@ def _read_times(values: pd.Series) -> tuple[Ints, str | None]:
                 "them out in data.sql"
             )
     return values.to_numpy("datetime64[ns]").view(np.int64), None
+
+
+def decimal_years(values: pd.Series) -> pd.Series | None:
+    """Numbers that are years and twelfths (``1949.0833``, as R's ``time()`` writes a
+    monthly or quarterly series) as the first day of each month; None when they are not
+    (a whole year alone is not: ``2016`` is not a month)."""
+    import pandas as pd
+
+    dtype = values.dtype
+    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return None
+    if values.isna().any() or not len(values):
+        return None
+    numbers = values.to_numpy(dtype=float)
+    years = np.floor(numbers)
+    twelfths = (numbers - years) * 12
+    months = np.round(twelfths)
+    inside = (years >= YEARS[0]) & (years <= YEARS[1])
+    if not (inside.all() and np.allclose(twelfths, months, atol=1e-4) and months.any()):
+        return None
+    first = pd.to_datetime({"year": years, "month": months + 1, "day": np.ones(len(years))})
+    return pd.Series(first.to_numpy(), index=values.index, name=values.name)
 
 
 _PERIOD_TEXT = re.compile(r"\s*(\d{4})\s*-?\s*([QW])\s*(\d{1,2})\s*", re.IGNORECASE)
