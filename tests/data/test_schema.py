@@ -150,6 +150,9 @@ def test_conform_checks_prediction_input() -> None:
     ]
     with pytest.raises(DataError, match="inf"):
         schema.conform(pd.DataFrame({"num": [np.inf], "cat": ["a"], "when": ["2024-05-01"]}))
+    # epoch milliseconds (JavaScript's Date.now()) would be read as nanoseconds: a day of 1970
+    with pytest.raises(DataError, match=r"'when' must be a date/time; got 1714521600000, a num"):
+        schema.conform(pd.DataFrame({"num": [1.0], "cat": ["a"], "when": [1714521600000]}))
 
 
 @pytest.mark.parametrize(

@@ -112,6 +112,15 @@ class Schema:
                     continue
                 out[col.name] = converted
             elif col.kind == "datetime":
+                if pd.api.types.is_numeric_dtype(values) and values.notna().any():
+                    # pandas reads a number as nanoseconds since 1970: epoch seconds or
+                    # milliseconds would become a day of 1970, silently
+                    problems.append(
+                        f"column {col.name!r} must be a date/time; got "
+                        f"{values[values.notna()].iloc[0].item()!r}, a number: send dates as "
+                        "text (e.g. '2024-01-31' or '2024-01-31T08:00:00')"
+                    )
+                    continue
                 converted = pd.to_datetime(values, errors="coerce")
                 bad = converted.isna() & values.notna()
                 if bad.any():
