@@ -147,6 +147,35 @@ def test_no_rows_can_be_an_error_that_writes_nothing(tmp_path: Path) -> None:
     assert not list((tmp_path / "out").glob("date=*"))
 
 
+def test_a_day_too_small_for_its_detector_is_an_error_naming_the_day(tmp_path: Path) -> None:
+    # the transform keeps one ride of the second day: DBSCAN cannot be fitted on one row
+    path = job_spec(
+        tmp_path,
+        transform={"sql": "SELECT * EXCLUDE (is_anomaly) FROM rows ORDER BY ride_id LIMIT "
+                   "CASE WHEN DATE '{date}' = DATE '2026-11-28' THEN 1 ELSE 100000 END"},
+        summarise=None,
+    )  # fmt: skip
+    with pytest.raises(DataError) as error:
+        run(path, DAY1, DAY2)
+    message = str(error.value)
+    assert message.startswith("2026-11-28: the dbscan detector cannot be fitted on the day's 1")
+    assert "detect.model" in message and "nothing was written for 2026-11-28" in message
+    written = sorted(p.name for p in (tmp_path / "out").glob("date=*"))
+    assert written == ["date=2026-11-27"]  # the day before is whole; the bad one absent
+
+
+def test_rows_that_share_an_id_are_scored_and_noted(tmp_path: Path) -> None:
+    path = job_spec(
+        tmp_path,
+        transform={"sql": "SELECT * EXCLUDE (is_anomaly) FROM rows UNION ALL "
+                   "(SELECT * EXCLUDE (is_anomaly) FROM rows ORDER BY ride_id LIMIT 3)"},
+        summarise=None,
+    )  # fmt: skip
+    result = run(path, DAY1)[0]
+    assert result.rows == 3_003
+    assert any(n.startswith("6 rows share their ride_id with another row") for n in result.notes)
+
+
 def test_spec_mistakes_are_named_before_anything_runs(tmp_path: Path) -> None:
     path = job_spec(
         tmp_path,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlfactory.errors import BadInputError
+from mlfactory.errors import BadInputError, DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,7 +136,14 @@ def _fitted(spec: DetectSpec, frame: pd.DataFrame) -> Detected:
             ("detect", model),
         ]
     )
-    pipeline.fit(data.X)
+    try:
+        pipeline.fit(data.X)
+    except ValueError as exc:  # too few rows for it: "Found array with 1 sample(s) ..."
+        raise DataError(
+            f"the {detector.name} detector cannot be fitted on the day's {len(frame):,} "
+            f"row(s) ({exc}); a detector fitted on each day's rows needs more of them, or "
+            "score with a model trained once (detect.model)"
+        ) from None
     pred, proba = task.predict(pipeline, data.X, None)
     flags = np.asarray(pred) == 1
     fitted = pipeline.steps[-1][1]

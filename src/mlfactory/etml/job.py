@@ -84,6 +84,7 @@ def run_day(job: Job, day: date, *, root: Path, registry: Registry, engine: Engi
     if spec.transform is not None:
         frame = transform(frame, spec.transform.sql, day)
     frame = frame.reset_index(drop=True)
+    notes += _repeated_ids(frame, spec.detect.id_column)
     if len(frame) == 0:
         if spec.extract.on_empty == "fail":
             raise DataError(
@@ -93,7 +94,13 @@ def run_day(job: Job, day: date, *, root: Path, registry: Registry, engine: Engi
             )
         notes.append(f"no rows for {day.isoformat()}: an empty day was written")
         frame = pd.DataFrame(frame)
-    detected = detect(spec.detect, frame, registry=registry, engine=engine)
+    try:
+        detected = detect(spec.detect, frame, registry=registry, engine=engine)
+    except DataError as exc:  # which day of a backfill, and that nothing of it was written
+        raise DataError(
+            f"{day.isoformat()}: {exc}\nnothing was written for {day.isoformat()}",
+            problems=exc.problems,
+        ) from None
     notes += detected.notes
     answers, day_answer, usage = _summaries(job, frame, detected, root)
     rows = _rows(frame, detected, answers)
@@ -125,6 +132,20 @@ def run_day(job: Job, day: date, *, root: Path, registry: Registry, engine: Engi
     )
     result.run_id = _record(registry, job, result)
     return result
+
+
+def _repeated_ids(frame: pd.DataFrame, id_column: str | None) -> list[str]:
+    """A note when rows share an id (a file read twice, say): each is still scored."""
+    if id_column is None or id_column not in frame.columns:
+        return []
+    repeated = frame[id_column].duplicated(keep=False) & frame[id_column].notna()
+    if not repeated.any():
+        return []
+    example = frame.loc[repeated, id_column].iloc[0]
+    return [
+        f"{int(repeated.sum()):,} rows share their {id_column} with another row (e.g. "
+        f"{example!r}); each is scored and written: check the day's files for duplicates"
+    ]
 
 
 def _summaries(
