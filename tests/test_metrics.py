@@ -93,6 +93,18 @@ def test_regression_metrics_match_scikit_learn() -> None:
     assert ours["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y, pred))
 
 
+def test_mape_is_undefined_where_a_target_is_0_and_says_why() -> None:
+    y, pred = np.array([0.0, 2.0, 4.0]), np.array([1.0, 2.0, 5.0])
+    assert skm.mean_absolute_percentage_error(y, pred) > 1e14  # one 0: an absurd figure
+    ours = compute(TASKS["regression"].metrics(), y, pred, None)
+    assert np.isnan(ours["mape"]) and ours["mae"] == pytest.approx(2 / 3)
+    why = TASKS["regression"].undefined(METRICS["mape"], y, None, "affairs")
+    assert why == (
+        "1 of the 3 labelled rows have affairs = 0; mape divides by the target (choose mae or rmse)"
+    )
+    assert TASKS["regression"].undefined(METRICS["mape"], y[1:], None, "affairs") is None
+
+
 def test_weighted_scores_equal_scores_on_resampled_rows() -> None:
     y, pred, proba = binary_case(300)
     idx = rng.integers(0, 300, 300)

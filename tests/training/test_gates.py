@@ -65,3 +65,19 @@ def test_error_metrics_use_max_and_lower_is_better() -> None:
     assert any(
         "rmse 12.0000 beats the dummy baseline's 20.0000" in c.detail for c in decision.checks
     )
+
+
+def test_a_gate_on_a_metric_the_test_rows_cannot_compute_fails_saying_so() -> None:
+    scores = {"rmse": 3.0, "mape": float("nan")}  # mape: a target of 0 among the test rows
+    evaluation = Evaluation(scores, {}, scores, None, None, None)
+    decision = decide(
+        GateSpec(max={"mape": 0.5}),
+        metric="rmse",
+        evaluation=evaluation,
+        baseline=Evaluation({"rmse": 4.0}, {}, {"rmse": 4.0}, None, None, None),
+        comparison=None,
+        champion_version=None,
+    )
+    assert not decision.promoted
+    [failed] = [c.detail for c in decision.checks if not c.passed]
+    assert failed.startswith("test mape cannot be computed on the test rows")

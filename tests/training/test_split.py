@@ -66,7 +66,7 @@ def test_a_class_too_rare_to_reach_the_validation_rows_is_named_before_any_trial
     for command in ("validate", "train"):
         assert main([command, str(tmp_path / "factory.yaml")]) == 2
         shown = " ".join(capsys.readouterr().err.split())
-        assert "leaves the validation rows unable to score the primary metric" in shown
+        assert "the validation rows of the random split cannot score the primary metric" in shown
         assert "'no' has 1 row(s) in all" in shown and "merge it into another class" in shown
     assert not (tmp_path / ".mlfactory").exists() or not list(
         (tmp_path / ".mlfactory").rglob("MLmodel")

@@ -55,6 +55,7 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
         _validate_series(parsed, spec.parent)
         return
     prepared = prepare(parsed)
+    split = split_prepared(parsed, prepared)  # as training splits: its problems, its leaks
     data = prepared.data
     table = Table(title=f"{parsed.name}: {len(data.schema.columns)} features", show_lines=False)
     table.add_column("feature", no_wrap=True)
@@ -82,7 +83,6 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     )
     for note in data.notes:
         out.print(f"  {note}", highlight=False)
-    split = split_prepared(parsed, prepared)  # training's validation rows score the leaks
     for warning in leak_warnings(prepared, split, str(parsed.data.target)):
         out.print(f"  [yellow]warning[/]: {warning}", highlight=False)
 

@@ -31,5 +31,9 @@ def r2(y: Array, pred: Array, proba: Array | None, w: Array) -> Array:
 
 @register_metric("mape", greater_is_better=False)
 def mape(y: Array, pred: Array, proba: Array | None, w: Array) -> Array:
+    """Undefined (nan) when a target is 0: scikit-learn divides by its float epsilon there,
+    which turns one zero into a mape of ~1e15 (AER's Affairs: most targets are 0)."""
     y = y.astype(float)
-    return weighted_mean(np.abs(y - pred) / np.maximum(np.abs(y), np.finfo(float).eps), w)
+    if (y == 0).any():
+        return np.full(w.shape[0], np.nan)
+    return weighted_mean(np.abs(y - pred) / np.abs(y), w)

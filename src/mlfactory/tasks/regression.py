@@ -66,6 +66,11 @@ class Regression(Task):
                 f"the {len(y):,} labelled rows all have {target} = {y[0]:g}; "
                 "r2 needs labels that vary"
             )
+        if metric.name == "mape" and (zeros := int((np.asarray(y) == 0).sum())):
+            return (
+                f"{zeros:,} of the {len(y):,} labelled rows have {target} = 0; mape divides "
+                "by the target (choose mae or rmse)"
+            )
         return None
 
     def decode(

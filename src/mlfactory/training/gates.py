@@ -48,6 +48,13 @@ class Decision:
         return out
 
 
+def _undefined(name: str) -> str:
+    return (
+        f"test {name} cannot be computed on the test rows (as mape where a target is 0), "
+        "so this gate cannot pass"
+    )
+
+
 def _fmt(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.4f}"
 
@@ -72,6 +79,8 @@ def decide(
                 value >= low,
                 f"test {name} {_fmt(value)} ≥ {low:g}"
                 if value >= low
+                else _undefined(name)
+                if math.isnan(value)
                 else f"test {name} {_fmt(value)} is below {low:g}",
             )
         )
@@ -83,6 +92,8 @@ def decide(
                 value <= high,
                 f"test {name} {_fmt(value)} ≤ {high:g}"
                 if value <= high
+                else _undefined(name)
+                if math.isnan(value)
                 else f"test {name} {_fmt(value)} is above {high:g}",
             )
         )

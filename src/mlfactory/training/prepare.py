@@ -123,8 +123,8 @@ def split_prepared(spec: FactorySpec, prepared: Prepared) -> Split:
                 "into another class in data.sql"
             )
         raise DataError(
-            f"the {split.method} split leaves the {part} rows unable to score the primary "
-            f"metric: {why}{rarest}"
+            f"the {part} rows of the {split.method} split cannot score the primary metric, "
+            f"{metric.name}: {why}{rarest}"
         )
     return split
 
