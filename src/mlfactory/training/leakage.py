@@ -20,7 +20,6 @@ known leaks score 0.96 to 1.0 (CreditCard's ``share`` and ``expenditure``, Wage'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,56 +27,42 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlfactory.data.schema import TrainingData
     from mlfactory.training.prepare import Prepared
     from mlfactory.training.split import Split
 
-__all__ = ["BINS", "LEAK", "Leak", "feature_scores", "find_leaks", "leak_warnings"]
+__all__ = ["BINS", "LEAK", "feature_scores", "leak_warnings", "scores_of"]
 
 BINS = 32
 LEAK = 0.93
 
 
-@dataclass(frozen=True)
-class Leak:
-    """A feature that alone forecasts the target as well as ``score`` (0 guess, 1 perfect)."""
-
-    feature: str
-    score: float
-    measure: str  # "Gini (2·AUC − 1)" or "R²"
-
-    def warning(self, target: str) -> str:
-        return (
-            f"feature {self.feature!r} alone predicts {target!r} almost perfectly "
-            f"({self.measure} {self.score:.3f} on the validation rows): if it is recorded "
-            "after the outcome (target leakage), the model will not have it when it predicts; "
-            "add it to data.exclude"
-        )
-
-
 def leak_warnings(prepared: Prepared, split: Split, target: str) -> list[str]:
-    """A warning per feature of a training's data that alone all but predicts ``target``."""
+    """A warning per feature of a training's data that alone all but predicts ``target``,
+    the strongest first."""
     if not prepared.task.needs_target:
         return []
-    data, classes = prepared.data, prepared.schema.classes
-    found = find_leaks(
+    measure = "R²" if prepared.schema.classes is None else "Gini (2·AUC − 1)"
+    scores = scores_of(prepared.data, split)
+    found = sorted(((score, name) for name, score in scores.items() if score >= LEAK), reverse=True)
+    return [
+        f"feature {name!r} alone predicts {target!r} almost perfectly ({measure} {score:.3f} "
+        "on the validation rows): if it is recorded after the outcome (target leakage), the "
+        "model will not have it when it predicts; add it to data.exclude"
+        for score, name in found
+    ]
+
+
+def scores_of(data: TrainingData, split: Split) -> dict[str, float]:
+    """``feature_scores`` of a training's validated data and its split."""
+    classes = data.schema.classes
+    return feature_scores(
         data.X,
         data.y,
         split.train,
         split.validation,
         classes=None if classes is None else len(classes),
     )
-    return [leak.warning(target) for leak in found]
-
-
-def find_leaks(
-    X: pd.DataFrame, y: Any, train: Any, validation: Any, *, classes: int | None
-) -> list[Leak]:
-    """The features of ``X`` that alone score ``LEAK`` or more, best first. ``classes``:
-    how many classes ``y`` (codes 0..n-1) holds; None for a numeric target."""
-    measure = "Gini (2·AUC − 1)" if classes is not None else "R²"
-    scores = feature_scores(X, y, train, validation, classes=classes)
-    found = [Leak(name, score, measure) for name, score in scores.items() if score >= LEAK]
-    return sorted(found, key=lambda leak: -leak.score)
 
 
 def feature_scores(
