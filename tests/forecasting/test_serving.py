@@ -46,6 +46,12 @@ def test_one_store_comes_back_with_intervals(url: str) -> None:
     assert all(a <= b for a, b in zip(one["lo_95"], one["lo_80"], strict=True))
 
 
+def test_a_horizon_written_as_a_whole_float_is_that_many_steps(url: str) -> None:
+    as_float = post(url, {"ids": ["hawaiian"], "horizon": 3.0})
+    assert as_float.status_code == 200, as_float.text
+    assert as_float.json() == post(url, {"ids": ["hawaiian"], "horizon": 3}).json()
+
+
 def test_an_id_asked_twice_is_answered_once(url: str) -> None:
     answer = post(url, {"ids": ["hawaiian", "big_meat", "hawaiian"], "horizon": 3})
     assert answer.status_code == 200, answer.text
@@ -76,6 +82,12 @@ def test_the_books_request_shape_is_accepted(url: str) -> None:
         ({"ids": ["hawaiian", "pepperoni_xl"]}, 404, "'pepperoni_xl'"),
         ({"ids": ["hawaiian"], "horizon": 15}, 400, "outside 1..14"),
         ({"ids": ["hawaiian"], "horizon": "7"}, 422, "whole number"),
+        ({"ids": ["hawaiian"], "horizon": 7.5}, 422, "whole number"),
+        (
+            {"store_id": "hawaiian", "begin_date": "2016-01-05", "end_date": "2016-01-03"},
+            400,
+            "begin_date 2016-01-05 is after end_date 2016-01-03",
+        ),
         ({"ids": ["hawaiian"], "levels": [150]}, 400, "percentage"),
         ({"ids": []}, 422, "non-empty list"),
         ({"ids": [["a"]]}, 422, "text or a number"),

@@ -102,6 +102,8 @@ def parse(body: bytes, family: ForecastFamily) -> Ask:
     if len(ids) > MAX_IDS:
         raise ServingError(413, f"{len(ids):,} ids in one request; the limit is {MAX_IDS:,}")
     horizon = payload.get("horizon", family.horizon)
+    if isinstance(horizon, float) and horizon.is_integer():
+        horizon = int(horizon)  # 7.0 from a client that writes every number as a float
     if isinstance(horizon, bool) or not isinstance(horizon, int):
         raise ServingError(422, f"'horizon' must be a whole number of steps; got {horizon!r}")
     return Ask(tuple(_key(i, family) for i in ids), horizon, _levels(payload, family))
@@ -160,8 +162,10 @@ def answer(forecasts: SeriesForecasts, ask: Ask, name: str, version: str) -> byt
                 f"begin_date/end_date must be dates, e.g. 2016-01-01 (as the data writes "
                 f"them); got {unread!r}"
             )
+        if begin > end:
+            raise BadInputError(f"begin_date {ask.begin} is after end_date {ask.end}")
         first, last = frame["ds"].min(), frame["ds"].max()
-        if begin > end or begin < first or end > last:
+        if begin < first or end > last:
             raise BadInputError(
                 f"dates {ask.begin} to {ask.end} are outside this version's forecast of "
                 f"{ask.ids[0]!r}, {first:%Y-%m-%d} to {last:%Y-%m-%d}; ask within it (or "
