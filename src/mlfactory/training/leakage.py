@@ -1,7 +1,8 @@
 """Target leakage: a feature that alone all but determines the target.
 
 A feature recorded after the outcome (a card's spending, for whether the card was
-granted; the log of the wage, for the wage) makes a model look excellent in
+granted; the log of the wage, for the wage), or a row number of a file sorted by
+the outcome, makes a model look excellent in
 training and fail in production, where the feature is not known yet. Each
 feature alone predicts the target through a histogram: its training rows are
 binned (``BINS`` quantile bins of a number, date or flag; a category's ``BINS``
