@@ -73,6 +73,8 @@ def test_the_report_has_every_section_and_is_self_contained(pizzas: tuple[Any, s
         m: family.chosen.get(m, 0) for m in family.models
     }
     assert "MASE per series" in _charts(_section(html, "overall"))
+    # what reading the data did: the days without a row of a pizza, filled by fill: zero
+    assert re.search(r"Filled [\d,]+ missing dates with 0 in \d+ series", unescape(html))
 
 
 def test_coverage_numbers_are_the_familys(pizzas: tuple[Any, str]) -> None:

@@ -571,6 +571,7 @@ def train_series(
             history=panel.frame,
             served=served,
             seed=spec.search.seed,
+            notes=panel.notes,
         ),
         report_path,
     )

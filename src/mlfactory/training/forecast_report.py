@@ -60,6 +60,7 @@ class ForecastReport:
     history: pd.DataFrame  # the panel: KEY, TIME, TARGET
     served: SeriesForecasts  # the registered forecasts, with intervals
     seed: int  # draws the plotted series besides the worst
+    notes: tuple[str, ...] = ()  # what reading the data did for the user (the panel's notes)
 
 
 def _n(value: object) -> str:
@@ -120,7 +121,10 @@ def _header(report: ForecastReport) -> str:
     return (
         f"<h1>{escape(report.name)} <span class='muted'>v{escape(report.version)}</span></h1>"
         f"<p class='sub'>{escape(report.family.summary())}</p>"
-        f"<div class='verdict {verdict}'><b>{head}</b> as <code>{escape(decision.alias)}</code>: "
+        + "".join(
+            f"<p class='sub'>{escape(note[:1].upper() + note[1:])}.</p>" for note in report.notes
+        )
+        + f"<div class='verdict {verdict}'><b>{head}</b> as <code>{escape(decision.alias)}</code>: "
         f"{escape(decision.reason.split(': ', 1)[-1])}.</div>"
     )
 

@@ -1,15 +1,14 @@
 """Target leakage: a feature that alone all but determines the target.
 
 A feature recorded after the outcome (a card's spending, for whether the card was
-granted; the log of the wage, for the wage), or a row number of a file sorted by
-the outcome, makes a model look excellent in
-training and fail in production, where the feature is not known yet. Each
-feature alone predicts the target through a histogram: its training rows are
-binned (``BINS`` quantile bins of a number, date or flag; a category's ``BINS``
-most frequent values, the rest one bin; a missing value a bin of its own), each
-bin forecasts its rows' class shares or mean target, and the validation rows
-score it: ``2·AUC − 1`` (Gini) for classes, R² for a number, so 0 is a guess and
-1 a perfect forecast.
+granted; the log of the wage, for the wage), or a row number of a file sorted by the
+outcome, makes a model look excellent in training and fail in production, where the
+feature is not known yet. Each feature alone predicts the target through a
+histogram: its training rows are binned (``BINS`` quantile bins of a number, date or
+flag; a category's ``BINS`` most frequent values, the rest one bin; a missing value
+a bin of its own), each bin forecasts its rows' class shares or mean target, and the
+validation rows score it: ``2·AUC − 1`` (Gini) for classes, R² for a number, so 0 is
+a guess and 1 a perfect forecast.
 
 A feature scoring ``LEAK`` or more is named in a warning, not refused: some targets
 are rightly that easy, and only the user knows when each column is recorded.
