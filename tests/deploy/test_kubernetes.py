@@ -187,3 +187,22 @@ def test_the_inference_service_is_a_v2_custom_predictor(trained: Registry, tmp_p
     # the schema is real: a misspelt container field fails it
     container["imagePullPolice"] = "Always"
     assert not validator.is_valid(service)
+
+
+def test_a_name_with_dots_and_capitals_gets_one_image_tag_that_docker_and_k8s_share(
+    tmp_path: Path,
+) -> None:
+    from mlfactory.spec import parse_spec
+    from mlfactory.training import train
+
+    from conftest import mroz_spec
+
+    registry = Registry(path=tmp_path / ".mlfactory")
+    train(parse_spec(mroz_spec(name="Mroz.Labour_V2")), registry=registry, progress=False)
+    assert _export(registry, "docker", tmp_path / "image", "Mroz.Labour_V2@champion") == 0
+    dockerfile = (tmp_path / "image" / "Dockerfile").read_text()
+    assert "docker build -t mroz-labour-v2:1 ." in dockerfile  # a valid repository name
+    assert _export(registry, "k8s", tmp_path / "k8s", "Mroz.Labour_V2@champion") == 0
+    [deployment] = _documents(tmp_path / "k8s" / "deployment.yaml")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "mroz-labour-v2:1"  # the image export docker said to build

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from mlfactory.deploy.docker import PORT, UID
+from mlfactory.deploy.docker import PORT, UID, image_tag, resource_name
 from mlfactory.deploy.written import write_files
 from mlfactory.errors import BadInputError
 from mlfactory.registry import ModelRef, Registry
@@ -39,14 +39,6 @@ class KubernetesExport:
     version: str
     image: str
     files: list[Path]
-
-
-def resource_name(model: str) -> str:
-    """A Kubernetes name (a DNS-1123 label) for a model: ``Flight_Delays`` -> ``flight-delays``."""
-    name = re.sub(r"[^a-z0-9-]+", "-", model.lower()).strip("-")[:50].strip("-")
-    if not name:
-        raise BadInputError(f"cannot make a Kubernetes name of {model!r}; rename the model.")
-    return name
 
 
 def _labels(name: str, track: str | None = None) -> dict[str, str]:
@@ -274,7 +266,7 @@ def export_k8s(
     parsed = ModelRef.parse(ref)
     info = registry.resolve(parsed)  # exits 2 naming the models that exist
     name = resource_name(parsed.name)
-    image = image or f"{name}:{info.version}"
+    image = image or image_tag(parsed.name, info.version)
     if schedule is not None and not _CRON.match(schedule.strip()):
         raise BadInputError(
             f"--schedule {schedule!r} is not a cron schedule; give five fields "
@@ -297,7 +289,7 @@ def export_k8s(
         files["deployment-canary.yaml"] = _dump(
             _deployment(
                 name,
-                canary_image or f"{name}:{challenger.version}",
+                canary_image or image_tag(parsed.name, challenger.version),
                 track="canary",
                 replicas=1,
                 secret=secret,
