@@ -132,3 +132,16 @@ def test_every_kind_of_column_is_scored_including_unseen_and_missing_values() ->
     assert abs(scores["noise"]) < 0.2 and abs(scores["gaps"]) < 0.2  # 32 bins fit some noise
     unseen = feature_scores(X, y, train_rows, validation, classes=3)
     assert unseen["label"] == pytest.approx(0.0)  # one bin for all: a guess, no error
+
+
+def test_values_near_the_float_limit_score_without_overflow() -> None:
+    import warnings
+
+    y = np.arange(300) % 2
+    X = pd.DataFrame({"huge": np.where(y == 1, 1e308, -1e308), "noise": np.arange(300.0) % 7})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning reaches the user's console
+        classes = feature_scores(X, y, np.arange(200), np.arange(200, 300), classes=2)
+        numbers = feature_scores(X, y * 1e300, np.arange(200), np.arange(200, 300), classes=None)
+    assert classes["huge"] == numbers["huge"] == pytest.approx(1.0)
+    assert numbers["noise"] < 0.5

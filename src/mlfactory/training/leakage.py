@@ -74,10 +74,8 @@ def feature_scores(
     y = np.asarray(y)
     if len(train) == 0 or len(validation) == 0:
         return {}
-    if classes is not None and len(np.unique(y[validation])) < 2:
-        return {}  # no AUC on one class
-    if classes is None and float(np.var(y[validation])) == 0.0:
-        return {}  # no R² on a constant
+    if len(np.unique(y[validation])) < 2:
+        return {}  # no AUC on one class, no R² on a constant
     rows = np.concatenate([train, validation])  # only these are binned (not the test rows)
     y = y[rows]
     train, validation = np.arange(len(train)), np.arange(len(train), len(rows))
@@ -106,7 +104,7 @@ def _codes(values: pd.Series, train: Any) -> tuple[Any, int]:
         x = numbers.to_numpy(dtype=float)
         seen = x[train][~np.isnan(x[train])]
         inner = np.linspace(0, 1, BINS + 1)[1:-1]
-        edges = np.unique(np.quantile(seen, inner)) if len(seen) else np.empty(0)
+        edges = np.unique(np.quantile(seen, inner, method="lower")) if len(seen) else np.empty(0)
         codes = np.searchsorted(edges, x, side="right")
         missing = len(edges) + 1
         return np.where(np.isnan(x), missing, codes), missing + 1
@@ -152,6 +150,8 @@ def _r2(codes: Any, bins: int, y: Any, train: Any, validation: Any) -> float:
     from sklearn.metrics import r2_score
 
     target = y.astype(float)
+    target = target / (float(np.max(np.abs(target[train]))) or 1.0)  # R² is scale-free: no
+    # square of a target near the float limit (1e300) overflows
     sums = np.bincount(codes[train], weights=target[train], minlength=bins)
     counts = np.bincount(codes[train], minlength=bins)
     mean = float(target[train].mean())
