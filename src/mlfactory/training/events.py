@@ -23,6 +23,7 @@ __all__ = [
     "SearchStarted",
     "Step",
     "TrialFinished",
+    "shown",
 ]
 
 
@@ -57,6 +58,14 @@ Event = Step | SearchStarted | TrialFinished | SearchFinished
 OnEvent = Callable[[Event], None]
 
 
+def shown(text: str) -> str:
+    """The user's text (a column, a class, a series id) inside a ``Step`` message, which is
+    rich markup: shown as written, so a name like ``share[/b]`` is no tag."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
 class ConsoleProgress:
     """Renders events on a rich console: log lines, and a bar while the search runs."""
 
@@ -67,7 +76,13 @@ class ConsoleProgress:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Step):
-            self.console.log(event.message)
+            from rich.errors import MarkupError
+            from rich.text import Text
+
+            try:  # a message is markup; the names in it are the user's: '[/b]' is no tag
+                self.console.log(event.message)
+            except MarkupError:
+                self.console.log(Text(event.message))
         elif isinstance(event, SearchStarted):
             from rich.progress import (
                 BarColumn,

@@ -36,7 +36,7 @@ from mlfactory.spec import FactorySpec, load_spec
 from mlfactory.tasks import task_named
 from mlfactory.training import matrices
 from mlfactory.training.evaluate import evaluate_step
-from mlfactory.training.events import ConsoleProgress, OnEvent, Step
+from mlfactory.training.events import ConsoleProgress, OnEvent, Step, shown
 from mlfactory.training.explanations import explain_test_rows
 from mlfactory.training.family import evaluate_family, fit_family
 from mlfactory.training.leakage import leak_warnings
@@ -106,7 +106,7 @@ def _steps(
     prepared = prepare(spec)
     data = prepared.data
     for note in data.notes:
-        on_event(Step("prepare", note))
+        on_event(Step("prepare", shown(note)))
     split = split_prepared(spec, prepared)
     on_event(
         Step(
@@ -118,7 +118,7 @@ def _steps(
     )
     warnings = leak_warnings(prepared, split, str(spec.data.target))
     for leak in warnings:
-        on_event(Step("split", f"[yellow]warning[/]: {leak}"))
+        on_event(Step("split", f"[yellow]warning[/]: {shown(leak)}"))
     styles = {CATALOG[m.name].style for m in spec.models} | {CATALOG["dummy"].style}
     encoded = encode(prepared, split, styles, folder)
     try:
@@ -126,7 +126,7 @@ def _steps(
         from mlfactory.detectors import fit_warning  # scikit-learn
 
         if (warning := fit_warning(searched.best.estimator)) is not None:  # DBSCAN's eps
-            on_event(Step("search", f"[yellow]warning[/]: {warning}"))
+            on_event(Step("search", f"[yellow]warning[/]: {shown(warning)}"))
             warnings.append(warning)
         threshold = threshold_step(spec, prepared, encoded, searched)
         if threshold is not None:
@@ -140,7 +140,7 @@ def _steps(
             on_event(Step("refit", f"refitting {searched.best.name} on train + validation rows"))
             searched = refit_step(spec, prepared, encoded, searched)
         if (flagged := flag_threshold_step(spec, prepared, encoded, searched)) is not None:
-            on_event(Step("threshold", flagged))
+            on_event(Step("threshold", shown(flagged)))
         best = searched.best
         on_event(Step("evaluate", f"evaluating {best.name} on {len(split.test):,} test rows"))
         evaluated = evaluate_step(spec, prepared, encoded, searched, threshold)

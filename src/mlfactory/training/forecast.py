@@ -47,7 +47,7 @@ from mlfactory.registry.forecasts import CLOSED, SeriesForecasts
 from mlfactory.registry.manifest import ForecastFamily, Lineage, Manifest, Scores
 from mlfactory.tasks import task_named
 from mlfactory.training.evaluate import Evaluated, Evaluation
-from mlfactory.training.events import Step
+from mlfactory.training.events import Step, shown
 from mlfactory.training.gates import Check
 from mlfactory.training.packaging import Packaged, lineage_of
 from mlfactory.training.prepare import data_fingerprint
@@ -529,7 +529,7 @@ def train_series(
     prepared = prepare_series(spec, spec_folder)
     panel = prepared.panel
     for note in panel.notes:
-        on_event(Step("prepare", note))
+        on_event(Step("prepare", shown(note)))
     on_event(
         Step(
             "prepare",
@@ -542,9 +542,9 @@ def train_series(
     packaged = package_forecasts(spec, prepared, tested, spec_folder=spec_folder)
     family = packaged.package.manifest.forecast
     assert family is not None
-    on_event(Step("choose", family.summary()))
+    on_event(Step("choose", shown(family.summary())))
     if short := short_series(packaged.package.pipeline.series):
-        on_event(Step("choose", short))
+        on_event(Step("choose", shown(short)))
     on_event(Step("register", "registering"))
     scored = evaluated(tested)
     registered = register_step(
