@@ -160,3 +160,9 @@ def test_names_that_look_like_markup_are_printed_as_written(
     assert main(["train", str(tmp_path / "factory.yaml")]) == 0
     printed = " ".join(capsys.readouterr().err.split())
     assert "feature 'share[/b]' alone predicts 'card'" in printed
+    # monitor: the drift table, and the domain classifier (LightGBM refuses '[' in names)
+    current = frame.drop(columns=["card"]).assign(**{"share[/b]": frame["share[/b]"] * 3})
+    current.to_csv(tmp_path / "current.csv", index=False)
+    assert main(["monitor", "cards@champion", "--current", str(tmp_path / "current.csv")]) == 3
+    checked = " ".join(capsys.readouterr().out.split())
+    assert "│ share[/b] │" in checked and "separating: share[/b]" in checked

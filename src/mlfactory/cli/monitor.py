@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mlfactory.cli.app import (
@@ -126,7 +127,7 @@ def retrain(
             what = "drifted" if outcome.check.drifted else "decayed"
             out.print(f"[bold]{verb}[/]: champion version {outcome.champion} {what} (above)")
     if outcome.check is None or not outcome.retrained:
-        out.print(f"[bold]{verb}[/]: {outcome.reason}", highlight=False)
+        out.print(f"[bold]{verb}[/]: {escape(outcome.reason)}", highlight=False)
     if outcome.trained is None:
         return 0
     _print_result(outcome.trained)
@@ -184,23 +185,30 @@ def watch(
     def show(count: int, outcome: Any) -> None:
         stamp = time.strftime("%H:%M:%S")
         if isinstance(outcome, MlfactoryError):
-            err.print(f"{stamp} check {count}: [yellow]not checked[/]: {outcome}", highlight=False)
+            err.print(
+                f"{stamp} check {count}: [yellow]not checked[/]: {escape(str(outcome))}",
+                highlight=False,
+            )
         elif isinstance(outcome, RetrainOutcome):
             trained = outcome.trained
-            after = f" -> version {trained.version}: {trained.decision.reason}" if trained else ""
+            after = (
+                f" -> version {trained.version}: {escape(trained.decision.reason)}"
+                if trained
+                else ""
+            )
             what = "decay" if outcome.check is not None and not outcome.check.drifted else "drift"
             out.print(f"{stamp} check {count}: [red]{what}[/], retrained{after}", highlight=False)
         elif outcome.alarm:
             what = "drift" if outcome.drifted else "decay"
-            out.print(f"{stamp} check {count}: [red]{what}[/]: " + "; ".join(outcome.reasons()),
-                      highlight=False)  # fmt: skip
+            out.print(f"{stamp} check {count}: [red]{what}[/]: "
+                      + escape("; ".join(outcome.reasons())), highlight=False)  # fmt: skip
         else:
             said = (
                 outcome.all_clear()
                 if outcome.forecast is not None
                 else f"no drift in {outcome.data.n_current:,} rows"
             )
-            out.print(f"{stamp} check {count}: {said} (version {outcome.version})",
+            out.print(f"{stamp} check {count}: {escape(said)} (version {outcome.version})",
                       highlight=False)  # fmt: skip
 
     out.print(f"watching {model} every {every}; Ctrl-C stops")
@@ -227,7 +235,6 @@ def _since(hours: float | None) -> float | None:
 
 
 def _print_monitor(result: MonitorResult, model: str) -> None:
-    from rich.markup import escape
 
     if result.forecast is not None:
         _print_forecast(result, result.forecast, model)
@@ -243,21 +250,21 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
     shown = result.data.columns + ([result.prediction] if result.prediction else [])
     for c in shown:
         table.add_row(
-            c.column,
+            escape(c.column),
             f"{c.effect:.3g}",
             f"{c.threshold:g}",
             "" if c.p_value is None else f"{c.p_value:.1g}",
             "[red]yes[/]" if c.drifted else "no",
-            c.detail.split(";")[0],  # the whole detail is in --json and --report
+            escape(c.detail.split(";")[0]),  # the whole detail is in --json and --report
         )
     out.print(table)
     if result.domain is not None:
         d = result.domain
-        top = ", ".join(f"{c} {s:.0%}" for c, s in list(d.importance.items())[:3])
+        top = escape(", ".join(f"{c} {s:.0%}" for c, s in list(d.importance.items())[:3]))
         out.print(
             f"domain classifier: AUC {d.auc:.3f} (threshold {d.threshold}; 0.5 = "
             f"indistinguishable) on {d.n_reference:,} + {d.n_current:,} rows; "
-            + (d.note if d.note else f"separating: {top}"),
+            + (escape(d.note) if d.note else f"separating: {top}"),
             highlight=False,
         )
     if result.performance is not None:
@@ -273,18 +280,17 @@ def _print_monitor(result: MonitorResult, model: str) -> None:
                 highlight=False,
             )
     for finding in result.data.quality:
-        out.print(f"[yellow]quality[/]: {finding}", highlight=False)
+        out.print(f"[yellow]quality[/]: {escape(finding)}", highlight=False)
     if result.alarm:
         out.print("[bold red]" + ("drift" if result.drifted else "performance decay") + "[/]:")
         for reason in result.reasons():
-            out.print(f"  - {reason}", highlight=False)
+            out.print(f"  - {escape(reason)}", highlight=False)
     else:
         out.print("[bold green]no drift[/]")
 
 
 def _print_forecast(result: MonitorResult, check: ForecastCheck, model: str) -> None:
     """A forecasting check: the worst series, the overall comparison, the coverage."""
-    from rich.markup import escape
 
     table = Table(
         title=f"{model} (version {result.version}): {check.n_used:,} actuals of "

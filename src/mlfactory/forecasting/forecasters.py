@@ -402,10 +402,12 @@ def _lightgbm_origins(
         num_threads=1,
     )
     columns = [KEY, TIME, TARGET, *setting.exogenous]
+    # named by position: LightGBM refuses a feature name with '[', ':' or '"' (price[usd])
+    named = {x: f"exogenous_{i}" for i, x in enumerate(setting.exogenous)}
 
     def recent(past: pd.DataFrame) -> pd.DataFrame:
         capped = past.groupby(KEY, sort=False).tail(freq.history + warm)
-        return _calendar(capped[columns], setting)
+        return _calendar(capped[columns].rename(columns=named), setting)
 
     model.fit(recent(first), static_features=[])
     out = []
@@ -413,7 +415,7 @@ def _lightgbm_origins(
         dates = future_dates(past, setting)
         if setting.exogenous:
             assert future is not None, "exogenous columns need their future values"
-            ahead = future[[KEY, TIME, *setting.exogenous]]
+            ahead = future[[KEY, TIME, *setting.exogenous]].rename(columns=named)
             dates = dates.merge(ahead, on=[KEY, TIME], how="left")
         dates = _calendar(dates, setting)
         extra = [c for c in dates.columns if c not in (KEY, TIME)]

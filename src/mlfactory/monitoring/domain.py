@@ -105,13 +105,13 @@ def domain_classifier(
     cur = current[usable].iloc[rng.choice(len(current), n, replace=False)]
     both = pd.concat([ref, cur], ignore_index=True)
     X = pd.DataFrame(index=both.index)
-    for c in usable:
+    for i, c in enumerate(usable):  # named by position: LightGBM refuses '[', ':', '"' in names
         if kinds[c] == "numeric":
-            X[c] = pd.to_numeric(both[c], errors="coerce").astype(float)
+            X[f"f{i}"] = pd.to_numeric(both[c], errors="coerce").astype(float)
         elif kinds[c] == "ordinal":  # the reference rows hold the schema's text: 1.0 reads "1"
-            X[c] = ordinal_texts(both[c]).astype("category")
+            X[f"f{i}"] = ordinal_texts(both[c]).astype("category")
         else:
-            X[c] = both[c].astype(str).where(both[c].notna()).astype("category")
+            X[f"f{i}"] = both[c].astype(str).where(both[c].notna()).astype("category")
     y = np.r_[np.zeros(n), np.ones(n)]
     hashed = pd.util.hash_pandas_object(X, index=False).to_numpy()  # one hash per row
     overlap = float(np.isin(hashed[n:], hashed[:n]).mean())
