@@ -166,3 +166,11 @@ def test_names_that_look_like_markup_are_printed_as_written(
     assert main(["monitor", "cards@champion", "--current", str(tmp_path / "current.csv")]) == 3
     checked = " ".join(capsys.readouterr().out.split())
     assert "│ share[/b] │" in checked and "separating: share[/b]" in checked
+    # a version whose classes differ from the champion's: its reason names them
+    frame.loc[frame.index[::5], "card"] = "[/i]maybe"
+    frame.to_csv(tmp_path / "cards.csv", index=False)
+    assert main(["train", str(tmp_path / "factory.yaml")]) in (0, 3)
+    capsys.readouterr()
+    for command in ("show", "history"):
+        assert main(["models", command, "cards"]) == 0
+        assert "[/i]maybe" in " ".join(capsys.readouterr().out.split())

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mlfactory.cli.app import (
@@ -31,10 +32,12 @@ def _recover(reg: Registry, name: str) -> None:
     try:
         settled = reg.recover(name)
     except MlfactoryError as exc:  # a read-only look at the registry still works
-        err.print(f"[yellow]could not settle interrupted changes[/]: {exc}", highlight=False)
+        err.print(
+            f"[yellow]could not settle interrupted changes[/]: {escape(str(exc))}", highlight=False
+        )
         return
     for line in settled:
-        err.print(f"recovered: {line}", highlight=False)
+        err.print(f"recovered: {escape(line)}", highlight=False)
 
 
 @models_app.command("list")
@@ -95,7 +98,7 @@ def models_show(
     console.print(table)
     for v in versions:
         created = datetime.fromtimestamp(v.created).strftime("%Y-%m-%d %H:%M")
-        console.print(f"v{v.version} ({created}) {v.reason}", highlight=False)
+        console.print(f"v{v.version} ({created}) {escape(v.reason)}", highlight=False)
         if family := v.family:
             columns = ", ".join(map(str, family.get("columns", [])))
             if "series" in family:  # a forecasting version: its series and who forecasts them
@@ -108,7 +111,7 @@ def models_show(
                     f"{family.get('own')} with a model of their own, the global model scoring "
                     "the rest"
                 )
-            console.print(f"v{v.version} {line}", highlight=False)
+            console.print(f"v{v.version} {escape(line)}", highlight=False)
         if signer := v.tags.get(tags.SIGNED_BY):
             console.print(f"v{v.version} signed by the key {signer[:16]}…", highlight=False)
         if v.registering:
@@ -186,7 +189,7 @@ def models_history(
             event["alias"],
             str(event["version"]),
             str(event.get("previous") or ""),
-            event["reason"],
+            escape(event["reason"]),
         )
     out.print(table)
 
