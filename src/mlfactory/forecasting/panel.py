@@ -182,8 +182,8 @@ def prepare_panel(frame: pd.DataFrame, roles: PanelRoles) -> Panel:
             )
     if converted:
         notes.append(f"the times were converted from {converted} to UTC")
-    if decimal_years(frame[roles.time]) is not None:
-        notes.append(
+    if not timed and pd.api.types.is_numeric_dtype(frame[roles.time].dtype):  # read, so
+        notes.append(  # they were decimal years (any other numbers are refused above)
             f"time column {roles.time!r} holds decimal years (e.g. "
             f"{_plain(frame[roles.time].iloc[-1])!r}, as R's time() writes them): each is "
             "read as the first day of its month"
