@@ -213,3 +213,17 @@ def test_a_fitted_detector_in_a_pipeline_loads_through_the_allow_list(
     assert isinstance(loaded[-1], Detector)
     assert np.array_equal(loaded[-1].score_samples(loaded[:-1].transform(new)), scores)
     assert np.array_equal(loaded.predict(new), pipeline.predict(new))
+
+
+def test_an_isolation_forest_asked_for_more_samples_than_rows_takes_them_all_quietly() -> None:
+    """The search samples max_samples up to 2048; on a 91-row table scikit-learn warned
+    once per trial. Every row is the same forest, without the warning."""
+    import warnings
+
+    X, _ = _planted()
+    small = X[:91]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        asked = IsolationForestDetector(max_samples=1726, random_state=0).fit(small)
+    every = IsolationForestDetector(max_samples=91, random_state=0).fit(small)
+    assert np.array_equal(asked.score_samples(X), every.score_samples(X))

@@ -62,6 +62,16 @@ def test_typo_at_top_level_and_in_models() -> None:
     assert any(p.startswith("models[0].name") and "did you mean 'lightgbm'" in p for p in problems)
 
 
+def test_a_model_listed_twice_is_refused_since_results_name_models_by_name() -> None:
+    raw = mroz_spec()
+    raw["models"] = ["linear", {"name": "linear", "params": {"fit_intercept": False}}]
+    problems = problems_of(raw)
+    assert problems == [
+        "models[1]: linear is listed twice (models[0] too); results, runs and the registry "
+        "tell models apart by name: list it once"
+    ]
+
+
 def test_wrong_type_names_path_and_value() -> None:
     problems = problems_of(mroz_spec(search={"trials": "many"}))
     assert len(problems) == 1

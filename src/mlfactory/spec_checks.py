@@ -66,6 +66,13 @@ def cross_problems(raw: dict[str, Any]) -> list[str]:
             problems.append("models: list at least one candidate model")
         for i, model in enumerate(models):
             problems += model_problems(f"models[{i}]", model, task)
+        listed = [m.get("name") if isinstance(m, dict) else m for m in models]
+        for i, name in enumerate(listed):
+            if isinstance(name, str) and name in listed[:i]:
+                problems.append(
+                    f"models[{i}]: {name} is listed twice (models[{listed.index(name)}] too); "
+                    "results, runs and the registry tell models apart by name: list it once"
+                )
     return problems
 
 
@@ -161,6 +168,14 @@ def series_problems(raw: dict[str, Any], task: Task) -> list[str]:
             problems.append(
                 f"{key}: does not apply to forecasting (every series gets its own model)"
             )
+    search = raw.get("search") if isinstance(raw.get("search"), dict) else {}
+    assert isinstance(search, dict)
+    for key in ("trials", "timeout_seconds"):
+        if search.get(key) is not None:
+            problems.append(
+                f"search.{key}: forecasting has no hyperparameter search: every listed model "
+                "is backtested with its params; search.metric chooses between them"
+            )
     if raw.get("refit"):
         problems.append("refit: does not apply to forecasting (the final fit uses every point)")
     return problems
@@ -173,6 +188,11 @@ def model_problems(where: str, model: Any, task: Task) -> list[str]:
         if isinstance(name, str) and name not in FORECASTERS and name in CATALOG:
             return [
                 f"{where}: {name} is not a forecasting model; choose from {', '.join(FORECASTERS)}"
+            ]
+        if isinstance(model, dict) and model.get("search"):
+            return [
+                f"{where}.search: forecasting has no hyperparameter search; give the model's "
+                "params instead"
             ]
         extra = FORECASTERS[name].extra if isinstance(name, str) and name in FORECASTERS else None
         if extra is not None and importlib.util.find_spec(extra) is None:

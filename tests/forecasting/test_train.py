@@ -166,6 +166,17 @@ def test_the_same_rows_in_another_order_are_the_same_data(tmp_path: Path) -> Non
         ({"forecast": None}, "forecast: task: forecasting needs this section"),
         ({"models": ["random_forest"]}, "random_forest is not a forecasting model"),
         ({"group_by": ["name"]}, "group_by: does not apply to forecasting"),
+        # forecasting backtests its models as listed: a search would be silently ignored
+        ({"search": {"trials": 50}}, "search.trials: forecasting has no hyperparameter search"),
+        ({"search": {"timeout_seconds": 9}}, "search.timeout_seconds: forecasting has no"),
+        (
+            {"models": [{"name": "lightgbm", "search": {"num_leaves": [8, 64]}}]},
+            r"models\[0\].search: forecasting has no hyperparameter search",
+        ),
+        (
+            {"models": ["lightgbm", {"name": "lightgbm", "params": {"n_estimators": 50}}]},
+            r"models\[1\]: lightgbm is listed twice \(models\[0\] too\)",
+        ),
         ({"forecast": {"frequency": "D", "horizon": 0}}, "forecast.horizon"),
         ({"forecast": {"frequency": "X", "horizon": 3}}, "forecast.frequency"),
         ({"forecast": {"frequency": "D", "horizon": 3, "levels": [0]}}, "percentages"),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from mlfactory.registry import Registry
 
@@ -115,6 +116,30 @@ def test_serve_an_unknown_model_exits_2(trained: Registry, cli_env: dict[str, st
     )
     assert done.returncode == 2
     assert "mroz@staging does not exist" in " ".join(done.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [
+        (["--port", "70000"], "'--port': Input should be less than or equal to 65535"),
+        (["--port", "-1"], "'--port': Input should be greater than or equal to 1"),
+        (["--poll-seconds", "-3"], "'--poll-seconds': Input should be greater than or equal"),
+    ],
+)
+def test_a_port_no_socket_can_have_exits_2_before_serving(
+    trained: Registry, cli_env: dict[str, str], option: list[str], words: str
+) -> None:
+    """Port 70000 used to print "serving on 127.0.0.1:70000" and hang; -1 to fail in uvicorn."""
+    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", *option]
+    done = subprocess.run(
+        [*command, "--registry", str(trained.path)],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "serving" not in done.stderr
+    assert words in " ".join(done.stderr.split())
 
 
 def test_a_missing_prometheus_folder_exits_2(

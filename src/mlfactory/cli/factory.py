@@ -250,7 +250,7 @@ def predict(
 @app.command()
 def ui(
     registry: RegistryPath = Path(".mlfactory"),
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 5000,
 ) -> int:
     """Start the MLflow UI on the registry (on 127.0.0.1)."""
     import subprocess

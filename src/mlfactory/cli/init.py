@@ -62,6 +62,13 @@ def init(
             (found.time_column, found.time_reason),
         ):
             out.print(f"{'  ' if column else '  (none) '}{escape(reason)}", highlight=False)
+        for setting, why in (
+            ("data.sql", found.sql_reason),
+            (f"forecast.fill {found.fill[0]}" if found.fill else "", found.fill and found.fill[1]),
+            ("forecast.allow_negative", found.allow_negative),
+        ):
+            if why:
+                out.print(f"  {setting}: {escape(why)}", highlight=False)
         if found.forecast_hint:
             out.print(f"  note: {escape(found.forecast_hint)}", highlight=False)
     shown = escape(str(done.folder))

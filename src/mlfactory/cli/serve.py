@@ -15,11 +15,12 @@ from mlfactory.cli.app import RegistryPath, _registry, app, err
 def serve(
     models: Annotated[list[str], typer.Argument(help="NAME@ALIAS or NAME/VERSION, one or more.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     registry: RegistryPath = Path(".mlfactory"),
     poll_seconds: Annotated[
-        float, typer.Option(help="How often to check the registry for a new version; 0 = never.")
+        float,
+        typer.Option(min=0, help="How often to check the registry for a new version; 0 = never."),
     ] = 30.0,
     max_batch_rows: Annotated[int, typer.Option(min=1, help="Rows per micro-batch.")] = 256,
     max_wait_ms: Annotated[float, typer.Option(min=0, help="Wait for a batch to fill.")] = 1.0,

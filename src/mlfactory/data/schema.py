@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from mlfactory.data.periods import period_starts
 from mlfactory.errors import DataError
 from mlfactory.tasks import Target, TargetOptions, Task
 
@@ -123,6 +124,11 @@ class Schema:
                     continue
                 converted = pd.to_datetime(values, errors="coerce")
                 bad = converted.isna() & values.notna()
+                if bad.any():  # a quarter or ISO week, as a forecast's time column may be
+                    periods = period_starts(values.to_numpy(), bad.to_numpy())
+                    found = periods.dt.tz_localize(None).set_axis(values.index)
+                    converted = converted.fillna(found)
+                    bad = converted.isna() & values.notna()
                 if bad.any():
                     problems.append(
                         f"column {col.name!r} must be a date/time; got {values[bad].iloc[0]!r}"

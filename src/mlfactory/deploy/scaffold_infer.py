@@ -43,7 +43,10 @@ class Guess:
     forecast_hint: str | None  # a comment suggesting task: forecasting, or None
     exclude: tuple[tuple[str, str], ...]  # columns no feature can be: (name, why)
     sql: str | None  # data.sql, when the table needs one (one series: its name)
+    sql_reason: str | None  # why (the comment above it)
     frequency: str | None  # the time column's step (H, D, W, M, Q) when it has one
+    fill: tuple[str, str] | None  # forecast.fill and why, when a series misses dates
+    allow_negative: str | None  # why forecast.allow_negative is set, when the target goes below 0
     rows: int
     columns: tuple[str, ...]
 
@@ -68,12 +71,14 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
     forecasting = chosen == "forecasting"
     besides = taken if forecasting else taken | {id_column}
     time_column, time_reason = _time_column(frame, besides, forecasting)
+    if time_column is None and not forecasting:
+        time_reason += _stratified(chosen, target)
     dated = time_column  # the dates of a forecast: a regression's hint reads periods too
     if chosen == "regression" and dated is None:
         dated, _ = _time_column(frame, besides, True)
     frequency = _frequency(frame, dated) if dated else None
     series = _series_column(frame, dated, taken) if dated else None
-    hint = sql = None
+    hint = sql = sql_reason = None
     if chosen == "forecasting" and series:
         id_column, id_reason = (
             series,
@@ -88,7 +93,10 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
             f"named in data.sql"
         )
         sql = f"SELECT 'all' AS {id_column}, * FROM data"
-    elif chosen == "regression" and series and frequency:
+        sql_reason = "one series, named 'all'"
+    elif (
+        chosen == "regression" and series and frequency and dated and _steady(frame, series, dated)
+    ):
         dates = f"data.time_column: {dated}, " if time_column is None else ""
         hint = (
             f"One row per {series} and {dated} with a numeric target: this may be "
@@ -98,6 +106,22 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
         )
     roles = {target, id_column, time_column}
     exclude = () if forecasting else _unusable(frame, roles)
+    fill = negative = None
+    if forecasting and target is not None and id_column is not None and time_column:
+        rows = frame[frame[target].notna()]
+        if dropped := len(frame) - len(rows):
+            sql = f"{sql or 'SELECT * FROM data'} WHERE {_quoted(target)} IS NOT NULL"
+            sql_reason = "; ".join(
+                [
+                    *([sql_reason] if sql_reason else []),
+                    f"{dropped:,} row{'s' * (dropped > 1)} without a {target}: left out, "
+                    f"forecast.fill fills {'their dates' if dropped > 1 else 'its date'}",
+                ]
+            )
+        if sql is not None and id_column not in rows.columns:
+            rows = rows.assign(**{id_column: "all"})
+        negative = _negative(rows[target], target)
+        fill = _fill(rows, id_column, time_column, target, frequency, negative is not None)
     return Guess(
         task=chosen,
         task_reason=task_reason,
@@ -110,7 +134,10 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
         forecast_hint=hint,
         exclude=exclude,
         sql=sql,
+        sql_reason=sql_reason,
         frequency=frequency,
+        fill=fill,
+        allow_negative=negative,
         rows=len(frame),
         columns=tuple(columns),
     )
@@ -206,7 +233,16 @@ def _time_column(
             "no column holds dates, periods (1998 Q1) or decimal years: name the column of "
             "each series' dates, which forecasting needs"
         )
-    return None, "no column holds dates: the rows are split at random, stratified"
+    return None, "no column holds dates: the rows are split at random"
+
+
+def _stratified(task: str, target: str | None) -> str:
+    """How a random split keeps the target in proportion (training.split), in words."""
+    if task == "classification":
+        return ", stratified by class"
+    if task == "anomaly" and target is not None:
+        return f", stratified by {target} when it holds enough anomalies"
+    return ""
 
 
 def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -236,9 +272,96 @@ def _series_column(frame: pd.DataFrame, time_column: str, taken: set[str | None]
     return None
 
 
+def _quoted(name: str) -> str:
+    """``name`` as a DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _negative(target: pd.Series, name: str) -> str | None:
+    """Why ``forecast.allow_negative`` is needed, when the target goes below 0."""
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(target) or not (target < 0).any():
+        return None
+    return f"{name} goes below 0 ({int((target < 0).sum()):,} rows; lowest {target.min():g})"
+
+
+def _fill(
+    rows: pd.DataFrame,
+    id_column: str,
+    time_column: str,
+    target: str,
+    frequency: str | None,
+    allow_negative: bool,
+) -> tuple[str, str] | None:
+    """``forecast.fill`` and why, when a series misses dates between its first and last;
+    None when none does, or when the panel fails for another reason (validate says which).
+
+    A count (whole numbers, never 0) of rows per date most likely had no row on a date it
+    counted none of; anything else most likely lies between its neighbours there."""
+    import pandas as pd
+
+    from mlfactory.errors import DataError
+    from mlfactory.forecasting.panel import PanelRoles, prepare_panel
+
+    if frequency is None or not pd.api.types.is_numeric_dtype(rows[target]):
+        return None
+    roles = PanelRoles(
+        (id_column,),
+        time_column,
+        target,
+        frequency,
+        fill="interpolate",
+        allow_negative=allow_negative,
+    )
+    try:
+        filled = prepare_panel(rows, roles).filled
+    except DataError:
+        return None
+    if not filled:
+        return None
+    values = rows[target].to_numpy(dtype=float)
+    counts = bool(len(values)) and (values > 0).all() and (values == values.round()).all()
+    worst = sorted(filled.items(), key=lambda item: -item[1])[:3]
+    gaps = (
+        f"{sum(filled.values()):,} dates are missing inside {len(filled):,} series ("
+        + ", ".join(f"{key}: {count:,}" for key, count in worst)
+        + (", ..." if len(filled) > 3 else "")
+        + ")"
+    )
+    if counts:
+        return "zero", (
+            f"{gaps}; {target} holds counts and is never 0, so a date without a row most "
+            "likely counted none. If those dates are lost data, not zeros, use interpolate"
+        )
+    return "interpolate", (
+        f"{gaps}; {target} holds measurements, so a missing date most likely lies between "
+        "its neighbours. If a date without a row means none (no sales that day), use zero"
+    )
+
+
+def _steady(frame: pd.DataFrame, series: str, column: str) -> bool:
+    """Whether the series step as the whole table does: each one's usual step between its
+    dates is the table's usual step between distinct dates (within 15%). Flight numbers
+    with their departure hours are no hourly series: a flight number flies once a day."""
+    import pandas as pd
+
+    distinct = frame[[column]].drop_duplicates()
+    read = _dates(distinct, column).set_axis(distinct[column])
+    dates = pd.DataFrame({"key": frame[series], "date": frame[column].map(read)}).dropna()
+    dates = dates.drop_duplicates().sort_values(["key", "date"])
+    steps = dates.groupby("key", sort=False)["date"].diff().dropna()
+    table = read.dropna().drop_duplicates().sort_values().diff().dropna()
+    if steps.empty or table.empty:
+        return False
+    usual = steps.groupby(dates.loc[steps.index, "key"]).median().median()
+    return bool(abs(usual - table.median()) <= 0.15 * table.median())
+
+
 def _frequency(frame: pd.DataFrame, column: str) -> str | None:
     """The most common step between the time column's sorted distinct dates, as H/D/W/M/Q."""
-    dates = _dates(frame, column).dropna().drop_duplicates().sort_values()
+    distinct = frame[[column]].drop_duplicates()  # text dates parse one by one: once each
+    dates = _dates(distinct, column).dropna().drop_duplicates().sort_values()
     seconds = (dates - dates.iloc[0]).dt.total_seconds().diff().dropna() if len(dates) else dates
     if seconds.empty:
         return None

@@ -68,6 +68,7 @@ def spec_text(guess: Guess, *, name: str, source: Source, shown_as: str) -> str:
     lines += ["data:", *[f"  # {line}" for line in _wrap(source.note)]]
     lines.append(f"  source: {_v(source.value)}")
     if guess.sql is not None:
+        lines += [f"  # {line}" for line in _wrap(guess.sql_reason or "", 84)]
         lines.append(f"  sql: {_v(guess.sql)}")
     if guess.target is not None:
         lines.append(f"  target: {_v(guess.target)}")
@@ -86,7 +87,12 @@ def spec_text(guess: Guess, *, name: str, source: Source, shown_as: str) -> str:
         if guess.time_column
         else "  # time_column: COLUMN"
     )
-    if guess.exclude:
+    if task == "forecasting":
+        lines += [
+            "  # other columns are not read: one known ahead (a price, a promotion) can be",
+            "  # listed in forecast.exogenous, its values for the horizon in forecast.future",
+        ]
+    elif guess.exclude:
         lines.append("  # every other column is a feature, except these, which cannot be one:")
         for _, why in guess.exclude:
             lines += [f"  #   {line}" for line in _wrap(why, 84)]
@@ -106,6 +112,11 @@ def spec_text(guess: Guess, *, name: str, source: Source, shown_as: str) -> str:
             "  # steps ahead to forecast: a guess, set what your users plan with",
             f"  horizon: {HORIZONS[frequency]}",
         ]
+        if guess.fill is not None:
+            rule, why = guess.fill
+            lines += [*(f"  # {line}" for line in _wrap(why, 84)), f"  fill: {rule}"]
+        if guess.allow_negative is not None:
+            lines += [f"  # {guess.allow_negative}", "  allow_negative: true"]
     if task == "anomaly":
         lines += [
             "anomaly:",
@@ -115,11 +126,14 @@ def spec_text(guess: Guess, *, name: str, source: Source, shown_as: str) -> str:
             f"  contamination: {CONTAMINATION}",
         ]
     side, metric, level, meaning = GATES[task]
+    if task != "forecasting":  # its models are backtested as listed: no search
+        lines += [
+            "search:",
+            "  # trials per candidate model (the first: the library's defaults): more find",
+            "  # better parameters, slower (CI trains with fewer: make test TRIALS=N)",
+            f"  trials: {TRIALS}",
+        ]
     lines += [
-        "search:",
-        "  # trials per candidate model (the first: the library's defaults): more find",
-        "  # better parameters, slower (CI trains with fewer: make test TRIALS=N)",
-        f"  trials: {TRIALS}",
         "gates:",
         "  # a version becomes champion only if it passes these; tests/test_model.py checks",
         "  # the champion against them too. A first guess, set the level your users need:",
@@ -153,9 +167,8 @@ def template_text(*, name: str, task: str) -> str:
         "  # time_column: COLUMN\n"
         f"{forecast}"
         + (f"anomaly:\n  contamination: {CONTAMINATION}\n" if task == "anomaly" else "")
-        + "search:\n"
-        f"  trials: {TRIALS}\n"
-        "gates:\n"
+        + ("" if task == "forecasting" else f"search:\n  trials: {TRIALS}\n")
+        + "gates:\n"
         f"  # a first guess ({metric}: {meaning}): set the level your users need\n"
         f"  {side}: {{{metric}: {level}}}\n"
     )

@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FREQUENCIES", "HOLIDAY_REACH", "YEARS", "Frequency", "closed_days", "holiday_features"]
+__all__ = ["FREQUENCIES", "HOLIDAY_REACH", "Frequency", "closed_days", "holiday_features"]
 
-YEARS = (1678, 2261)  # the whole years a date can have here (pandas' datetime64[ns])
 HOLIDAY_REACH = 7  # days before and after a holiday that its features tell apart
 
 

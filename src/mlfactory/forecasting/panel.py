@@ -6,7 +6,8 @@ sorted, every series regular at one anchored pandas alias found in the data
 (``W-SUN``, ``MS``, ``QE-DEC``, ...). Anything it cannot take is reported at
 once in one ``DataError``, each problem naming the ids it affects (five, then
 "and N more"), the values received and the fix: missing columns, ids that
-cannot name a file, unreadable dates, duplicate (id, date) rows, missing,
+cannot name a file, unreadable dates, duplicate (id, date) rows (hourly ones in
+an hour clocks repeat in autumn: named as local times), missing,
 infinite or negative targets, exogenous columns that are not numbers, a
 frequency the data does not have, dates off the frequency's grid, series of one
 point, and missing dates inside a series unless ``PanelRoles.fill`` says how to
@@ -24,9 +25,7 @@ is vectorised: 5 million rows (5,000 series of 1,000 days) take about two second
 
 from __future__ import annotations
 
-import datetime
 import difflib
-import re
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,8 +33,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from mlfactory.data.periods import YEARS, period_starts
 from mlfactory.errors import DataError
-from mlfactory.forecasting.calendar import FREQUENCIES, YEARS, closed_days
+from mlfactory.forecasting.calendar import FREQUENCIES, closed_days
 from mlfactory.forecasting.grid import (
     SHORTEST,
     WEEKDAYS,
@@ -407,7 +407,7 @@ def _read_times(values: pd.Series) -> tuple[Ints, str | None]:
             warnings.simplefilter("ignore", UserWarning)
             read = pd.to_datetime(pd.Series(uniques, dtype=object), errors="coerce", utc=True)
         if read.isna().any():
-            read = read.fillna(_period_starts(uniques, read.isna().to_numpy()))
+            read = read.fillna(period_starts(uniques, read.isna().to_numpy()))
         lookup = np.append(read.dt.tz_localize(None).to_numpy("datetime64[ns]").view(np.int64),
                            _NAT)  # fmt: skip
         return lookup[codes], None
@@ -446,34 +446,6 @@ def decimal_years(values: pd.Series) -> pd.Series | None:
         return None
     first = pd.to_datetime({"year": years, "month": months + 1, "day": np.ones(len(years))})
     return pd.Series(first.to_numpy(), index=values.index, name=values.name)
-
-
-_PERIOD_TEXT = re.compile(r"\s*(\d{4})\s*-?\s*([QW])\s*(\d{1,2})\s*", re.IGNORECASE)
-
-
-def _period_starts(texts: Any, unread: Bools) -> pd.Series:
-    """The first day of each ``unread`` text that names a quarter (``1981 Q1``) or an ISO
-    week (``1991 W06``: its Monday), as R's tsibble and fpp3 write them; NaT otherwise."""
-    import pandas as pd
-
-    out = pd.Series(pd.NaT, index=range(len(texts)), dtype="datetime64[ns, UTC]")
-    for at in np.flatnonzero(unread).tolist():
-        found = _PERIOD_TEXT.fullmatch(str(texts[at]))
-        if found is None:
-            continue
-        year, kind, number = int(found[1]), found[2].upper(), int(found[3])
-        try:
-            day = (
-                datetime.date(year, 3 * number - 2, 1)
-                if kind == "Q"
-                else datetime.date.fromisocalendar(year, number, 1)
-            )
-        except ValueError:  # Q5, W54, W53 of a year without one: not a date
-            continue
-        if not YEARS[0] <= year <= YEARS[1]:
-            continue  # 9999 Q1: not a time pandas can hold, so not a date, as text is not
-        out[at] = pd.Timestamp(day, tz="UTC")
-    return out
 
 
 def read_dates(values: pd.Series) -> pd.Series:
@@ -622,12 +594,48 @@ def _order(codes: Ints, stamps: Ints) -> Ints:
 def _duplicates(keys: Keys, codes: Ints, stamps: Ints, roles: PanelRoles) -> str:
     ids = ", ".join(roles.ids)
     pairs = len(np.unique(np.stack([codes, stamps]), axis=1)[0])
+    zone = _clocks_back(stamps) if roles.frequency == "H" else None
+    if zone is not None:
+        return (
+            f"{pairs:,} (id, time) pair(s) have more than one row in "
+            f"{_named(keys.names, codes)} (e.g. {keys.names[codes[0]]} at {_date(stamps[0])}), "
+            f"each in an hour that clocks repeat when daylight saving time ends (in {zone}, "
+            "for one): the times look local. Write them in UTC, or with their UTC offset "
+            "(2013-11-03T01:00-04:00), which is read as UTC; or average the repeated hour in "
+            f"data.sql (SELECT {ids}, {roles.time}, avg({roles.target}) AS {roles.target} "
+            "FROM data GROUP BY ALL) and let forecast.fill fill the hour skipped in spring"
+        )
     return (
         f"{pairs:,} (id, date) pair(s) have more than one row in {_named(keys.names, codes)} "
         f"(e.g. {keys.names[codes[0]]} on {_date(stamps[0])}); a series has one row per "
         f"date: aggregate them in data.sql, e.g. SELECT {ids}, {roles.time}, "
         f"sum({roles.target}) AS {roles.target} FROM data GROUP BY ALL"
     )
+
+
+# time zones whose daylight saving time ends at different local hours or on other days
+_DST_ZONES = (
+    "America/New_York",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Helsinki",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "America/Santiago",
+)
+
+
+def _clocks_back(stamps: Ints) -> str | None:
+    """A time zone where every one of the repeated ``stamps`` is an hour its clocks
+    repeat in autumn (local times written without their offset), or None."""
+    import pandas as pd
+
+    times = pd.DatetimeIndex(np.unique(stamps).view("datetime64[ns]"))
+    for zone in _DST_ZONES:
+        local = times.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+        if bool(np.all(local.isna())):
+            return zone
+    return None
 
 
 # -- the dates against the frequency ----------------------------------------------------------

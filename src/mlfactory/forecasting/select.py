@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "METRIC_NAMES",
+    "METRIC_WORDS",
     "Nested",
     "calibration",
     "choose",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 METRIC_NAMES = ("mase", "smape", "mae", "rmse")
+METRIC_WORDS = {"mase": "MASE", "smape": "sMAPE", "mae": "MAE", "rmse": "RMSE"}
 Rule = Literal["per_series", "global"]
 
 
@@ -72,9 +74,15 @@ def series_metrics(scored: pd.DataFrame, origins: list[int] | None = None) -> pd
 
 
 def choose(
-    metrics: pd.DataFrame, models: list[str], rule: Rule, *, points: int, keys: list[str]
+    metrics: pd.DataFrame,
+    models: list[str],
+    rule: Rule,
+    *,
+    points: int,
+    keys: list[str],
+    metric: str = "mase",
 ) -> pd.Series:
-    """Each series' model (index: the series keys, in ``keys`` order).
+    """Each series' model (index: the series keys, in ``keys`` order), the lowest ``metric``.
 
     Only models with all ``points`` forecasts for a series compete for it; the
     first model of ``models`` (the baseline) is the last resort.
@@ -82,7 +90,7 @@ def choose(
     import pandas as pd
 
     complete = metrics[metrics["points"] >= points]
-    table = complete.pivot(index=KEY, columns="model", values="mase").reindex(
+    table = complete.pivot(index=KEY, columns="model", values=metric).reindex(
         index=keys, columns=models
     )
     if rule == "global":
@@ -122,12 +130,14 @@ def nested(
     windows: int,
     horizon: int,
     keys: list[str],
+    metric: str = "mase",
 ) -> Nested:
     """Choose on origins ``0 .. windows-2``, score on origin ``windows-1``."""
     last = windows - 1
     before = list(range(last)) or [last]
     by_origin = series_metrics(scored, before)
-    chosen = choose(by_origin, models, rule, points=horizon * len(before), keys=keys)
+    points = horizon * len(before)
+    chosen = choose(by_origin, models, rule, points=points, keys=keys, metric=metric)
     on_last = series_metrics(scored, [last])
     pick = chosen.rename("model").reset_index()
     metrics = pick.merge(on_last, on=["model", KEY], how="left").set_index(KEY)

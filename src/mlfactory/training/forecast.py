@@ -32,9 +32,11 @@ from mlfactory.errors import SpecError
 from mlfactory.forecasting.backtest import ORIGIN, Job, Plan, run_job, scored
 from mlfactory.forecasting.calendar import closed_days
 from mlfactory.forecasting.forecasters import FORECASTERS, MEAN, Setting
+from mlfactory.forecasting.keys import SEPARATOR
 from mlfactory.forecasting.panel import KEY, TIME, Panel, PanelRoles, prepare_future, prepare_panel
 from mlfactory.forecasting.select import (
     METRIC_NAMES,
+    METRIC_WORDS,
     calibration,
     choose,
     coverage,
@@ -186,11 +188,18 @@ def _backtest(
     season = forecast.season
     joined = scored(panel.frame, forecasts, plan, season, closed=forecast.closed)
     inner = nested(
-        joined, models, forecast.select, windows=plan.windows, horizon=plan.horizon, keys=keys
+        joined,
+        models,
+        forecast.select,
+        windows=plan.windows,
+        horizon=plan.horizon,
+        keys=keys,
+        metric=spec.metric,
     )
     everything = series_metrics(joined)
+    points = plan.horizon * plan.windows
     chosen = choose(
-        everything, models, forecast.select, points=plan.horizon * plan.windows, keys=keys
+        everything, models, forecast.select, points=points, keys=keys, metric=spec.metric
     )
     # the final fits: only the models some series will be forecast by, and the baseline
     # (it stands in where a chosen model gives no final forecast); a model no series
@@ -359,7 +368,7 @@ def package_forecasts(
     )
     short = [m for m in tested.models if m != BASELINE]
     series["reason"] = [
-        _reason(model, points, needs, short, plan)
+        _reason(model, points, needs, short, plan, spec.metric)
         for model, points in zip(series["model"], series["points"], strict=True)
     ]
     pairs = tested.scored.merge(chosen.rename("model").reset_index(), on=["model", KEY])
@@ -398,8 +407,8 @@ def package_forecasts(
     schema = Schema(
         columns=[
             *(
-                ColumnSchema(c, "categorical", "object", 0.0, categories=_first(keys))
-                for c in spec.data.id_columns
+                ColumnSchema(c, "categorical", "object", 0.0, categories=_first(values))
+                for c, values in _id_values(keys, spec.data.id_columns).items()
             ),
             ColumnSchema(spec.data.time_column, "datetime", "datetime64[ns]", 0.0),
         ],
@@ -456,20 +465,32 @@ def _first_date(forecasts: pd.DataFrame, key: str) -> str:
     return dates.min().isoformat() if len(dates) else ""
 
 
+def _id_values(keys: list[str], ids: list[str]) -> dict[str, list[str]]:
+    """Each id column's distinct values in the series keys, in the keys' order (several
+    id columns: each key is their values joined by SEPARATOR, which no value holds)."""
+    if len(ids) == 1:
+        return {ids[0]: keys}
+    parts = [key.split(SEPARATOR) for key in keys]
+    return {c: list(dict.fromkeys(p[i] for p in parts)) for i, c in enumerate(ids)}
+
+
 def _first(keys: list[str]) -> list[str]:
     from mlfactory.data.schema import MAX_STORED_CATEGORIES
 
     return keys[:MAX_STORED_CATEGORIES]
 
 
-def _reason(model: str, points: int, needs: dict[str, int], others: list[str], plan: Plan) -> str:
+def _reason(
+    model: str, points: int, needs: dict[str, int], others: list[str], plan: Plan, metric: str
+) -> str:
+    lowest = f"lowest backtest {METRIC_WORDS.get(metric, metric)}"
     if model != BASELINE:
-        return f"lowest backtest MASE: {model}"
+        return f"{lowest}: {model}"
     backtest = plan.held_out(0)
     short = [m for m in others if points < needs[m] + backtest]
     if short:
         return f"too short for {', '.join(short)} ({points} points): the baseline"
-    return "lowest backtest MASE: the baseline"
+    return f"{lowest}: the baseline"
 
 
 def compare_forecasts(

@@ -7,8 +7,9 @@ Request, either shape:
   (default: the trained levels; any percentage works). With several id columns an
   id is the values joined with ``|`` or an object ``{"store": 1, "item": 7}``.
 - The book's ``{"store_id": "4", "begin_date": "2016-01-01", "end_date":
-  "2016-01-07"}`` (or the id column's own name instead of ``store_id``): one series
-  between two dates (both included, within the forecast's dates).
+  "2016-01-07"}`` (or the id columns' own names instead of ``store_id``, every one
+  of them): one series between two dates (both included, within the forecast's
+  dates).
 
 Answer: ``model_name``, ``model_version``, ``horizon``, ``levels`` and
 ``forecasts``: per id its ``dates``, ``mean`` and ``lo_<level>``/``hi_<level>``
@@ -33,6 +34,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from mlfactory.errors import BadInputError, ServingError
+from mlfactory.forecasting.keys import SEPARATOR
 from mlfactory.registry.forecasts import SeriesForecasts, interval_columns
 from mlfactory.serving.frames import dumps, parse_json
 from mlfactory.serving.protocols.base import ServingProtocol, register
@@ -88,9 +90,15 @@ def parse(body: bytes, family: ForecastFamily) -> Ask:
     payload = parse_json(body)
     if not isinstance(payload, dict):
         raise ServingError(400, 'send a JSON object: {"ids": [...], "horizon": N, "levels": [...]}')
-    book = [k for k in ("store_id", *family.ids) if k in payload]
-    if "ids" not in payload and book:
-        return _dated(payload, book[0], family)
+    if "ids" not in payload and "store_id" in payload:
+        return _dated(payload, payload["store_id"], family)
+    named = [c for c in family.ids if c in payload]
+    if "ids" not in payload and named:  # the id columns' own names
+        if len(named) < len(family.ids):
+            raise ServingError(
+                422, f"name the series by every id column ({', '.join(family.ids)}); got {named}"
+            )
+        return _dated(payload, {c: payload[c] for c in family.ids}, family)
     ids = payload.get("ids")
     if not isinstance(ids, list) or not ids:
         raise ServingError(
@@ -126,9 +134,15 @@ def _key(value: Any, family: ForecastFamily) -> str:
         missing = [c for c in family.ids if c not in value]
         if missing:
             raise ServingError(422, f"an id object needs {', '.join(family.ids)}; got {value!r}")
-        return "|".join(_text(value[c]) for c in family.ids)
+        return SEPARATOR.join(_text(value[c]) for c in family.ids)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ServingError(422, f"a series id is text or a number; got {value!r}")
+        several = (
+            f' (several id columns: {{"{family.ids[0]}": ..., ...}} or their values joined '
+            "with '|')"
+            if len(family.ids) > 1
+            else ""
+        )
+        raise ServingError(422, f"a series id is text or a number{several}; got {value!r}")
     return _text(value)
 
 
@@ -138,13 +152,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _dated(payload: dict[str, Any], key: str, family: ForecastFamily) -> Ask:
+def _dated(payload: dict[str, Any], series: Any, family: ForecastFamily) -> Ask:
     begin, end = payload.get("begin_date"), payload.get("end_date")
     if not isinstance(begin, str) or not isinstance(end, str):
         raise ServingError(
             422, "the book's request needs 'begin_date' and 'end_date' as dates, e.g. 2016-01-01"
         )
-    return Ask((_key(payload[key], family),), family.horizon, _levels(payload, family), begin, end)
+    return Ask((_key(series, family),), family.horizon, _levels(payload, family), begin, end)
 
 
 def answer(forecasts: SeriesForecasts, ask: Ask, name: str, version: str) -> bytes:
