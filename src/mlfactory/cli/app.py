@@ -138,7 +138,16 @@ def _numbers(*values: float) -> list[str]:
 
     finite = [abs(v) for v in values if math.isfinite(v)]
     whole = bool(finite) and max(finite) >= 10_000
-    return ["—" if v != v else f"{v:,.0f}" if whole else f"{v:.4f}" for v in values]
+
+    def shown(v: float) -> str:
+        if v != v:
+            return "—"
+        if not math.isfinite(v):
+            return str(v)
+        # rounded first, then + 0.0: -0.00001 shows as 0.0000, not -0.0000
+        return f"{round(v) + 0:,}" if whole else f"{round(v, 4) + 0.0:.4f}"
+
+    return [shown(v) for v in values]
 
 
 def _tables(json_out: Path | None) -> Console:

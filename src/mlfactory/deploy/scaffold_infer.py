@@ -1,4 +1,5 @@
-"""What ``mlfactory init`` guesses from a table: the task, the id and time columns.
+"""What ``mlfactory init`` guesses from a table: the task, the id and time columns, and
+for a forecast the frequency, the SQL the rows need, how missing dates are filled.
 
 Each guess comes with the reason it was made, which the generated ``factory.yaml``
 writes beside it as a comment, so a user can see what to change.
@@ -10,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlfactory.errors import BadInputError
+from mlfactory.data.sources import query_frame
+from mlfactory.errors import BadInputError, DataError
 from mlfactory.spec_checks import did_you_mean
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ class Guess:
     sql: str | None  # data.sql, when the table needs one (one series: its name)
     sql_reason: str | None  # why (the comment above it)
     frequency: str | None  # the time column's step (H, D, W, M, Q) when it has one
+    frequency_reason: str  # why (the comment above forecast.frequency)
     fill: tuple[str, str] | None  # forecast.fill and why, when a series misses dates
     allow_negative: str | None  # why forecast.allow_negative is set, when the target goes below 0
     rows: int
@@ -77,6 +80,7 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
     if chosen == "regression" and dated is None:
         dated, _ = _time_column(frame, besides, True)
     frequency = _frequency(frame, dated) if dated else None
+    frequency_reason = "guessed from the usual step between dates"
     series = _series_column(frame, dated, taken) if dated else None
     hint = sql = sql_reason = None
     if chosen == "forecasting" and series:
@@ -108,8 +112,12 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
     exclude = () if forecasting else _unusable(frame, roles)
     fill = negative = None
     if forecasting and target is not None and id_column is not None and time_column:
-        rows = frame[frame[target].notna()]
-        if dropped := len(frame) - len(rows):
+        step = _step(frame, time_column)
+        if frequency is None and step is not None and step < 0.85 * 3600:
+            frequency = "H"  # the finest a forecast has: the rows are aggregated to it
+            frequency_reason = "the finest a forecast has: data.sql aggregates the rows to it"
+            sql, sql_reason = _hourly(frame, id_column, time_column, target, step, sql)
+        elif dropped := int(frame[target].isna().sum()):
             sql = f"{sql or 'SELECT * FROM data'} WHERE {_quoted(target)} IS NOT NULL"
             sql_reason = "; ".join(
                 [
@@ -118,10 +126,13 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
                     f"forecast.fill fills {'their dates' if dropped > 1 else 'its date'}",
                 ]
             )
-        if sql is not None and id_column not in rows.columns:
-            rows = rows.assign(**{id_column: "all"})
-        negative = _negative(rows[target], target)
-        fill = _fill(rows, id_column, time_column, target, frequency, negative is not None)
+        try:
+            rows = frame if sql is None else query_frame(sql, frame)
+        except DataError:  # validate shows the query's error; the spec is written anyway
+            rows = None
+        if rows is not None and target in rows.columns:
+            negative = _negative(rows[target], target)
+            fill = _fill(rows, id_column, time_column, target, frequency, negative is not None)
     return Guess(
         task=chosen,
         task_reason=task_reason,
@@ -136,6 +147,7 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
         sql=sql,
         sql_reason=sql_reason,
         frequency=frequency,
+        frequency_reason=frequency_reason,
         fill=fill,
         allow_negative=negative,
         rows=len(frame),
@@ -204,7 +216,7 @@ def _time_column(
     forecasting reads them: ``1998 Q1``, ``1991 W06``, ``1939 Jan`` too)."""
     import pandas as pd
 
-    from mlfactory.forecasting.panel import decimal_years, read_dates
+    from mlfactory.forecasting.panel import decimal_years, read_dates, whole_years
 
     use = "each series' dates" if periods else "the rows are split in time order"
     for column in frame.columns:
@@ -229,6 +241,19 @@ def _time_column(
             if parsed.notna().all():
                 return name, f"{name!r} holds dates as text (e.g. {sample.iloc[0]!r}): {use}"
     if periods:
+        years = [
+            str(c)
+            for c in frame.columns
+            if str(c) not in taken
+            and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])
+            and whole_years(frame[c])
+        ]
+        if years:
+            return None, (
+                f"{years[0]!r} holds whole years: yearly series are not forecast here; the "
+                "frequencies are hourly to quarterly (H, D, W, M, Q)"
+            )
         return None, (
             "no column holds dates, periods (1998 Q1) or decimal years: name the column of "
             "each series' dates, which forecasting needs"
@@ -270,6 +295,42 @@ def _series_column(frame: pd.DataFrame, time_column: str, taken: set[str | None]
         if frame.duplicated([column, time_column]).mean() <= 0.01:  # a few repeats: summed
             return name
     return None
+
+
+def _hourly(
+    frame: pd.DataFrame,
+    id_column: str,
+    time_column: str,
+    target: str,
+    step: float,
+    sql: str | None,
+) -> tuple[str, str]:
+    """data.sql that sums (counts) or averages (anything else) the rows of each hour, and
+    why: a forecast's finest frequency is hourly."""
+    counts = _whole(frame[target]) and bool((frame[target].dropna() >= 0).all())
+    how = "sum" if counts else "avg"
+    series = f"'all' AS {id_column}" if sql is not None else _quoted(id_column)
+    when = _quoted(time_column)
+    text = (
+        f"SELECT {series}, date_trunc('hour', CAST({when} AS TIMESTAMP)) AS {when}, "
+        f"{how}({_quoted(target)}) AS {_quoted(target)} FROM data GROUP BY ALL"
+    )
+    minutes = f"{step / 60:g} minute{'s' * (step != 60)}"
+    return text, (
+        f"{time_column!r} steps by {minutes}, and a forecast's finest frequency is hourly: "
+        f"{target} {'summed (counts)' if counts else 'averaged'} per hour"
+    )
+
+
+def _whole(values: pd.Series) -> bool:
+    """Numbers that are all whole (counts, when never negative)."""
+    import pandas as pd
+
+    known = values.dropna()
+    if not pd.api.types.is_numeric_dtype(values) or known.empty:
+        return False
+    numbers = known.to_numpy(dtype=float)
+    return bool((numbers == numbers.round()).all())
 
 
 def _quoted(name: str) -> str:
@@ -320,8 +381,7 @@ def _fill(
         return None
     if not filled:
         return None
-    values = rows[target].to_numpy(dtype=float)
-    counts = bool(len(values)) and (values > 0).all() and (values == values.round()).all()
+    counts = _whole(rows[target]) and bool((rows[target].dropna() > 0).all())
     worst = sorted(filled.items(), key=lambda item: -item[1])[:3]
     gaps = (
         f"{sum(filled.values()):,} dates are missing inside {len(filled):,} series ("
@@ -358,14 +418,20 @@ def _steady(frame: pd.DataFrame, series: str, column: str) -> bool:
     return bool(abs(usual - table.median()) <= 0.15 * table.median())
 
 
-def _frequency(frame: pd.DataFrame, column: str) -> str | None:
-    """The most common step between the time column's sorted distinct dates, as H/D/W/M/Q."""
+def _step(frame: pd.DataFrame, column: str) -> float | None:
+    """The median step between the time column's sorted distinct dates, in seconds."""
     distinct = frame[[column]].drop_duplicates()  # text dates parse one by one: once each
     dates = _dates(distinct, column).dropna().drop_duplicates().sort_values()
     seconds = (dates - dates.iloc[0]).dt.total_seconds().diff().dropna() if len(dates) else dates
-    if seconds.empty:
+    return None if seconds.empty else float(seconds.median())
+
+
+def _frequency(frame: pd.DataFrame, column: str) -> str | None:
+    """The most common step between the time column's sorted distinct dates, as H/D/W/M/Q."""
+    seconds = _step(frame, column)
+    if seconds is None:
         return None
-    step = float(seconds.median()) / 86_400
+    step = seconds / 86_400
     for code, length in (("H", 1 / 24), ("D", 1), ("W", 7), ("M", 30.4), ("Q", 91.3)):
         if abs(step - length) <= 0.15 * length:
             return code

@@ -106,7 +106,7 @@ def spec_text(guess: Guess, *, name: str, source: Source, shown_as: str) -> str:
         frequency = guess.frequency or "D"
         lines += [
             "forecast:",
-            "  # guessed from the usual step between dates"
+            f"  # {guess.frequency_reason}"
             + ("" if guess.frequency else " (none found: D, daily)"),
             f"  frequency: {frequency}",
             "  # steps ahead to forecast: a guess, set what your users plan with",

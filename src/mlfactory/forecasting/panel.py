@@ -226,25 +226,41 @@ def _opened(target: Floats, codes: Ints, shut: Bools) -> Floats:
 _PERIOD = {"H": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter"}
 
 
+# the same point of earlier seasons, in words: what the last point is compared with
+_SAME = {
+    "H": "the same hour of the days",
+    "D": "the same weekday of the weeks",
+    "W": "the same week of the years",
+    "M": "the same month of the years",
+    "Q": "the same quarter of the years",
+}
+SEASONS_BACK = 4  # earlier seasons whose same point the last one is compared with, at most
+
+
 def _partial_end(panel: pd.DataFrame, frequency: str) -> str | None:
-    """A note when at least half the series end below half the median of the season
-    before their last point: a week or a month summed before it was over looks so, and
-    every model would read it as a fall (the user's to cut, in ``data.sql``)."""
+    """A note when at least half the series end below half the median of the same point
+    in up to 4 seasons before (the same hour of the days before, the same month of the
+    years before): a week or a month summed before it was over looks so, and every model
+    would read it as a fall (the user's to cut, in ``data.sql``). The same point, not the
+    season before: a call centre's last hour, 21:00, is always quiet."""
     season = FREQUENCIES[frequency].season
     y, key = panel[TARGET].to_numpy(), panel[KEY].to_numpy()
     ends = np.flatnonzero(np.r_[key[1:] != key[:-1], True])  # each series' last row
     starts = np.r_[0, ends[:-1] + 1]
-    long = ends[ends - starts >= season]  # a season before the last point
-    typical = np.median(y[long[:, None] - np.arange(season, 0, -1)], axis=1)
+    long = ends - starts >= season  # a season before the last point
+    ends, starts = ends[long], starts[long]
+    back = ends[:, None] - season * np.arange(1, SEASONS_BACK + 1)
+    earlier = np.where(back >= starts[:, None], y[np.maximum(back, 0)], np.nan)
+    typical = np.nanmedian(earlier, axis=1) if len(ends) else np.empty(0)
     seen = int((typical > 0).sum())
-    low = int(((y[long] < typical / 2) & (typical > 0)).sum())
+    low = int(((y[ends] < typical / 2) & (typical > 0)).sum())
     if not seen or 2 * low < seen:
         return None
     last = panel[TIME].iloc[ends].mode().iloc[0]
     period = _PERIOD[frequency]
     return (
         f"the last {period} ({last:%Y-%m-%d}, in most series) is below half the median of "
-        f"the {season} {period}s before it in {low:,} of {seen:,} series: if that {period} "
+        f"{_SAME[frequency]} before it in {low:,} of {seen:,} series: if that {period} "
         "was not over when the data was taken, leave it out in data.sql, or every model "
         "reads it as a fall"
     )
@@ -397,6 +413,12 @@ def _read_times(values: pd.Series) -> tuple[Ints, str | None]:
         if (months := decimal_years(values)) is not None:
             return months.to_numpy("datetime64[ns]").view(np.int64), None
         example = values[values.notna()].iloc[0] if values.notna().any() else None
+        if whole_years(values):
+            return np.full(len(values), _NAT), (
+                f"time column {values.name!r} holds whole years (e.g. {_plain(example)!r}): "
+                "yearly series are not forecast here; the frequencies are hourly to quarterly "
+                "(H, D, W, M, Q)"
+            )
         return np.full(len(values), _NAT), (
             f"time column {values.name!r} holds numbers (e.g. {_plain(example)!r}), not dates; "
             "make a date in data.sql (e.g. make_date(year, month, day))"
@@ -424,6 +446,17 @@ def _read_times(values: pd.Series) -> tuple[Ints, str | None]:
                 "them out in data.sql"
             )
     return values.to_numpy("datetime64[ns]").view(np.int64), None
+
+
+def whole_years(values: pd.Series) -> bool:
+    """Numbers that are all whole years (1970, 1971.0; at least 3 of them): a yearly series,
+    which no frequency here has."""
+    known = values.dropna().to_numpy(dtype=float)
+    return bool(
+        len(np.unique(known)) >= 3
+        and (known == np.round(known)).all()
+        and ((known >= 1000) & (known <= YEARS[1])).all()
+    )
 
 
 def decimal_years(values: pd.Series) -> pd.Series | None:

@@ -56,6 +56,12 @@ class Regression(Task):
         y = values.to_numpy(dtype=float)
         if np.isinf(y).any():
             return None, [f"target {column!r} has inf values; filter them out"]
+        known = y[~np.isnan(y)]
+        if len(known) > 1 and np.ptp(known) == 0:
+            return None, [
+                f"target {column!r} is {known[0]:g} in every row: there is nothing to predict "
+                "(check data.source and data.sql)"
+            ]
         return Target(y), []
 
     def undefined(

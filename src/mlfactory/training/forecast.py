@@ -29,7 +29,7 @@ import numpy as np
 from mlfactory.data import load_frame
 from mlfactory.data.schema import ColumnSchema, Schema
 from mlfactory.errors import SpecError
-from mlfactory.forecasting.backtest import ORIGIN, Job, Plan, run_job, scored
+from mlfactory.forecasting.backtest import ORIGIN, Job, Plan, default_windows, run_job, scored
 from mlfactory.forecasting.calendar import closed_days
 from mlfactory.forecasting.forecasters import FORECASTERS, MEAN, Setting
 from mlfactory.forecasting.keys import SEPARATOR
@@ -176,9 +176,7 @@ def _backtest(
     assert forecast is not None
     panel = prepared.panel
     models = list(dict.fromkeys([BASELINE, *(m.name for m in spec.models)]))
-    plan = Plan(
-        forecast.backtest.windows, forecast.backtest.step or forecast.horizon, forecast.horizon
-    )
+    plan = _plan(spec, panel, models)
     keys = panel.ids
     started = time.perf_counter()
     shared = engine.share((panel.frame, prepared.future))
@@ -478,6 +476,26 @@ def _first(keys: list[str]) -> list[str]:
     from mlfactory.data.schema import MAX_STORED_CATEGORIES
 
     return keys[:MAX_STORED_CATEGORIES]
+
+
+def _plan(spec: FactorySpec, panel: Panel, models: list[str]) -> Plan:
+    """The backtest's windows (the spec's, or ``default_windows``), step and horizon."""
+    forecast = spec.forecast
+    assert forecast is not None
+    step = forecast.backtest.step or forecast.horizon
+    windows = forecast.backtest.windows
+    if windows is None:
+        season = forecast.season
+        windows = default_windows(
+            season=season,
+            step=step,
+            horizon=forecast.horizon,
+            points=int(panel.frame.groupby(KEY, sort=False).size().median()),
+            needs=max(
+                FORECASTERS[m].min_points + FORECASTERS[m].seasonal_points * season for m in models
+            ),
+        )
+    return Plan(windows, step, forecast.horizon)
 
 
 def _reason(

@@ -122,13 +122,20 @@ def decide(
     elif gates.beat_baseline:
         base = baseline.metrics[metric]
         ok = m.improvement(test_value, base) > 0
+        same = (
+            "; it is the baseline's own answer (no candidate beat it before the test): "
+            "gates.beat_baseline: false lets it be champion"
+            if test_value == base
+            else ""
+        )
         checks.append(
             Check(
                 "beats baseline",
                 ok,
                 f"{metric} {_fmt(test_value)} "
                 + ("beats" if ok else "does not beat")
-                + f" the {baseline_name}'s {_fmt(base)}",
+                + f" the {baseline_name}'s {_fmt(base)}"
+                + same,
             )
         )
     if comparison is not None:
