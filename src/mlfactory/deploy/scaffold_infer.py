@@ -79,7 +79,8 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
     dated = time_column  # the dates of a forecast: a regression's hint reads periods too
     if chosen == "regression" and dated is None:
         dated, _ = _time_column(frame, besides, True)
-    frequency = _frequency(frame, dated) if dated else None
+    step = _step(frame, dated) if dated else None
+    frequency = _frequency(step)
     frequency_reason = "guessed from the usual step between dates"
     series = _series_column(frame, dated, taken) if dated else None
     hint = sql = sql_reason = None
@@ -112,7 +113,6 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
     exclude = () if forecasting else _unusable(frame, roles)
     fill = negative = None
     if forecasting and target is not None and id_column is not None and time_column:
-        step = _step(frame, time_column)
         if frequency is None and step is not None and step < 0.85 * 3600:
             frequency = "H"  # the finest a forecast has: the rows are aggregated to it
             frequency_reason = "the finest a forecast has: data.sql aggregates the rows to it"
@@ -426,9 +426,8 @@ def _step(frame: pd.DataFrame, column: str) -> float | None:
     return None if seconds.empty else float(seconds.median())
 
 
-def _frequency(frame: pd.DataFrame, column: str) -> str | None:
-    """The most common step between the time column's sorted distinct dates, as H/D/W/M/Q."""
-    seconds = _step(frame, column)
+def _frequency(seconds: float | None) -> str | None:
+    """A step between dates (``_step``, in seconds) as H/D/W/M/Q, when it is one."""
     if seconds is None:
         return None
     step = seconds / 86_400

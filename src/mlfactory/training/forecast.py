@@ -485,15 +485,12 @@ def _plan(spec: FactorySpec, panel: Panel, models: list[str]) -> Plan:
     step = forecast.backtest.step or forecast.horizon
     windows = forecast.backtest.windows
     if windows is None:
-        season = forecast.season
         windows = default_windows(
-            season=season,
+            season=forecast.season,
             step=step,
             horizon=forecast.horizon,
             points=int(panel.frame.groupby(KEY, sort=False).size().median()),
-            needs=max(
-                FORECASTERS[m].min_points + FORECASTERS[m].seasonal_points * season for m in models
-            ),
+            needs=max(FORECASTERS[m].needs(_setting(spec, panel, m, 1)) for m in models),
         )
     return Plan(windows, step, forecast.horizon)
 
