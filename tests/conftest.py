@@ -9,6 +9,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,39 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["COLUMNS"] = "200"
     return env
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a command did: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
+    """``cli(*args)``: `mlfactory ARGS` run by ``main`` in this process, what it wrote to
+    file descriptors 1 and 2 included. Starting the command itself (``python -m
+    mlfactory``, a real process) is cli_env's tests' business; these pay no second import
+    of MLflow, scikit-learn and LightGBM (about 8 s of CPU on a slow core)."""
+    from mlfactory.cli import main
+    from mlfactory.cli.app import err, out
+
+    # as wide as cli_env's commands print: the consoles made now read the variable, the two
+    # made at import hold the width they then read (xdist's workers start with COLUMNS=80)
+    monkeypatch.setenv("COLUMNS", "200")
+    for console in (out, err):
+        monkeypatch.setattr(console, "_width", 200)
+
+    def run(*args: str) -> Ran:
+        capfd.readouterr()
+        code = main(list(args))
+        said = capfd.readouterr()
+        return Ran(code, said.out, said.err)
+
+    return run
 
 
 @contextmanager

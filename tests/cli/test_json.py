@@ -11,7 +11,7 @@ from typing import Any
 
 from mlfactory.cli.records import write_json
 
-from conftest import mroz_spec
+from conftest import Ran, mroz_spec
 
 
 def mlfactory(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -29,10 +29,10 @@ def strict(text: str) -> Any:
 
 
 def test_train_and_models_show_write_what_was_decided_and_why(
-    write_spec: Callable[..., Path], cli_env: dict[str, str], tmp_path: Path
+    write_spec: Callable[..., Path], cli: Callable[..., Ran], tmp_path: Path
 ) -> None:
     spec = str(write_spec(mroz_spec(search={"trials": 1}, threshold={"optimize": "f1"})))
-    done = mlfactory("train", spec, "--quiet", "--json", str(tmp_path / "first.json"), env=cli_env)
+    done = cli("train", spec, "--quiet", "--json", str(tmp_path / "first.json"))
     assert done.returncode == 0, done.stderr
     assert "promoted" in done.stdout  # the tables still print
     first = strict((tmp_path / "first.json").read_text())
@@ -47,7 +47,7 @@ def test_train_and_models_show_write_what_was_decided_and_why(
     assert Path(first["report"]).is_file()
     assert 0 < first["threshold"]["value"] < 1 and "best f1" in first["threshold"]["rule"]
 
-    again = mlfactory("train", spec, "--quiet", "--json", "-", env=cli_env)
+    again = cli("train", spec, "--quiet", "--json", "-")
     assert again.returncode == 3, again.stderr
     second = strict(again.stdout)  # stdout holds the JSON alone; the tables went to stderr
     assert "held back" in again.stderr and "roc_auc (primary)" in again.stderr
@@ -61,7 +61,7 @@ def test_train_and_models_show_write_what_was_decided_and_why(
     assert [check["name"] for check in failed] == ["beats champion"]
     assert second["reason"] == f"held back: {failed[0]['detail']}"
 
-    shown = mlfactory("models", "show", "mroz", "--json", "-", env=cli_env)
+    shown = cli("models", "show", "mroz", "--json", "-")
     assert shown.returncode == 0, shown.stderr
     record = strict(shown.stdout)
     assert record["aliases"] == {"champion": "1", "challenger": "2"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,23 +15,14 @@ from mlfactory.deploy.aws_lambda import LambdaExport, export_lambda
 from mlfactory.errors import BadInputError
 from mlfactory.registry import Registry
 
+from conftest import Ran
+
 BIN = Path(sys.executable).parent
 
 
 def _tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / name), *args], capture_output=True, text=True, timeout=300, check=False
-    )
-
-
-def _mlfactory(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlfactory", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        check=False,
     )
 
 
@@ -92,9 +84,11 @@ def test_the_files_name_one_model_and_its_digest_and_hold_no_secret(
     assert f"mlfactory[lambda]=={__version__}" in (out / "requirements.txt").read_text()
 
 
-def test_cli_exports_and_says_how_to_deploy(trained: Registry, tmp_path: Path) -> None:
+def test_cli_exports_and_says_how_to_deploy(
+    trained: Registry, tmp_path: Path, cli: Callable[..., Ran]
+) -> None:
     folder = tmp_path / "fn"
-    done = _mlfactory(
+    done = cli(
         "export",
         "lambda",
         "mroz/1",
@@ -104,7 +98,6 @@ def test_cli_exports_and_says_how_to_deploy(trained: Registry, tmp_path: Path) -
         str(trained.path),
         "--memory",
         "2048",
-        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"cd {folder} && sam build && sam deploy --guided"
@@ -126,11 +119,9 @@ def test_cli_exports_and_says_how_to_deploy(trained: Registry, tmp_path: Path) -
     ],
 )
 def test_a_reference_to_nothing_exits_2_naming_what_exists(
-    trained: Registry, tmp_path: Path, ref: str, message: str
+    trained: Registry, tmp_path: Path, cli: Callable[..., Ran], ref: str, message: str
 ) -> None:
-    done = _mlfactory(
-        "export", "lambda", ref, "--output", "fn", "--registry", str(trained.path), cwd=tmp_path
-    )
+    done = cli("export", "lambda", ref, "--output", "fn", "--registry", str(trained.path))
     assert done.returncode == 2
     assert message in done.stderr.replace("\n", " ")
     if "flights" in ref:
@@ -139,18 +130,18 @@ def test_a_reference_to_nothing_exits_2_naming_what_exists(
 
 
 def test_a_folder_with_other_files_is_refused_unless_force_which_keeps_them(
-    trained: Registry, tmp_path: Path
+    trained: Registry, tmp_path: Path, cli: Callable[..., Ran]
 ) -> None:
     folder = tmp_path / "fn"
     folder.mkdir()
     (folder / "notes.md").write_text("mine")
     args = ["export", "lambda", "mroz@champion", "--output", str(folder)]
     args += ["--registry", str(trained.path)]
-    refused = _mlfactory(*args, cwd=tmp_path)
+    refused = cli(*args)
     assert refused.returncode == 2
     assert "holds files this export did not write (notes.md)" in refused.stderr.replace("\n", " ")
     assert sorted(p.name for p in folder.iterdir()) == ["notes.md"]
-    forced = _mlfactory(*args, "--force", cwd=tmp_path)
+    forced = cli(*args, "--force")
     assert forced.returncode == 0, forced.stderr
     assert (folder / "notes.md").read_text() == "mine"
     assert (folder / "template.yaml").is_file() and (folder / "model" / "MLmodel").is_file()
