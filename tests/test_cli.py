@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -146,6 +147,25 @@ def test_validate_prints_the_features(
     done = cli("validate", str(write_spec()))
     assert done.returncode == 0, done.stderr
     assert "753 rows" in done.stdout and "classes ['no', 'yes']" in done.stdout
+
+
+def test_validate_sums_a_wide_table_up_after_its_first_features(
+    write_spec: Callable[..., Path], cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    """5,000 columns printed a 5,000-line table; past 40 the rest are counted by kind."""
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(100, 60)), columns=[f"x{i}" for i in range(60)])
+    wide["code"] = rng.choice(list("abc"), size=100)
+    wide.loc[:9, "x50"] = np.nan
+    wide["y"] = rng.normal(size=100)
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    spec = {"name": "wide", "task": "regression", "data": {"source": "wide.csv", "target": "y"}}
+    done = cli("validate", str(write_spec(spec)))
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stdout.split())
+    assert "wide: 61 features" in said and "│ x39 " in done.stdout and "x40" not in said
+    assert "the first 40 of 61; all: 60 numeric, 1 categorical; most missing: x50 (10.0%)" in said
+    assert "ok: 100 rows" in said
 
 
 def test_unwritable_registry_fails_fast_with_exit_2(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -190,6 +191,41 @@ def test_a_key_written_twice_is_refused_naming_both_lines(tmp_path: Path) -> Non
     # a merge key's values may be overridden: that is not a key written twice
     merged = load_yaml("a: &d {x: 1, y: 2}\nb:\n  <<: *d\n  x: 3\n")
     assert merged == {"a": {"x": 1, "y": 2}, "b": {"x": 3, "y": 2}}
+
+
+def test_an_alias_bomb_or_deep_nesting_is_refused_at_once_and_a_shared_alias_reads(
+    tmp_path: Path,
+) -> None:
+    """Nine lines of aliases of aliases expand to 43 million values (the 'billion laughs'):
+    hidden in a model's params, `validate` passed them and `train` took minutes and
+    gigabytes. A search space shared by two models through one alias is still a spec."""
+    from mlfactory.etml.spec import load_job
+
+    levels = ['&a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    levels += [
+        f"&{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in zip("abcdefg", "bcdefgh", strict=True)
+    ]
+    path = tmp_path / "factory.yaml"
+    path.write_text(
+        "name: m\ntask: regression\ndata: {source: x.csv, target: y}\n"
+        f"models:\n  - name: lightgbm\n    params: {{min_child_samples: [{', '.join(levels)}]}}\n"
+    )
+    started = time.monotonic()
+    for load in (load_spec, load_job):
+        with pytest.raises(SpecError, match=r"not valid YAML: it holds more than 100,000 keys"):
+            load(path)
+    assert time.monotonic() - started < 30  # a hang guard: it stops counting at the limit
+    path.write_text("name: m\ntask: regression\nmodels: " + "[" * 5000 + "]" * 5000)
+    with pytest.raises(SpecError, match="not valid YAML: its lists or mappings are nested too"):
+        load_spec(path)  # was "internal error: RecursionError ... a bug in mlfactory"
+
+    path.write_text(
+        "name: m\ntask: regression\ndata: {source: x.csv, target: y}\nmodels:\n"
+        "  - {name: lightgbm, search: &space {learning_rate: {low: 0.01, high: 0.3}}}\n"
+        "  - {name: hist_gradient_boosting, search: *space}\n"
+    )
+    shared = load_spec(path)
+    assert [m.name for m in shared.models] == ["lightgbm", "hist_gradient_boosting"]
 
 
 def test_relative_source_resolves_against_the_spec_folder(tmp_path: Path) -> None:

@@ -649,13 +649,49 @@ def load_spec(path: str | Path) -> FactorySpec:
     return _resolve_paths(spec, path.parent)
 
 
+# values a YAML document may expand to: every key, value and item, an alias counted
+# wherever it is used (an alias bomb is a few lines that expand to billions, and made
+# `train` take minutes and gigabytes before it failed)
+MAX_YAML_VALUES = 100_000
+
+
+def _fits(value: Any, budget: int) -> bool:
+    """``value`` expands to at most ``budget`` keys, values and items (stops at the first
+    one over: it never walks what a bomb expands to)."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget:
+            return False
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load``, except that a key written twice in one mapping is an error
     (``yaml.YAMLError`` naming it and both lines): YAML would keep the last one silently,
-    so two ``models:`` lines would train only the second list."""
+    so two ``models:`` lines would train only the second list. A document that expands
+    to more than ``MAX_YAML_VALUES`` values, or nests too deeply to read, is an error too."""
     import yaml
 
-    return yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader: no Python objects
+    try:
+        raw = yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader: no Python objects
+    except RecursionError:  # PyYAML builds nested values by recursion: ~400 levels and more
+        raise yaml.YAMLError(
+            "its lists or mappings are nested too deeply to read (a spec nests a few levels)"
+        ) from None
+    if not _fits(raw, MAX_YAML_VALUES):
+        raise yaml.YAMLError(
+            f"it holds more than {MAX_YAML_VALUES:,} keys, values and items (an alias "
+            "counted wherever it is used), where a spec holds hundreds: aliases of aliases "
+            "multiply (the 'billion laughs'); write the values out"
+        )
+    return raw
 
 
 @functools.cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -33,6 +34,8 @@ from mlfactory.errors import BadInputError
 
 if TYPE_CHECKING:
     from mlfactory.training import TrainResult
+
+LISTED_FEATURES = 40  # validate lists this many features one per row, then sums the rest up
 
 
 @app.command()
@@ -63,8 +66,18 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     table.add_column("kind", no_wrap=True)
     table.add_column("dtype")  # 'datetime64[ns, UTC]' may wrap after the comma
     table.add_column("missing", justify="right", no_wrap=True)
-    for col in data.schema.columns:
+    columns = data.schema.columns
+    for col in columns[:LISTED_FEATURES]:
         table.add_row(escape(col.name), col.kind, escape(col.dtype), f"{col.missing_rate:.1%}")
+    if len(columns) > LISTED_FEATURES:  # a wide table is summed up, not printed in full
+        kinds = Counter(col.kind for col in columns)
+        caption = f"the first {LISTED_FEATURES} of {len(columns):,}; all: " + ", ".join(
+            f"{n:,} {kind}" for kind, n in kinds.most_common()
+        )
+        gappy = max(columns, key=lambda col: col.missing_rate)
+        if gappy.missing_rate > 0:
+            caption += f"; most missing: {gappy.name} ({gappy.missing_rate:.1%})"
+        table.caption = escape(caption)
     out.print(table)
     if parsed.data.target is not None:
         learns = (
