@@ -132,6 +132,53 @@ def test_a_model_parameter_the_estimator_does_not_take_is_an_error(
     assert message in problems_of(mroz_spec(models=[model]))
 
 
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (
+            {"name": "lightgbm", "params": {"min_child_samples": [1, 2], "num_leaves": 8}},
+            "models[0].params.min_child_samples: lightgbm refuses [1, 2]: Parameter "
+            'min_data_in_leaf should be of type int, got "1,2"',
+        ),
+        (
+            {"name": "lightgbm", "params": {"learning_rate": -1}},
+            "models[0].params.learning_rate: lightgbm refuses -1: Check failed: "
+            "(learning_rate) > (0.0)",
+        ),
+        (
+            {"name": "lightgbm", "params": {"boosting_type": "forest"}},
+            "models[0].params.boosting_type: lightgbm refuses 'forest': Unknown boosting type",
+        ),
+        (
+            {"name": "random_forest", "params": {"max_depth": 2.5}},
+            "models[0].params.max_depth: random_forest refuses 2.5: The 'max_depth' parameter "
+            "of RandomForestClassifier must be an int",
+        ),
+        (
+            {"name": "linear", "params": {"C": "strong"}},
+            "models[0].params.C: linear refuses 'strong': The 'C' parameter of "
+            "LogisticRegression must be a float",
+        ),
+    ],
+)
+def test_a_value_the_estimator_refuses_is_an_error_before_training(
+    model: dict, message: str
+) -> None:
+    """Names were checked, values were not: ``max_depth: 2.5`` passed ``validate`` and
+    failed at ``train``. Each value is now checked without fitting, in the library's words."""
+    problems = problems_of(mroz_spec(models=[model]))
+    assert len(problems) == 1
+    assert problems[0].startswith(message)
+
+
+def test_values_only_the_data_can_check_are_left_to_training() -> None:
+    """LightGBM checks ``max_bin_by_feature`` (a value per feature) against the real data's
+    columns, which a spec does not know: it is not refused on a one-column check."""
+    params = {"max_bin_by_feature": [15, 31], "monotone_constraints": [1, 0], "max_bin": 63}
+    spec = parse_spec(mroz_spec(models=[{"name": "lightgbm", "params": params}]))
+    assert spec.models[0].params == params
+
+
 def test_parameters_the_estimator_takes_are_accepted() -> None:
     models = [
         {"name": "lightgbm", "params": {"class_weight": "balanced", "max_bin": 63, "lambda_l2": 1}},
@@ -158,6 +205,19 @@ def test_a_search_range_needs_low_and_high() -> None:
     problems = problems_of(raw)
     assert problems[0].startswith("models[0].search.num_leaves")
     assert "give low and high" in problems[0]
+
+
+def test_search_choices_are_values_not_lists() -> None:
+    """Optuna suggests one choice as the parameter's value: a list of lists was accepted,
+    and LightGBM then read ``[0.2]`` as 0.2."""
+    space = {"learning_rate": {"choices": [[0.1], [0.2]]}, "num_leaves": {"choices": [15, 31]}}
+    problems = problems_of(mroz_spec(models=[{"name": "lightgbm", "search": space}]))
+    assert len(problems) == 1
+    assert problems[0].startswith("models[0].search.learning_rate")
+    assert "not lists or mappings: [0.1]" in problems[0]
+    space = {"class_weight": {"choices": [None, "balanced"]}, "extra_trees": {"choices": [True]}}
+    parsed = parse_spec(mroz_spec(models=[{"name": "lightgbm", "search": space}]))
+    assert parsed.models[0].search["class_weight"].choices == [None, "balanced"]
 
 
 def test_not_a_mapping() -> None:
@@ -191,6 +251,23 @@ def test_a_key_written_twice_is_refused_naming_both_lines(tmp_path: Path) -> Non
     # a merge key's values may be overridden: that is not a key written twice
     merged = load_yaml("a: &d {x: 1, y: 2}\nb:\n  <<: *d\n  x: 3\n")
     assert merged == {"a": {"x": 1, "y": 2}, "b": {"x": 3, "y": 2}}
+
+
+def test_numbers_with_an_exponent_are_numbers(tmp_path: Path) -> None:
+    """PyYAML (YAML 1.1) reads ``1e-3`` and ``1.0e3`` as text; a linear model's
+    ``C: 1e-3`` then failed at train ("must be a float ... Got '1e-3'")."""
+    path = tmp_path / "factory.yaml"
+    path.write_text(
+        "name: m\ntask: classification\ndata: {source: x.csv, target: y}\nmodels:\n"
+        "  - {name: linear, params: {C: 1e-3, tol: 1.0e4}}\n"
+        "  - {name: lightgbm, params: {learning_rate: 5E-2, class_weight: 1e3x}}\n"
+    )
+    linear, lightgbm = load_spec(path).models
+    assert linear.params == {"C": 0.001, "tol": 10000.0}
+    assert lightgbm.params == {"learning_rate": 0.05, "class_weight": "1e3x"}
+    assert load_yaml("[1e3, '1e3', 12, 1_000, 1.5, e3, .5e-1]") == [
+        1000.0, "1e3", 12, 1000, 1.5, "e3", 0.05
+    ]  # fmt: skip
 
 
 def test_an_alias_bomb_or_deep_nesting_is_refused_at_once_and_a_shared_alias_reads(

@@ -676,11 +676,13 @@ def load_yaml(text: str) -> Any:
     """``yaml.safe_load``, except that a key written twice in one mapping is an error
     (``yaml.YAMLError`` naming it and both lines): YAML would keep the last one silently,
     so two ``models:`` lines would train only the second list. A document that expands
-    to more than ``MAX_YAML_VALUES`` values, or nests too deeply to read, is an error too."""
+    to more than ``MAX_YAML_VALUES`` values, or nests too deeply to read, is an error too.
+    ``1e-3`` and ``1.0e3`` are numbers, as in YAML 1.2 and JSON (PyYAML's YAML 1.1 reads
+    an exponent without a dot and a sign as text, and ``C: 1e-3`` failed at train)."""
     import yaml
 
     try:
-        raw = yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader: no Python objects
+        raw = yaml.load(text, Loader=_spec_loader())  # a SafeLoader: no Python objects
     except RecursionError:  # PyYAML builds nested values by recursion: ~400 levels and more
         raise yaml.YAMLError(
             "its lists or mappings are nested too deeply to read (a spec nests a few levels)"
@@ -695,11 +697,18 @@ def load_yaml(text: str) -> Any:
 
 
 @functools.cache
-def _unique_keys_loader() -> type:
+def _spec_loader() -> type:
     import yaml
 
-    class UniqueKeys(yaml.SafeLoader):
+    class SpecLoader(yaml.SafeLoader):
         pass
+
+    # after YAML 1.1's own resolvers (ints, and floats with a dot and a signed exponent)
+    SpecLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+        list("-+0123456789."),
+    )
 
     def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -719,8 +728,8 @@ def _unique_keys_loader() -> type:
             seen[key] = key_node.start_mark.line + 1
         return loader.construct_mapping(node)
 
-    UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    return UniqueKeys
+    SpecLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return SpecLoader
 
 
 def _resolve_paths(spec: FactorySpec, base: Path) -> FactorySpec:

@@ -225,6 +225,10 @@ def model_problems(where: str, model: Any, task: Task) -> list[str]:
                 if key not in own and key not in others:
                     hint = did_you_mean(key, sorted(own)) or did_you_mean(key, sorted(others))
                     problems.append(f"{where}.{part}: {name} has no parameter {key!r}{hint}")
+        params = model.get("params") if "params" in keys else {}
+        known = {k: v for k, v in params.items() if k in own | others}
+        for key, reason in entry.refused(task, known).items():
+            problems.append(f"{where}.params.{key}: {name} refuses {known[key]!r}: {reason}")
     return problems
 
 

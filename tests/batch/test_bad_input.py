@@ -83,6 +83,19 @@ def test_a_csv_separated_by_semicolons_is_skipped_saying_so_and_the_others_score
     assert len(read_parts(tmp_path / "out" / "model=mroz")) == 300 - 1  # row 3 lacks age
 
 
+def test_a_csv_naming_a_column_twice_is_skipped_saying_so(
+    registry: Path, mroz_rows: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "in").mkdir()
+    mroz_rows.iloc[:300].to_csv(tmp_path / "in" / "a.csv", index=False)
+    twice = mroz_rows.iloc[300:].rename(columns={"inc": "age"})  # pandas would read age.1
+    twice.to_csv(tmp_path / "in" / "b.csv", index=False)
+    code, message = _batch(registry, capsys, "--input", "in", "--output", "out")
+    assert code == 2 and "skipped 'in/b.csv': cannot read it as csv" in message
+    assert "its header names 'age' more than once" in message
+    assert len(read_parts(tmp_path / "out" / "model=mroz")) == 300 - 1  # row 3 lacks age
+
+
 def test_a_csv_with_a_bad_line_then_an_unwritable_output(
     registry: Path, mroz_rows: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

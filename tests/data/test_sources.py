@@ -121,6 +121,17 @@ def test_a_csv_separated_otherwise_is_named_with_the_way_to_read_it(
     assert list(read_source(str(tmp_path / "one.csv")).columns) == ["x"]
 
 
+def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
+    """pandas reads a header ``a,a`` as columns ``a`` and ``a.1`` without a word: a model
+    trained on it would learn and ask for a column nobody wrote."""
+    (tmp_path / "twice.csv").write_text("age,inc,age,y\n30,1.5,31,0\n40,2.5,41,1\n")
+    with pytest.raises(DataError, match=r"twice\.csv': its header names 'age' more than once "):
+        read_source(str(tmp_path / "twice.csv"))
+    # a column really named like pandas' renaming reads as it is
+    (tmp_path / "dots.csv").write_text("age.1,age,y\n30,31,0\n")
+    assert list(read_source(str(tmp_path / "dots.csv")).columns) == ["age.1", "age", "y"]
+
+
 def test_a_csv_that_is_not_utf8_says_so(tmp_path: Path) -> None:
     (tmp_path / "latin.csv").write_bytes("city,n\nMálaga,1\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"latin\.csv': it is not UTF-8 text \(byte 0xe1"):

@@ -155,6 +155,9 @@ def test_a_corrupt_or_unknown_file_is_an_error_naming_it(tmp_path: Path) -> None
     (tmp_path / "2026-11-28.parquet").write_bytes(whole[: len(whole) // 2])
     with pytest.raises(DataError, match=r"cannot read '.*/2026-11-28\.parquet'.*Parquet file"):
         extract(str(tmp_path / "{date}.parquet"), DAY)
+    (tmp_path / "2026-11-28.csv").write_text("ride_id,ride_dist,ride_id\nr1,1.5,r2\n")
+    with pytest.raises(DataError, match=r"2026-11-28\.csv'.*header names 'ride_id' more than"):
+        extract(str(tmp_path / "{date}.csv"), DAY)
     (tmp_path / "2026-11-28.xlsx").write_text("x")
     with pytest.raises(DataError, match=r"unsupported file type '\.xlsx'"):
         extract(str(tmp_path / "{date}.xlsx"), DAY)

@@ -84,6 +84,12 @@ BAD = [
     ("no known key", {"json": {"rows": []}}, 400, "exactly one of the keys"),
     ("empty records", {"json": {"dataframe_records": []}}, 400, "empty"),
     ("nested values", {"json": {"dataframe_records": [{"age": [1, 2]}]}}, 400, "nested"),
+    (
+        "a CSV header naming a column twice",
+        {"content": b"age,age\n30,31\n", "headers": {"Content-Type": "text/csv"}},
+        400,
+        "its header names 'age' more than once",
+    ),
 ]
 
 

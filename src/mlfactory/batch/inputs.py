@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlfactory.data.formats import one_column_hint
+from mlfactory.data.formats import one_column_hint, repeated_name_hint
 from mlfactory.errors import BadInputError, DataError
 
 if TYPE_CHECKING:
@@ -142,8 +142,9 @@ def _csv_chunks(path: Path, csv_rows: int) -> tuple[list[str], list[Chunk]]:
     import numpy as np
     import pandas as pd
 
-    names = [str(c) for c in pd.read_csv(path, nrows=0).columns]
-    if hint := one_column_hint(names):
+    head = pd.read_csv(path, nrows=0)
+    names = [str(c) for c in head.columns]
+    if hint := one_column_hint(names) or repeated_name_hint(head, path):
         raise ValueError(hint)
     ends: list[int] = []  # byte offset just after each chunk's last record end
     quoted = 0  # parity of quotes seen so far

@@ -319,7 +319,7 @@ def unusable(series: pd.Series, *, ordinal: bool = False) -> tuple[str, str] | N
     if series.isna().all():
         return "is empty (all values missing)", "exclude it"
     if kind == "numeric":
-        count = int(np.isinf(series.astype(float).to_numpy()).sum())
+        count = int(np.isinf(series.to_numpy(dtype=float, na_value=np.nan)).sum())
         if count:
             return (
                 f"has {count} inf value(s)",
@@ -360,7 +360,7 @@ def _column_schema(
 
     missing = float(series.isna().mean()) if len(series) else 0.0
     if kind == "numeric":
-        values = series.astype(float)
+        values = series.to_numpy(dtype=float, na_value=np.nan)
         finite = values[np.isfinite(values)]
         return ColumnSchema(
             name,

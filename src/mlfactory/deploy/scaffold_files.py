@@ -212,9 +212,10 @@ def sample(rows: str, trials: str, output: str) -> int:
 
     from mlfactory import load_spec
     from mlfactory.data import load_frame
+    from mlfactory.spec import load_yaml
 
     spec = load_spec(SPEC)
-    raw = yaml.safe_load(SPEC.read_text())
+    raw = load_yaml(SPEC.read_text())  # as load_spec reads it (1e-3 a number, not text)
     target = Path(output).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     if spec.data.source is not None:  # load_spec made it absolute: the copy lives elsewhere

@@ -54,10 +54,15 @@ SECRET_OPTIONS = ("key", "secret", "token", "password", "access_key", "secret_ke
 def _read_csv(handle: IO[bytes]) -> pd.DataFrame:
     import pandas as pd
 
+    from mlfactory.data.formats import repeated_name_hint
+
     try:
-        return pd.read_csv(handle)
+        frame = pd.read_csv(handle)
     except pd.errors.EmptyDataError:  # an empty file: a day without rows, not a broken file
         return pd.DataFrame()
+    if hint := repeated_name_hint(frame, handle):
+        raise ValueError(hint)
+    return frame
 
 
 def _read_parquet(handle: IO[bytes]) -> pd.DataFrame:

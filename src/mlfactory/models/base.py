@@ -41,6 +41,12 @@ class SearchRange(BaseModel):
         if self.choices is not None:
             if not self.choices:
                 raise ValueError("choices must not be empty")
+            nested = [c for c in self.choices if not isinstance(c, str | int | float | None)]
+            if nested:  # Optuna picks one choice as the parameter's value
+                raise ValueError(
+                    f"choices are values (text, numbers, true/false, null), not lists or "
+                    f"mappings: {nested[0]!r}"
+                )
             return self
         if self.low is None or self.high is None:
             raise ValueError("give low and high, or choices")
@@ -63,6 +69,8 @@ class CatalogEntry:
     boosting: bool = False  # accepts an eval set: early stopping and pruning
     # names the estimator takes besides its get_params() (LightGBM's own parameters)
     more_parameters: Callable[[], frozenset[str]] = frozenset
+    # raises ValueError when the library refuses a parameter's value (LightGBM's parser)
+    check_value: Callable[[str, Any], None] | None = None
 
     def build(self, task: Task, params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
         """An unfitted estimator of the kind ``task`` needs."""
@@ -79,6 +87,23 @@ class CatalogEntry:
         and the others it passes on (LightGBM's native names and aliases)."""
         own = frozenset(self.build(task, {}, 0, []).get_params())
         return own, self.more_parameters() - own
+
+    def refused(self, task: Task, params: dict[str, Any]) -> dict[str, str]:
+        """Each of ``params`` whose value the estimator refuses, with the library's reason,
+        found one at a time without fitting: scikit-learn's parameter constraints and the
+        entry's ``check_value``. Without it a wrong type (``max_depth: 2.5``) passed
+        ``validate`` and failed at ``train``."""
+        refused = {}
+        for key, value in params.items():
+            try:
+                estimator = self.build(task, {key: value}, 0, [])
+                if hasattr(estimator, "_parameter_constraints"):  # scikit-learn's own check
+                    estimator._validate_params()
+                if self.check_value is not None:
+                    self.check_value(key, value)
+            except (ValueError, TypeError) as exc:
+                refused[key] = str(exc).strip() or type(exc).__name__
+        return refused
 
     def space(self, task: Task) -> dict[str, SearchRange]:
         return self.spaces.get(task.estimator, {})

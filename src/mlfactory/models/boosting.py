@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mlfactory.models.base import Builder, CatalogEntry, SearchRange, register_model, same_space
@@ -38,6 +39,34 @@ def _lightgbm_parameters() -> frozenset[str]:
     return frozenset(name for names in aliases.values() for name in names) | frozenset(aliases)
 
 
+# not checked on a one-column Dataset: the sklearn wrapper's own arguments, which
+# LightGBM's parser never sees, and a value per feature of the real data
+_UNCHECKED = frozenset({"class_weight", "importance_type", "objective", "max_bin_by_feature"})
+
+
+def _lightgbm_value(key: str, value: Any) -> None:
+    """Raise ValueError when LightGBM's config parser refuses ``value`` for ``key``
+    (``num_leaves: [1, 2]``: 'should be of type int'; ``learning_rate: -1``), which it runs
+    when a Dataset is built; it prints its '[LightGBM] [Fatal]' line to stderr itself, as
+    at train. What only the real data can check is left to train."""
+    if key in _UNCHECKED:
+        return
+    import warnings
+
+    import lightgbm as lgb
+    import numpy as np
+
+    try:
+        with warnings.catch_warnings():  # 'categorical_feature keyword ... ignored'
+            warnings.simplefilter("ignore")
+            params = {key: value, "verbose": -1}
+            lgb.Dataset(np.zeros((2, 1)), label=[0.0, 1.0], params=params).construct()
+    except lgb.basic.LightGBMError as exc:
+        message = str(exc).strip()
+        if message.startswith(("Parameter ", "Unknown ")) or "config_auto.cpp" in message:
+            raise ValueError(re.sub(r" at \S+, line \d+ ?\.?$", "", message)) from None
+
+
 def _hist_gradient_boosting(estimator: str) -> Builder:
     def build(params: dict[str, Any], seed: int, categorical: list[int]) -> Any:
         from sklearn import ensemble
@@ -70,6 +99,7 @@ register_model(
         ),
         boosting=True,
         more_parameters=_lightgbm_parameters,
+        check_value=_lightgbm_value,
     )
 )
 

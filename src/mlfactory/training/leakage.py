@@ -78,10 +78,11 @@ def feature_scores(
         return {}  # no AUC on one class, no R² on a constant
     rows = np.concatenate([train, validation])  # only these are binned (not the test rows)
     y = y[rows]
+    X = X.iloc[rows]
     train, validation = np.arange(len(train)), np.arange(len(train), len(rows))
     out = {}
     for column in X.columns:
-        codes, bins = _codes(X[column].iloc[rows], train)
+        codes, bins = _codes(X[column], train)
         out[str(column)] = (
             _gini(codes, bins, y, train, validation, classes)
             if classes is not None
@@ -98,10 +99,9 @@ def _codes(values: pd.Series, train: Any) -> tuple[Any, int]:
     numeric = pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
     if numeric or pd.api.types.is_datetime64_any_dtype(dtype):
         if pd.api.types.is_datetime64_any_dtype(dtype):
-            numbers = values.astype("int64").astype(float).where(values.notna())
+            x = values.astype("int64").astype(float).where(values.notna()).to_numpy(dtype=float)
         else:
-            numbers = values.astype(float)
-        x = numbers.to_numpy(dtype=float)
+            x = values.to_numpy(dtype=float, na_value=np.nan)
         seen = x[train][~np.isnan(x[train])]
         inner = np.linspace(0, 1, BINS + 1)[1:-1]
         edges = np.unique(np.quantile(seen, inner, method="lower")) if len(seen) else np.empty(0)
@@ -147,8 +147,6 @@ def _binned_auc(score: Any, codes: Any, positive: Any, bins: int) -> float:
 
 
 def _r2(codes: Any, bins: int, y: Any, train: Any, validation: Any) -> float:
-    from sklearn.metrics import r2_score
-
     target = y.astype(float)
     target = target / (float(np.max(np.abs(target[train]))) or 1.0)  # R² is scale-free: no
     # square of a target near the float limit (1e300) overflows
@@ -156,4 +154,6 @@ def _r2(codes: Any, bins: int, y: Any, train: Any, validation: Any) -> float:
     counts = np.bincount(codes[train], minlength=bins)
     mean = float(target[train].mean())
     means = np.divide(sums, counts, out=np.full(bins, mean), where=counts > 0)
-    return float(r2_score(target[validation], means[codes[validation]]))
+    truth = target[validation]  # R² as sklearn's r2_score gives it (truth is not constant)
+    residual = float(np.sum((truth - means[codes[validation]]) ** 2))
+    return 1.0 - residual / float(np.sum((truth - truth.mean()) ** 2))

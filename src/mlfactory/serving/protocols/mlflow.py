@@ -36,10 +36,16 @@ def to_frame(body: bytes, content_type: str) -> pd.DataFrame | Rows:
 
         if not body.strip():
             raise ServingError(400, "the CSV body is empty")
+        from mlfactory.data.formats import repeated_name_hint
+
         try:
-            return pd.read_csv(io.BytesIO(body))
+            frame = pd.read_csv(stream := io.BytesIO(body))
+            hint = repeated_name_hint(frame, stream)
         except Exception as exc:
             raise ServingError(400, f"the CSV body cannot be read: {exc}") from None
+        if hint:
+            raise ServingError(400, f"the CSV body cannot be read: {hint}")
+        return frame
     if content_type and not content_type.startswith("application/json"):
         raise ServingError(
             415,
