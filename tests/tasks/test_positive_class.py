@@ -45,6 +45,20 @@ def test_the_positive_class_is_second_and_said(values: list, positive: object, w
     assert (found.y == 1).sum() == sum(1 for v in values if v == positive)
 
 
+def test_classes_too_rare_for_every_part_of_the_split_are_named() -> None:
+    """A class of 1 or 2 rows cannot be in train, validation and test at once: the split
+    was silently not stratified, and the model never saw the class it was tested on."""
+    found = target(["a"] * 50 + ["b"] * 50 + ["c"])
+    assert found.notes[-1].startswith(
+        "too few rows: class 'c' (1 row) cannot be in train, validation and test at once: "
+        "a model may never learn it"
+    )
+    many = target(["a"] * 50 + [f"r{i}" for i in range(7)] + ["b", "b", "b"] + ["r0"])
+    assert "classes 'r1' (1 row), 'r2' (1 row)" in many.notes[-1]
+    assert "'r0'" not in many.notes[-1] and "and 2 more" in many.notes[-1]  # 'r0' has 2 rows
+    assert not any("too few" in n for n in target(["a"] * 50 + ["b"] * 3).notes)
+
+
 def test_data_positive_class_wins_and_matches_text_to_numbers() -> None:
     found = target(["good"] * 95 + ["bad"] * 5, positive_class="good")
     assert found.classes == ["bad", "good"]
@@ -85,7 +99,7 @@ def test_targets_that_cannot_be_classes_are_refused(
 
 
 def test_more_than_100_classes_train_when_asked() -> None:
-    found = target([f"c{i}" for i in range(150)] * 2, max_classes=150)
+    found = target([f"c{i}" for i in range(150)] * 3, max_classes=150)
     assert found.classes is not None and len(found.classes) == 150 and not found.notes
 
 

@@ -40,6 +40,7 @@ Array = Any
 MAX_CLASSES = 12  # classes drawn one by one (ROC, confusion matrix); the rest are "other"
 CALIBRATION_BINS = 10
 IMBALANCED = 0.10  # a positive class under this share of rows makes a target imbalanced
+MIN_PER_CLASS = 3  # rows of a class for train, validation and test to hold one each
 PROBABILITY_PREFIX = "proba_"
 
 
@@ -104,13 +105,15 @@ class Classification(Task):
                     "class_weight: balanced in a model's params weighs the classes evenly"
                 )
                 metric = "pr_auc"
+        if few := _too_few(counts):
+            notes.append(few)
         lookup = {c: i for i, c in enumerate(classes)}
         y = values.map(lookup).to_numpy(dtype=np.int64)
         labels = [c.item() if hasattr(c, "item") else c for c in classes]
         return Target(y, labels, tuple(notes), metric), []
 
     def stratify(self, y: Array) -> Array | None:
-        return y if np.bincount(y).min() >= 3 else None
+        return y if np.bincount(y).min() >= MIN_PER_CLASS else None
 
     def undefined(
         self, metric: Metric, y: Array, classes: list[Any] | None, target: str
@@ -255,6 +258,22 @@ def _is_flag(classes: list[Any]) -> bool:
     return all(isinstance(c, bool | np.bool_) for c in classes) or sorted(
         float(c) for c in classes if isinstance(c, int | float | np.integer | np.floating)
     ) == [0.0, 1.0]
+
+
+def _too_few(counts: pd.Series) -> str | None:
+    """The classes with too few rows for train, validation and test to hold one each."""
+    rare = sorted(counts[counts < MIN_PER_CLASS].items(), key=lambda cn: (cn[1], str(cn[0])))
+    if not rare:
+        return None
+    listed = ", ".join(f"{_label(c)} ({n} row{'s' * (n > 1)})" for c, n in rare[:5])
+    more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
+    it, its = ("them", "their") if len(rare) > 1 else ("it", "its")
+    return (
+        f"too few rows: class{'es' * (len(rare) > 1)} {listed}{more} cannot be in train, "
+        f"validation and test at once: a model may never learn {it} or be tested on {it}, "
+        f"and a random split is not stratified; merge {it} into another class or leave "
+        f"{its} rows out in data.sql"
+    )
 
 
 def _label(value: Any) -> str:
