@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import zygote
 from mlfactory.cli import main
 from mlfactory.registry import Registry
 
@@ -22,17 +23,9 @@ from conftest import Ran, mroz_spec, read_only
 ROWS = Path(__file__).parent / "training" / "mroz_rows.csv"
 
 
-def mlfactory(
-    *args: str, env: dict[str, str], cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlfactory", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
+def mlfactory(*args: str, env: dict[str, str], cwd: Path | None = None) -> zygote.Done:
+    """The command as a process of its own (forked from a zygote that has imported it)."""
+    return zygote.run(list(args), env=env, cwd=cwd)
 
 
 def test_train_then_every_models_command(
@@ -203,11 +196,21 @@ def test_a_read_only_store_file_or_artifact_folder_fails_before_training(
     assert [v.version for v in Registry().versions("mroz")] == ["1"]
 
 
-def test_schema_prints_json_schema(cli_env: dict[str, str]) -> None:
+def test_python_m_mlfactory_is_the_command_and_schema_prints_json_schema(
+    cli_env: dict[str, str],
+) -> None:
+    """The entry point itself, as a fresh interpreter runs it (the other tests fork theirs
+    from a zygote that imported mlfactory once)."""
     import json
 
-    done = mlfactory("schema", env=cli_env)
-    assert done.returncode == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "mlfactory", "schema"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["title"] == "mlfactory factory.yaml"
 
 
@@ -215,11 +218,7 @@ def test_two_trainings_at_once_both_register_and_aliases_agree(
     write_spec: Callable[..., Path], cli_env: dict[str, str]
 ) -> None:
     spec = str(write_spec())
-    command = [sys.executable, "-m", "mlfactory", "train", spec, "--quiet"]
-    procs = [
-        subprocess.Popen(command, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(2)
-    ]
+    procs = [zygote.spawn(["train", spec, "--quiet"], env=cli_env) for _ in range(2)]
     codes = sorted(p.wait(timeout=300) for p in procs)
     assert codes == [0, 3]  # one champion; the identical second model cannot beat it
     registry = Registry()
@@ -237,21 +236,14 @@ def test_killing_a_training_registers_nothing(
     how: signal.Signals, write_spec: Callable[..., Path], cli_env: dict[str, str]
 ) -> None:
     spec = write_spec(mroz_spec(search={"trials": 5000}))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlfactory", "train", str(spec)],
-        env=cli_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # Ctrl-C as a terminal delivers it, even when the suite itself was started in the
-        # background (a shell's `&` starts it with SIGINT ignored, and children inherit that)
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    assert proc.stderr is not None
+    # Ctrl-C as a terminal delivers it: the child handles SIGINT as Python does by default,
+    # even when the suite itself was started in the background with SIGINT ignored
+    proc = zygote.spawn(["train", str(spec)], env=cli_env)
     try:
-        for line in proc.stderr:  # wait until the search is under way
-            if "rows read" in line:
-                break
+        deadline = time.monotonic() + 120
+        while "rows read" not in proc.stderr:  # wait until the search is under way
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.1)
         time.sleep(3)
         proc.send_signal(how)
         code = proc.wait(timeout=60)
@@ -405,13 +397,7 @@ def test_ui_serves_the_registry_on_loopback(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlfactory", "ui", "--port", str(port)],
-        env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = zygote.spawn(["ui", "--port", str(port)], env=cli_env, new_session=True)
     url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/registered-models/search"
     try:
         deadline = time.monotonic() + 90

@@ -7,12 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-import resource
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import zygote
 from batchfiles import read_parts, write_parquet
 from mlfactory.batch.inputs import plan_chunks, read_chunk
 from mlfactory.cli import main
@@ -137,17 +133,6 @@ def test_extra_fields_on_a_chunks_first_record_are_refused_not_taken_for_an_inde
         read_chunk(second)
 
 
-def _file_size_limit(size: int) -> Callable[[], None]:
-    """For a child process: a write taking a file beyond ``size`` bytes fails (EFBIG), as on a
-    full disk, instead of killing the process with SIGXFSZ."""
-
-    def limit() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-
-    return limit
-
-
 def _bulky(mroz_rows: pd.DataFrame, rows: int) -> pd.DataFrame:
     """``rows`` Mroz rows with a note of 4,000 random characters each (3 kB compressed)."""
     rng = np.random.default_rng(12)
@@ -156,8 +141,7 @@ def _bulky(mroz_rows: pd.DataFrame, rows: int) -> pd.DataFrame:
 
 
 def _batch_command(registry: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "mlfactory", "batch", "mroz/1", "--registry", str(registry),
-            *args]  # fmt: skip
+    return ["batch", "mroz/1", "--registry", str(registry), *args]
 
 
 def _committed(folder: Path) -> dict[str, dict[str, object]]:
@@ -180,16 +164,15 @@ def test_a_disk_full_midway_stops_with_every_committed_part_whole_and_a_rerun_fi
         for start, size in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True):
             writer.write_table(pa.Table.from_pandas(rows.iloc[start : start + size]))
     command = _batch_command(registry, "--input", "rows.parquet", "--output", "out")
-    run = subprocess.run(command, env=cli_env, capture_output=True,
-                         preexec_fn=_file_size_limit(limit))  # fmt: skip
-    message = " ".join(run.stderr.decode().split())
+    run = zygote.run(command, env=cli_env, file_size=limit)  # as on a full disk
+    message = " ".join(run.stderr.split())
     assert run.returncode == 2, message
     assert "cannot write the parts of 'rows.parquet' (chunk 5) in 'out': File too large" in message
     assert "free space or fix the folder's permissions and run again to finish" in message
     assert sorted(p["chunk"] for p in _committed(tmp_path / "out").values()) == [0, 1, 2, 3, 4]
     assert not [p for p in (tmp_path / "out").rglob(".*") if p.is_file()]
 
-    again = subprocess.run([*command, "--json", "-"], env=cli_env, capture_output=True)
+    again = zygote.run([*command, "--json", "-"], env=cli_env)
     summary = json.loads(again.stdout)
     assert again.returncode == 0 and summary["resumed"] == 5 and summary["parts"] == 8
     scored = read_parts(tmp_path / "out" / "model=mroz")
@@ -205,14 +188,13 @@ def test_a_disk_full_while_the_query_runs_says_so_and_a_rerun_finishes(
     command = _batch_command(
         registry, "--input", "rows.parquet", "--sql", "select * from input", "--output", "out"
     )
-    run = subprocess.run(command, env=cli_env, capture_output=True,
-                         preexec_fn=_file_size_limit(limit))  # fmt: skip
-    message = " ".join(run.stderr.decode().split())
+    run = zygote.run(command, env=cli_env, file_size=limit)
+    message = " ".join(run.stderr.split())
     assert run.returncode == 2, message
     assert "cannot write the result of --sql in 'out': File too large. Free space" in message
     assert not list((tmp_path / "out").glob("*.parquet")) and not _committed(tmp_path / "out")
     assert not [p for p in (tmp_path / "out").rglob(".*") if p.is_file()]
-    again = subprocess.run([*command, "--json", "-"], env=cli_env, capture_output=True)
+    again = zygote.run([*command, "--json", "-"], env=cli_env)
     assert again.returncode == 0 and json.loads(again.stdout)["rows"] == limit // 3000 + 200
 
 
@@ -222,8 +204,7 @@ def test_an_output_folder_made_read_only_midway_keeps_its_parts_and_a_rerun_fini
     rows = pd.concat([mroz_rows] * 3, ignore_index=True)  # 2,259 rows in 226 row groups
     write_parquet(rows, tmp_path / "rows.parquet", row_group_size=10)
     command = _batch_command(registry, "--input", "rows.parquet", "--output", "out")
-    process = subprocess.Popen(command, env=cli_env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)  # fmt: skip
+    process = zygote.spawn(command, env=cli_env)
     deadline = time.monotonic() + 120
     parts = tmp_path / "out" / "model=mroz"
     while process.poll() is None and time.monotonic() < deadline:
@@ -231,15 +212,15 @@ def test_an_output_folder_made_read_only_midway_keeps_its_parts_and_a_rerun_fini
             break
         time.sleep(0.002)
     with read_only(tmp_path / "out"):
-        _, stderr = process.communicate(timeout=120)
+        process.wait(timeout=120)
         committed = _committed(tmp_path / "out")
-    message = " ".join(stderr.decode().split())
+    message = " ".join(process.stderr.split())
     assert process.returncode == 2, message
     assert "cannot write the batch manifest in 'out'" in message
     assert "committed are complete; free space or fix the folder's permissions" in message
     assert 19 <= len(committed) < 226  # the part being written when it stopped is not
 
-    again = subprocess.run([*command, "--json", "-"], env=cli_env, capture_output=True)
+    again = zygote.run([*command, "--json", "-"], env=cli_env)
     summary = json.loads(again.stdout)
     assert again.returncode == 0 and summary["resumed"] == len(committed)
     scored = read_parts(parts)

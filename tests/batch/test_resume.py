@@ -4,11 +4,8 @@ exactly what one uninterrupted run writes: the same rows, none twice, every part
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import zygote
 from batchfiles import read_parts, write_parquet
 
 pytestmark = pytest.mark.slow
@@ -23,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 def _command(registry: Path, output: str) -> list[str]:
     return [
-        sys.executable, "-m", "mlfactory", "batch", "mroz/1", "--registry", str(registry),
-        "--input", "rows.parquet", "--output", output, "--json", f"{output}.json",
+        "batch", "mroz/1", "--registry", str(registry), "--input", "rows.parquet",
+        "--output", output, "--json", f"{output}.json",
     ]  # fmt: skip
 
 
@@ -42,7 +40,7 @@ def test_killed_runs_resume_to_the_uninterrupted_output(
 ) -> None:
     rows = pd.concat([mroz_rows] * 3, ignore_index=True)  # 2,259 rows in 226 row groups
     write_parquet(rows, tmp_path / "rows.parquet", row_group_size=10)
-    subprocess.run(_command(registry, "whole"), env=cli_env, check=True, capture_output=True)
+    _finish(_command(registry, "whole"), cli_env)
     expected = _rows(tmp_path / "whole")
     assert len(expected) == 2259 - 6 and _parts(tmp_path / "whole") == 226
 
@@ -52,14 +50,11 @@ def test_killed_runs_resume_to_the_uninterrupted_output(
     for _ in range(4):
         seen = _parts(output) if output.exists() else 0
         target = seen + chooser.randint(5, 40)
-        process = subprocess.Popen(
-            _command(registry, "killed"), env=cli_env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        process = zygote.spawn(_command(registry, "killed"), env=cli_env)
         deadline = time.monotonic() + 120
         while process.poll() is None and time.monotonic() < deadline:
             if output.exists() and _parts(output) >= target:
-                os.kill(process.pid, signal.SIGKILL)
+                process.kill()
                 kills += 1
                 break
             time.sleep(0.002)
@@ -70,7 +65,7 @@ def test_killed_runs_resume_to_the_uninterrupted_output(
         json.loads((output / "_batch.json").read_text())
     assert kills >= 3, "the runs finished before they could be killed; slow the input down"
 
-    subprocess.run(_command(registry, "killed"), env=cli_env, check=True, capture_output=True)
+    _finish(_command(registry, "killed"), cli_env)
     summary = json.loads((tmp_path / "killed.json").read_text())
     assert summary["resumed"] > 0 and summary["parts"] == 226 and summary["scored"] == 2253
     got = _rows(output)
@@ -94,11 +89,16 @@ def _query_command(registry: Path, output: str) -> list[str]:
     return [*_command(registry, output), "--sql", SLOW, "--csv-rows", "25"]
 
 
-def _kill_when(process: subprocess.Popen[bytes], ready: Callable[[], bool]) -> bool:
+def _finish(args: list[str], env: dict[str, str]) -> None:
+    done = zygote.run(args, env=env)
+    assert done.returncode == 0, done.stderr
+
+
+def _kill_when(process: zygote.Child, ready: Callable[[], bool]) -> bool:
     deadline = time.monotonic() + 120
     while process.poll() is None and time.monotonic() < deadline:
         if ready():
-            os.kill(process.pid, signal.SIGKILL)
+            process.kill()
             process.wait(timeout=30)
             return True
         time.sleep(0.002)
@@ -111,17 +111,15 @@ def test_a_query_killed_while_it_runs_runs_again_and_one_killed_later_does_not(
 ) -> None:
     rows = pd.concat([mroz_rows] * 3, ignore_index=True)
     write_parquet(rows, tmp_path / "rows.parquet", row_group_size=500)
-    subprocess.run(_query_command(registry, "whole"), env=cli_env, check=True,
-                   capture_output=True)  # fmt: skip
+    _finish(_query_command(registry, "whole"), cli_env)
     expected = _rows(tmp_path / "whole")
     assert len(expected) == 2259 - 6 and _parts(tmp_path / "whole") == 91  # 25 rows each
     assert expected["_source"].str.startswith("sql:").all()
 
     output = tmp_path / "killed"
 
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(_query_command(registry, "killed"), env=cli_env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    def start() -> zygote.Child:
+        return zygote.spawn(_query_command(registry, "killed"), env=cli_env)
 
     # 1. killed while DuckDB runs the query: its result is still a temporary file
     assert _kill_when(start(), lambda: bool(list(output.glob("..query-*.parquet.tmp"))))
@@ -135,8 +133,7 @@ def test_a_query_killed_while_it_runs_runs_again_and_one_killed_later_does_not(
     assert not list(output.glob("..query-*.parquet.tmp"))  # the first run's was removed
 
     # 3. finishes from the kept result, without running the query again
-    subprocess.run(_query_command(registry, "killed"), env=cli_env, check=True,
-                   capture_output=True)  # fmt: skip
+    _finish(_query_command(registry, "killed"), cli_env)
     summary = json.loads((tmp_path / "killed.json").read_text())
     assert summary["resumed"] == committed >= 14 and summary["parts"] == 91
     assert result.stat().st_mtime_ns == made

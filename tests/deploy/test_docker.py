@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import zygote
 from mlfactory.cli import main
 from mlfactory.registry import Registry
 from serving.test_cli_serve import free_port, serving
@@ -124,13 +125,14 @@ def _bake(context: Path, registry: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _entrypoint(context: Path, registry: Path, port: int) -> list[str]:
-    """The image's entry point, with this machine's registry folder and a free port."""
+    """The image's entry point's mlfactory arguments, with this machine's registry folder
+    and a free port."""
     text = (context / "Dockerfile").read_text()
     entry = json.loads(text.split("ENTRYPOINT ", 1)[1].splitlines()[0])
     entry[entry.index("--registry") + 1] = str(registry)
     entry[entry.index("--port") + 1] = str(port)
     entry[entry.index("--host") + 1] = "127.0.0.1"
-    return [sys.executable, "-m", "mlfactory", *entry[1:]]
+    return list(entry[1:])
 
 
 @pytest.mark.slow
@@ -154,13 +156,7 @@ def test_the_baked_registry_serves_the_version_under_its_number_and_refuses_a_ch
     # a model file changed in the image: the server does not start
     skops = next(baked.rglob("pipeline.skops"))
     skops.write_bytes(skops.read_bytes() + b"\0")
-    started = subprocess.run(
-        _entrypoint(context, baked, free_port()),
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    started = zygote.run(_entrypoint(context, baked, free_port()), env=cli_env, timeout=120)
     assert started.returncode == 1
     said = " ".join(started.stderr.split())
     assert "TamperedArtifactError" in said and "pipeline.skops has SHA-256" in said

@@ -12,14 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 import mlfactory
+import zygote
 from mlfactory.errors import TamperedArtifactError
 from mlfactory.registry import Registry
 from mlfactory.spec import parse_spec
@@ -115,26 +114,17 @@ def test_every_command_refuses_and_nothing_runs(
     for attack in ATTACKS:
         (tmp_path / attack).mkdir()
     running = {
-        attack: subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlfactory",
-                *_command(command, attack, f"mroz/{v}", attacked.registry.path, tmp_path / attack),
-            ],
+        attack: zygote.spawn(
+            _command(command, attack, f"mroz/{v}", attacked.registry.path, tmp_path / attack),
             env=cli_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # a server that did start is stopped with its workers
+            new_session=True,  # a server that did start is stopped with its workers
         )
         for attack, v in attacked.version.items()
     }
     finished: dict[str, tuple[int, str]] = {}
     try:
         for attack, proc in running.items():
-            _, stderr = proc.communicate(timeout=120)
-            finished[attack] = (proc.returncode, stderr)
+            finished[attack] = (proc.wait(timeout=120), proc.stderr)
     finally:
         for proc in running.values():
             if proc.poll() is None:

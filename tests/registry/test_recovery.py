@@ -1,7 +1,7 @@
 """Registry changes survive kill -9 at every MLflow write of train, promote and rollback.
 
 A real `mlfactory` process is killed with SIGKILL right after one of its MLflow
-calls returns (a tiny runner wraps MlflowClient's write methods; nothing in
+calls returns (a prelude run in it wraps MlflowClient's write methods; nothing in
 mlfactory knows about it). Killing after a read leaves the same state as killing
 after the write before it, so the writes are the cases. After each kill the next
 command must leave the registry consistent: no pending move or registration is
@@ -12,12 +12,11 @@ no version is in limbo, and rollback works.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import zygote
 from mlfactory.cli import main
 from mlfactory.registry import Registry, ledger, tags
 from mlfactory.spec import parse_spec
@@ -25,8 +24,8 @@ from mlfactory.training import train
 
 from conftest import mroz_spec
 
-RUNNER = """
-import os, signal, sys
+PRELUDE = """
+import os, signal
 from mlflow import MlflowClient
 
 WRITES = {writes!r}
@@ -53,9 +52,6 @@ def wrap(name):
 
 for name in WRITES:
     setattr(MlflowClient, name, wrap(name))
-from mlfactory.cli import main
-
-sys.exit(main(sys.argv[1:]))
 """
 CLIENT_WRITES = (
     "create_experiment",
@@ -93,14 +89,10 @@ STRONG = mroz_spec(search={"trials": 1})
 
 def run_killed(args: list[str], kill_at: int, tmp_path: Path) -> tuple[int, list[str]]:
     """Run `mlfactory ARGS`, SIGKILLed after its KILL_AT-th MLflow write (0: never)."""
-    runner = tmp_path / "runner.py"
-    runner.write_text(RUNNER.format(writes=CLIENT_WRITES))
     record = tmp_path / f"calls-{kill_at}.txt"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env.update(KILL_AT=str(kill_at), CALL_LOG=str(record))
-    done = subprocess.run(
-        [sys.executable, str(runner), *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    done = zygote.run(args, env=env, prelude=PRELUDE.format(writes=CLIENT_WRITES))
     calls = record.read_text().split() if record.exists() else []
     return done.returncode, calls
 

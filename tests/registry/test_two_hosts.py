@@ -20,12 +20,13 @@ import httpx
 import pytest
 import yaml
 
+import zygote
 from mlfactory.registry import Registry
 
 from conftest import mroz_spec
 
 BARRIER = """
-import os, sys, time
+import os, time
 from pathlib import Path
 from mlflow import MlflowClient
 
@@ -43,9 +44,6 @@ def create_model_version(self, *args, **kwargs):
 
 
 MlflowClient.create_model_version = create_model_version
-from mlfactory.cli import main
-
-sys.exit(main(sys.argv[1:]))
 """
 
 
@@ -86,8 +84,6 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
 def test_two_hosts_training_a_new_model_at_once_promote_at_most_one_without_comparing(
     mlflow_server: str, tmp_path: Path
 ) -> None:
-    runner = tmp_path / "runner.py"
-    runner.write_text(BARRIER)
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     procs = []
@@ -97,18 +93,10 @@ def test_two_hosts_training_a_new_model_at_once_promote_at_most_one_without_comp
         (folder / "factory.yaml").write_text(yaml.safe_dump(mroz_spec(search={"trials": 1})))
         env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server, "BARRIER": str(barrier)}
         env["TMPDIR"] = str(folder / "tmp")  # its own lock folder, as on another machine
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, str(runner), "train", "factory.yaml", "--quiet"],
-                cwd=folder,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    outputs = [p.communicate(timeout=300) for p in procs]
-    codes = sorted(p.returncode for p in procs)
+        train = ["train", "factory.yaml", "--quiet"]
+        procs.append(zygote.spawn(train, cwd=folder, env=env, prelude=BARRIER))
+    codes = sorted(p.wait(timeout=300) for p in procs)
+    outputs = [(p.stdout, p.stderr) for p in procs]
     assert codes == [0, 3], outputs  # one champion; the same model cannot beat itself
 
     registry = Registry(tracking_uri=mlflow_server)

@@ -6,9 +6,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+import zygote
 from mlfactory.registry import Registry
 
 
@@ -33,20 +31,11 @@ def serving(
 ) -> Iterator[str]:
     """Run ``mlfactory serve`` (its own process group); yield its URL once it is ready.
 
-    Its stderr is read all along (a full pipe would stop the server), a line at a
-    time into ``said``, complete once the block is left.
+    Its stderr (a file: a full pipe would stop the server) is in ``said``, a line
+    each, once the block is left.
     """
     lines = said if said is not None else []
-    proc = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
-    reader.start()
+    proc = zygote.spawn(command, env=env, new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -57,22 +46,22 @@ def serving(
             except httpx.TransportError:
                 pass
             if proc.poll() is not None:
-                reader.join(timeout=10)
-                raise AssertionError("".join(lines))
+                raise AssertionError(proc.stderr)
             assert time.monotonic() < deadline, "server did not become ready"
             time.sleep(0.2)
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:  # (one that exited has said why above)
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-        reader.join(timeout=10)
+        lines.extend(proc.stderr.splitlines(keepends=True))
 
 
 def test_serve_with_two_workers_answers_every_protocol(
     trained: Registry, rows: list[dict[str, Any]], cli_env: dict[str, str]
 ) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
+    command = ["serve", "mroz@champion", "--port", str(port)]
     command += ["--workers", "2", "--registry", str(trained.path)]
     with serving(command, cli_env, port) as base:
         native = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows})
@@ -99,19 +88,14 @@ def _sample(exposition: str, series: str) -> float:
 
 
 def test_serve_an_unknown_model_exits_2(trained: Registry, cli_env: dict[str, str]) -> None:
-    done = subprocess.run(
+    done = zygote.run(
         [
-            sys.executable,
-            "-m",
-            "mlfactory",
             "serve",
             "mroz@staging",
             "--registry",
             str(trained.path),
         ],
         env=cli_env,
-        capture_output=True,
-        text=True,
         timeout=60,
     )
     assert done.returncode == 2
@@ -130,12 +114,10 @@ def test_a_port_no_socket_can_have_exits_2_before_serving(
     trained: Registry, cli_env: dict[str, str], option: list[str], words: str
 ) -> None:
     """Port 70000 used to print "serving on 127.0.0.1:70000" and hang; -1 to fail in uvicorn."""
-    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", *option]
-    done = subprocess.run(
+    command = ["serve", "mroz@champion", *option]
+    done = zygote.run(
         [*command, "--registry", str(trained.path)],
         env=cli_env,
-        capture_output=True,
-        text=True,
         timeout=60,
     )
     assert done.returncode == 2 and "serving" not in done.stderr
@@ -146,9 +128,9 @@ def test_a_missing_prometheus_folder_exits_2(
     trained: Registry, cli_env: dict[str, str], tmp_path: Any
 ) -> None:
     env = {**cli_env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "nowhere")}
-    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--workers", "2"]
+    command = ["serve", "mroz@champion", "--workers", "2"]
     command += ["--registry", str(trained.path)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    done = zygote.run(command, env=env, timeout=60)
     assert done.returncode == 2
     assert "PROMETHEUS_MULTIPROC_DIR" in done.stderr and "is not a folder" in done.stderr
     assert "Traceback" not in done.stderr
@@ -159,9 +141,9 @@ def test_a_blank_api_token_exits_2_before_serving(
 ) -> None:
     """A token variable set to spaces would otherwise leave the server open or half-started."""
     env = {**cli_env, "MLFACTORY_API_TOKEN": "  "}
-    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--workers", "2"]
+    command = ["serve", "mroz@champion", "--workers", "2"]
     command += ["--port", str(free_port()), "--registry", str(trained.path)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    done = zygote.run(command, env=env, timeout=60)
     assert done.returncode == 2
     assert "MLFACTORY_API_TOKEN is set but blank" in done.stderr
     assert "serving mroz@champion" not in done.stderr and "Traceback" not in done.stderr
@@ -172,13 +154,11 @@ def test_a_prediction_log_that_cannot_be_written_exits_2_before_serving(
 ) -> None:
     """Served anyway, such a log would drop every row; `serve` stops before listening."""
     folder, message = bad_log_folder
-    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion"]
+    command = ["serve", "mroz@champion"]
     command += ["--port", str(free_port()), "--registry", str(trained.path)]
-    done = subprocess.run(
+    done = zygote.run(
         [*command, "--prediction-log", str(folder)],
         env=cli_env,
-        capture_output=True,
-        text=True,
         timeout=60,
     )
     assert done.returncode == 2
@@ -190,7 +170,7 @@ def test_serve_takes_its_protocols_from_the_table(
     trained: Registry, rows: list[dict[str, Any]], cli_env: dict[str, str]
 ) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
+    command = ["serve", "mroz@champion", "--port", str(port)]
     command += ["--registry", str(trained.path), "--protocol", "v2", "--protocol", "mlflow"]
     with serving(command, cli_env, port) as base:
         assert httpx.get(f"{base}/v2/models/mroz/ready").status_code == 200
@@ -199,9 +179,9 @@ def test_serve_takes_its_protocols_from_the_table(
         native = httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows})
         assert native.status_code == 404  # not served
 
-    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
+    command = ["serve", "mroz@champion", "--port", str(port)]
     command += ["--registry", str(trained.path), "--protocol", "grpc"]
-    done = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=60)
+    done = zygote.run(command, env=cli_env, timeout=60)
     assert done.returncode == 2
     assert "unknown protocol(s) 'grpc'; serve one or more of mlfactory, mlflow, v2" in done.stderr
     assert "serving mroz@champion" not in done.stderr and "Traceback" not in done.stderr
@@ -211,7 +191,7 @@ def test_serve_logs_one_access_line_per_request_unless_told_not_to(
     trained: Registry, rows: list[dict[str, Any]], cli_env: dict[str, str]
 ) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "mlfactory", "serve", "mroz@champion", "--port", str(port)]
+    command = ["serve", "mroz@champion", "--port", str(port)]
     command += ["--registry", str(trained.path)]
     said: list[str] = []
     with serving(command, cli_env, port, said) as base:
@@ -234,7 +214,7 @@ def test_serve_logs_one_access_line_per_request_unless_told_not_to(
         assert re.fullmatch(pattern, line), (line, pattern)
 
     port = free_port()
-    quiet = [*command[:6], str(port), *command[7:], "--no-access-log"]
+    quiet = [*command[:3], str(port), *command[4:], "--no-access-log"]
     said = []
     with serving(quiet, cli_env, port, said) as base:
         assert httpx.post(f"{base}/v1/models/mroz/predict", json={"records": rows}).is_success
