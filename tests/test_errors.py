@@ -12,7 +12,7 @@ from mlfactory import errors
 from mlfactory.cli import main
 from mlfactory.serving.v2codec import V2Error
 
-CLASSES = [getattr(errors, name) for name in errors.__all__]
+CLASSES = [getattr(errors, name) for name in errors.__all__ if name.endswith("Error")]
 
 
 def _documented() -> dict[str, tuple[int, int, str]]:

@@ -44,10 +44,14 @@ it finds drift or decay. The command finished and has something to act on.
 Every class but ``ServingError`` is built from its message alone, so an error
 recorded in one process can be raised again in another (``serving/startup.py``);
 every one survives pickling.
+
+``did_you_mean`` ends a message that names a word nobody defined (a key, a column,
+a model) with the one likely meant, the same way everywhere.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any, Self
 
@@ -63,6 +67,7 @@ __all__ = [
     "SpecError",
     "TamperedArtifactError",
     "UnknownSeriesError",
+    "did_you_mean",
 ]
 
 
@@ -184,3 +189,12 @@ class ServingError(MlfactoryError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.http_status, str(self)), self.__dict__
+
+
+def did_you_mean(word: Any, options: Any) -> str:
+    """`` (did you mean 'x'?)`` for the option ``word`` was likely meant as (a different
+    case first, then the closest spelling), or ``""``: the end of a message naming it."""
+    names = [str(o) for o in options]
+    same_case = [n for n in names if n.lower() == str(word).lower()]
+    match = same_case or difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""

@@ -27,12 +27,12 @@ from pydantic import (
 
 from mlfactory.data.schema import ColumnRoles, ordinal_text
 from mlfactory.errors import SpecError
+from mlfactory.errors import did_you_mean as _did_you_mean
 from mlfactory.forecasting.forecasters import FORECASTERS
 from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG, SearchRange
 from mlfactory.spec_anomaly import AnomalySpec
 from mlfactory.spec_checks import cross_problems as _cross_problems
-from mlfactory.spec_checks import did_you_mean as _did_you_mean
 from mlfactory.spec_checks import unknown_metric as _unknown_metric
 from mlfactory.spec_forecast import BacktestSpec, ForecastSpec
 from mlfactory.tasks import TASKS

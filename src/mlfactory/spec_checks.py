@@ -8,10 +8,10 @@ together with every other problem of the file, whatever else is wrong in it.
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 from typing import Any
 
+from mlfactory.errors import did_you_mean
 from mlfactory.forecasting.forecasters import FORECASTERS
 from mlfactory.metrics import METRICS
 from mlfactory.models import CATALOG
@@ -19,7 +19,6 @@ from mlfactory.tasks import TASKS, Task
 
 __all__ = [
     "cross_problems",
-    "did_you_mean",
     "group_problems",
     "model_problems",
     "unknown_metric",
@@ -230,13 +229,6 @@ def model_problems(where: str, model: Any, task: Task) -> list[str]:
         for key, reason in entry.refused(task, known).items():
             problems.append(f"{where}.params.{key}: {name} refuses {known[key]!r}: {reason}")
     return problems
-
-
-def did_you_mean(word: str, options: Any) -> str:
-    names = [str(o) for o in options]
-    same_case = [n for n in names if n.lower() == str(word).lower()]
-    match = same_case or difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def unknown_metric(name: str) -> str:

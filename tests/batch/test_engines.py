@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import zygote
 from batchfiles import read_parts, write_parquet
 from mlfactory.batch import run_batch
 from mlfactory.cli import main
@@ -157,7 +157,7 @@ def test_an_address_that_accepts_and_never_answers_stops_the_command_after_the_t
         "dask": "tcp://127.0.0.1:{port}",
     }
     started = time.monotonic()
-    running: dict[str, tuple[str, subprocess.Popen[str]]] = {}
+    running: dict[str, tuple[str, zygote.Child]] = {}
     finished = {}
     with contextlib.ExitStack() as listeners:
         try:
@@ -167,18 +167,15 @@ def test_an_address_that_accepts_and_never_answers_stops_the_command_after_the_t
                 listener.listen(8)  # never accepted, never answered
                 given = address.format(port=listener.getsockname()[1])
                 command = [
-                    sys.executable, "-m", "mlfactory", "batch", "mroz@champion",
+                    "batch", "mroz@champion",
                     "--registry", str(registry), "--input", str(rows),
                     "--output", str(tmp_path / name), "--engine", name,
                     "--engine-address", given, "--engine-timeout", "3",
                 ]  # fmt: skip
-                process = subprocess.Popen(
-                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-                )
-                running[name] = (given, process)
+                running[name] = (given, zygote.spawn(command, env=dict(os.environ)))
             for name, (given, process) in running.items():
-                _, stderr = process.communicate(timeout=120)
-                finished[name] = (given, process.returncode, stderr)
+                process.wait(timeout=120)
+                finished[name] = (given, process.returncode, process.stderr)
         finally:
             for _, process in running.values():
                 if process.poll() is None:

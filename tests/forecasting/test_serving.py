@@ -99,6 +99,23 @@ def test_the_books_request_shape_is_accepted(url: str) -> None:
         ),
         ({"store_id": "hawaiian", "begin_date": "soon", "end_date": "later"}, 400, "must be dates"),
         ([1, 2], 400, "JSON object"),
+        # a key skipped without a word would answer another question: refused by name
+        ({"ids": ["hawaiian"], "horizn": 3}, 422, "unknown key 'horizn' (did you mean 'horizon'?)"),
+        (
+            {"ids": ["bbq_ckn"], "store_id": "hawaiian", "begin_date": "2016-01-02"},
+            422,
+            "not both; got 'ids' and 'begin_date', 'store_id'",
+        ),
+        (
+            {
+                "store_id": "hawaiian",
+                "begin_date": "2016-01-02",
+                "end_date": "2016-01-03",
+                "horizon": 2,
+            },
+            422,
+            "leave out 'horizon'",
+        ),
     ],
 )
 def test_bad_requests_are_4xx_naming_the_problem(

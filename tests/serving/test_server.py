@@ -102,6 +102,22 @@ def test_bad_requests_get_4xx_with_a_message(
     assert message in answer.json()["message"]
 
 
+def test_a_native_key_nobody_defined_is_refused_naming_it(
+    url: str, rows: list[dict[str, Any]]
+) -> None:
+    """A key skipped without a word would answer another question: ``explian`` would
+    give no explanation and no reason why."""
+    predict = f"{url}/v1/models/mroz/predict"
+    typo = httpx.post(predict, json={"records": rows, "explian": True})
+    assert typo.status_code == 422, typo.text
+    assert "unknown key 'explian' (did you mean 'explain'?)" in typo.json()["message"]
+    columns = list(rows[0])
+    both = {"records": rows, "columns": columns, "data": [list(r.values()) for r in rows]}
+    answer = httpx.post(predict, json=both)
+    assert answer.status_code == 400 and "not both" in answer.json()["message"]
+    assert httpx.post(predict, json={"records": rows, "explain": False}).status_code == 200
+
+
 def test_schema_problems_are_422_with_one_message_per_field(
     url: str, rows: list[dict[str, Any]]
 ) -> None:

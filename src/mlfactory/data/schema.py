@@ -13,13 +13,12 @@ pipeline's preprocessor encodes each value as its rank.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlfactory.data.periods import period_starts
-from mlfactory.errors import DataError
+from mlfactory.errors import DataError, did_you_mean
 from mlfactory.tasks import Target, TargetOptions, Task
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ class Schema:
         problems: list[str] = []
         missing = [c for c in self.names if c not in frame.columns]
         for name in missing:
-            problems.append(f"column {name!r} is missing{_suggest(name, list(frame.columns))}")
+            problems.append(f"column {name!r} is missing{did_you_mean(name, list(frame.columns))}")
         out: dict[str, Any] = {}
         for col in self.columns:
             if col.name in missing:
@@ -300,13 +299,6 @@ class TrainingData:
     ids: Any | None = None  # each row's data.id_column value, when there is one
 
 
-def _suggest(name: str, options: list[Any]) -> str:
-    names = [str(o) for o in options]
-    same_case = [o for o in names if o.lower() == name.lower()]
-    match = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
 def unusable(series: pd.Series, *, ordinal: bool = False) -> tuple[str, str] | None:
     """Why ``series`` cannot be a feature whatever else the spec says (what is wrong, to
     follow the column's name, and the fix), or None. ``mlfactory init`` leaves such
@@ -412,15 +404,15 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
     named = {"target": roles.target, "time_column": roles.time_column, "id_column": roles.id_column}
     for key, name in named.items():
         if name is not None and name not in columns:
-            problems.append(f"data.{key} {name!r} is not a column{_suggest(name, columns)}")
+            problems.append(f"data.{key} {name!r} is not a column{did_you_mean(name, columns)}")
     for name in roles.exclude:
         if name not in columns:
-            problems.append(f"data.exclude {name!r} is not a column{_suggest(name, columns)}")
+            problems.append(f"data.exclude {name!r} is not a column{did_you_mean(name, columns)}")
     reserved = {roles.target, roles.time_column, roles.id_column, *roles.exclude}
     if roles.features is not None:
         for name in roles.features:
             if name not in columns:
-                problems.append(f"feature {name!r} is not a column{_suggest(name, columns)}")
+                problems.append(f"feature {name!r} is not a column{did_you_mean(name, columns)}")
             elif name in reserved:
                 problems.append(f"feature {name!r} is also the target, time, id or excluded column")
         features = [f for f in roles.features if f in columns and f not in reserved]
@@ -434,7 +426,7 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
         role = next((key for key, value in named.items() if value == name), None)
         if name not in columns:
             problems.append(f"data.ordinal names {name!r}, which is not a column"
-                            f"{_suggest(name, columns)}")  # fmt: skip
+                            f"{did_you_mean(name, columns)}")  # fmt: skip
         elif role is not None:
             problems.append(
                 f"data.ordinal names {name!r}, which is data.{role}; it declares the order "
@@ -448,7 +440,7 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
 
     for name in roles.group_by:
         if name not in columns:
-            problems.append(f"group_by: {name!r} is not a column{_suggest(name, columns)}")
+            problems.append(f"group_by: {name!r} is not a column{did_you_mean(name, columns)}")
         elif name not in features:
             problems.append(
                 f"group_by: {name!r} is not a feature (the target, time, id or an excluded "

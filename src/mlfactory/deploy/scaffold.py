@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING
 from mlfactory.deploy.scaffold_files import project_files
 from mlfactory.deploy.scaffold_infer import Guess, guess
 from mlfactory.deploy.scaffold_spec import Source, project_name, spec_text, template_text
-from mlfactory.errors import BadInputError, DataError
+from mlfactory.errors import BadInputError, DataError, did_you_mean
 from mlfactory.files import write_atomically
-from mlfactory.spec_checks import did_you_mean
 from mlfactory.versions import __version__
 
 if TYPE_CHECKING:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlfactory.data.sources import query_frame
-from mlfactory.errors import BadInputError, DataError
-from mlfactory.spec_checks import did_you_mean
+from mlfactory.errors import BadInputError, DataError, did_you_mean
 
 if TYPE_CHECKING:
     import pandas as pd

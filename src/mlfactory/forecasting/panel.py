@@ -25,7 +25,6 @@ is vectorised: 5 million rows (5,000 series of 1,000 days) take about two second
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from mlfactory.data.periods import YEARS, period_starts
-from mlfactory.errors import DataError
+from mlfactory.errors import DataError, did_you_mean
 from mlfactory.forecasting.calendar import FREQUENCIES, closed_days
 from mlfactory.forecasting.grid import (
     SHORTEST,
@@ -288,7 +287,7 @@ def prepare_future(future: pd.DataFrame, panel: Panel, horizon: int) -> pd.DataF
         return expected
     columns = list(future.columns)
     problems = [
-        f"{what} {name!r} is not a column of the future frame{_suggest(name, columns)}"
+        f"{what} {name!r} is not a column of the future frame{did_you_mean(name, columns)}"
         for what, name in [
             *(("data.id_column", i) for i in roles.ids),
             ("data.time_column", roles.time),
@@ -300,7 +299,7 @@ def prepare_future(future: pd.DataFrame, panel: Panel, horizon: int) -> pd.DataF
         problems.append(
             f"exogenous column{'s' * (len(absent) > 1)} missing from the future frame "
             "(forecast.future): "
-            + ", ".join(f"{x!r}{_suggest(x, columns)}" for x in absent)
+            + ", ".join(f"{x!r}{did_you_mean(x, columns)}" for x in absent)
             + f"; give their values for the {horizon} dates after each series' last"
         )
     if problems:
@@ -366,13 +365,6 @@ def _error(problems: list[str], header: str = "the data fails the forecasting ch
     return DataError.from_problems(f"{header} ({count})", problems)
 
 
-def _suggest(name: str, options: list[Any]) -> str:
-    names = [str(o) for o in options]
-    same_case = [o for o in names if o.lower() == name.lower()]
-    match = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
 def _column_problems(columns: list[Any], roles: PanelRoles) -> list[str]:
     problems: list[str] = []
     named = [
@@ -390,7 +382,7 @@ def _column_problems(columns: list[Any], roles: PanelRoles) -> list[str]:
             continue
         seen[name] = what
         if name not in columns:
-            problems.append(f"{what} {name!r} is not a column{_suggest(name, columns)}")
+            problems.append(f"{what} {name!r} is not a column{did_you_mean(name, columns)}")
         elif what == "forecast.exogenous" and name in (KEY, TIME, TARGET):
             problems.append(
                 f"forecast.exogenous {name!r} has a name the panel gives its own columns "

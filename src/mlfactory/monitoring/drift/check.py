@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import TYPE_CHECKING, Any
 
-from mlfactory.errors import DataError
+from mlfactory.errors import DataError, did_you_mean
 from mlfactory.monitoring.drift.base import DRIFT_TESTS, ColumnDrift, DriftResult
 from mlfactory.monitoring.drift.stats import benjamini_hochberg
 
@@ -86,12 +85,12 @@ def _prepare(
 ) -> tuple[dict[str, Any], list[str]]:
     """The columns to check, as their tests read them; ``DataError`` lists every problem."""
     problems = [
-        f"column {c!r} is not in the reference profile{_suggest(c, list(reference))}"
+        f"column {c!r} is not in the reference profile{did_you_mean(c, list(reference))}"
         for c in names
         if c not in reference
     ]
     problems += [
-        f"column {c!r} is missing from the current data{_suggest(c, list(current.columns))}"
+        f"column {c!r} is missing from the current data{did_you_mean(c, list(current.columns))}"
         for c in names
         if c in reference and c not in current.columns
     ]
@@ -126,8 +125,3 @@ def _missing_finding(name: str, ref: dict[str, Any], values: pd.Series) -> list[
     if abs(now - before) > 0.01 and abs(now - before) > 4 * se:
         return [f"column {name!r} is missing in {now:.1%} of current rows (training {before:.1%})"]
     return []
-
-
-def _suggest(name: str, options: list[Any]) -> str:
-    match = difflib.get_close_matches(name, [str(o) for o in options], n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""

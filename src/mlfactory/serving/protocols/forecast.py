@@ -14,7 +14,8 @@ Request, either shape:
 Answer: ``model_name``, ``model_version``, ``horizon``, ``levels`` and
 ``forecasts``: per id its ``dates``, ``mean`` and ``lo_<level>``/``hi_<level>``
 lists. An id the model has no series of is a 404 naming it; a horizon beyond the
-trained one, or dates outside the forecast, a 400.
+trained one, or dates outside the forecast, a 400; a key of neither shape (``horizn``),
+or keys of both at once, a 422 naming it.
 
 A version's forecasts never change, so answers are cached per (version, ids,
 horizon, levels, dates): a repeated request is answered from memory; a new
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from mlfactory.errors import BadInputError, ServingError
+from mlfactory.errors import BadInputError, ServingError, did_you_mean
 from mlfactory.forecasting.keys import SEPARATOR
 from mlfactory.registry.forecasts import SeriesForecasts, interval_columns
 from mlfactory.serving.frames import dumps, parse_json
@@ -90,6 +91,7 @@ def parse(body: bytes, family: ForecastFamily) -> Ask:
     payload = parse_json(body)
     if not isinstance(payload, dict):
         raise ServingError(400, 'send a JSON object: {"ids": [...], "horizon": N, "levels": [...]}')
+    _known_keys(payload, family)
     if "ids" not in payload and "store_id" in payload:
         return _dated(payload, payload["store_id"], family)
     named = [c for c in family.ids if c in payload]
@@ -115,6 +117,27 @@ def parse(body: bytes, family: ForecastFamily) -> Ask:
     if isinstance(horizon, bool) or not isinstance(horizon, int):
         raise ServingError(422, f"'horizon' must be a whole number of steps; got {horizon!r}")
     return Ask(tuple(_key(i, family) for i in ids), horizon, _levels(payload, family))
+
+
+def _known_keys(payload: dict[str, Any], family: ForecastFamily) -> None:
+    """A key of neither shape (``horizn``), or both shapes at once, is refused by name: a
+    key skipped without a word would answer another question (the default horizon)."""
+    book = {"store_id", *family.ids, "begin_date", "end_date"}
+    known = {"ids", "horizon", "levels", *book}
+    if unknown := [k for k in payload if k not in known]:
+        word = unknown[0]
+        raise ServingError(
+            422,
+            f"unknown key {word!r}{did_you_mean(word, sorted(known))}; a forecast request "
+            f"has 'ids', 'horizon' and 'levels' (or the book's "
+            f"'store_id', 'begin_date' and 'end_date')",
+        )
+    if "ids" in payload and (mixed := sorted(book & set(payload))):
+        raise ServingError(
+            422,
+            f"send 'ids' (with 'horizon') or the book's 'store_id' with 'begin_date' and "
+            f"'end_date', not both; got 'ids' and {', '.join(map(repr, mixed))}",
+        )
 
 
 def _levels(payload: dict[str, Any], family: ForecastFamily) -> tuple[float, ...]:
@@ -153,6 +176,10 @@ def _text(value: Any) -> str:
 
 
 def _dated(payload: dict[str, Any], series: Any, family: ForecastFamily) -> Ask:
+    if "horizon" in payload:  # the dates say how far: a horizon beside them would be skipped
+        raise ServingError(
+            422, "the book's request asks by 'begin_date' and 'end_date'; leave out 'horizon'"
+        )
     begin, end = payload.get("begin_date"), payload.get("end_date")
     if not isinstance(begin, str) or not isinstance(end, str):
         raise ServingError(

@@ -1,7 +1,8 @@
 """mlfactory JSON: ``POST /v1/models/{name}/predict``.
 
 Request: ``{"records": [{...}, ...]}`` or ``{"columns": [...], "data": [[...], ...]}``,
-and ``"explain": true`` (or ``?explain=true``) for each row's contributions.
+and ``"explain": true`` (or ``?explain=true``) for each row's contributions; any
+other key is a 422 naming it.
 Response: ``predictions`` (and ``classes`` + ``probabilities`` for classifiers,
 ``intervals`` (``lo_80``: [...], ...) for a forecast's rows of id and date),
 ``model_name``, ``model_version``, ``request_id``. When numbers were far outside
@@ -22,9 +23,11 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request, Response
 
-from mlfactory.errors import ServingError
+from mlfactory.errors import ServingError, did_you_mean
 from mlfactory.serving.frames import Rows, dumps, from_columns, from_records, parse_json
 from mlfactory.serving.protocols.base import Call, Result, ServingProtocol, register
+
+KEYS = ("records", "columns", "data", "explain")  # anything else is refused by name
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,15 @@ def decode(call: Call) -> tuple[Rows, Asked]:
     payload = parse_json(call.body)
     if not isinstance(payload, dict):
         raise ServingError(400, "send a JSON object with 'records' or 'columns' + 'data'")
+    if unknown := [k for k in payload if k not in KEYS]:  # skipped, it would answer another
+        word = unknown[0]  # question: "explian": true, no explanation, and no word of why
+        raise ServingError(
+            422,
+            f"unknown key {word!r}{did_you_mean(word, KEYS)}; send 'records' or 'columns' + "
+            "'data', and 'explain' if you want contributions",
+        )
+    if "records" in payload and ("columns" in payload or "data" in payload):
+        raise ServingError(400, "send 'records' or 'columns' + 'data', not both")
     asked = Asked(explain=_explain(payload, call.request.query_params.get("explain")))
     if "records" in payload:
         return from_records(payload["records"], "records"), asked
