@@ -31,8 +31,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 
-# two processes, each taking whole test files (a file's fixtures are built once): the
-# suite's wall time is ~10 min on 2 cores, not ~16
+# two processes, each taking whole test files (a file's fixtures are built once): on 2
+# cores 22-25 min; a third process is no faster (the suite is CPU-bound, not waiting)
 test: lint
 	$(BIN)/pytest -n 2 --dist loadfile
 

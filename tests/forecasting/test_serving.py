@@ -172,6 +172,15 @@ def test_rows_of_id_and_date_score_on_every_protocol(url: str) -> None:
         headers=headers,
     )
     assert unknown.status_code == 422 and "'calzone'" in str(unknown.json()["problems"])
+    # a row without an id names no series (not one called 'nan')
+    nameless = httpx.post(
+        f"{url}/v1/models/pizzas/predict",
+        json={"records": [{"name": None, "date": "2016-01-02"}]},
+        headers=headers,
+    )
+    problems = nameless.json()["problems"]
+    assert nameless.status_code == 422 and "1 row(s) name no series: a missing 'name'" in problems
+    assert "nan" not in str(problems)
 
 
 def test_several_id_columns_serve_by_object_joined_text_or_the_books_shape(

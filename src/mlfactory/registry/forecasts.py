@@ -163,7 +163,14 @@ class SeriesForecasts:
         dates = _dates(rows[self.family.time])
         bad = np.zeros(len(rows), dtype=bool)
         problems: list[str] = []
-        unknown = ~np.isin(keys, self.series.index.to_numpy())
+        absent = rows[self.family.ids].isna().any(axis=1).to_numpy()  # not the series 'nan'
+        if absent.any():
+            bad |= absent
+            problems.append(
+                f"{int(absent.sum())} row(s) name no series: a missing "
+                f"{' or '.join(map(repr, self.family.ids))}"
+            )
+        unknown = ~np.isin(keys, self.series.index.to_numpy()) & ~absent
         if unknown.any():
             bad |= unknown
             named = ", ".join(map(repr, list(dict.fromkeys(keys[unknown]))[:5]))
@@ -172,7 +179,7 @@ class SeriesForecasts:
             )
         outside = np.zeros(len(rows), dtype=bool)
         spans: dict[str, str] = {}
-        for key in dict.fromkeys(keys[~unknown]):
+        for key in dict.fromkeys(keys[~unknown & ~absent]):
             at = np.flatnonzero(keys == key)
             forecast_dates = pd_index(self._series(key)[TIME])
             outside[at] = ~dates[at].isin(forecast_dates)
