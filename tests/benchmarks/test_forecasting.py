@@ -56,7 +56,8 @@ def test_the_quick_run_prints_every_table_with_the_peers_measured_alike(
 
     assert "pizzas: 4 series x 358 days, horizon 7, held out 2015-12-25 to 2015-12-31" in out
     methods = {}
-    for method in ("seasonal naive", "AutoETS (2 jobs)", "Prophet loop", "mlfactory (local)"):
+    every = ("seasonal naive", "AutoETS (2 jobs)", "Prophet loop", "mlfactory (local)")
+    for method in (*every, "mlfactory (defaults)"):  # the example lists models: both trained
         found = re.search(
             rf"^{re.escape(method)} +({NUMBER}) +({NUMBER}) +({PERCENT}) +({PERCENT}) *(.*)$",
             out,
@@ -73,6 +74,8 @@ def test_the_quick_run_prints_every_table_with_the_peers_measured_alike(
     )
     assert methods["Prophet loop"][4] == "2 of 4 series"
     assert re.search(r"^mlfactory \(local\) .*modelling [0-9.]+ s; chose ", out, re.MULTILINE)
+    # the defaults' row: the five default models backtested, on the same rows
+    assert re.search(r"^mlfactory \(defaults\) .*modelling [0-9.]+ s; chose ", out, re.M)
     assert re.search(
         r"^Prophet loop s / mlfactory s: whole train\(\) [0-9.]+x, modelling [0-9.]+x "
         r"\(Prophet: 2 of 4 series\)$",

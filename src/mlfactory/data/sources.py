@@ -179,7 +179,10 @@ def query_frame(sql: str, frame: pd.DataFrame | None) -> pd.DataFrame:
             con.register("data", frame)
         return con.execute(sql).df()
     except duckdb.Error as exc:
-        message = str(exc).splitlines()[0]
+        # DuckDB's first paragraph: the error, then its hint ("Candidate bindings: ...",
+        # "Did you mean ..."); the query's echo and caret below it are left out
+        lines = str(exc).split("\n\n")[0].splitlines()
+        message = " ".join(line.strip() for line in lines if line.strip())
         raise DataError(f"the DuckDB query in data.sql failed: {message}") from None
     finally:
         con.close()
