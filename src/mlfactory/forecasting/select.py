@@ -42,6 +42,7 @@ __all__ = [
     "quantiles_of",
     "series_metrics",
     "sorted_blocks",
+    "thin_levels",
 ]
 
 METRIC_NAMES = ("mase", "smape", "mae", "rmse")
@@ -178,6 +179,12 @@ def sorted_blocks(scores: np.ndarray[Any, Any], steps: int, block: int) -> list[
     ]
 
 
+def _rank(count: int, q: float) -> int:
+    """The conformal rank (1-based) of a ``q`` quantile among ``count`` sorted scores:
+    above ``count`` when there are too few for it (the largest then stands in)."""
+    return math.ceil((count + 1) * q)
+
+
 def quantiles_of(blocks: list[Any], steps: int, level: float, block: int) -> Any:
     """``conformal_quantiles`` from ``sorted_blocks``: one index per block, any level."""
     out = np.zeros(steps)
@@ -186,9 +193,33 @@ def quantiles_of(blocks: list[Any], steps: int, level: float, block: int) -> Any
     block = max(1, block)
     for i, values in enumerate(blocks):
         if len(values):
-            rank = min(len(values), math.ceil((len(values) + 1) * q)) - 1
-            previous = float(values[rank])
+            previous = float(values[min(len(values), _rank(len(values), q)) - 1])
         out[i * block : (i + 1) * block] = previous
+    return out
+
+
+def thin_levels(
+    scores: np.ndarray[Any, Any], steps: int, block: int, levels: list[float]
+) -> list[str]:
+    """What to tell the user of each level too few scores calibrate: with ``n`` scores in a
+    block, a conformal ``q`` interval needs ``(n + 1) * q <= n``; below that it is the
+    largest error seen, narrower than its level (one series, few windows)."""
+    counts = [len(values) for values in sorted_blocks(scores, steps, block) if len(values)]
+    if not counts:
+        return []
+    fewest, out = min(counts), []
+    for level in levels:
+        q = level / 100
+        if _rank(fewest, q) > fewest:
+            need = max(fewest + 1, math.floor(q / (1 - q)))  # (n + 1) q <= n: n >= q / (1 - q)
+            while _rank(need, q) > need:  # a step or two past float rounding
+                need += 1
+            out.append(
+                f"the {level:g}% interval is calibrated on as few as {fewest} backtest errors "
+                f"per {block} steps ahead, where {level:g}% needs {need}: it is then the "
+                "largest error seen, likely too narrow; more series or backtest windows "
+                "(forecast.backtest.windows) give it more"
+            )
     return out
 
 

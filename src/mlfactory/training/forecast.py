@@ -30,7 +30,7 @@ from mlfactory.data import load_frame
 from mlfactory.data.schema import ColumnSchema, Schema
 from mlfactory.errors import SpecError
 from mlfactory.forecasting.backtest import ORIGIN, Job, Plan, default_windows, run_job, scored
-from mlfactory.forecasting.calendar import closed_days
+from mlfactory.forecasting.calendar import FREQUENCIES, closed_days
 from mlfactory.forecasting.forecasters import FORECASTERS, MEAN, Setting
 from mlfactory.forecasting.keys import SEPARATOR
 from mlfactory.forecasting.panel import KEY, TIME, Panel, PanelRoles, prepare_future, prepare_panel
@@ -42,6 +42,7 @@ from mlfactory.forecasting.select import (
     coverage,
     nested,
     series_metrics,
+    thin_levels,
 )
 from mlfactory.metrics import PairedComparison
 from mlfactory.registry import ModelPackage
@@ -579,8 +580,15 @@ def train_series(
     family = packaged.package.manifest.forecast
     assert family is not None
     on_event(Step("choose", shown(family.summary())))
-    if short := short_series(packaged.package.pipeline.series):
+    served = packaged.package.pipeline
+    if short := short_series(served.series):
         on_event(Step("choose", shown(short)))
+    pairs = served.calibration[["step", "score"]].to_numpy(dtype=float)
+    # the intervals' blocks of steps are a season, as in coverage and quantiles
+    season = FREQUENCIES[family.frequency].season
+    warnings = thin_levels(pairs, family.horizon, season, list(family.levels))
+    for warning in warnings:
+        on_event(Step("choose", f"[yellow]warning[/]: {shown(warning)}"))
     on_event(Step("register", "registering"))
     scored = evaluated(tested)
     registered = register_step(
@@ -589,7 +597,6 @@ def train_series(
     version = registered.version
     on_event(Step("report", "writing the report"))
     report_path = report_location(registry, spec.name, version)
-    served = packaged.package.pipeline
     write_forecast_report(
         ForecastReport(
             name=spec.name,
@@ -607,7 +614,7 @@ def train_series(
             history=panel.frame,
             served=served,
             seed=spec.search.seed,
-            notes=panel.notes,
+            notes=(*panel.notes, *(f"warning: {w}" for w in warnings)),
         ),
         report_path,
     )
@@ -623,4 +630,5 @@ def train_series(
         report_path=report_path,
         run_id=registered.run_id,
         forecast=family,
+        warnings=warnings,
     )

@@ -60,7 +60,7 @@ class ForecastReport:
     history: pd.DataFrame  # the panel: KEY, TIME, TARGET
     served: SeriesForecasts  # the registered forecasts, with intervals
     seed: int  # draws the plotted series besides the worst
-    notes: tuple[str, ...] = ()  # what reading the data did for the user (the panel's notes)
+    notes: tuple[str, ...] = ()  # what reading the data did (the panel's notes), warnings
 
 
 def _n(value: object) -> str:
@@ -157,11 +157,12 @@ def _overall(report: ForecastReport) -> str:
     chosen_how = (
         "The one model for every series" if family.rule == "global" else "Each series' model"
     )
+    none = "" if tested.intervals else " (none for one series)"
     return (
         f"<p>{chosen_how} is chosen on the windows before the last and scored on the "
         f"<i>last window</i> ({family.windows} windows, {family.step} steps apart, horizon "
         f"{family.horizon}); the mean over series, with a 95% bootstrap interval over "
-        f"series. <i>Earlier</i>: the same choice on the windows it was chosen on "
+        f"series{none}. <i>Earlier</i>: the same choice on the windows it was chosen on "
         f"(the gap is the choice's optimism). ★ the primary metric.{_closed(family)}</p>"
         f"{table}"
         f"<div class='grid'>{histogram}</div>"
