@@ -84,8 +84,11 @@ def test_training_names_the_leaks_in_its_output_json_and_report(
     assert "warning: feature 'share' alone predicts 'card' almost perfectly" in checked
     code = main(["train", str(tmp_path / "factory.yaml"), "--json", str(tmp_path / "out.json")])
     assert code == 0  # a warning, not a refusal: only the user knows when a column is recorded
-    shown = " ".join(capsys.readouterr().err.split())
-    assert "warning: feature 'share' alone predicts 'card' almost perfectly" in shown
+    said = capsys.readouterr()
+    for shown in (said.err, said.out):  # the progress as it happens, and the result
+        assert "warning: feature 'share' alone predicts 'card' almost perfectly" in " ".join(
+            shown.split()
+        )
     record = json.loads((tmp_path / "out.json").read_text())
     named = [w.split("'")[1] for w in record["warnings"]]
     assert "share" in named and set(named) <= {"share", "expenditure"}

@@ -168,6 +168,8 @@ def _print_result(result: TrainResult, console: Console = out) -> None:
     for check in decision.checks:
         mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
         console.print(f"  {mark} {escape(check.detail)}")
+    for warning in result.warnings:  # said in the progress too, which --quiet hides
+        console.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False)
     console.print(f"report: {result.report_path}", soft_wrap=True)
 
 
