@@ -48,9 +48,9 @@ class BacktestSpec(_Strict):
 class ForecastSpec(_Strict):
     """What to forecast: how often, how far, with what intervals, chosen how."""
 
-    frequency: Literal["H", "D", "W", "M", "Q"] = Field(
+    frequency: Literal["H", "D", "W", "M", "Q", "Y"] = Field(
         description="The data's frequency: H (hourly), D (daily), W (weekly), M (monthly), "
-        "Q (quarterly). Dates off its grid are refused."
+        "Q (quarterly), Y (yearly: dates or whole years, 1871). Dates off its grid are refused."
     )
     horizon: int = Field(ge=1, le=10_000, strict=True, description="Steps to forecast ahead.")
     levels: list[float] = Field(

@@ -197,11 +197,22 @@ def test_decimal_years_are_a_forecast_s_dates_and_without_dates_init_says_what_t
     found = guess(undated, target="value", task="forecasting", shown_as="t")
     assert found.time_column is None and "forecasting needs" in found.time_reason
     assert "split at random" not in found.time_reason
-    # fpp3's guinea_rice: one row a year (1970.0, ...), which no frequency here has
+    # fpp3's guinea_rice: one row a year (1970.0, ...): a yearly series
     rice = pd.read_csv(_table("fpp3/guinea_rice", tmp_path, "rice"))
     found = guess(rice, target="Production", task="forecasting", shown_as="t")
-    assert found.time_column is None
-    assert found.time_reason.startswith("'Year' holds whole years: yearly series are not")
+    assert found.time_column == "Year" and found.frequency == "Y"
+    assert found.time_reason == "'Year' holds whole years: each series' dates"
+    path = _table("fpp3/guinea_rice", tmp_path, "rice")
+    assert main(["init", "rice", "--data", str(path), "--target", "Production", "--task",
+                 "forecasting"]) == 0  # fmt: skip
+    rice_spec = load_spec(tmp_path / "rice" / "factory.yaml").forecast
+    assert rice_spec is not None and (rice_spec.frequency, rice_spec.horizon) == ("Y", 3)
+    capsys.readouterr()
+    assert main(["validate", "rice/factory.yaml"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "(YS-JAN), 42 to 42 points each, 1970-01-01 to 2011-01-01" in said
+    assert "holds whole years (e.g. 2011, as R's time() writes them): each is read as the " \
+        "first day of its year" in said  # fmt: skip
 
 
 def test_one_series_gets_a_name_not_a_row_id_and_the_project_validates(

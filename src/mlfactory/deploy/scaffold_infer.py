@@ -45,7 +45,7 @@ class Guess:
     exclude: tuple[tuple[str, str], ...]  # columns no feature can be: (name, why)
     sql: str | None  # data.sql, when the table needs one (one series: its name)
     sql_reason: str | None  # why (the comment above it)
-    frequency: str | None  # the time column's step (H, D, W, M, Q) when it has one
+    frequency: str | None  # the time column's step (H, D, W, M, Q, Y) when it has one
     frequency_reason: str  # why (the comment above forecast.frequency)
     fill: tuple[str, str] | None  # forecast.fill and why, when a series misses dates
     allow_negative: str | None  # why forecast.allow_negative is set, when the target goes below 0
@@ -92,10 +92,7 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
         id_column = next(
             n for n in ("series", *(f"series_{i}" for i in range(9))) if n not in columns
         )
-        id_reason = (
-            f"no column names several series with {time_column or 'the dates'}: one series, "
-            f"named in data.sql"
-        )
+        id_reason = "no column names several series with the dates: one series, named in data.sql"
         sql = f"SELECT 'all' AS {id_column}, * FROM data"
         sql_reason = "one series, named 'all'"
     elif (
@@ -249,10 +246,7 @@ def _time_column(
             and whole_years(frame[c])
         ]
         if years:
-            return None, (
-                f"{years[0]!r} holds whole years: yearly series are not forecast here; the "
-                "frequencies are hourly to quarterly (H, D, W, M, Q)"
-            )
+            return years[0], f"{years[0]!r} holds whole years: {use}"
         return None, (
             "no column holds dates, periods (1998 Q1) or decimal years: name the column of "
             "each series' dates, which forecasting needs"
@@ -426,11 +420,12 @@ def _step(frame: pd.DataFrame, column: str) -> float | None:
 
 
 def _frequency(seconds: float | None) -> str | None:
-    """A step between dates (``_step``, in seconds) as H/D/W/M/Q, when it is one."""
+    """A step between dates (``_step``, in seconds) as H/D/W/M/Q/Y, when it is one."""
     if seconds is None:
         return None
     step = seconds / 86_400
-    for code, length in (("H", 1 / 24), ("D", 1), ("W", 7), ("M", 30.4), ("Q", 91.3)):
+    lengths = (("H", 1 / 24), ("D", 1), ("W", 7), ("M", 30.4), ("Q", 91.3), ("Y", 365.25))
+    for code, length in lengths:
         if abs(step - length) <= 0.15 * length:
             return code
     return None

@@ -23,7 +23,7 @@ GATES: dict[str, tuple[str, str, float, str]] = {
     "forecasting": ("max", "mase", 2.0, "1 is the seasonal naive forecast's error"),
     "anomaly": ("max", "flag_rate", 0.2, "the share of test rows flagged"),
 }
-HORIZONS = {"H": 24, "D": 7, "W": 4, "M": 3, "Q": 2}
+HORIZONS = {"H": 24, "D": 7, "W": 4, "M": 3, "Q": 2, "Y": 3}
 TRIALS = 10
 CONTAMINATION = 0.05
 

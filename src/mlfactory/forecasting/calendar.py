@@ -28,8 +28,8 @@ HOLIDAY_REACH = 7  # days before and after a holiday that its features tell apar
 class Frequency:
     """One frequency: its code in the spec, the pandas alias and what models need of it."""
 
-    code: str  # H, D, W, M, Q (factory.yaml)
-    alias: str  # the pandas offset alias before anchoring: h, D, W, M, Q
+    code: str  # H, D, W, M, Q, Y (factory.yaml)
+    alias: str  # the pandas offset alias before anchoring: h, D, W, M, Q, Y
     season: int  # the seasonal period in steps: the naive baseline's and MASE's
     words: str  # "hourly", ...
     lags: tuple[int, ...]  # what the global model reads of each series' past
@@ -82,6 +82,9 @@ FREQUENCIES: dict[str, Frequency] = {
             240,
         ),
         Frequency("Q", "Q", 4, "quarterly", (1, 2, 3, 4, 8), ((1, 4), (4, 4)), ("quarter",), 120),
+        # no season (1: the naive baseline repeats the last year, MASE scales by the
+        # yearly change) and no date feature: a year number is a trend a tree cannot carry on
+        Frequency("Y", "Y", 1, "yearly", (1, 2, 3, 4, 5), ((1, 3), (1, 5)), (), 100),
     )
 }
 
@@ -106,7 +109,8 @@ def holiday_features(dates: pd.Series, country: str, frequency: str) -> pd.DataF
     days = np.array([d for d, _ in ordered], dtype="datetime64[D]").astype(np.int64)
     codes = np.array([names[n] for _, n in ordered])
     day = values.to_numpy().astype("datetime64[D]").astype(np.int64)
-    span = {"H": 0, "D": 0, "W": 6, "M": 30, "Q": 91}[frequency]  # days a step covers after it
+    # the days a step covers after its date
+    span = {"H": 0, "D": 0, "W": 6, "M": 30, "Q": 91, "Y": 365}[frequency]
     at = np.searchsorted(days, day)
     after = np.minimum(at, len(days) - 1)
     before = np.maximum(at - 1, 0)

@@ -1,7 +1,7 @@
 """A frequency's grid: the dates a series of that frequency has, and where given dates fall.
 
 A grid is an anchored pandas alias (``h``, ``D``, ``W-SUN``, ``MS``, ``ME``,
-``QS-JAN``, ``QE-DEC``, ...). ``anchor`` finds the one most dates fit,
+``QS-JAN``, ``QE-DEC``, ``YS-JAN``, ``YE-JUN``, ...). ``anchor`` finds the one most dates fit,
 ``positions`` numbers the dates on it (consecutive dates, consecutive numbers)
 and ``dates_at`` turns numbers back into dates, so a gap is a jump in numbers
 and the dates after a series' end are its last number plus 1, 2, ...
@@ -33,7 +33,7 @@ HOUR = 3_600 * 10**9  # nanoseconds
 DAY = 24 * HOUR
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-SHORTEST = {"H": HOUR, "D": DAY, "W": 7 * DAY, "M": 28 * DAY, "Q": 89 * DAY}  # one step
+SHORTEST = {"H": HOUR, "D": DAY, "W": 7 * DAY, "M": 28 * DAY, "Q": 89 * DAY, "Y": 365 * DAY}
 
 
 def step_code(step: float) -> str | None:
@@ -45,7 +45,9 @@ def step_code(step: float) -> str | None:
         return "D" if days == 1 else "W"
     if 28 <= days <= 31:
         return "M"
-    return "Q" if 89 <= days <= 92 else None
+    if 89 <= days <= 92:
+        return "Q"
+    return "Y" if days in (365, 366) else None
 
 
 def step_words(step: float) -> str:
@@ -72,7 +74,8 @@ def anchor(code: str, stamps: Ints) -> tuple[str, Bools]:
     Hourly dates are on the hour; every other frequency's at midnight, a week's on
     one weekday, a month's on its first (``MS``) or last day (``ME``), a quarter's
     on the first or last day of a quarter whose months say the anchor (``QS-FEB``:
-    February, May, August, November).
+    February, May, August, November), a year's of the month most dates are in
+    (``YS-JAN``; ``YE-JUN``, a fiscal year ending in June).
     """
     midnight = stamps % DAY == 0
     if code == "H":
@@ -93,11 +96,14 @@ def anchor(code: str, stamps: Ints) -> tuple[str, Bools]:
     on = ends if at_end else starts
     if code == "M":
         return ("ME" if at_end else "MS"), on
-    residue = months % 3
-    counts = np.bincount(residue[on], minlength=3)
-    r = int(counts.argmax()) if on.any() else (2 if at_end else 0)
-    month = "DEC" if at_end and r == 2 else MONTHS[r]  # QE-DEC ends in March, June, ...
-    return f"{'QE' if at_end else 'QS'}-{month}", on & (residue == r)
+    kind, period = ("Y", 12) if code == "Y" else ("Q", 3)
+    residue = months % period
+    counts = np.bincount(residue[on], minlength=period)
+    r = int(counts.argmax()) if on.any() else (period - 1 if at_end else 0)
+    # the alias names the month itself, but QE-DEC ends in March, June, ... (December's
+    # residue, 2): the one quarter-end anchor whose month is not among its dates
+    month = "DEC" if kind == "Q" and at_end and r == 2 else MONTHS[r]
+    return f"{kind}{'E' if at_end else 'S'}-{month}", on & (residue == r)
 
 
 def positions(alias: str, stamps: Ints) -> Ints:
@@ -109,7 +115,9 @@ def positions(alias: str, stamps: Ints) -> Ints:
     if alias.startswith("W-"):
         return stamps // DAY // 7  # every date on one weekday: floor keeps them apart by 1
     months = _months(stamps)
-    return months if alias in ("MS", "ME") else months // 3
+    if alias in ("MS", "ME"):
+        return months
+    return months // (12 if alias.startswith("Y") else 3)
 
 
 def dates_at(alias: str, numbers: Ints) -> Ints:
@@ -120,8 +128,13 @@ def dates_at(alias: str, numbers: Ints) -> Ints:
         return numbers * DAY
     if alias.startswith("W-"):
         return (numbers * 7 + (WEEKDAYS.index(alias[2:]) - 3) % 7) * DAY
-    months = numbers if alias in ("MS", "ME") else numbers * 3 + MONTHS.index(alias[3:]) % 3
-    at_end = int(alias.startswith(("ME", "QE")))
+    if alias in ("MS", "ME"):
+        months = numbers
+    elif alias.startswith("Y"):
+        months = numbers * 12 + MONTHS.index(alias[3:])
+    else:
+        months = numbers * 3 + MONTHS.index(alias[3:]) % 3
+    at_end = int(alias.startswith(("ME", "QE", "YE")))
     days = (months + at_end).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
     return np.asarray((days - at_end) * DAY, dtype=np.int64)
 

@@ -3,7 +3,7 @@
 ``prepare_panel`` takes a frame with one row per series and date and returns a
 ``Panel``: the columns renamed to statsforecast's (``KEY``, ``TIME``, ``TARGET``),
 sorted, every series regular at one anchored pandas alias found in the data
-(``W-SUN``, ``MS``, ``QE-DEC``, ...). Anything it cannot take is reported at
+(``W-SUN``, ``MS``, ``QE-DEC``, ``YS-JAN``, ...). Anything it cannot take is reported at
 once in one ``DataError``, each problem naming the ids it affects (five, then
 "and N more"), the values received and the fix: missing columns, ids that
 cannot name a file, unreadable dates, duplicate (id, date) rows (hourly ones in
@@ -19,7 +19,8 @@ Ids become keys as ``keys.py`` says (text; several columns joined with ``|``;
 a plain file name), dates are checked against the frequency's grid as
 ``grid.py`` says. Times are read as dates (text or ``datetime64``; a time zone
 is converted to UTC, then dropped; a quarter such as ``1981 Q1`` or an ISO week
-such as ``1991 W06``, as R's tsibble writes them, is its first day). Every check
+such as ``1991 W06``, as R's tsibble writes them, is its first day; so is a whole
+year written as a number, ``1871``, as R's ``time()`` writes a yearly series). Every check
 is vectorised: 5 million rows (5,000 series of 1,000 days) take about two seconds.
 """
 
@@ -182,10 +183,14 @@ def prepare_panel(frame: pd.DataFrame, roles: PanelRoles) -> Panel:
     if converted:
         notes.append(f"the times were converted from {converted} to UTC")
     if not timed and pd.api.types.is_numeric_dtype(frame[roles.time].dtype):  # read, so
-        notes.append(  # they were decimal years (any other numbers are refused above)
-            f"time column {roles.time!r} holds decimal years (e.g. "
+        # they were decimal or whole years (any other numbers are refused above)
+        years, unit = (
+            ("whole", "year") if whole_years(frame[roles.time], 1) else ("decimal", "month")
+        )
+        notes.append(
+            f"time column {roles.time!r} holds {years} years (e.g. "
             f"{_plain(frame[roles.time].iloc[-1])!r}, as R's time() writes them): each is "
-            "read as the first day of its month"
+            f"read as the first day of its {unit}"
         )
     if roles.closed and (shut := closed_days(stamps.view("datetime64[ns]"), roles.closed)).any():
         target = _opened(target, codes, shut)
@@ -222,7 +227,7 @@ def _opened(target: Floats, codes: Ints, shut: Bools) -> Floats:
     return np.where(shut, filled, target)
 
 
-_PERIOD = {"H": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter"}
+_PERIOD = {"H": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 
 # the same point of earlier seasons, in words: what the last point is compared with
@@ -232,6 +237,7 @@ _SAME = {
     "W": "the same week of the years",
     "M": "the same month of the years",
     "Q": "the same quarter of the years",
+    "Y": "the years",
 }
 SEASONS_BACK = 4  # earlier seasons whose same point the last one is compared with, at most
 
@@ -405,12 +411,19 @@ def _read_times(values: pd.Series) -> tuple[Ints, str | None]:
         if (months := decimal_years(values)) is not None:
             return months.to_numpy("datetime64[ns]").view(np.int64), None
         example = values[values.notna()].iloc[0] if values.notna().any() else None
-        if whole_years(values):
-            return np.full(len(values), _NAT), (
-                f"time column {values.name!r} holds whole years (e.g. {_plain(example)!r}): "
-                "yearly series are not forecast here; the frequencies are hourly to quarterly "
-                "(H, D, W, M, Q)"
-            )
+        if whole_years(values, least=1):  # each year's first day, NaT where missing
+            known = values.to_numpy(dtype=float, na_value=np.nan)
+            far = (known < YEARS[0]) | (known > YEARS[1])
+            if far.any():
+                return np.full(len(values), _NAT), (
+                    f"time column {values.name!r} has {int(far.sum()):,} year(s) outside the "
+                    f"years {YEARS[0]} to {YEARS[1]} (e.g. {_plain(values[far].iloc[0])!r}); "
+                    "fix or filter them out in data.sql, or if they are not years, make a date "
+                    "there (e.g. make_date(year, month, day))"
+                )
+            years = np.where(np.isnan(known), 1970, known).astype(np.int64) - 1970
+            times = years.astype("datetime64[Y]").astype("datetime64[ns]").view(np.int64)
+            return np.where(np.isnan(known), _NAT, times), None
         return np.full(len(values), _NAT), (
             f"time column {values.name!r} holds numbers (e.g. {_plain(example)!r}), not dates; "
             "make a date in data.sql (e.g. make_date(year, month, day))"
@@ -440,12 +453,12 @@ def _read_times(values: pd.Series) -> tuple[Ints, str | None]:
     return values.to_numpy("datetime64[ns]").view(np.int64), None
 
 
-def whole_years(values: pd.Series) -> bool:
-    """Numbers that are all whole years (1970, 1971.0; at least 3 of them): a yearly series,
-    which no frequency here has."""
+def whole_years(values: pd.Series, least: int = 3) -> bool:
+    """Numbers that are all whole years (1970, 1971.0; at least ``least`` distinct ones): a
+    yearly series, each read as its year's first day."""
     known = values.dropna().to_numpy(dtype=float)
     return bool(
-        len(np.unique(known)) >= 3
+        len(np.unique(known)) >= least
         and (known == np.round(known)).all()
         and ((known >= 1000) & (known <= YEARS[1])).all()
     )
@@ -754,11 +767,12 @@ def _irregular(
         rule = f"a {day} at midnight ({alias}, the weekday most dates have)"
         fix = f"date_trunc('week', {column}), which gives Mondays"
     else:
-        period, first = _PERIOD[code], alias.startswith(("MS", "QS"))
+        period, first = _PERIOD[code], alias.startswith(("MS", "QS", "YS"))
         rule = f"the {'first' if first else 'last'} day of a {period} at midnight ({alias})"
         fix = f"date_trunc('{period}', {column})"
         if not first:
-            fix = f"last_day({fix}{' + INTERVAL 2 MONTH' if code == 'Q' else ''})"
+            later = {"Q": " + INTERVAL 2 MONTH", "Y": " + INTERVAL 11 MONTH"}.get(code, "")
+            fix = f"last_day({fix}{later})"
     zone = (
         f" (the times were converted from {converted} to UTC: give dates with no time zone)"
         if converted

@@ -214,9 +214,10 @@ def thin_levels(
             need = max(fewest + 1, math.floor(q / (1 - q)))  # (n + 1) q <= n: n >= q / (1 - q)
             while _rank(need, q) > need:  # a step or two past float rounding
                 need += 1
+            steps_ahead = "step ahead" if block == 1 else f"{block} steps ahead"
             out.append(
                 f"the {level:g}% interval is calibrated on as few as {fewest} backtest errors "
-                f"per {block} steps ahead, where {level:g}% needs {need}: it is then the "
+                f"per {steps_ahead}, where {level:g}% needs {need}: it is then the "
                 "largest error seen, likely too narrow; more series or backtest windows "
                 "(forecast.backtest.windows) give it more"
             )

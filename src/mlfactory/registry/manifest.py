@@ -143,7 +143,7 @@ class ForecastFamily(_Record):
     ids: list[str]  # the id column(s); several are joined with '|' into a series key
     time: str  # the date column
     target: str
-    frequency: str  # H, D, W, M, Q
+    frequency: str  # H, D, W, M, Q, Y
     alias: str  # the pandas alias found in the data (D, W-SUN, MS, ...)
     horizon: int  # steps forecast; a request may ask for fewer
     levels: list[float]  # the interval levels answered by default (percent)
