@@ -113,7 +113,9 @@ class ForecastSpec(_Strict):
         bad = [level for level in levels if not 0 < level < 100]
         if bad:
             raise ValueError(f"levels are percentages between 0 and 100; got {bad}")
-        return sorted(set(levels))
+        from mlfactory.forecasting.select import distinct_levels
+
+        return distinct_levels(sorted(levels))  # 80 and 80.0000000000001 name one interval
 
     @field_validator("holidays")
     @classmethod

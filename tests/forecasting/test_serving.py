@@ -46,6 +46,20 @@ def test_one_store_comes_back_with_intervals(url: str) -> None:
     assert all(a <= b for a, b in zip(one["lo_95"], one["lo_80"], strict=True))
 
 
+def test_close_levels_keep_their_own_names_and_a_level_asked_twice_is_answered_once(
+    url: str,
+) -> None:
+    levels = [99.99999, 99.999999, 80, 80.0, 30.000000000000004]
+    answer = post(url, {"ids": ["hawaiian"], "horizon": 2, "levels": levels})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["levels"] == [99.99999, 99.999999, 80, 30.000000000000004]
+    [one] = body["forecasts"]
+    names = ("99.99999", "99.999999", "80", "30")  # not "100" twice: 99.99999 is no 100
+    assert [k for k in one if k.startswith("lo_")] == [f"lo_{n}" for n in names]
+    assert all(a <= b for a, b in zip(one["hi_99.99999"], one["hi_99.999999"], strict=True))
+
+
 def test_a_horizon_written_as_a_whole_float_is_that_many_steps(url: str) -> None:
     as_float = post(url, {"ids": ["hawaiian"], "horizon": 3.0})
     assert as_float.status_code == 200, as_float.text

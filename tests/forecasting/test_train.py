@@ -205,6 +205,12 @@ def test_forecasting_spec_problems_name_the_key(change: dict[str, Any], message:
         parse_spec(spec)
 
 
+def test_spec_levels_are_sorted_and_each_interval_named_once() -> None:
+    forecast = dict(pizza_spec()["forecast"], levels=[95, 80, 80.0000000000001, 99.99999])
+    found = parse_spec(pizza_spec(forecast=forecast)).forecast
+    assert found is not None and found.levels == [80, 95, 99.99999]
+
+
 def test_a_tabular_task_refuses_forecasting_keys() -> None:
     spec = {
         "name": "m",

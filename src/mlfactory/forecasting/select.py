@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,6 +39,9 @@ __all__ = [
     "choose",
     "conformal_quantiles",
     "coverage",
+    "distinct_levels",
+    "errors_needed",
+    "level_name",
     "nested",
     "quantiles_of",
     "series_metrics",
@@ -209,19 +213,40 @@ def thin_levels(
         return []
     fewest, out = min(counts), []
     for level in levels:
-        q = level / 100
-        if _rank(fewest, q) > fewest:
-            need = max(fewest + 1, math.floor(q / (1 - q)))  # (n + 1) q <= n: n >= q / (1 - q)
-            while _rank(need, q) > need:  # a step or two past float rounding
-                need += 1
+        if (need := errors_needed(level)) > fewest:
             steps_ahead = "step ahead" if block == 1 else f"{block} steps ahead"
+            name = level_name(level)
             out.append(
-                f"the {level:g}% interval is calibrated on as few as {fewest} backtest errors "
-                f"per {steps_ahead}, where {level:g}% needs {need}: it is then the "
-                "largest error seen, likely too narrow; more series or backtest windows "
+                f"the {name}% interval is calibrated on as few as {fewest} backtest errors "
+                f"per {steps_ahead}, where {name}% needs {need}: it is then the largest "
+                "error seen, likely too narrow; more series or backtest windows "
                 "(forecast.backtest.windows) give it more"
             )
     return out
+
+
+def errors_needed(level: float) -> int:
+    """The fewest scores a block needs for a conformal ``level`` (percent) interval to be
+    more than the largest of them: ``(n + 1) q <= n`` (4 for 80%, 19 for 95%)."""
+    q = level / 100
+    need = max(1, math.floor(q / (1 - q)))  # n >= q / (1 - q)
+    while _rank(need, q) > need:  # a step or two past float rounding
+        need += 1
+    return need
+
+
+def level_name(level: float) -> str:
+    """A level as its columns and metrics name it (``lo_80``, ``coverage_99.5``): to 12
+    significant digits, so 99.99999 is not "100" and 30.000000000000004 is "30"."""
+    return format(level, ".12g")
+
+
+def distinct_levels(levels: Iterable[float]) -> list[float]:
+    """``levels`` in order, each name once (the first level of a name is kept)."""
+    named: dict[str, float] = {}
+    for level in levels:
+        named.setdefault(level_name(level), level)
+    return list(named.values())
 
 
 def coverage(
@@ -249,5 +274,5 @@ def coverage(
     for level in levels:
         quantiles = conformal_quantiles(pairs, horizon, level, block)
         inside = ratio <= quantiles[np.minimum(steps, horizon) - 1]
-        out[f"coverage_{level:g}"] = float(inside.mean())
+        out[f"coverage_{level_name(level)}"] = float(inside.mean())
     return out

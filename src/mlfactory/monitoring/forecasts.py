@@ -44,7 +44,7 @@ import numpy as np
 from mlfactory.errors import DataError
 from mlfactory.forecasting.keys import SHOWN, series_keys
 from mlfactory.metrics import METRICS
-from mlfactory.registry.forecasts import CLOSED
+from mlfactory.registry.forecasts import CLOSED, interval_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -373,6 +373,8 @@ def _per_series(check: ForecastCheck, joined: pd.DataFrame, stored: pd.DataFrame
     """Each series' live metrics, worst first."""
     import pandas as pd
 
+    from mlfactory.forecasting.select import level_name
+
     actual = joined[ACTUAL].to_numpy(dtype=float)
     mean = joined[MEAN].to_numpy(dtype=float)
     scale = stored["scale"].reindex(joined[KEY]).to_numpy(dtype=float)
@@ -385,8 +387,9 @@ def _per_series(check: ForecastCheck, joined: pd.DataFrame, stored: pd.DataFrame
     }
     names = []
     for level in check.levels:
-        name = f"coverage_{level:g}"
-        low, high = joined[f"lo_{level:g}"].to_numpy(), joined[f"hi_{level:g}"].to_numpy()
+        name = f"coverage_{level_name(level)}"
+        lo, hi = interval_columns([level])
+        low, high = joined[lo].to_numpy(), joined[hi].to_numpy()
         parts[name] = ((actual >= low) & (actual <= high)).astype(float)
         check.coverage[name] = float(parts[name].mean())
         names.append(name)

@@ -50,7 +50,9 @@ MAX_LEVELS_CACHED = 64  # interval levels whose quantiles are kept (requests may
 
 def interval_columns(levels: list[float]) -> list[str]:
     """The interval columns of an answer, in order: lo_80, hi_80, lo_95, hi_95."""
-    return [f"{side}_{level:g}" for level in levels for side in ("lo", "hi")]
+    from mlfactory.forecasting.select import level_name
+
+    return [f"{side}_{level_name(level)}" for level in levels for side in ("lo", "hi")]
 
 
 @dataclass
@@ -99,7 +101,7 @@ class SeriesForecasts:
         or for a level that is not a percentage."""
         for level in levels or []:
             if not 0 < level < 100:
-                raise BadInputError(f"level {level:g} is not a percentage between 0 and 100")
+                raise BadInputError(f"level {level!r} is not a percentage between 0 and 100")
         unknown = [k for k in dict.fromkeys(keys) if k not in self.series.index]
         if unknown:
             shown = ", ".join(map(repr, unknown[:10])) + (
@@ -120,11 +122,13 @@ class SeriesForecasts:
         self, keys: list[str], horizon: int | None = None, levels: list[float] | None = None
     ) -> pd.DataFrame:
         """KEY, STEP, TIME, MEAN, CLOSED and the interval columns of ``levels`` for ``keys``
-        (each series once, in the order first asked)."""
+        (each series and level once, in the order first asked)."""
         import pandas as pd
 
+        from mlfactory.forecasting.select import distinct_levels
+
         horizon = self.family.horizon if horizon is None else horizon
-        levels = self.family.levels if levels is None else levels
+        levels = distinct_levels(self.family.levels if levels is None else levels)
         keys = list(dict.fromkeys(keys))
         self.check(keys, horizon, levels)
         parts = [self._series(key).iloc[:horizon] for key in keys]
@@ -203,10 +207,11 @@ class SeriesForecasts:
         closed = frame[CLOSED].to_numpy(bool) if CLOSED in frame else np.zeros(len(frame), bool)
         columns: dict[str, Any] = {CLOSED: closed}
         for level in levels:
+            lo, hi = interval_columns([level])
             width = self.quantiles(level)[steps - 1] * scale * ~closed
             low = mean - width
-            columns[f"lo_{level:g}"] = np.maximum(low, 0.0) if self.family.non_negative else low
-            columns[f"hi_{level:g}"] = mean + width
+            columns[lo] = np.maximum(low, 0.0) if self.family.non_negative else low
+            columns[hi] = mean + width
         return frame.assign(**columns)
 
     # -- reading ---------------------------------------------------------------------------

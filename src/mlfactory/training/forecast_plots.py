@@ -123,6 +123,8 @@ class SeriesPlot:
 def series_chart(plot: SeriesPlot, *, height: float = 330) -> Chart:
     """Actuals, the last backtest forecast (dashed) and the served forecast with its bands."""
     from mlfactory.forecasting.panel import TARGET, TIME
+    from mlfactory.forecasting.select import level_name
+    from mlfactory.registry.forecasts import interval_columns
 
     chart = Chart(width=WIDTH, height=height)
     x_history = days(plot.history[TIME])
@@ -142,13 +144,14 @@ def series_chart(plot: SeriesPlot, *, height: float = 330) -> Chart:
     for level, alpha in zip(
         sorted(plot.levels, reverse=True), _alphas(len(plot.levels)), strict=True
     ):
+        low, high = interval_columns([level])
         _band(
             ax,
             x_forecast,
-            plot.forecast[f"lo_{level:g}"].to_numpy(dtype=float),
-            plot.forecast[f"hi_{level:g}"].to_numpy(dtype=float),
+            plot.forecast[low].to_numpy(dtype=float),
+            plot.forecast[high].to_numpy(dtype=float),
             alpha,
-            f"{level:g}%",
+            f"{level_name(level)}%",
         )
     ax.line(x_history, plot.history[TARGET], color=ACTUAL, width=1.3, label="actual")
     if len(plot.backtest):
@@ -172,11 +175,11 @@ def _alphas(n: int) -> list[float]:
 
 def coverage_chart(coverage: dict[str, float]) -> Chart | None:
     """Each level's nominal share beside the share of actuals found inside its interval."""
-    levels = [(float(k.removeprefix("coverage_")), v) for k, v in coverage.items()]
+    levels = [(k.removeprefix("coverage_"), v) for k, v in coverage.items()]  # ("80", 0.79)
     if not levels:
         return None
     n = len(levels)
-    values = [v for pair in levels for v in (pair[0] / 100, pair[1]) if math.isfinite(v)]
+    values = [v for name, got in levels for v in (float(name) / 100, got) if math.isfinite(v)]
     low = max(0.0, math.floor((min(values) - 0.05) * 20) / 20)
     chart = Chart(width=WIDTH, height=110 + 40 * n)
     ax = chart.add(
@@ -185,12 +188,12 @@ def coverage_chart(coverage: dict[str, float]) -> Chart | None:
             xformat=percent,
             xlim=(low, 1.0),
             ylim=(n - 0.5, -0.5),
-            yticks=[(i, f"{level:g}%") for i, (level, _) in enumerate(levels)],
+            yticks=[(i, f"{name}%") for i, (name, _) in enumerate(levels)],
             grid="x",
             legend="top",
         )
     )
-    nominal = [level / 100 for level, _ in levels]
+    nominal = [float(name) / 100 for name, _ in levels]
     achieved = [share for _, share in levels]
     for i in range(n):
         ax.line([nominal[i], achieved[i]], [i, i], color=GREY, width=2)

@@ -279,11 +279,13 @@ def _worst(report: ForecastReport) -> str:
 
 
 def _plots(report: ForecastReport) -> str:
+    from mlfactory.forecasting.select import level_name
+
     worst, drawn = sample_series(report.series, report.metric, report.seed)
     figures = [_series_figure(report, key, f"worst {i}") for i, key in enumerate(worst, 1)]
     figures += [_series_figure(report, key, "drawn at random") for key in drawn]
     horizon = report.family.horizon
-    levels = ", ".join(f"{level:g}%" for level in sorted(report.family.levels))
+    levels = ", ".join(f"{level_name(level)}%" for level in sorted(report.family.levels))
     which = (
         f"the {len(worst)} worst by {escape(report.metric)} and {len(drawn)} others drawn at "
         f"random (seed {report.seed})"

@@ -141,6 +141,8 @@ def _known_keys(payload: dict[str, Any], family: ForecastFamily) -> None:
 
 
 def _levels(payload: dict[str, Any], family: ForecastFamily) -> tuple[float, ...]:
+    from mlfactory.forecasting.select import distinct_levels
+
     levels = payload.get("levels", family.levels)
     if not isinstance(levels, list) or not all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in levels
@@ -148,7 +150,7 @@ def _levels(payload: dict[str, Any], family: ForecastFamily) -> tuple[float, ...
         raise ServingError(422, f"'levels' must be a list of percentages; got {levels!r}")
     if len(levels) > 10:
         raise ServingError(422, f"at most 10 levels; got {len(levels)}")
-    return tuple(float(v) for v in levels)
+    return tuple(distinct_levels(float(v) for v in levels))  # each interval answered once
 
 
 def _key(value: Any, family: ForecastFamily) -> str:
