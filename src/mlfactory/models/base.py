@@ -66,6 +66,8 @@ class CatalogEntry:
     style: Style
     builders: dict[str, Builder]  # by the kind of estimator: "classifier", "regressor"
     spaces: dict[str, dict[str, SearchRange]] = field(default_factory=dict)  # by the same kinds
+    # searched too when the data has categorical features (those the estimator splits itself)
+    categorical_space: dict[str, SearchRange] = field(default_factory=dict)
     boosting: bool = False  # accepts an eval set: early stopping and pruning
     # names the estimator takes besides its get_params() (LightGBM's own parameters)
     more_parameters: Callable[[], frozenset[str]] = frozenset
@@ -105,8 +107,11 @@ class CatalogEntry:
                 refused[key] = str(exc).strip() or type(exc).__name__
         return refused
 
-    def space(self, task: Task) -> dict[str, SearchRange]:
-        return self.spaces.get(task.estimator, {})
+    def space(self, task: Task, *, categorical: bool = False) -> dict[str, SearchRange]:
+        """The search space for ``task``'s estimator; with ``categorical`` features, the
+        ranges that only they use too."""
+        space = self.spaces.get(task.estimator, {})
+        return {**space, **self.categorical_space} if categorical and space else space
 
 
 CATALOG: dict[str, CatalogEntry] = {}

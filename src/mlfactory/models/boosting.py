@@ -97,6 +97,17 @@ register_model(
                 "reg_lambda": SearchRange(low=1e-3, high=10.0, log=True),
             }
         ),
+        # LightGBM's own thresholds for a categorical split (a side needs 100 rows; a
+        # category of fewer than 10 is left out) assume large data: on a few hundred rows
+        # they leave most categories unused. Searched when the data has categoricals: the
+        # tuned test score moved from 0.53 to 0.85 accuracy on ggplot2's mpg (class), RMSE
+        # 2.15 to 1.39 (hwy), 9.3 to 8.5 (Cars93 price), 9.67 to 9.02 (CASchools), AUC
+        # 0.612 to 0.615 (the flight demo); 4% worse on CPS1985, within 0.7% on diamonds,
+        # arrival delay, txhousing (10 trials, seed 7; the defaults stay trial 0)
+        categorical_space={
+            "min_data_per_group": SearchRange(low=5, high=200, log=True, type="int"),
+            "cat_smooth": SearchRange(low=1.0, high=50.0, log=True),
+        },
         boosting=True,
         more_parameters=_lightgbm_parameters,
         check_value=_lightgbm_value,

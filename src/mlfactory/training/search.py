@@ -198,7 +198,7 @@ def search_candidate(
     import optuna
 
     m = METRICS[metric]
-    catalog_space = entry.space(task)
+    catalog_space = entry.space(task, categorical=bool(categorical))
     searched = catalog_space if space is None else space
     ranges = {k: r for k, r in searched.items() if k not in params}  # fixed params win
     kinds = {k: _kind(r, catalog_space.get(k)) for k, r in ranges.items()}
