@@ -41,7 +41,7 @@ from mlfactory.training.explanations import explain_test_rows
 from mlfactory.training.family import evaluate_family, fit_family
 from mlfactory.training.leakage import leak_warnings
 from mlfactory.training.packaging import package_step
-from mlfactory.training.prepare import encode, prepare, split_prepared
+from mlfactory.training.prepare import encode, numeric_classes_warnings, prepare, split_prepared
 from mlfactory.training.refit import refit_step
 from mlfactory.training.registration import register_step
 from mlfactory.training.report import ReportInputs, write_report
@@ -116,9 +116,10 @@ def _steps(
             f"{len(split.validation):,} validation, {len(split.test):,} test",
         )
     )
-    warnings = leak_warnings(prepared, split, str(spec.data.target))
-    for leak in warnings:
-        on_event(Step("split", f"[yellow]warning[/]: {shown(leak)}"))
+    target = str(spec.data.target)
+    warnings = numeric_classes_warnings(prepared, target) + leak_warnings(prepared, split, target)
+    for said in warnings:
+        on_event(Step("split", f"[yellow]warning[/]: {shown(said)}"))
     styles = {CATALOG[m.name].style for m in spec.models} | {CATALOG["dummy"].style}
     encoded = encode(prepared, split, styles, folder)
     try:

@@ -29,7 +29,19 @@ if TYPE_CHECKING:
     from mlfactory.spec import FactorySpec
     from mlfactory.training.split import Split
 
-__all__ = ["Encoded", "Prepared", "data_fingerprint", "encode", "prepare", "split_prepared"]
+__all__ = [
+    "Encoded",
+    "Prepared",
+    "data_fingerprint",
+    "encode",
+    "numeric_classes_warnings",
+    "prepare",
+    "split_prepared",
+]
+
+# distinct numbers a classifier's target may hold before train asks whether it is an amount
+# (a rating of 1 to 10 is classes; miles per gallon or weeks worked, 27 or 53 values, are not)
+MANY_NUMERIC_CLASSES = 20
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,24 @@ class Prepared:
     def n_classes(self) -> int | None:
         classes = self.data.schema.classes
         return len(classes) if classes is not None else None
+
+
+def numeric_classes_warnings(prepared: Prepared, target: str) -> list[str]:
+    """A classifier's target of more than ``MANY_NUMERIC_CLASSES`` distinct numbers: each
+    is a class of its own, unordered, which an amount (a regression's target) rarely is."""
+    import pandas as pd
+
+    classes = prepared.schema.classes  # a target the task encodes as classes
+    if classes is None:
+        return []
+    numbers = pd.to_numeric(pd.Series(classes, dtype=object), errors="coerce")
+    if len(classes) <= MANY_NUMERIC_CLASSES or numbers.isna().any():
+        return []
+    return [
+        f"target {target!r} holds {len(classes)} distinct numbers ({numbers.min():g} to "
+        f"{numbers.max():g}), each a class of its own to a classifier, which knows nothing "
+        "of their order or distance: if it is an amount, set task: regression"
+    ]
 
 
 @dataclass(frozen=True)
