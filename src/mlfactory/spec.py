@@ -182,10 +182,17 @@ class DataSpec(_Strict):
 
 
 class SplitSpec(_Strict):
-    """How rows are divided. Time-ordered when data.time_column is set, else stratified."""
+    """How rows are divided: in time order when data.time_column is set, whole groups
+    with group_column, else at random (stratified by class)."""
 
     test_size: float = Field(0.2, gt=0, lt=1)
     validation_size: float = Field(0.2, gt=0, lt=1)
+    group_column: str | None = Field(
+        None,
+        description="Rows that share this column's value (a patient, a customer) stay in one "
+        "part, so the test scores groups training never saw, as new ones will be; the column "
+        "is not a feature.",
+    )
 
     @model_validator(mode="after")
     def _leaves_training_rows(self) -> SplitSpec:

@@ -21,6 +21,7 @@ __all__ = [
     "cross_problems",
     "group_problems",
     "model_problems",
+    "split_problems",
     "unknown_metric",
 ]
 
@@ -57,6 +58,7 @@ def cross_problems(raw: dict[str, Any]) -> list[str]:
             f"threshold: a decision threshold applies to binary classification, not {task_name}"
         )
     problems += group_problems(raw)
+    problems += split_problems(raw, task)
     problems += target_problems(raw, task)
     problems += series_problems(raw, task)
     models = raw.get("models")
@@ -106,6 +108,38 @@ def group_problems(raw: dict[str, Any]) -> list[str]:
                 f"group_by: {column!r} is not in data.features; add it there (every scored "
                 "row carries it, and the models use it)"
             )
+    return problems
+
+
+def split_problems(raw: dict[str, Any], task: Task) -> list[str]:
+    """``split.group_column``: a column of its own, for a split that is not in time order
+    and of rows, not series."""
+    split, data = raw.get("split"), raw.get("data")
+    column = split.get("group_column") if isinstance(split, dict) else None
+    if not isinstance(column, str) or not isinstance(data, dict):
+        return []
+    if task.series:
+        return [
+            "split.group_column: forecasting backtests each series on its own past; it "
+            "splits no rows"
+        ]
+    problems: list[str] = []
+    role = next((k for k in (*_ROLES, "label_column") if data.get(k) == column), None)
+    if role is not None:
+        problems.append(f"split.group_column: {column!r} is data.{role}; name another column")
+    elif data.get("time_column") is not None:
+        problems.append(
+            f"split.group_column: the split is in time order (data.time_column "
+            f"{data['time_column']!r}), which keeps the future out of training already; "
+            "use one of the two"
+        )
+    group_by = raw.get("group_by")
+    grouped = group_by.get("columns") if isinstance(group_by, dict) else group_by
+    if column == grouped or (isinstance(grouped, list) and column in grouped):
+        problems.append(
+            f"split.group_column: {column!r} is also in group_by; a family's model learns a "
+            "group from its own rows, which this split keeps out of training: choose one"
+        )
     return problems
 
 

@@ -78,8 +78,8 @@ def test_a_group_column_must_be_a_feature_of_the_data() -> None:
     found = problems(frame(), group_by=("kat", "when", "num"), exclude=("num",))
     assert found == [
         "group_by: 'kat' is not a column (did you mean 'cat'?)",
-        "group_by: 'num' is not a feature (the target, time, id or an excluded column, or left "
-        "out of data.features); group by a feature column",
+        "group_by: 'num' is not a feature (the target, time, id, split group or an excluded "
+        "column, or left out of data.features); group by a feature column",
         "group_by: 'when' is a date/time, which would make a group of every instant; group by a "
         "part of it made in data.sql (e.g. EXTRACT(month FROM ...))",
     ]

@@ -323,3 +323,43 @@ def test_five_minute_counts_are_summed_per_hour_and_the_project_validates(
     assert main(["validate", "calls/factory.yaml"]) == 0
     said = " ".join(capsys.readouterr().out.split())
     assert "1 series of series (h)" in said and "below half" not in said
+
+
+def test_repeated_patients_are_kept_whole_in_one_part_and_the_project_validates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """medicaldata's COVID tests: 15,524 tests of 12,344 patients. A random split would
+    test on patients training saw; init splits by them, and says why."""
+    path = _table("medicaldata/covid_testing", tmp_path, "covid")
+    assert main(["init", "covid", "--data", str(path), "--target", "result"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "no column holds dates: the rows are split by subject_id (below)" in said
+    assert "split.group_column: 'subject_id' is named like an identifier, and its 12,344" in said
+    spec = load_spec(tmp_path / "covid" / "factory.yaml")
+    assert spec.split.group_column == "subject_id"
+    assert main(["validate", str(tmp_path / "covid" / "factory.yaml")]) == 0
+    assert "warning: feature 'subject_id'" not in capsys.readouterr().out
+
+
+def test_a_group_is_guessed_only_for_many_repeating_entities_without_dates() -> None:
+    rows = 600
+    frame = pd.DataFrame(
+        {
+            "order_id": range(rows),  # unique per row: the id, not a group
+            "store_id": [i % 10 for i in range(rows)],  # 10 stores: a category
+            "customer_id": [f"c{i % 150}" for i in range(rows)],  # 150 customers, 4 rows each
+            "basket_id": [i % 300 for i in range(rows)],  # 300 baskets of 2 rows: finer
+            "ratio_id": [i / 7 for i in range(rows)],  # not whole numbers: a measurement
+            "spend": [float(i % 37) for i in range(rows)],
+        }
+    )
+    found = guess(frame, target="spend", task=None, shown_as="a")
+    assert (found.id_column, found.group_column) == ("order_id", "basket_id")  # the most values
+    assert found.group_reason is not None
+    assert found.group_reason.startswith("'basket_id' is named like an identifier, and its 300")
+    frame["day"] = pd.date_range("2024-01-01", periods=rows, freq="D")
+    dated = guess(frame, target="spend", task=None, shown_as="a")  # a time split instead
+    assert (dated.time_column, dated.group_column) == ("day", None)
+    few = guess(frame.drop(columns=["day", "customer_id", "basket_id"]), target="spend",
+                task=None, shown_as="a")  # fmt: skip
+    assert few.group_column is None  # 10 stores and a measurement name no entities

@@ -51,7 +51,7 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     """Check the spec and its data without training anything."""
     from mlfactory.spec import load_spec
     from mlfactory.tasks import task_named
-    from mlfactory.training.leakage import leak_warnings
+    from mlfactory.training.leakage import data_warnings
     from mlfactory.training.prepare import prepare, split_prepared
 
     parsed = load_spec(spec)
@@ -97,7 +97,7 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     )
     for note in data.notes:
         out.print(f"  {escape(note)}", highlight=False)
-    for warning in leak_warnings(prepared, split, str(parsed.data.target)):
+    for warning in data_warnings(prepared, split, str(parsed.data.target)):
         out.print(f"  [yellow]warning[/]: {escape(warning)}", highlight=False)
 
 

@@ -63,6 +63,7 @@ def init(
         ):
             out.print(f"{'  ' if column else '  (none) '}{escape(reason)}", highlight=False)
         for setting, why in (
+            ("split.group_column", found.group_reason),
             ("data.sql", found.sql_reason),
             (f"forecast.fill {found.fill[0]}" if found.fill else "", found.fill and found.fill[1]),
             ("forecast.allow_negative", found.allow_negative),

@@ -13,6 +13,7 @@ pipeline's preprocessor encodes each value as its rank.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "ID_NAME",
     "ColumnRoles",
     "ColumnSchema",
     "Schema",
@@ -33,6 +35,7 @@ __all__ = [
     "ordinal_text",
     "ordinal_texts",
     "prepare_training",
+    "repeated_identifier",
     "unusable",
 ]
 
@@ -40,6 +43,12 @@ Kind = Literal["numeric", "categorical", "ordinal", "datetime"]
 MAX_STORED_CATEGORIES = 1000
 ID_LIKE_MIN_DISTINCT = 1000
 ID_LIKE_RATIO = 0.9
+# a column name that says identifier: id, row_names, customer_id, user-key, subjectId
+ID_NAME = re.compile(
+    r"^(id|key|uuid|index|row_?names?|row_?(id|number))$|[_\s.-](id|key|uuid)$|^(id|key)[_\s.-]"
+    r"|[a-z]Id$"
+)
+REPEATED_IDS = 50  # an identifier of fewer values names a category (a store), not entities
 BOOLEAN_DTYPES = frozenset({"bool", "boolean"})  # numeric columns that take true/false
 
 
@@ -281,6 +290,7 @@ class ColumnRoles:
     # Categorical needs no entry
     ordinal: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     group_by: tuple[str, ...] = ()  # features whose values name a row's group (a family)
+    group_column: str | None = None  # split.group_column: rows of one value share a part
 
 
 @dataclass
@@ -297,6 +307,31 @@ class TrainingData:
     metric: str | None = None  # the primary metric the target calls for (None: the task's)
     positions: Any | None = None  # each row's position in the frame as read
     ids: Any | None = None  # each row's data.id_column value, when there is one
+    groups: Any | None = None  # each row's split.group_column value, when there is one
+
+
+def repeated_identifier(name: str, values: pd.Series) -> int | None:
+    """How many entities a column names, when it is named like an identifier and its
+    ``REPEATED_IDS`` or more whole numbers or texts repeat over the rows (a patient's
+    tests, a customer's orders); else None. A random split would put one entity's rows
+    in training and test both."""
+    import pandas as pd
+
+    if not ID_NAME.search(name) or pd.api.types.is_bool_dtype(values):
+        return None
+    values = values.dropna()
+    if pd.api.types.is_float_dtype(values):
+        if not bool((values == values.round()).all()):
+            return None  # a measurement, whatever its name
+    elif not (
+        pd.api.types.is_integer_dtype(values)
+        or pd.api.types.is_object_dtype(values)
+        or pd.api.types.is_string_dtype(values)
+        or isinstance(values.dtype, pd.CategoricalDtype)
+    ):
+        return None
+    distinct = int(values.nunique())
+    return distinct if REPEATED_IDS <= distinct < len(values) else None
 
 
 def unusable(series: pd.Series, *, ordinal: bool = False) -> tuple[str, str] | None:
@@ -408,13 +443,25 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
     for name in roles.exclude:
         if name not in columns:
             problems.append(f"data.exclude {name!r} is not a column{did_you_mean(name, columns)}")
-    reserved = {roles.target, roles.time_column, roles.id_column, *roles.exclude}
+    if (group := roles.group_column) is not None:
+        if group not in columns:
+            problems.append(
+                f"split.group_column {group!r} is not a column{did_you_mean(group, columns)}"
+            )
+        elif missing := int(frame[group].isna().sum()):
+            problems.append(
+                f"split.group_column {group!r} is missing in {missing:,} row(s), which then "
+                "belong to no group; fill them in data.sql (e.g. COALESCE) or filter them out"
+            )
+    reserved = {roles.target, roles.time_column, roles.id_column, group, *roles.exclude}
     if roles.features is not None:
         for name in roles.features:
             if name not in columns:
                 problems.append(f"feature {name!r} is not a column{did_you_mean(name, columns)}")
             elif name in reserved:
-                problems.append(f"feature {name!r} is also the target, time, id or excluded column")
+                problems.append(
+                    f"feature {name!r} is also the target, time, id, split group or excluded column"
+                )
         features = [f for f in roles.features if f in columns and f not in reserved]
     else:
         features = [c for c in columns if c not in reserved]
@@ -443,8 +490,8 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
             problems.append(f"group_by: {name!r} is not a column{did_you_mean(name, columns)}")
         elif name not in features:
             problems.append(
-                f"group_by: {name!r} is not a feature (the target, time, id or an excluded "
-                "column, or left out of data.features); group by a feature column"
+                f"group_by: {name!r} is not a feature (the target, time, id, split group or an "
+                "excluded column, or left out of data.features); group by a feature column"
             )
 
     notes: list[str] = []
@@ -530,4 +577,5 @@ def prepare_training(frame: pd.DataFrame, roles: ColumnRoles, task: Task) -> Tra
         metric=target.metric,
         positions=np.flatnonzero(keep),
         ids=None if roles.id_column is None else kept[roles.id_column].to_numpy(),
+        groups=None if group is None else kept[group].to_numpy(),
     )

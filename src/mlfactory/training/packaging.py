@@ -100,7 +100,16 @@ def package_step(
             "validation": len(split.validation),
             "test": len(split.test),
         },
-        split={"method": split.method, "boundaries": split.boundaries, "refit": spec.refit},
+        split={
+            "method": split.method,
+            "boundaries": split.boundaries,
+            "refit": spec.refit,
+            **(
+                {"group_column": spec.split.group_column, "groups": split.groups}
+                if split.groups
+                else {}
+            ),
+        },
     )
     train_rows = data.X.iloc[split.train]
     profile = profile_frame(train_rows, schema)
@@ -124,7 +133,15 @@ def package_step(
     )
     keep = min(spec.monitoring.reference_rows, len(train_rows))
     reference = train_rows.sample(n=keep, random_state=seed) if keep else None
-    rows = split.table(data.positions, data.ids, spec.data.columns.id_column)
+    named = {
+        column: values
+        for column, values in (
+            (spec.data.columns.id_column, data.ids),
+            (spec.split.group_column, data.groups),
+        )
+        if column is not None and values is not None
+    }
+    rows = split.table(data.positions, named)
     package = ModelPackage(
         manifest=manifest, pipeline=pipeline, reference=reference, split=rows, members=members
     )

@@ -108,6 +108,7 @@ def prepare(spec: FactorySpec) -> Prepared:
     roles = spec.data.columns
     if spec.group_by is not None:
         roles = dataclasses.replace(roles, group_by=tuple(spec.group_by.columns))
+    roles = dataclasses.replace(roles, group_column=spec.split.group_column)
     data = prepare_training(frame, roles, task)
     classes = data.schema.classes
     if spec.threshold is not None and (classes is None or len(classes) != 2):
@@ -136,6 +137,7 @@ def split_prepared(spec: FactorySpec, prepared: Prepared) -> Split:
         validation_size=spec.split.validation_size,
         seed=spec.search.seed,
         time=data.time,
+        groups=data.groups,
     )
     metric, classes = METRICS[prepared.metric], prepared.schema.classes
     target = str(spec.data.target or spec.data.label_column)

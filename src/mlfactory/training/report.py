@@ -28,6 +28,7 @@ from mlfactory.tasks import Task
 from mlfactory.training.evaluate import Evaluation
 from mlfactory.training.explanations import ExplainedRows, explanation_section
 from mlfactory.training.gates import Decision
+from mlfactory.training.split import PARTS
 
 __all__ = ["ReportInputs", "write_report"]
 
@@ -464,7 +465,14 @@ def _data_section(r: ReportInputs) -> str:
     split = s.get("split") or {}
     if split:
         refit = "; the chosen model was refit on train + validation" if split.get("refit") else ""
-        items.append(("Split", escape(split.get("method")) + refit))
+        groups = split.get("groups")
+        by = (
+            f" by {escape(split.get('group_column'))}, whole groups: "
+            + ", ".join(f"{_fmt(n)} {part}" for n, part in zip(groups, PARTS, strict=True))
+            if groups
+            else ""
+        )
+        items.append(("Split", escape(split.get("method")) + by + refit))
     if bounds := split.get("boundaries"):
         items.append(
             (

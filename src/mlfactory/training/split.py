@@ -1,4 +1,4 @@
-"""Train / validation / test split: in time order, or stratified at random."""
+"""Train / validation / test split: in time order, by whole groups, or stratified at random."""
 
 from __future__ import annotations
 
@@ -23,14 +23,16 @@ class Split:
     train: np.ndarray[Any, np.dtype[np.int64]]
     validation: np.ndarray[Any, np.dtype[np.int64]]
     test: np.ndarray[Any, np.dtype[np.int64]]
-    method: str  # "time" | "stratified" | "random"
+    method: str  # "time" | "grouped" | "stratified" | "random"
     boundaries: tuple[str, str] | None = None  # first validation / first test timestamp
+    groups: tuple[int, int, int] | None = None  # a grouped split's groups in each part
 
-    def table(self, positions: Any, ids: Any | None, id_column: str | None) -> Any:
+    def table(self, positions: Any, named: dict[str, Any]) -> Any:
         """Which part each row went to, as a frame in the order of the data as read.
 
         ``positions`` are the rows' positions in the data as read (rows with a
-        missing target are not in any part); ``ids`` their ``id_column`` values.
+        missing target are not in any part); ``named`` maps a column (the id, the
+        split's group) to each row's values.
         """
         import pandas as pd
 
@@ -39,8 +41,8 @@ class Split:
         order = np.argsort(np.asarray(positions)[index], kind="stable")
         index, parts = index[order], parts[order]
         columns: dict[str, Any] = {"row": np.asarray(positions, dtype=np.int64)[index]}
-        if ids is not None and id_column is not None:
-            columns[id_column] = np.asarray(ids)[index]
+        for name, values in named.items():
+            columns[name] = np.asarray(values)[index]
         columns["part"] = np.asarray(PARTS, dtype=object)[parts]
         return pd.DataFrame(columns)
 
@@ -58,8 +60,10 @@ def split_rows(
     validation_size: float,
     seed: int,
     time: np.ndarray[Any, Any] | None = None,
+    groups: np.ndarray[Any, Any] | None = None,
 ) -> Split:
-    """Row indices for each part. With ``time``: oldest rows train, newest rows test."""
+    """Row indices for each part. With ``time``: oldest rows train, newest rows test; with
+    ``groups`` (each row's split.group_column value): each group's rows in one part."""
     n = len(y)
     n_test = round(n * test_size)
     n_val = round(n * validation_size)
@@ -73,6 +77,8 @@ def split_rows(
         train, val, test = np.split(order, [n - n_test - n_val, n - n_test])
         stamps = (_stamp(time[val[0]]), _stamp(time[test[0]]))
         return Split(train, val, test, "time", stamps)
+    if groups is not None:
+        return _grouped(groups, n_test, n_val, seed)
     from sklearn.model_selection import train_test_split
 
     index = np.arange(n)
@@ -82,3 +88,28 @@ def split_rows(
     train, val = train_test_split(rest, test_size=n_val, random_state=seed, stratify=strat_rest)
     method = "stratified" if stratify is not None else "random"
     return Split(np.sort(train), np.sort(val), np.sort(test), method)
+
+
+def _grouped(groups: np.ndarray[Any, Any], n_test: int, n_val: int, seed: int) -> Split:
+    """Whole groups, in an order the seed shuffles, to test and validation until each part
+    is nearest its size; the rest train. Not stratified: a group's rows go together."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(pd.Series(groups).astype(str), sort=True)  # as read: same
+    sizes = np.bincount(codes, minlength=len(uniques))
+    order = np.random.default_rng(seed).permutation(len(uniques))
+    ends = np.cumsum(sizes[order])  # rows in the first k+1 shuffled groups
+    cut_test = int(np.abs(ends - n_test).argmin()) + 1
+    cut_val = int(np.abs(ends - (n_test + n_val)).argmin()) + 1
+    parts = np.split(order, [cut_test, max(cut_val, cut_test + 1)])
+    rows = [np.flatnonzero(np.isin(codes, part)) for part in parts]
+    test, val, train = rows
+    if min(map(len, parts)) < 1 or min(map(len, rows)) < MIN_ROWS_PER_PART:
+        raise DataError(
+            f"split.group_column holds {len(uniques):,} group(s), the largest of "
+            f"{int(sizes.max()):,} of {len(codes):,} rows: too few to put whole groups in "
+            f"train, validation and test (each part needs at least {MIN_ROWS_PER_PART} rows); "
+            "group by a finer column, or split at random without it"
+        )
+    counts = (len(parts[2]), len(parts[1]), len(parts[0]))
+    return Split(train, val, test, "grouped", groups=counts)
