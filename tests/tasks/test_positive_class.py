@@ -33,7 +33,7 @@ def target(values: list | pd.Series, **options: object):  # type: ignore[no-unty
         (["bad"] * 95 + ["good"] * 5, "good", "the minority class"),
         ([True] * 90 + [False] * 10, True, "the true/1 value"),  # the majority, but True
         ([0] * 30 + [1] * 70, 1, "the true/1 value"),
-        ([0.0] * 30 + [1.0] * 70, 1.0, "the true/1 value"),
+        ([0.0] * 30 + [1.0] * 70, 1, "the true/1 value"),  # whole floats: the numbers
         (["a"] * 50 + ["b"] * 50, "b", "the minority class"),  # a tie keeps the old order
     ],
 )
@@ -57,6 +57,16 @@ def test_classes_too_rare_for_every_part_of_the_split_are_named() -> None:
     assert "classes 'r1' (1 row), 'r2' (1 row)" in many.notes[-1]
     assert "'r0'" not in many.notes[-1] and "and 2 more" in many.notes[-1]  # 'r0' has 2 rows
     assert not any("too few" in n for n in target(["a"] * 50 + ["b"] * 3).notes)
+
+
+def test_numeric_classes_are_in_numeric_order_and_whole_floats_are_whole() -> None:
+    """Categories 1 to 12 of a column with gaps (read as floats): the report's confusion
+    matrix and the served labels say 2 before 10, and 3, not 3.0."""
+    values = [float(v) for v in range(1, 13)] * 10
+    assert target(values).classes == list(range(1, 13))
+    assert all(type(c) is int for c in target(values).classes)
+    assert target([0.5, 1.5] * 20).classes == [0.5, 1.5]  # not whole: as they are
+    assert target(["10", "2"] * 20).classes == ["10", "2"]  # text sorts as text
 
 
 def test_data_positive_class_wins_and_matches_text_to_numbers() -> None:

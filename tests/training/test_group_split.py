@@ -181,3 +181,13 @@ def test_a_group_column_missing_from_the_data_or_with_gaps_is_named(
     assert "feature 'family' is also the target, time, id, split group or excluded column" in (
         " ".join(capsys.readouterr().err.split())
     )
+
+
+def test_a_family_s_group_column_is_not_told_to_become_the_split_s(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """group_by learns each group from its own rows, so split.group_column may not name
+    it (refused above): the repeated-identifier warning does not suggest it either."""
+    spec = {**_covid(), "group_by": ["subject_id"]}
+    assert main(["validate", str(_write(tmp_path / "family", spec))]) == 0
+    assert "split.group_column" not in capsys.readouterr().out

@@ -97,7 +97,7 @@ def validate(spec: Annotated[Path, typer.Argument(help="Path to factory.yaml.")]
     )
     for note in data.notes:
         out.print(f"  {escape(note)}", highlight=False)
-    for warning in data_warnings(prepared, split, str(parsed.data.target)):
+    for warning in data_warnings(parsed, prepared, split):
         out.print(f"  [yellow]warning[/]: {escape(warning)}", highlight=False)
 
 

@@ -63,8 +63,11 @@ class Classification(Task):
     ) -> tuple[Target | None, list[str]]:
         import pandas as pd
 
+        if pd.api.types.is_float_dtype(values.dtype) and bool((values % 1 == 0).all()):
+            values = values.astype("int64")  # whole numbers a gap made floats: 3, not 3.0
         counts = values.value_counts()
-        classes = sorted(counts.index.tolist(), key=str)
+        numbers = pd.api.types.is_numeric_dtype(values.dtype)  # 2 before 10; text as text
+        classes = sorted(counts.index.tolist(), key=None if numbers else str)
         if len(classes) < 2:
             return None, [
                 f"target {column!r} has one class ({classes[0]!r}) in every row; "

@@ -123,8 +123,7 @@ def _steps(
             ),
         )
     )
-    target = str(spec.data.target)
-    warnings = data_warnings(prepared, split, target)
+    warnings = data_warnings(spec, prepared, split)
     for said in warnings:
         on_event(Step("split", f"[yellow]warning[/]: {shown(said)}"))
     styles = {CATALOG[m.name].style for m in spec.models} | {CATALOG["dummy"].style}

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlfactory.data.schema import TrainingData
+    from mlfactory.spec import FactorySpec
     from mlfactory.training.prepare import Prepared
     from mlfactory.training.split import Split
 
@@ -50,14 +51,16 @@ BINS = 32
 LEAK = 0.93
 
 
-def data_warnings(prepared: Prepared, split: Split, target: str) -> list[str]:
+def data_warnings(spec: FactorySpec, prepared: Prepared, split: Split) -> list[str]:
     """What train and validate warn of in the data: numbers as classes, an identifier's
     rows on both sides of a random split, features that leak the target."""
     from mlfactory.training.prepare import numeric_classes_warnings
 
+    target = str(spec.data.target)
+    family = () if spec.group_by is None else tuple(spec.group_by.columns)
     return (
         numeric_classes_warnings(prepared, target)
-        + identifier_warnings(prepared, split)
+        + identifier_warnings(prepared, split, family)
         + leak_warnings(prepared, split, target)
     )
 
@@ -79,17 +82,20 @@ def leak_warnings(prepared: Prepared, split: Split, target: str) -> list[str]:
     ]
 
 
-def identifier_warnings(prepared: Prepared, split: Split) -> list[str]:
+def identifier_warnings(
+    prepared: Prepared, split: Split, family: tuple[str, ...] = ()
+) -> list[str]:
     """A warning per feature named like an identifier whose values repeat over the rows
     (``repeated_identifier``), when the split is at random (in time order, known
-    entities recurring is what the future holds)."""
+    entities recurring is what the future holds); not for a ``group_by`` column
+    (``family``), whose groups each model learns from their own rows."""
     from mlfactory.data.schema import repeated_identifier
 
     if split.method not in ("random", "stratified"):
         return []
     X = prepared.data.X
     out = []
-    for name in (c.name for c in prepared.schema.columns):
+    for name in (c.name for c in prepared.schema.columns if c.name not in family):
         if (distinct := repeated_identifier(name, X[name])) is None:
             continue
         out.append(

@@ -95,7 +95,8 @@ def _grouped(groups: np.ndarray[Any, Any], n_test: int, n_val: int, seed: int) -
     is nearest its size; the rest train. Not stratified: a group's rows go together."""
     import pandas as pd
 
-    codes, uniques = pd.factorize(pd.Series(groups).astype(str), sort=True)  # as read: same
+    # sorted, so the same groups go to the same parts whatever the order of the rows
+    codes, uniques = pd.factorize(pd.Series(groups).astype(str), sort=True)
     sizes = np.bincount(codes, minlength=len(uniques))
     order = np.random.default_rng(seed).permutation(len(uniques))
     ends = np.cumsum(sizes[order])  # rows in the first k+1 shuffled groups
