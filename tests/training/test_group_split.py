@@ -52,6 +52,14 @@ def test_each_group_lands_whole_in_one_part_near_the_sizes_asked() -> None:
     assert set(groups[_grouped(groups, seed=1).test]) != parts[2]
 
 
+def test_a_group_larger_than_the_test_trains_instead_of_swallowing_the_test() -> None:
+    groups = np.array(["big"] * 600 + [f"p{i}" for i in range(400)])  # 60% of rows, then 1s
+    for seed in range(5):
+        split = _grouped(groups, seed=seed)
+        assert "big" in set(groups[split.train])
+        assert (len(split.validation), len(split.test)) == (200, 200)
+
+
 def test_too_few_groups_for_three_parts_is_a_clear_error() -> None:
     groups = np.array(["a"] * 90 + ["b"] * 10)
     with pytest.raises(DataError, match=r"holds 2 group\(s\), the largest of 90 of 100 rows"):

@@ -92,13 +92,16 @@ def split_rows(
 
 def _grouped(groups: np.ndarray[Any, Any], n_test: int, n_val: int, seed: int) -> Split:
     """Whole groups, in an order the seed shuffles, to test and validation until each part
-    is nearest its size; the rest train. Not stratified: a group's rows go together."""
+    is nearest its size; the rest train, with every group larger than test or validation
+    should be (one hospital of most rows would otherwise make the test most of the data).
+    Not stratified: a group's rows go together."""
     import pandas as pd
 
     # sorted, so the same groups go to the same parts whatever the order of the rows
     codes, uniques = pd.factorize(pd.Series(groups).astype(str), sort=True)
     sizes = np.bincount(codes, minlength=len(uniques))
     order = np.random.default_rng(seed).permutation(len(uniques))
+    order = order[np.argsort(sizes[order] > min(n_test, n_val), kind="stable")]  # big: last
     ends = np.cumsum(sizes[order])  # rows in the first k+1 shuffled groups
     cut_test = int(np.abs(ends - n_test).argmin()) + 1
     cut_val = int(np.abs(ends - (n_test + n_val)).argmin()) + 1
