@@ -199,3 +199,31 @@ def test_a_family_s_group_column_is_not_told_to_become_the_split_s(
     spec = {**_covid(), "group_by": ["subject_id"]}
     assert main(["validate", str(_write(tmp_path / "family", spec))]) == 0
     assert "split.group_column" not in capsys.readouterr().out
+
+
+def test_a_class_held_by_one_group_is_named_with_its_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whole groups cannot put a class of one family in train, validation and test."""
+    frame = pd.DataFrame(
+        {
+            "family": [f"f{i // 2}" for i in range(200)],
+            "x": np.arange(200.0) % 17,
+            "y": ["rare"] * 2 + ["common"] * 198,  # both rare rows in family f0
+        }
+    )
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    spec = {
+        "name": "rare",
+        "task": "classification",
+        "data": {"source": str(tmp_path / "rows.csv"), "target": "y"},
+        "split": {"group_column": "family"},
+    }
+    assert main(["validate", str(_write(tmp_path / "rare", spec))]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert "of the grouped split cannot score the primary metric" in said
+    assert (
+        "'rare' has 2 row(s) in all, and train, validation and test each need some: add rows "
+        "of it, or merge it into another class in data.sql; its rows are in 1 group(s) of "
+        "split.group_column 'family', each kept whole in one part" in said
+    )

@@ -154,6 +154,14 @@ def split_prepared(spec: FactorySpec, prepared: Prepared) -> Split:
                 "train, validation and test each need some: add rows of it, or merge it "
                 "into another class in data.sql"
             )
+            if data.groups is not None:  # a grouped split deals whole groups
+                rows_of = np.asarray(data.y) == least
+                holding = len(np.unique(np.asarray(data.groups, dtype=str)[rows_of]))
+                rarest += (
+                    f"; its rows are in {holding:,} group(s) of split.group_column "
+                    f"{spec.split.group_column!r}, each kept whole in one part"
+                    + (": another search.seed deals the groups differently" if holding > 2 else "")
+                )
         raise DataError(
             f"the {part} rows of the {split.method} split cannot score the primary metric, "
             f"{metric.name}: {why}{rarest}"
