@@ -92,9 +92,9 @@ def split_rows(
 
 def _grouped(groups: np.ndarray[Any, Any], n_test: int, n_val: int, seed: int) -> Split:
     """Whole groups, in an order the seed shuffles, to test and validation until each part
-    is nearest its size; the rest train, with every group larger than test or validation
-    should be (one hospital of most rows would otherwise make the test most of the data).
-    Not stratified: a group's rows go together."""
+    is nearest its size; the rest train. A group larger than test or validation should be
+    always trains (one hospital of most rows would otherwise make the test most of the
+    data). Not stratified: a group's rows go together."""
     import pandas as pd
 
     # sorted, so the same groups go to the same parts whatever the order of the rows
