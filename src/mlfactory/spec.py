@@ -194,6 +194,16 @@ class SplitSpec(_Strict):
         "is not a feature.",
     )
 
+    @field_validator("group_column", mode="before")
+    @classmethod
+    def _one_column(cls, column: Any) -> Any:
+        if isinstance(column, list):
+            raise ValueError(
+                "name one column; for several, make one in data.sql, e.g. school || '/' || "
+                "pupil AS pupil_key"
+            )
+        return column
+
     @model_validator(mode="after")
     def _leaves_training_rows(self) -> SplitSpec:
         if self.test_size + self.validation_size >= 0.9:

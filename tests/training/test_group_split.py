@@ -139,6 +139,11 @@ def test_a_random_split_of_repeated_patients_is_warned_and_a_grouped_one_keeps_t
             {"split": {"group_column": 7}},
             "split.group_column: Input should be a valid string",
         ),
+        (
+            {"split": {"group_column": ["city", "age"]}},
+            "split.group_column: name one column; for several, make one in data.sql, e.g. "
+            "school || '/' || pupil AS pupil_key (got ['city', 'age'])",
+        ),
     ],
 )
 def test_a_group_column_the_split_cannot_use_is_refused_by_name(
